@@ -1,0 +1,134 @@
+// Command listfiles is the list_files tool: it lists a folder under the
+// mount at /data, optionally recursively, with a cap on entries.
+package main
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/moatmcp/moat/sdk"
+)
+
+const (
+	root = "/data"
+	// defaultMax and hardMax cap the entries of one answer: an agent that
+	// wants more asks for a sub-folder.
+	defaultMax = 200
+	hardMax    = 2000
+	// maxDepth bounds a recursive walk.
+	maxDepth = 16
+)
+
+type input struct {
+	Path       string `json:"path,omitempty"`
+	Recursive  bool   `json:"recursive,omitempty"`
+	MaxEntries int    `json:"max_entries,omitempty"`
+}
+
+type entry struct {
+	Path string `json:"path"`           // relative to /data, "/" separated
+	Type string `json:"type"`           // "file", "dir" or "other"
+	Size int64  `json:"size,omitempty"` // bytes, files only
+}
+
+type output struct {
+	Entries   []entry `json:"entries"`
+	Truncated bool    `json:"truncated"`
+}
+
+func main() { sdk.Run(listFiles) }
+
+func listFiles(_ context.Context, in input) (output, error) {
+	dir, err := guestPath(in.Path)
+	if err != nil {
+		return output{}, err
+	}
+	limit := in.MaxEntries
+	if limit <= 0 {
+		limit = defaultMax
+	}
+	if limit > hardMax {
+		limit = hardMax
+	}
+	out := output{Entries: []entry{}}
+	if err := walk(dir, 0, in.Recursive, limit, &out); err != nil {
+		return output{}, describe(in.Path, err)
+	}
+	return out, nil
+}
+
+func walk(dir string, depth int, recursive bool, limit int, out *output) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	for _, e := range ents {
+		if len(out.Entries) >= limit {
+			out.Truncated = true
+			return nil
+		}
+		full := path.Join(dir, e.Name())
+		rel := strings.TrimPrefix(strings.TrimPrefix(full, root), "/")
+		ent := entry{Path: rel, Type: "other"}
+		switch {
+		case e.IsDir():
+			ent.Type = "dir"
+		case e.Type().IsRegular():
+			ent.Type = "file"
+			if info, err := e.Info(); err == nil {
+				ent.Size = info.Size()
+			}
+		}
+		out.Entries = append(out.Entries, ent)
+		if e.IsDir() && recursive {
+			if depth+1 >= maxDepth {
+				out.Truncated = true
+				continue
+			}
+			// A folder the sandbox refuses is listed but not entered.
+			if err := walk(full, depth+1, recursive, limit, out); err != nil && !errors.Is(err, fs.ErrPermission) {
+				return err
+			}
+			if out.Truncated && len(out.Entries) >= limit {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+func guestPath(p string) (string, error) {
+	if strings.ContainsRune(p, 0) {
+		return "", sdk.Errorf("path contains a NUL byte")
+	}
+	if p == "" || p == "." {
+		return root, nil
+	}
+	if !path.IsAbs(p) {
+		p = path.Join(root, p)
+	}
+	p = path.Clean(p)
+	if p != root && !strings.HasPrefix(p, root+"/") {
+		return "", sdk.Errorf("path must be inside the shared folder")
+	}
+	return p, nil
+}
+
+func describe(p string, err error) error {
+	if p == "" {
+		p = "."
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return sdk.Errorf("%s: no such folder", p)
+	case errors.Is(err, fs.ErrPermission):
+		return sdk.Errorf("%s: permission denied", p)
+	}
+	return sdk.Errorf("%s: cannot be listed", p)
+}

@@ -1,0 +1,147 @@
+// Command readfile is the read_file tool: it reads a UTF-8 text file from
+// the folder its manifest mounts at /data, optionally a range of lines.
+//
+// It trusts the sandbox, not itself, to keep it inside /data: the guest
+// filesystem has nothing else in it. Its own checks exist to give the agent
+// clear errors and to keep results small.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/moatmcp/moat/sdk"
+)
+
+// root is where the manifest mounts the readable folder.
+const root = "/data"
+
+// maxBytes caps what one call returns; the manifest's max_output caps it
+// again on the host side.
+const maxBytes = 256 << 10
+
+type input struct {
+	Path      string `json:"path"`
+	StartLine int    `json:"start_line,omitempty"` // 1-based, inclusive
+	EndLine   int    `json:"end_line,omitempty"`   // 1-based, inclusive; 0 = to the end
+}
+
+func main() { sdk.Run(readFile) }
+
+func readFile(_ context.Context, in input) (string, error) {
+	name, err := guestPath(in.Path)
+	if err != nil {
+		return "", err
+	}
+	if in.StartLine < 0 || in.EndLine < 0 || (in.EndLine > 0 && in.StartLine > in.EndLine) {
+		return "", sdk.Errorf("invalid line range %d-%d", in.StartLine, in.EndLine)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return "", describe(in.Path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", describe(in.Path, err)
+	}
+	if st.IsDir() {
+		return "", sdk.Errorf("%s is a directory; use list_files", in.Path)
+	}
+	// Read one byte past the cap to know whether the file was cut.
+	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
+	if err != nil {
+		return "", describe(in.Path, err)
+	}
+	whole := len(data) <= maxBytes
+	if isBinary(data) {
+		return fmt.Sprintf("%s is a binary file (%d bytes); its contents are not shown.", in.Path, st.Size()), nil
+	}
+	if !whole {
+		data = data[:maxBytes]
+		data = trimPartialRune(data)
+	}
+	text := string(data)
+	if in.StartLine > 0 || in.EndLine > 0 {
+		text = lines(text, in.StartLine, in.EndLine)
+	}
+	if !whole {
+		text += fmt.Sprintf("\n[truncated: file is %d bytes, showing the first %d]", st.Size(), maxBytes)
+	}
+	return text, nil
+}
+
+// guestPath maps the agent's path to a path under /data. A relative path is
+// taken relative to /data; an absolute one must already be under it.
+func guestPath(p string) (string, error) {
+	if p == "" {
+		return "", sdk.Errorf("path is required")
+	}
+	if strings.ContainsRune(p, 0) {
+		return "", sdk.Errorf("path contains a NUL byte")
+	}
+	if !path.IsAbs(p) {
+		p = path.Join(root, p)
+	}
+	p = path.Clean(p)
+	if p != root && !strings.HasPrefix(p, root+"/") {
+		return "", sdk.Errorf("path must be inside the shared folder")
+	}
+	return p, nil
+}
+
+func describe(p string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return sdk.Errorf("%s: no such file", p)
+	case errors.Is(err, fs.ErrPermission):
+		return sdk.Errorf("%s: permission denied", p)
+	}
+	return sdk.Errorf("%s: cannot be read", p)
+}
+
+// isBinary reports whether data looks like something other than text: a
+// NUL byte or invalid UTF-8 in the first 8 KiB.
+func isBinary(data []byte) bool {
+	head := data
+	if len(head) > 8<<10 {
+		head = trimPartialRune(head[:8<<10])
+	}
+	return strings.IndexByte(string(head), 0) >= 0 || !utf8.Valid(head)
+}
+
+// lines returns lines start..end (1-based, inclusive; end 0 = last).
+func lines(text string, start, end int) string {
+	if start == 0 {
+		start = 1
+	}
+	all := strings.SplitAfter(text, "\n")
+	if len(all) > 0 && all[len(all)-1] == "" {
+		all = all[:len(all)-1]
+	}
+	if start > len(all) {
+		return ""
+	}
+	if end == 0 || end > len(all) {
+		end = len(all)
+	}
+	return strings.Join(all[start-1:end], "")
+}
+
+// trimPartialRune drops a UTF-8 sequence cut in half at the end of b.
+func trimPartialRune(b []byte) []byte {
+	for i := 0; i < utf8.UTFMax-1 && len(b) > 0; i++ {
+		if r, size := utf8.DecodeLastRune(b); r != utf8.RuneError || size != 1 {
+			break
+		}
+		b = b[:len(b)-1]
+	}
+	return b
+}

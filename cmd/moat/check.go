@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/moatmcp/moat/host"
+	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/host/sandbox"
+)
+
+func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("moat check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cacheDir := fs.String("cache-dir", "", "compile cache folder (default: the user cache dir)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: moat check PATH...\n\nValidates tool manifests (files, or folders of *.toml), compiles their\nmodules and prints each module's sha256. Exit 2 on any error.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	var tools []*manifest.Tool
+	bad := 0
+	for _, p := range pos {
+		st, err := os.Stat(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", p, err)
+			bad++
+			continue
+		}
+		if st.IsDir() {
+			ts, errs := manifest.LoadDir(p)
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e)
+			}
+			bad += len(errs)
+			tools = append(tools, ts...)
+			continue
+		}
+		t, err := manifest.Load(p)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			bad++
+			continue
+		}
+		tools = append(tools, t)
+	}
+	if len(tools) > 0 {
+		rt, err := sandbox.New(ctx, &sandbox.Options{CacheDir: *cacheDir})
+		if err != nil {
+			fmt.Fprintf(stderr, "moat check: %v\n", err)
+			return exitUsage
+		}
+		defer rt.Close(context.Background())
+		for _, m := range tools {
+			t, err := host.LoadTool(ctx, rt, m)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				bad++
+				continue
+			}
+			t.Close(ctx)
+			pin := "unpinned"
+			if m.Pinned {
+				pin = "pinned"
+			}
+			fmt.Fprintf(stdout, "ok  %-24s sha256:%s (%s)  %s\n", m.Name, m.SHA256, pin, rel(m.File))
+		}
+	}
+	if bad > 0 {
+		fmt.Fprintf(stderr, "moat check: %d error(s)\n", bad)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// rel shortens a path for display when it is under the working directory.
+func rel(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if r, err := filepath.Rel(wd, p); err == nil && filepath.IsLocal(r) {
+		return r
+	}
+	return p
+}

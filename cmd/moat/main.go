@@ -1,0 +1,98 @@
+// Command moat is the WebAssembly-sandboxed MCP tool host.
+//
+//	moat serve [--config FILE] [--build] [--stdio] [MANIFEST_DIR...]
+//	moat call MANIFEST [--args JSON | --args-file F]
+//	moat check PATH...
+//	moat build [--all DIR | TOOL_DIR...]
+//
+// See README.md for the whole picture and docs/ for each part.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, shared by every subcommand.
+const (
+	exitOK       = 0
+	exitToolErr  = 1 // the tool ran and reported an error
+	exitUsage    = 2 // bad flags, a bad manifest or config, a host fault
+	exitInternal = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `moat — a WebAssembly-sandboxed MCP tool host
+
+usage:
+  moat serve [--config FILE] [--listen ADDR] [--stdio] [--build] [MANIFEST_DIR...]
+  moat call MANIFEST [--args JSON | --args-file FILE]
+  moat check PATH...
+  moat build [TOOL_DIR...]
+
+Run "moat COMMAND --help" for a command's flags.
+`
+
+// run is main without the process: testable, and it never calls os.Exit.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdin, stdout, stderr)
+	case "call":
+		return cmdCall(ctx, rest, stdin, stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, rest, stdout, stderr)
+	case "build":
+		return cmdBuild(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "moat: unknown command %q\n\n%s", cmd, usage)
+	return exitUsage
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments ("moat call m.toml --args {}").
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// flagError reports whether err is the flag package's own (already printed).
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
+}

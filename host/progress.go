@@ -1,0 +1,71 @@
+package host
+
+import (
+	"context"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// progress forwards a call's progress to a client that asked for it (sent a
+// progress token). MCP requires each notification's progress to be larger
+// than the last, so the host's own start and finish reports and the
+// guest's reports share one strictly increasing counter.
+type progress struct {
+	ctx   context.Context
+	req   *mcp.CallToolRequest
+	token any
+
+	mu   sync.Mutex
+	last float64
+	sent bool // the guest reported progress itself
+}
+
+func newProgress(ctx context.Context, req *mcp.CallToolRequest) *progress {
+	p := &progress{ctx: ctx, req: req}
+	if req.Params != nil {
+		p.token = req.Params.GetProgressToken()
+	}
+	p.last = -1
+	return p
+}
+
+func (p *progress) notify(value, total float64, msg string) {
+	if p.token == nil || p.req.Session == nil {
+		return
+	}
+	params := &mcp.ProgressNotificationParams{ProgressToken: p.token, Progress: value, Message: msg}
+	if total > 0 {
+		params.Total = total
+	}
+	_ = p.req.Session.NotifyProgress(p.ctx, params)
+}
+
+// start is sent before the instance is created.
+func (p *progress) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = 0
+	p.notify(0, 0, "started")
+}
+
+// report forwards the guest's own progress, dropping values that do not
+// move forward.
+func (p *progress) report(value, total float64, msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if value <= p.last {
+		return
+	}
+	p.last = value
+	p.sent = true
+	p.notify(value, total, msg)
+}
+
+// finish is sent when the instance has ended, whatever the outcome.
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last++
+	p.notify(p.last, 0, "finished")
+}

@@ -1,0 +1,185 @@
+package host
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/host/sandbox"
+)
+
+// maxErrorText caps the text of a tool error taken from the guest's own
+// stderr or stdout: enough for a message, not a dump.
+const maxErrorText = 4 << 10
+
+// result maps one finished instance to a CallToolResult, following ABI v1,
+// and names the outcome for the audit log.
+func (t *Tool) result(run *sandbox.Result) (*mcp.CallToolResult, string) {
+	lim := t.Manifest.Limits
+	switch run.Outcome {
+	case sandbox.OutcomeOK:
+		return t.success(run.Stdout)
+	case sandbox.OutcomeExit:
+		msg := tail(run.Stderr)
+		if msg == "" {
+			msg = tail(run.Stdout)
+		}
+		if msg == "" {
+			msg = fmt.Sprintf("tool failed with exit code %d", run.ExitCode)
+		}
+		return toolError(msg), "tool_error"
+	case sandbox.OutcomeTimeout:
+		return toolError(fmt.Sprintf("tool stopped: it ran past its time limit of %s", lim.Timeout)), "timeout"
+	case sandbox.OutcomeMemory:
+		return toolError(fmt.Sprintf("tool stopped: it ran out of its memory limit of %s", formatBytes(lim.Memory))), "memory"
+	case sandbox.OutcomeOutputOverflow:
+		return toolError(fmt.Sprintf("tool stopped: its output passed the limit of %s", formatBytes(uint64(lim.MaxOutput)))), "output_overflow"
+	case sandbox.OutcomeTrap:
+		return toolError("tool crashed (WebAssembly trap)"), "trap"
+	case sandbox.OutcomeCanceled:
+		return toolError("call canceled"), "canceled"
+	}
+	return toolError("tool failed"), "tool_error"
+}
+
+// success maps the stdout of a tool that exited 0, per its result mode.
+func (t *Tool) success(stdout []byte) (*mcp.CallToolResult, string) {
+	switch t.Manifest.Result {
+	case manifest.ResultJSON:
+		v, err := oneJSONValue(stdout)
+		if err != nil {
+			return toolError("tool output is not one JSON value"), "bad_output"
+		}
+		if err := t.output.Validate(v); err != nil {
+			return toolError("tool output does not match its output schema: " + err.Error()), "bad_output"
+		}
+		return &mcp.CallToolResult{
+			Content:           []mcp.Content{&mcp.TextContent{Text: string(v)}},
+			StructuredContent: v,
+		}, "ok"
+	case manifest.ResultContent:
+		res, err := decodeContentResult(stdout)
+		if err != nil {
+			return toolError("tool output is not a valid MCP tool result: " + err.Error()), "bad_output"
+		}
+		if t.output != nil && !res.IsError {
+			sc, _ := res.StructuredContent.(json.RawMessage)
+			if sc == nil {
+				return toolError("tool output has no structuredContent but the tool declares an output schema"), "bad_output"
+			}
+			if err := t.output.Validate(sc); err != nil {
+				return toolError("tool output does not match its output schema: " + err.Error()), "bad_output"
+			}
+		}
+		if res.IsError {
+			return res, "tool_error"
+		}
+		return res, "ok"
+	}
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: validText(stdout)}}}, "ok"
+}
+
+// contentTypes are the content items a tool may return (MCP 2025-11-25,
+// CallToolResult.content).
+var contentTypes = map[string]bool{"text": true, "image": true, "audio": true, "resource": true, "resource_link": true}
+
+// decodeContentResult decodes a "content" mode result strictly: only the
+// three fields a tool may set, and only content types a tool may return.
+func decodeContentResult(stdout []byte) (*mcp.CallToolResult, error) {
+	v, err := oneJSONValue(stdout)
+	if err != nil {
+		return nil, err
+	}
+	var wire struct {
+		Content           []json.RawMessage `json:"content"`
+		StructuredContent json.RawMessage   `json:"structuredContent,omitempty"`
+		IsError           bool              `json:"isError,omitempty"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&wire); err != nil {
+		return nil, fmt.Errorf("expected {\"content\": [...], \"structuredContent\"?, \"isError\"?}")
+	}
+	for i, c := range wire.Content {
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(c, &head); err != nil || !contentTypes[head.Type] {
+			return nil, fmt.Errorf("content[%d]: unsupported content type", i)
+		}
+	}
+	var res mcp.CallToolResult
+	if err := json.Unmarshal(v, &res); err != nil {
+		return nil, fmt.Errorf("content items are malformed")
+	}
+	if res.Content == nil {
+		res.Content = []mcp.Content{}
+	}
+	if len(wire.StructuredContent) > 0 && string(wire.StructuredContent) != "null" {
+		res.StructuredContent = wire.StructuredContent
+	} else {
+		res.StructuredContent = nil
+	}
+	return &res, nil
+}
+
+// oneJSONValue returns b if it holds exactly one JSON value (whitespace
+// around it allowed).
+func oneJSONValue(b []byte) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("more than one JSON value")
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("more than one JSON value")
+	}
+	return v, nil
+}
+
+func toolError(msg string) *mcp.CallToolResult {
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: msg}}, IsError: true}
+}
+
+// tail returns the last maxErrorText bytes of b as valid UTF-8 text,
+// trimmed, so a tool's own error message reaches the agent without
+// flooding it.
+func tail(b []byte) string {
+	if len(b) > maxErrorText {
+		b = b[len(b)-maxErrorText:]
+		for len(b) > 0 && !utf8.RuneStart(b[0]) {
+			b = b[1:]
+		}
+	}
+	return strings.TrimSpace(validText(b))
+}
+
+// validText turns guest bytes into a string that is valid UTF-8, so a
+// result never carries bytes a client's JSON parser rejects.
+func validText(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func formatBytes(n uint64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

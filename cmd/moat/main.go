@@ -41,6 +41,7 @@ usage:
   moat call MANIFEST [--args JSON | --args-file FILE]
   moat check PATH...
   moat build [TOOL_DIR...]
+  moat bench [--duration 3s] [--clients 1,4]
 
 Run "moat COMMAND --help" for a command's flags.
 `
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheck(ctx, rest, stdout, stderr)
 	case "build":
 		return cmdBuild(ctx, rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -1,0 +1,318 @@
+package manifest
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Caps and bounds of moat.toml.
+const (
+	maxConfigBytes = 1 << 20
+	maxListEntries = 256 // allowed_origins, allowed_hosts, dirs
+
+	defaultListen  = "127.0.0.1:8080"
+	defaultMaxBody = 4 << 20
+	minMaxBody     = 1 << 10
+	maxMaxBody     = 256 << 20
+)
+
+// Config is the server's own settings, from moat.toml.
+//
+// # Notes
+//
+//   - Whether a non-loopback Listen without TLS is allowed depends on
+//     command-line flags too, so it is checked where the listener is opened
+//     (host/transport), not here.
+//   - Paths are absolute, resolved against the config file's folder.
+type Config struct {
+	File           string   // absolute path of the config file; "" for DefaultConfig
+	Listen         string   // [server] listen: host:port; default "127.0.0.1:8080"
+	TLSCert        string   // [server.tls] cert: PEM certificate chain; set with TLSKey or not at all
+	TLSKey         string   // [server.tls] key: PEM private key
+	BehindTLSProxy bool     // [server] tls_terminated_upstream: a proxy in front terminates TLS, so a non-loopback listen without TLS is allowed
+	AllowedOrigins []string // [server] allowed_origins: exact origins ("https://app.example.com"); a request with any other Origin is refused; default none
+	AllowedHosts   []string // [server] allowed_hosts: Host header values accepted besides the loopback names on a loopback listener; default none
+	MaxBodyBytes   int64    // [server] max_body: cap on one request body; default 4 MiB
+	ManifestDirs   []string // [tools] dirs: folders of tool manifests; default none
+	CacheDir       string   // [sandbox] cache_dir: compiled-code cache; "" means the user cache dir + /moat/wazero
+}
+
+// DefaultConfig returns the settings used without a config file.
+func DefaultConfig() *Config {
+	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody}
+}
+
+// LoadConfig reads, decodes and validates a server config file. Every error
+// is an *Error.
+func LoadConfig(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: "cannot resolve the path", Err: ErrFile}
+	}
+	data, err := readCapped(abs, maxConfigBytes)
+	if err != nil {
+		return nil, fileError(&Error{File: abs}, "config", err)
+	}
+	return ParseConfig(abs, data)
+}
+
+// ParseConfig is LoadConfig without reading the file: file names it (for
+// errors and to resolve relative paths) and data is its content. It still
+// checks that the TLS files and manifest folders exist.
+func ParseConfig(file string, data []byte) (*Config, error) {
+	if abs, err := filepath.Abs(file); err == nil {
+		file = abs
+	}
+	d, err := decodeTOML(file, data, maxConfigBytes)
+	if err != nil {
+		return nil, err
+	}
+	c := DefaultConfig()
+	c.File = file
+	if err := d.config(c, filepath.Dir(file)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (d *doc) config(c *Config, dir string) error {
+	root := table{m: d.root}
+	if err := d.strict(root, "server", "tools", "sandbox"); err != nil {
+		return err
+	}
+
+	srv, _, err := d.sub(root, "server")
+	if err != nil {
+		return err
+	}
+	if err := d.strict(srv, "listen", "tls", "tls_terminated_upstream", "allowed_origins", "allowed_hosts", "max_body"); err != nil {
+		return err
+	}
+	if s, ok, err := d.str(srv, "listen"); err != nil {
+		return err
+	} else if ok {
+		if msg := checkListen(s); msg != "" {
+			return d.errorf(srv.field("listen"), ErrInvalid, "%s", msg)
+		}
+		c.Listen = s
+	}
+	if c.BehindTLSProxy, _, err = d.boolean(srv, "tls_terminated_upstream"); err != nil {
+		return err
+	}
+	if c.AllowedOrigins, err = d.strings(srv, "allowed_origins", maxListEntries); err != nil {
+		return err
+	}
+	for i, o := range c.AllowedOrigins {
+		if msg := checkOrigin(o); msg != "" {
+			return d.errorf(indexPath(srv.field("allowed_origins"), i), ErrInvalid, "%s", msg)
+		}
+	}
+	if c.AllowedHosts, err = d.strings(srv, "allowed_hosts", maxListEntries); err != nil {
+		return err
+	}
+	for i, h := range c.AllowedHosts {
+		if msg := checkHostHeader(h); msg != "" {
+			return d.errorf(indexPath(srv.field("allowed_hosts"), i), ErrInvalid, "%s", msg)
+		}
+	}
+	n, err := d.size(srv, "max_body", defaultMaxBody, minMaxBody, maxMaxBody)
+	if err != nil {
+		return err
+	}
+	c.MaxBodyBytes = int64(n)
+
+	tls, hasTLS, err := d.sub(srv, "tls")
+	if err != nil {
+		return err
+	}
+	if err := d.strict(tls, "cert", "key"); err != nil {
+		return err
+	}
+	cert, hasCert, err := d.str(tls, "cert")
+	if err != nil {
+		return err
+	}
+	key, hasKey, err := d.str(tls, "key")
+	if err != nil {
+		return err
+	}
+	switch {
+	case hasTLS && !hasCert:
+		return d.errorf(tls.field("cert"), ErrMissing, "required with [server.tls]: the certificate file")
+	case hasTLS && !hasKey:
+		return d.errorf(tls.field("key"), ErrMissing, "required with [server.tls]: the private key file")
+	case hasTLS:
+		if c.TLSCert, err = d.existingFile(tls, "cert", cert, dir); err != nil {
+			return err
+		}
+		if c.TLSKey, err = d.existingFile(tls, "key", key, dir); err != nil {
+			return err
+		}
+	}
+
+	tools, _, err := d.sub(root, "tools")
+	if err != nil {
+		return err
+	}
+	if err := d.strict(tools, "dirs"); err != nil {
+		return err
+	}
+	dirs, err := d.strings(tools, "dirs", maxListEntries)
+	if err != nil {
+		return err
+	}
+	for i, rel := range dirs {
+		f := indexPath(tools.field("dirs"), i)
+		if rel == "" {
+			return d.errorf(f, ErrInvalid, "must not be empty")
+		}
+		p := resolve(dir, rel)
+		st, err := os.Stat(p)
+		if err != nil {
+			return fileError(d.errorf(f, nil, ""), fmt.Sprintf("manifest folder %q (%s)", rel, p), err)
+		}
+		if !st.IsDir() {
+			return d.errorf(f, ErrFile, "manifest folder %q (%s) is not a folder", rel, p)
+		}
+		c.ManifestDirs = append(c.ManifestDirs, p)
+	}
+
+	sb, _, err := d.sub(root, "sandbox")
+	if err != nil {
+		return err
+	}
+	if err := d.strict(sb, "cache_dir"); err != nil {
+		return err
+	}
+	if s, ok, err := d.str(sb, "cache_dir"); err != nil {
+		return err
+	} else if ok {
+		if s == "" {
+			return d.errorf(sb.field("cache_dir"), ErrInvalid, "must not be empty: leave cache_dir out for the default")
+		}
+		c.CacheDir = resolve(dir, s)
+	}
+	return nil
+}
+
+// existingFile resolves a path field and checks that it names a regular file.
+func (d *doc) existingFile(t table, key, rel, dir string) (string, error) {
+	f := t.field(key)
+	if rel == "" {
+		return "", d.errorf(f, ErrInvalid, "must not be empty")
+	}
+	p := resolve(dir, rel)
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", fileError(d.errorf(f, nil, ""), fmt.Sprintf("%q (%s)", rel, p), err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", d.errorf(f, ErrFile, "%q (%s) is not a regular file", rel, p)
+	}
+	return p, nil
+}
+
+// checkListen returns what is wrong with a listen address, or "".
+func checkListen(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port, e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strconv.Itoa(n) != port {
+		return fmt.Sprintf("%q: port %q is not a number from 0 to 65535", s, port)
+	}
+	if host != "" && net.ParseIP(host) == nil && !isHostname(host) {
+		return fmt.Sprintf("%q: %q is not an IP address or host name", s, host)
+	}
+	return ""
+}
+
+// checkOrigin returns what is wrong with an allowed origin, or "". Origins
+// are compared byte for byte with the Origin header, so only the form a
+// browser sends is accepted: lower-case scheme and host, no default port, no
+// path.
+func checkOrigin(s string) string {
+	if s == "*" || s == "null" {
+		return fmt.Sprintf("%q is not allowed: list each origin exactly", s)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#") {
+		return fmt.Sprintf("%q is not an origin: write scheme://host[:port], e.g. \"https://app.example.com\"", s)
+	}
+	host, port := u.Hostname(), u.Port()
+	if net.ParseIP(host) == nil && !isHostname(host) {
+		return fmt.Sprintf("%q: %q is not a host name", s, host)
+	}
+	canon := u.Scheme + "://" + strings.ToLower(u.Host)
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return fmt.Sprintf("%q: port %q is not a number from 1 to 65535", s, port)
+		}
+		if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+			canon = strings.TrimSuffix(canon, ":"+port)
+		}
+	}
+	if canon != s {
+		return fmt.Sprintf("%q is not how a browser sends it: write %q", s, canon)
+	}
+	return ""
+}
+
+// checkHostHeader returns what is wrong with an allowed Host value, or "":
+// a lower-case host name or IP address (IPv6 in brackets), optionally with
+// ":port".
+func checkHostHeader(s string) string {
+	host, port := s, ""
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return fmt.Sprintf("%q: port %q is not a number from 1 to 65535", s, port)
+		}
+	} else if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		host = s[1 : len(s)-1]
+		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
+			return fmt.Sprintf("%q is not a host name or IP address", s)
+		}
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.To4() == nil && port == "" {
+			return fmt.Sprintf("%q: write an IPv6 address in brackets, e.g. \"[::1]\"", s)
+		}
+		return ""
+	}
+	if !isHostname(host) {
+		return fmt.Sprintf("%q is not a host name, host:port or IP address", s)
+	}
+	if strings.ToLower(host) != host {
+		return fmt.Sprintf("%q: write host names in lower case", s)
+	}
+	return ""
+}
+
+// isHostname reports whether s is a DNS name: dot-separated labels of
+// letters, digits and '-', not starting or ending with '-'.
+func isHostname(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -661,6 +661,9 @@ func (d *doc) mounts(root table, dir string) ([]Mount, error) {
 		}
 		mounts = append(mounts, Mount{Host: hostAbs, Guest: guest, ReadOnly: readOnly})
 	}
+	if len(mounts) == 0 {
+		return nil, nil
+	}
 	return mounts, nil
 }
 
@@ -746,6 +749,9 @@ func (d *doc) env(root table) ([]EnvVar, error) {
 			return nil, d.errorf(f, ErrTooLarge, "value is %d bytes; the limit is %s", len(value), formatSize(maxEnvValueBytes))
 		}
 		vars = append(vars, EnvVar{Name: name, Value: value})
+	}
+	if len(vars) == 0 {
+		return nil, nil
 	}
 	return vars, nil
 }

@@ -16,13 +16,13 @@ const (
 // sizeUnits are the accepted suffixes. Only powers of 1024, spelt the IEC
 // way: "64MB" is refused rather than guessed, since half the world reads it
 // as 64×10⁶ and the other half as 64×2²⁰.
-var sizeUnits = []struct {
+var sizeUnits = []struct { // largest first, for formatSize
 	suffix string
 	mult   uint64
 }{
-	{"KiB", kib},
-	{"MiB", mib},
 	{"GiB", gib},
+	{"MiB", mib},
+	{"KiB", kib},
 	{"B", 1},
 }
 

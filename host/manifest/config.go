@@ -268,6 +268,9 @@ func checkOrigin(s string) string {
 // a lower-case host name or IP address (IPv6 in brackets), optionally with
 // ":port".
 func checkHostHeader(s string) string {
+	if strings.ContainsAny(s, "/@?# ") {
+		return fmt.Sprintf("%q is not a host name, host:port or IP address", s)
+	}
 	host, port := s, ""
 	if h, p, err := net.SplitHostPort(s); err == nil {
 		host, port = h, p

@@ -37,7 +37,8 @@ type pos struct{ line, col int }
 // index maps a field path (see fieldPath) to where its key first appears.
 type index struct {
 	at         map[string]pos
-	lineStarts []int // byte offset of the start of each line
+	byPos      map[pos]string // full key path of each key/value and table header, by position
+	lineStarts []int          // byte offset of the start of each line
 }
 
 // line returns the line of field, or of its nearest ancestor that appears in
@@ -77,9 +78,9 @@ func (ix *index) offsetPos(off int) pos {
 	return pos{line: i, col: off - ix.lineStarts[i-1] + 1}
 }
 
-// buildIndex walks a document that toml.Unmarshal already accepted.
+// buildIndex walks a document, as far as it parses.
 func buildIndex(data []byte) *index {
-	ix := &index{at: map[string]pos{}, lineStarts: []int{0}}
+	ix := &index{at: map[string]pos{}, byPos: map[pos]string{}, lineStarts: []int{0}}
 	for i, c := range data {
 		if c == '\n' {
 			ix.lineStarts = append(ix.lineStarts, i+1)
@@ -91,7 +92,8 @@ func buildIndex(data []byte) *index {
 	for p.NextExpression() {
 		w.expression(p.Expression())
 	}
-	// p.Error() is nil: toml.Unmarshal parsed the same bytes.
+	// A syntax error stops the walk; what came before is indexed, which is
+	// what naming the field of a duplicate key needs.
 	return ix
 }
 
@@ -129,20 +131,33 @@ func (w *indexWalker) resolve(base string, it unstable.Iterator, last bool) (pat
 func (w *indexWalker) expression(n *unstable.Node) {
 	switch n.Kind {
 	case unstable.Table:
-		w.current, _ = w.resolve("", n.Key(), false)
+		var first *unstable.Node
+		w.current, first = w.resolve("", n.Key(), false)
+		w.recordKey(w.current, first)
 	case unstable.ArrayTable:
 		path, first := w.resolve("", n.Key(), true)
 		i := w.arrays[path]
 		w.arrays[path] = i + 1
 		w.current = indexPath(path, i)
 		w.record(w.current, first)
+		w.recordKey(w.current, first)
 	case unstable.KeyValue:
 		w.keyValue(w.current, n)
 	}
 }
 
+// recordKey remembers which field the key at n's position defines, so that
+// go-toml's duplicate-key errors (which give a position and a key relative
+// to its table) can name the full field.
+func (w *indexWalker) recordKey(path string, n *unstable.Node) {
+	if n != nil && n.Raw.Length > 0 {
+		w.ix.byPos[w.ix.offsetPos(int(n.Raw.Offset))] = path
+	}
+}
+
 func (w *indexWalker) keyValue(base string, n *unstable.Node) {
-	path, _ := w.resolve(base, n.Key(), false)
+	path, first := w.resolve(base, n.Key(), false)
+	w.recordKey(path, first)
 	w.value(path, n.Value())
 }
 
@@ -230,8 +245,12 @@ func decodeTOML(file string, data []byte, max int) (*doc, error) {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			e.Line, e.Column = de.Position()
-			for _, k := range de.Key() {
-				e.Field = joinPath(e.Field, k)
+			if f, ok := buildIndex(data).byPos[pos{e.Line, e.Column}]; ok {
+				e.Field = f
+			} else {
+				for _, k := range de.Key() {
+					e.Field = joinPath(e.Field, k)
+				}
 			}
 		}
 		return nil, e

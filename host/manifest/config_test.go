@@ -1,0 +1,168 @@
+package manifest
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// configFixture makes a folder with what configs in tests refer to.
+func configFixture(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"manifests", "more", "certs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"certs/cert.pem", "certs/key.pem"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestDefaultConfig(t *testing.T) {
+	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20}
+	if got := DefaultConfig(); !reflect.DeepEqual(got, want) {
+		t.Errorf("DefaultConfig() = %+v", got)
+	}
+	dir := configFixture(t)
+	file := filepath.Join(dir, "moat.toml")
+	got, err := ParseConfig(file, []byte("# nothing set\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.File = file
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("empty config = %+v, want %+v", got, want)
+	}
+}
+
+func TestParseConfigFull(t *testing.T) {
+	dir := configFixture(t)
+	file := filepath.Join(dir, "moat.toml")
+	doc := `[server]
+listen                  = "0.0.0.0:8443"
+tls_terminated_upstream = true
+allowed_origins         = ["https://app.example.com", "http://localhost:3000"]
+allowed_hosts           = ["moat.example.com", "moat.internal:8443", "[::1]", "10.0.0.1"]
+max_body                = "1MiB"
+
+[server.tls]
+cert = "certs/cert.pem"
+key  = "` + filepath.Join(dir, "certs", "key.pem") + `"
+
+[tools]
+dirs = ["manifests", "more/"]
+
+[sandbox]
+cache_dir = "cache"
+`
+	got, err := ParseConfig(file, []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		File:           file,
+		Listen:         "0.0.0.0:8443",
+		TLSCert:        filepath.Join(dir, "certs", "cert.pem"),
+		TLSKey:         filepath.Join(dir, "certs", "key.pem"),
+		BehindTLSProxy: true,
+		AllowedOrigins: []string{"https://app.example.com", "http://localhost:3000"},
+		AllowedHosts:   []string{"moat.example.com", "moat.internal:8443", "[::1]", "10.0.0.1"},
+		MaxBodyBytes:   1 << 20,
+		ManifestDirs:   []string{filepath.Join(dir, "manifests"), filepath.Join(dir, "more")},
+		CacheDir:       filepath.Join(dir, "cache"),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	dir := configFixture(t)
+	file := filepath.Join(dir, "moat.toml")
+	tests := []struct {
+		name  string
+		toml  string
+		line  int
+		field string
+		is    error
+		msg   string
+	}{
+		{"unknown top-level key", "[server]\n[auth]\n", 2, "auth", ErrUnknownField, `unknown field "auth" (known fields at the top level: server, tools, sandbox)`},
+		{"unknown server key", "[server]\nlisten = \"127.0.0.1:1\"\nport = 8080\n", 3, "server.port", ErrUnknownField, `unknown field "port"`},
+		{"unknown tls key", "[server.tls]\ncert = \"certs/cert.pem\"\nkey = \"certs/key.pem\"\nca = \"x\"\n", 4, "server.tls.ca", ErrUnknownField, `unknown field "ca"`},
+		{"unknown tools key", "[tools]\ndir = [\"manifests\"]\n", 2, "tools.dir", ErrUnknownField, `unknown field "dir"`},
+		{"wrong type listen", "[server]\nlisten = 8080\n", 2, "server.listen", ErrType, "expected a string, got an integer"},
+		{"wrong type dirs", "[tools]\ndirs = \"manifests\"\n", 2, "tools.dirs", ErrType, "expected an array of strings, got a string"},
+		{"wrong type dirs element", "[tools]\ndirs = [\"manifests\", 3]\n", 2, "tools.dirs[1]", ErrType, "expected a string, got an integer"},
+		{"wrong type server", "server = \"x\"\n", 1, "server", ErrType, "expected a table"},
+		{"duplicate key", "[server]\nlisten = \"127.0.0.1:1\"\nlisten = \"127.0.0.1:2\"\n", 3, "server.listen", ErrSyntax, "already defined"},
+		{"listen without port", "[server]\nlisten = \"127.0.0.1\"\n", 2, "server.listen", ErrInvalid, "is not host:port"},
+		{"listen bad port", "[server]\nlisten = \"127.0.0.1:http\"\n", 2, "server.listen", ErrInvalid, `port "http" is not a number`},
+		{"listen bad host", "[server]\nlisten = \"a b:80\"\n", 2, "server.listen", ErrInvalid, "is not an IP address or host name"},
+		{"tls cert only", "[server.tls]\ncert = \"certs/cert.pem\"\n", 1, "server.tls.key", ErrMissing, "required with [server.tls]"},
+		{"tls key only", "[server.tls]\nkey = \"certs/key.pem\"\n", 1, "server.tls.cert", ErrMissing, "required with [server.tls]"},
+		{"tls cert missing file", "[server.tls]\ncert = \"certs/nope.pem\"\nkey = \"certs/key.pem\"\n", 2, "server.tls.cert", fs.ErrNotExist, `"certs/nope.pem" (` + filepath.Join(dir, "certs", "nope.pem") + ") does not exist"},
+		{"tls key is a folder", "[server.tls]\ncert = \"certs/cert.pem\"\nkey = \"certs\"\n", 3, "server.tls.key", ErrFile, "is not a regular file"},
+		{"origin with path", "[server]\nallowed_origins = [\"https://a.example/\"]\n", 2, "server.allowed_origins[0]", ErrInvalid, "is not an origin"},
+		{"origin wildcard", "[server]\nallowed_origins = [\"*\"]\n", 2, "server.allowed_origins[0]", ErrInvalid, "list each origin exactly"},
+		{"origin upper case", "[server]\nallowed_origins = [\"https://a.example\", \"https://App.Example\"]\n", 2, "server.allowed_origins[1]", ErrInvalid, `write "https://app.example"`},
+		{"origin default port", "[server]\nallowed_origins = [\"https://a.example:443\"]\n", 2, "server.allowed_origins[0]", ErrInvalid, `write "https://a.example"`},
+		{"origin bad scheme", "[server]\nallowed_origins = [\"ftp://a.example\"]\n", 2, "server.allowed_origins[0]", ErrInvalid, "is not an origin"},
+		{"origin no scheme", "[server]\nallowed_origins = [\"a.example\"]\n", 2, "server.allowed_origins[0]", ErrInvalid, "is not an origin"},
+		{"host with scheme", "[server]\nallowed_hosts = [\"https://a.example\"]\n", 2, "server.allowed_hosts[0]", ErrInvalid, "is not a host name"},
+		{"host upper case", "[server]\nallowed_hosts = [\"A.example\"]\n", 2, "server.allowed_hosts[0]", ErrInvalid, "lower case"},
+		{"host bare ipv6", "[server]\nallowed_hosts = [\"::1\"]\n", 2, "server.allowed_hosts[0]", ErrInvalid, "in brackets"},
+		{"host bad port", "[server]\nallowed_hosts = [\"a.example:0\"]\n", 2, "server.allowed_hosts[0]", ErrInvalid, "not a number from 1 to 65535"},
+		{"max_body too small", "[server]\nmax_body = 10\n", 2, "server.max_body", ErrInvalid, "10B is out of bounds: must be between 1KiB and 256MiB"},
+		{"max_body bad unit", "[server]\nmax_body = \"4mb\"\n", 2, "server.max_body", ErrInvalid, "unknown unit"},
+		{"tools dir missing", "[tools]\ndirs = [\"manifests\", \"nope\"]\n", 2, "tools.dirs[1]", fs.ErrNotExist, `manifest folder "nope" (` + filepath.Join(dir, "nope") + ") does not exist"},
+		{"tools dir is a file", "[tools]\ndirs = [\"certs/key.pem\"]\n", 2, "tools.dirs[0]", ErrFile, "is not a folder"},
+		{"cache_dir empty", "[sandbox]\ncache_dir = \"\"\n", 2, "sandbox.cache_dir", ErrInvalid, "must not be empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig(file, []byte(tc.toml))
+			if err == nil {
+				t.Fatalf("ParseConfig succeeded: %+v", c)
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %T %v is not an *Error", err, err)
+			}
+			if e.File != file || e.Line != tc.line || e.Field != tc.field {
+				t.Errorf("got file %q line %d field %q, want %q %d %q (%v)", e.File, e.Line, e.Field, file, tc.line, tc.field, err)
+			}
+			if !errors.Is(err, tc.is) {
+				t.Errorf("error %v is not %v", err, tc.is)
+			}
+			if !strings.Contains(e.Msg, tc.msg) {
+				t.Errorf("message %q does not contain %q", e.Msg, tc.msg)
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := configFixture(t)
+	file := filepath.Join(dir, "moat.toml")
+	if err := os.WriteFile(file, []byte("[tools]\ndirs = [\"manifests\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(file)
+	if err != nil || c.File != file || !reflect.DeepEqual(c.ManifestDirs, []string{filepath.Join(dir, "manifests")}) {
+		t.Errorf("LoadConfig = %+v, %v", c, err)
+	}
+	missing := filepath.Join(dir, "nope.toml")
+	if _, err := LoadConfig(missing); err == nil || err.Error() != missing+": config does not exist" {
+		t.Errorf("LoadConfig(missing) = %v", err)
+	}
+}

@@ -1,0 +1,52 @@
+package sandbox
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// prepareCacheDir creates dir (mode 0700) if it is missing, and otherwise
+// checks that only we can write to it. The cache holds native code that
+// the host maps executable, so a directory someone else can write to would
+// let them run code as us.
+func prepareCacheDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("compile cache: create %s: %w", dir, err)
+	}
+	return checkPrivateDir(dir)
+}
+
+// checkCacheSubdirs applies checkPrivateDir to the directories inside dir
+// (wazero keeps its files in one per wazero version and platform).
+func checkCacheSubdirs(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("compile cache: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || e.Type()&fs.ModeSymlink != 0 {
+			if err := checkPrivateDir(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkPrivateDir refuses dir unless it is a real directory (not a
+// symlink), owned by the current user and not writable by group or others.
+func checkPrivateDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("compile cache: %w", err)
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%w: %s is a symlink", ErrInsecureCacheDir, dir)
+	case !fi.IsDir():
+		return fmt.Errorf("compile cache: %s is not a directory", dir)
+	}
+	return checkOwner(dir, fi)
+}

@@ -1,0 +1,181 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Outcome says how a call ended.
+type Outcome int
+
+const (
+	OutcomeOK             Outcome = iota // exit code 0
+	OutcomeExit                          // a non-zero exit code (a Go panic exits 2)
+	OutcomeTimeout                       // Limits.Timeout passed
+	OutcomeMemory                        // the guest ran out of memory (Limits.MemoryBytes or its own max)
+	OutcomeOutputOverflow                // stdout or stderr went over its cap
+	OutcomeTrap                          // unreachable, out-of-bounds access, bad host call, ...
+	OutcomeCanceled                      // the caller's ctx ended (or the module was closed)
+)
+
+var outcomeNames = [...]string{"ok", "exit", "timeout", "memory", "output_overflow", "trap", "canceled"}
+
+// String returns the outcome's log name: "ok", "exit", "timeout",
+// "memory", "output_overflow", "trap" or "canceled".
+func (o Outcome) String() string {
+	if o >= 0 && int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
+}
+
+// Result is what one call did.
+type Result struct {
+	Outcome  Outcome
+	ExitCode uint32 // set for OutcomeOK and OutcomeExit
+	Stdout   []byte // at most Limits.MaxOutputBytes
+	Stderr   []byte // at most Limits.MaxStderrBytes
+	Duration time.Duration
+	// Err is the guest's error as wazero reported it (nil for OutcomeOK),
+	// for the log only: it can contain guest stack traces and must never
+	// be shown to a client.
+	Err error
+}
+
+// Private causes, so that a call's context says why it ended.
+var (
+	errTimeout        = errors.New("call timed out")
+	errOutputOverflow = errors.New("output over its cap")
+)
+
+// Call runs one call in a fresh instance of m: stdin holds the arguments,
+// argv is [Name], and stdout and stderr are captured up to their caps.
+// hooks receive the guest's moat.log and moat.progress notifications; nil
+// drops them.
+//
+// The error is non-nil only for host faults and for ErrInputTooLarge,
+// ErrBusy and ErrClosed; whatever the guest does is a Result.
+func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
+	if n := int64(len(stdin)); n > m.limits.MaxInputBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrInputTooLarge, n, m.limits.MaxInputBytes)
+	}
+	m.mu.RLock()
+	if m.closed || m.rt.closed.Load() {
+		m.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	m.calls.Add(1)
+	m.mu.RUnlock()
+	defer m.calls.Done()
+
+	if err := m.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { <-m.slots }()
+	return m.run(ctx, stdin, hooks)
+}
+
+// acquire takes a concurrency slot, waiting at most until ctx ends or the
+// module's timeout passes: a call that cannot start within the time a
+// whole call may take is better refused than queued without bound.
+func (m *Module) acquire(ctx context.Context) error {
+	select {
+	case m.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	wait := time.NewTimer(m.limits.Timeout)
+	defer wait.Stop()
+	select {
+	case m.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%d running): %w", ErrBusy, m.limits.MaxConcurrency, context.Cause(ctx))
+	case <-wait.C:
+		return fmt.Errorf("%w (%d running): no slot freed within %v", ErrBusy, m.limits.MaxConcurrency, m.limits.Timeout)
+	case <-m.stopCtx.Done():
+		return ErrClosed
+	}
+}
+
+func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	unhook := context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
+	defer unhook()
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
+	defer cancelTimeout()
+
+	mem := &memoryAllocator{limit: m.limits.MemoryBytes}
+	ctx = experimental.WithMemoryAllocator(ctx, mem)
+	ctx = withCall(ctx, hooks)
+	overflow := func() { cancel(errOutputOverflow) }
+	stdout := &capWriter{max: m.limits.MaxOutputBytes, full: overflow}
+	stderr := &capWriter{max: m.limits.MaxStderrBytes, full: overflow}
+	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(stdout).WithStderr(stderr)
+
+	start := time.Now()
+	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
+	res := &Result{Duration: time.Since(start), Stdout: stdout.buf, Stderr: stderr.buf, Err: err}
+	if mod != nil {
+		mod.Close(context.WithoutCancel(parent))
+	}
+
+	var exit *sys.ExitError
+	isExit := errors.As(err, &exit)
+	switch cause := context.Cause(ctx); {
+	case stdout.over || stderr.over:
+		// Even if the guest ignored the failed write and exited 0, what it
+		// wrote was cut: never pass a truncated result off as complete.
+		res.Outcome = OutcomeOutputOverflow
+	case err == nil:
+		res.Outcome = OutcomeOK
+	case ctx.Err() != nil && cause == errTimeout:
+		res.Outcome = OutcomeTimeout
+	case ctx.Err() != nil:
+		res.Outcome = OutcomeCanceled
+	case mem.exhausted():
+		res.Outcome = OutcomeMemory
+	case isExit:
+		res.Outcome, res.ExitCode = OutcomeExit, exit.ExitCode()
+	default:
+		if m.rt.closed.Load() {
+			return nil, ErrClosed
+		}
+		res.Outcome = OutcomeTrap
+	}
+	return res, nil
+}
+
+// capWriter keeps at most max bytes. The first write past the cap keeps
+// what fits, calls full (which stops the guest) and fails, so a flooding
+// guest is halted at the cap instead of buffered without bound.
+type capWriter struct {
+	buf  []byte
+	max  int64
+	over bool
+	full func()
+}
+
+var errCapReached = errors.New("output cap reached")
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	if w.over {
+		return 0, errCapReached
+	}
+	room := w.max - int64(len(w.buf))
+	if int64(len(p)) <= room {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p[:room]...)
+	w.over = true
+	w.full()
+	return int(room), errCapReached
+}

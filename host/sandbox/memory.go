@@ -1,0 +1,88 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// memoryAllocator backs one instance's linear memory and refuses to grow
+// it past limit. It replaces wazero's per-runtime WithMemoryLimitPages so
+// that one runtime can serve modules with different limits, and it
+// records whether the guest ran into the limit (for OutcomeMemory).
+//
+// # Notes
+//
+//   - The first allocation (the module's declared minimum) always
+//     succeeds: wazero panics if it fails, and Load refuses modules whose
+//     minimum is over their limit.
+type memoryAllocator struct {
+	limit uint64 // bytes, a whole number of pages
+
+	refused atomic.Bool   // a grow past limit was refused
+	atMax   atomic.Bool   // the memory grew to wazero's max (the module's own declared max)
+	size    atomic.Uint64 // current length, for tests and the log
+}
+
+var _ experimental.MemoryAllocator = (*memoryAllocator)(nil)
+
+// Allocate implements experimental.MemoryAllocator.
+func (a *memoryAllocator) Allocate(capacity, max uint64) experimental.LinearMemory {
+	return &linearMemory{a: a, max: max, capacity: capacity}
+}
+
+type linearMemory struct {
+	a        *memoryAllocator
+	buf      []byte
+	max      uint64 // from the module (or wazero's 4 GiB)
+	capacity uint64 // wazero's suggested initial capacity
+	started  bool
+}
+
+// Reallocate implements experimental.LinearMemory. Like wazero's own
+// memory, it grows by copying into a larger slice, doubling capacity (up
+// to the limit) so that page-by-page growth stays linear.
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	a := m.a
+	if !m.started {
+		m.started = true
+		c := min(max(m.capacity, size), max(a.limit, size))
+		m.buf = make([]byte, size, c)
+		m.a.size.Store(size)
+		return m.buf
+	}
+	if size > a.limit {
+		a.refused.Store(true)
+		return nil
+	}
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size] // memory only grows: the tail was never written and is zero
+	} else {
+		c := min(max(2*uint64(cap(m.buf)), size), a.limit)
+		grown := make([]byte, size, c)
+		copy(grown, m.buf)
+		m.buf = grown
+	}
+	m.note(size)
+	return m.buf
+}
+
+func (m *linearMemory) note(size uint64) {
+	m.a.size.Store(size)
+	if size >= m.max {
+		m.a.atMax.Store(true)
+	}
+}
+
+// Free implements experimental.LinearMemory.
+func (m *linearMemory) Free() { m.buf = nil }
+
+// exhausted reports whether the guest ran out of memory: a grow was
+// refused at the limit, or the memory reached the module's own max.
+func (a *memoryAllocator) exhausted() bool { return a.refused.Load() || a.atMax.Load() }
+
+// cryptoRand is the granted randomness source.
+type cryptoRand struct{}
+
+func (cryptoRand) Read(p []byte) (int, error) { return rand.Read(p) }

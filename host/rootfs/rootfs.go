@@ -233,15 +233,23 @@ func (f *FS) allowed(st sys.Stat_t) experimentalsys.Errno {
 	return 0
 }
 
-// Lstat implements experimentalsys.FS.
+// Lstat implements experimentalsys.FS. The size of a symlink is the length
+// of its target; for a link whose target Readlink would not reveal it is
+// reported as 0, so that the length of a host path does not leak either.
 func (f *FS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
-	fi, err := f.root.Lstat(rel(p))
+	name := rel(p)
+	fi, err := f.root.Lstat(name)
 	if err != nil {
 		return sys.Stat_t{}, toErrno(err)
 	}
 	st := sys.NewStat_t(fi)
-	if st.Mode.IsRegular() && st.Nlink > 1 && !f.hardLinks {
+	switch {
+	case st.Mode.IsRegular() && st.Nlink > 1 && !f.hardLinks:
 		return sys.Stat_t{}, experimentalsys.EACCES
+	case st.Mode&fs.ModeSymlink != 0:
+		if _, errno := f.Readlink(name); errno != 0 {
+			st.Size = 0
+		}
 	}
 	return st, 0
 }

@@ -143,7 +143,7 @@ func guestBytes(mod api.Module, fn string, ptr, n uint64) []byte {
 // capMessage returns b as valid UTF-8 (invalid bytes become U+FFFD) of at
 // most MaxNotifyMessage bytes, cut at a character boundary.
 func capMessage(b []byte) string {
-	if len(b) > MaxNotifyMessage {
+	if len(b) > MaxNotifyMessage+utf8.UTFMax {
 		b = b[:MaxNotifyMessage+utf8.UTFMax] // enough to cut at a boundary below
 	}
 	s := strings.ToValidUTF8(string(b), "\uFFFD")

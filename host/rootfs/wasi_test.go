@@ -30,15 +30,23 @@ type guestRunner struct {
 
 func newGuestRunner(t testing.TB, wasm []byte) *guestRunner {
 	t.Helper()
-	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
-	t.Cleanup(func() { _ = rt.Close(ctx) })
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	compiled, err := rt.CompileModule(ctx, wasm)
+	g, err := compileGuest(context.Background(), wasm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &guestRunner{rt: rt, compiled: compiled}
+	t.Cleanup(func() { _ = g.rt.Close(context.Background()) })
+	return g
+}
+
+func compileGuest(ctx context.Context, wasm []byte) (*guestRunner, error) {
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	compiled, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		_ = rt.Close(ctx)
+		return nil, err
+	}
+	return &guestRunner{rt: rt, compiled: compiled}, nil
 }
 
 // run starts a fresh instance with stdin and args, and returns its stdout

@@ -472,7 +472,18 @@ func TestReadWrite(t *testing.T) {
 	expect("utimens link out", fsys.Utimens("abs_out", 0, 0), experimentalsys.EACCES)
 	expect("chmod", fsys.Chmod("work/a.txt", 0o4777), experimentalsys.EPERM)
 
+	// O_CREAT through a dangling link creates its target, inside the root.
+	f, errno = fsys.OpenFile("dangling", creat|wronly, 0)
+	expect("create through dangling link", errno, 0)
+	f.Close()
+	if _, err := os.Lstat(filepath.Join(fx.root, "nothing-here")); err != nil {
+		t.Fatalf("dangling link's target was not created: %v", err)
+	}
+
 	// Rename within the mount.
+	expect("mkdir work2", fsys.Mkdir("work2", 0), 0)
+	expect("rename dir over dir", fsys.Rename("work2", "work"), experimentalsys.EEXIST)
+	expect("rmdir work2", fsys.Rmdir("work2"), 0)
 	expect("rename", fsys.Rename("work/a.txt", "work/b.txt"), 0)
 	expect("rename to itself", fsys.Rename("work/b.txt", "work/b.txt"), 0)
 	expect("rename missing", fsys.Rename("work/a.txt", "work/c.txt"), experimentalsys.ENOENT)

@@ -105,6 +105,7 @@ func (m *Module) acquire(ctx context.Context) error {
 }
 
 func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
+	start := time.Now() // before the timeout starts, so Duration >= Timeout on a timeout
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
 	unhook := context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
@@ -120,7 +121,6 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	stderr := &capWriter{max: m.limits.MaxStderrBytes, full: overflow}
 	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(stdout).WithStderr(stderr)
 
-	start := time.Now()
 	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
 	res := &Result{Duration: time.Since(start), Stdout: stdout.buf, Stderr: stderr.buf, Err: err}
 	if mod != nil {

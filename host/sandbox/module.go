@@ -125,6 +125,9 @@ type mountFS interface {
 // operator, e.g. an import moat does not provide, or a declared memory
 // above the limit; they are shown at load, never to agents.
 func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
 	if spec.Name == "" {
 		return nil, errors.New("module has no name")
 	}
@@ -204,6 +207,12 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	if err := m.dryRun(ctx); err != nil {
 		return nil, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	r.modules[m] = struct{}{}
 	return m, nil
 }
 
@@ -246,6 +255,9 @@ func (m *Module) Close(ctx context.Context) error {
 // release frees what Load acquired.
 func (m *Module) release(ctx context.Context) error {
 	m.stop(ErrClosed)
+	m.rt.mu.Lock()
+	delete(m.rt.modules, m)
+	m.rt.mu.Unlock()
 	errs := []error{m.compiled.Close(ctx)}
 	for _, fs := range m.mounts {
 		errs = append(errs, fs.Close())

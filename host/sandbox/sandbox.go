@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
@@ -97,6 +98,9 @@ type Runtime struct {
 	wasi     map[string]api.FunctionDefinition // WASI preview 1 exports, by name
 	cacheDir string                            // "" when NoCache
 	closed   atomic.Bool
+
+	mu      sync.Mutex
+	modules map[*Module]struct{} // open modules, closed by Close
 }
 
 // New creates a Runtime: one wazero runtime using the compiler where
@@ -108,7 +112,7 @@ func New(ctx context.Context, opts *Options) (*Runtime, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	r := &Runtime{}
+	r := &Runtime{modules: map[*Module]struct{}{}}
 	if opts.NoCache {
 		r.cache = wazero.NewCompilationCache()
 	} else {
@@ -160,11 +164,21 @@ func (r *Runtime) instantiateHostModules(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every module compiled by r, the host modules and the
-// in-memory compile cache. Calls in flight are stopped.
+// Close closes every open Module (each waits for its calls in flight
+// until ctx ends, then stops them), then the host modules and the
+// in-memory compile cache. Later Loads and Calls fail.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.closed.Store(true)
+	r.mu.Lock()
+	r.closed.Store(true) // under mu: no Load registers a module after this
+	mods := make([]*Module, 0, len(r.modules))
+	for m := range r.modules {
+		mods = append(mods, m)
+	}
+	r.mu.Unlock()
 	var errs []error
+	for _, m := range mods {
+		errs = append(errs, m.Close(ctx))
+	}
 	if r.rt != nil {
 		errs = append(errs, r.rt.Close(ctx))
 	}

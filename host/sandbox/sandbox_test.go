@@ -709,6 +709,12 @@ func TestNoCache(t *testing.T) {
 	if _, err := m.Call(ctx, nil, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Call after Runtime.Close: %v, want ErrClosed", err)
 	}
+	if err := m.Close(ctx); err != nil {
+		t.Errorf("Module.Close after Runtime.Close: %v", err)
+	}
+	if _, err := r.Load(ctx, Spec{Name: "echo", Wasm: guest(t, "lim_echo.wasm")}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Load after Runtime.Close: %v, want ErrClosed", err)
+	}
 }
 
 // TestConcurrentCalls runs the same module from several goroutines; each

@@ -1,0 +1,58 @@
+package sandbox
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzCapMessage: guest messages (untrusted bytes) always come out as
+// valid UTF-8 within the cap, and valid short ones unchanged.
+func FuzzCapMessage(f *testing.F) {
+	f.Add([]byte("hello"))
+	f.Add([]byte("a\xffb\xc3"))
+	f.Add([]byte(strings.Repeat("é", MaxNotifyMessage)))
+	f.Add([]byte(strings.Repeat("a", MaxNotifyMessage-1) + "😀"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := capMessage(b)
+		if !utf8.ValidString(s) || len(s) > MaxNotifyMessage {
+			t.Fatalf("capMessage: len %d, valid %v", len(s), utf8.ValidString(s))
+		}
+		if utf8.Valid(b) {
+			if len(b) <= MaxNotifyMessage && s != string(b) {
+				t.Fatalf("valid message changed")
+			}
+			if !strings.HasPrefix(string(b), s) || len(s) < MaxNotifyMessage-utf8.UTFMax && len(b) > len(s) {
+				t.Fatalf("valid message cut wrongly: kept %d of %d", len(s), len(b))
+			}
+		}
+	})
+}
+
+// FuzzDeclaredMinPages: the memory-section reader never panics, and when
+// wazero compiles a module and exports its memory, both agree on the
+// minimum.
+func FuzzDeclaredMinPages(f *testing.F) {
+	for _, name := range []string{"lim_bigmem.wasm", "lim_echo.wasm", "lim_trap.wasm", "lim_notify.wasm", "lim_cecho.wasm"} {
+		f.Add(guest(f, name))
+	}
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x05\x03\x01\x00\x02"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x05\x06\x01\x01\x80\x80\x04\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pages, err := declaredMinPages(b)
+		if err != nil || len(b) > 1<<16 {
+			return
+		}
+		compiled, cerr := testRT.rt.CompileModule(context.Background(), b)
+		if cerr != nil {
+			return
+		}
+		defer compiled.Close(context.Background())
+		for _, mem := range compiled.ExportedMemories() {
+			if mem.Min() != pages {
+				t.Fatalf("declaredMinPages = %d, wazero says %d", pages, mem.Min())
+			}
+		}
+	})
+}

@@ -109,6 +109,7 @@ func TestCall(t *testing.T) {
 		{name: "out of bounds load", file: "lim_oob.wasm", outcome: OutcomeTrap},
 		{name: "go panic", spec: Spec{Name: "panic"}, outcome: OutcomeExit, exitCode: 2, stderrHas: "gosandbox: deliberate panic"},
 		{name: "wat memory bomb", file: "lim_membomb.wasm", spec: Spec{Limits: Limits{MemoryBytes: 4 << 20}}, outcome: OutcomeMemory},
+		{name: "wat own max", file: "lim_ownmax.wasm", outcome: OutcomeMemory},
 		{name: "c malloc bomb", file: "lim_cmalloc.wasm", spec: Spec{Limits: Limits{MemoryBytes: 4 << 20}}, outcome: OutcomeMemory, stderrHas: "out of memory"},
 		{name: "go memory bomb", spec: Spec{Name: "bomb", Limits: Limits{MemoryBytes: 32 << 20}}, outcome: OutcomeMemory, stderrHas: "out of memory"},
 		{name: "stdout flood", file: "lim_stdout_flood.wasm", spec: Spec{Limits: Limits{MaxOutputBytes: 10000}}, outcome: OutcomeOutputOverflow, stdoutLen: 10000},
@@ -478,6 +479,23 @@ func TestLoadImportError(t *testing.T) {
 	}
 }
 
+// TestLoadGoMinimum: a Go guest declares a few MiB of minimum memory; under
+// a smaller limit it is refused at load, not on every call.
+func TestLoadGoMinimum(t *testing.T) {
+	pages, err := declaredMinPages(goSandbox)
+	if err != nil || pages < 2 {
+		t.Fatalf("declaredMinPages = %d, %v", pages, err)
+	}
+	limit := uint64(pages-1) * pageSize
+	_, err = testRT.Load(context.Background(), Spec{Name: "echo", Wasm: goSandbox, Limits: Limits{MemoryBytes: limit}})
+	want := fmt.Sprintf("module declares a minimum memory of %s (%d pages), over its limit of %s",
+		formatBytes(uint64(pages)*pageSize), pages, formatBytes(limit))
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	load(t, "", Spec{Name: "echo", Wasm: goSandbox, Limits: Limits{MemoryBytes: uint64(pages) * pageSize}})
+}
+
 func TestLoadMemoryAtLimit(t *testing.T) {
 	// 100 pages fit a 100-page limit exactly; a call runs.
 	m := load(t, "lim_bigmem.wasm", Spec{Limits: Limits{MemoryBytes: 100 * pageSize}})
@@ -541,6 +559,21 @@ func TestNotify(t *testing.T) {
 			}
 		})
 	}
+	// Concurrent calls each see only their own notifications.
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var n int
+			hooks := &Hooks{Log: func(int, string) { n++ }}
+			res, err := m.Call(context.Background(), []byte("f"), hooks)
+			if err != nil || res.Outcome != OutcomeOK || n != MaxNotifications {
+				t.Errorf("concurrent call %d: %d notifications, %v, %v", i, n, res, err)
+			}
+		}()
+	}
+	wg.Wait()
 	// Without hooks the same calls run and drop everything.
 	for _, mode := range []string{"l", "p", "f"} {
 		if res, err := m.Call(context.Background(), []byte(mode), nil); err != nil || res.Outcome != OutcomeOK {

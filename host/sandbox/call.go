@@ -120,6 +120,9 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	stdout := &capWriter{max: m.limits.MaxOutputBytes, full: overflow}
 	stderr := &capWriter{max: m.limits.MaxStderrBytes, full: overflow}
 	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(stdout).WithStderr(stderr)
+	if m.sleeps {
+		cfg = cfg.WithNanosleep(func(ns int64) { sleep(ctx, ns) })
+	}
 
 	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
 	res := &Result{Duration: time.Since(start), Stdout: stdout.buf, Stderr: stderr.buf, Err: err}
@@ -151,6 +154,18 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 		res.Outcome = OutcomeTrap
 	}
 	return res, nil
+}
+
+// sleep waits ns nanoseconds or until ctx ends, whichever is first, so a
+// guest granted the real clock cannot sleep past its timeout (the guest is
+// then stopped at its next check).
+func sleep(ctx context.Context, ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // capWriter keeps at most max bytes. The first write past the cap keeps

@@ -103,6 +103,7 @@ type Module struct {
 	compiled wazero.CompiledModule
 	config   wazero.ModuleConfig // everything but stdio
 	limits   Limits              // with defaults applied
+	sleeps   bool                // granted the real clock: sleep really waits
 	mounts   []mountFS
 	slots    chan struct{} // one token per running call
 
@@ -197,7 +198,10 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		cfg = cfg.WithFSConfig(fsConfig)
 	}
 	if spec.RealClock {
-		cfg = cfg.WithSysWalltime().WithSysNanotime().WithSysNanosleep()
+		// Sleep is set per call (see run): wazero's WithSysNanosleep is a
+		// plain time.Sleep, which the call's timeout could not interrupt.
+		cfg = cfg.WithSysWalltime().WithSysNanotime()
+		m.sleeps = true
 	}
 	if spec.RealRandom {
 		cfg = cfg.WithRandSource(cryptoRand{})

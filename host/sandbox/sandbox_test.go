@@ -169,6 +169,20 @@ func TestCallTimeout(t *testing.T) {
 	}
 }
 
+// TestCallSleepTimeout: a guest granted the real clock sleeps an hour at a
+// time; the call's timeout must still stop it.
+func TestCallSleepTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	m := load(t, "lim_sleep.wasm", Spec{RealClock: true, Limits: Limits{Timeout: timeout}})
+	res, err := m.Call(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != OutcomeTimeout || res.Duration > timeout+2*time.Second {
+		t.Fatalf("outcome %v after %v, want timeout (err %v)", res.Outcome, res.Duration, res.Err)
+	}
+}
+
 // startLooper starts a looping call with a long timeout and returns a
 // channel with its result and the func that cancels it.
 func startLooper(t *testing.T, m *Module) (<-chan *Result, context.CancelFunc) {

@@ -111,7 +111,7 @@ func TestCall(t *testing.T) {
 		{name: "wat memory bomb", file: "lim_membomb.wasm", spec: Spec{Limits: Limits{MemoryBytes: 4 << 20}}, outcome: OutcomeMemory},
 		{name: "wat own max", file: "lim_ownmax.wasm", outcome: OutcomeMemory},
 		{name: "c malloc bomb", file: "lim_cmalloc.wasm", spec: Spec{Limits: Limits{MemoryBytes: 4 << 20}}, outcome: OutcomeMemory, stderrHas: "out of memory"},
-		{name: "go memory bomb", spec: Spec{Name: "bomb", Limits: Limits{MemoryBytes: 32 << 20}}, outcome: OutcomeMemory, stderrHas: "out of memory"},
+		{name: "go memory bomb", spec: Spec{Name: "bomb", Limits: Limits{MemoryBytes: 16 << 20}}, outcome: OutcomeMemory, stderrHas: "out of memory"},
 		{name: "stdout flood", file: "lim_stdout_flood.wasm", spec: Spec{Limits: Limits{MaxOutputBytes: 10000}}, outcome: OutcomeOutputOverflow, stdoutLen: 10000},
 		{name: "stderr flood", file: "lim_stderr_flood.wasm", spec: Spec{Limits: Limits{MaxStderrBytes: 5000}}, outcome: OutcomeOutputOverflow, stderrLen: 5000},
 		{name: "stdout flood default cap", file: "lim_stdout_flood.wasm", outcome: OutcomeOutputOverflow, stdoutLen: DefaultMaxOutputBytes},

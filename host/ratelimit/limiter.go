@@ -1,0 +1,296 @@
+package ratelimit
+
+import (
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Which table refused a call, as AllowCall reports it.
+const (
+	// WhichPrincipalTool is the per principal×tool table.
+	WhichPrincipalTool = "principal_tool"
+	// WhichTool is the per tool table (all principals together).
+	WhichTool = "tool"
+)
+
+// DefaultConcurrencyWait is Config.ConcurrencyWait when it is not set.
+const DefaultConcurrencyWait = time.Second
+
+// Config holds the limits the host applies. The zero value of every field
+// means its default, as DefaultConfig returns; use Unlimited to turn one
+// rate off.
+type Config struct {
+	// PerPrincipal limits HTTP requests per principal (an API key id or a
+	// token subject). Over it the client gets HTTP 429 with Retry-After.
+	// Default "600/min burst 60". An API key's own rate overrides it.
+	PerPrincipal Rate
+	// PerPrincipalTool limits calls of one tool by one principal.
+	// Default "120/min burst 20".
+	PerPrincipalTool Rate
+	// PerTool limits calls of one tool by everyone together.
+	// Default "6000/min burst 200".
+	PerTool Rate
+	// FailedAuthPerAddr limits failed authentications per client address
+	// (an IPv4 address or an IPv6 /64). Over it the address is refused
+	// with 429 before authentication is even tried. Default "20/min
+	// burst 10".
+	FailedAuthPerAddr Rate
+	// Tools overrides PerPrincipalTool and PerTool for single tools, by
+	// tool name (from the tool's manifest). A zero field in ToolRates
+	// keeps the Config-wide rate.
+	Tools map[string]ToolRates
+	// MaxEntries bounds each table (principals, principal×tool pairs,
+	// tools, addresses) separately. Default DefaultMaxEntries (10,000).
+	MaxEntries int
+	// IdleTTL is how long a key stays tracked once its bucket is full.
+	// Default DefaultIdleTTL (10 minutes).
+	IdleTTL time.Duration
+	// ConcurrencyWait is how long a call waits for a free slot of its
+	// tool's max_concurrency before it is refused as busy; the host passes
+	// it to NewGate. Default DefaultConcurrencyWait (1s).
+	ConcurrencyWait time.Duration
+	// Now is the clock. Nil means time.Now; tests pass a fake one.
+	Now func() time.Time
+}
+
+// ToolRates are one tool's own rates; the zero Rate keeps the default.
+type ToolRates struct {
+	PerPrincipalTool Rate
+	PerTool          Rate
+}
+
+// DefaultConfig returns the defaults: 600/min burst 60 per principal,
+// 120/min burst 20 per principal×tool, 6000/min burst 200 per tool, 20/min
+// burst 10 failed authentications per address, 10,000 keys per table, keys
+// dropped 10 minutes after their bucket refills, and a 1s wait for a
+// concurrency slot.
+//
+// The burst is what an agent may fire at once (a plan fanning out into
+// parallel calls); the rate is what it may sustain. 600/min is ten requests
+// a second per principal, well above what one agent loop needs and well
+// below what a small host can serve.
+func DefaultConfig() Config {
+	return Config{
+		PerPrincipal:      MustParseRate("600/min burst 60"),
+		PerPrincipalTool:  MustParseRate("120/min burst 20"),
+		PerTool:           MustParseRate("6000/min burst 200"),
+		FailedAuthPerAddr: MustParseRate("20/min burst 10"),
+		MaxEntries:        DefaultMaxEntries,
+		IdleTTL:           DefaultIdleTTL,
+		ConcurrencyWait:   DefaultConcurrencyWait,
+	}
+}
+
+// withDefaults returns c with every unset field set to its default.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.PerPrincipal.IsZero() {
+		c.PerPrincipal = d.PerPrincipal
+	}
+	if c.PerPrincipalTool.IsZero() {
+		c.PerPrincipalTool = d.PerPrincipalTool
+	}
+	if c.PerTool.IsZero() {
+		c.PerTool = d.PerTool
+	}
+	if c.FailedAuthPerAddr.IsZero() {
+		c.FailedAuthPerAddr = d.FailedAuthPerAddr
+	}
+	if c.MaxEntries <= 0 {
+		c.MaxEntries = d.MaxEntries
+	}
+	if c.IdleTTL <= 0 {
+		c.IdleTTL = d.IdleTTL
+	}
+	if c.ConcurrencyWait <= 0 {
+		c.ConcurrencyWait = d.ConcurrencyWait
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Limiter is the host's rate limiting: per principal at the HTTP layer, per
+// principal×tool and per tool for each call, and failed authentications per
+// client address.
+//
+// # Notes
+//
+//   - Safe for concurrent use; immutable apart from its tables.
+//   - Every table is bounded by Config.MaxEntries and fails closed when it
+//     is full of keys being limited (see Table).
+type Limiter struct {
+	cfg           Config
+	principal     *Table
+	principalTool *Table
+	tool          *Table
+	failedAuth    *Table
+
+	// callMu makes AllowCall's two takes (and a refund) one step, so a
+	// call refused by the tool table gives its principal×tool event back
+	// before anyone else can take from that bucket.
+	callMu sync.Mutex
+}
+
+// New returns a Limiter for cfg, with defaults for its unset fields.
+func New(cfg Config) *Limiter {
+	cfg = cfg.withDefaults()
+	opts := TableOptions{MaxEntries: cfg.MaxEntries, IdleTTL: cfg.IdleTTL, Now: cfg.Now}
+	return &Limiter{
+		cfg:           cfg,
+		principal:     NewTable(cfg.PerPrincipal, opts),
+		principalTool: NewTable(cfg.PerPrincipalTool, opts),
+		tool:          NewTable(cfg.PerTool, opts),
+		failedAuth:    NewTable(cfg.FailedAuthPerAddr, opts),
+	}
+}
+
+// Config returns the configuration in use, defaults filled in.
+func (l *Limiter) Config() Config { return l.cfg }
+
+// AllowCall takes one call of tool by principal from the principal×tool
+// table, then from the tool table. When either refuses, it returns false,
+// how long to wait, and which table refused (WhichPrincipalTool or
+// WhichTool); a refused call takes nothing from either table.
+//
+// The host reports a refusal as a tool result with isError set, whose text
+// is Message(retryAfter), not as a JSON-RPC error: MCP clients show tool
+// errors to the model, which can then wait and retry, while protocol errors
+// usually end the agent's turn or are retried blindly. The call was well
+// formed and the host is healthy; only this caller must slow down.
+func (l *Limiter) AllowCall(principal, tool string) (ok bool, retryAfter time.Duration, which string) {
+	ppt, pt := l.cfg.PerPrincipalTool, l.cfg.PerTool
+	if o, found := l.cfg.Tools[tool]; found {
+		if !o.PerPrincipalTool.IsZero() {
+			ppt = o.PerPrincipalTool
+		}
+		if !o.PerTool.IsZero() {
+			pt = o.PerTool
+		}
+	}
+	pairKey := principalToolKey(principal, tool)
+
+	l.callMu.Lock()
+	defer l.callMu.Unlock()
+	now := l.cfg.Now()
+	ok, d, res := l.principalTool.take(now, pairKey, ppt)
+	if !ok {
+		return false, d, WhichPrincipalTool
+	}
+	if ok, d, _ = l.tool.take(now, tool, pt); !ok {
+		l.principalTool.refund(now, pairKey, res)
+		return false, d, WhichTool
+	}
+	return true, 0, ""
+}
+
+// principalToolKey joins the two names unambiguously whatever bytes they
+// hold: the principal's length comes first.
+func principalToolKey(principal, tool string) string {
+	return strconv.Itoa(len(principal)) + ":" + principal + tool
+}
+
+// AuthFailed records a failed authentication from addr, a client address as
+// in http.Request.RemoteAddr ("ip:port") or a bare IP. Call it after every
+// authentication that fails.
+//
+// Behind a reverse proxy the host must pass the client's address as the
+// proxy reports it; the Limiter never reads X-Forwarded-For itself.
+func (l *Limiter) AuthFailed(addr string) {
+	l.failedAuth.Allow(AddrKey(addr))
+}
+
+// Blocked reports whether addr has failed authentication too often and
+// must be refused (HTTP 429, see WriteTooManyRequests) before its
+// credentials are even checked, and for how long. It tracks nothing new,
+// so probing it with fresh addresses costs no memory; but when the table is
+// full of addresses being limited, every untracked address is blocked too
+// (fail closed: that only happens under a distributed attack).
+func (l *Limiter) Blocked(addr string) (bool, time.Duration) {
+	return l.failedAuth.Limited(AddrKey(addr))
+}
+
+// PrincipalMiddleware limits requests per principal before next sees them.
+// principal returns the request's principal id, as authentication set it,
+// and its own rate (the zero Rate for the PerPrincipal default). An empty
+// id is limited by the client address instead (IPv4, or IPv6 /64), so a
+// request that somehow arrives without a principal is still limited. It
+// must run after authentication.
+//
+// A refused request gets WriteTooManyRequests: 429, Retry-After, and a
+// JSON-RPC error body.
+func (l *Limiter) PrincipalMiddleware(next http.Handler, principal func(*http.Request) (id string, r Rate)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		id, r := principal(req)
+		key := "p:" + id
+		if id == "" {
+			key = "a:" + AddrKey(req.RemoteAddr)
+		}
+		if ok, d := l.principal.AllowRate(key, r); !ok {
+			WriteTooManyRequests(w, d)
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// maxRetryAfter caps the delay written in Retry-After and Message. Only a
+// table with no rate at all yields more (rate.InfDuration).
+const maxRetryAfter = 24 * time.Hour
+
+// RetryAfterSeconds is d in whole seconds, rounded up, at least 1 and at
+// most 86400: the value of a Retry-After header.
+func RetryAfterSeconds(d time.Duration) int {
+	d = min(max(d, time.Second), maxRetryAfter)
+	return int((d + time.Second - 1) / time.Second)
+}
+
+// Message is the text telling a client it was limited:
+// "rate limit exceeded; retry after 3s". The host uses it for tool errors
+// too, so the client sees one wording.
+func Message(retryAfter time.Duration) string {
+	return "rate limit exceeded; retry after " + strconv.Itoa(RetryAfterSeconds(retryAfter)) + "s"
+}
+
+// WriteTooManyRequests writes the HTTP response for a limited request:
+// status 429, a Retry-After header (RetryAfterSeconds), and the body
+//
+//	{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"rate limit exceeded; retry after 3s"}}
+//
+// The id is null because the request body is not read: a limited client
+// costs the host no parsing.
+func WriteTooManyRequests(w http.ResponseWriter, retryAfter time.Duration) {
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds(retryAfter)))
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	w.Write([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"` + Message(retryAfter) + `"}}`))
+}
+
+// AddrKey is the key a client address is limited under. addr is "ip:port"
+// (http.Request.RemoteAddr) or a bare IP; the port is dropped, since one
+// client opens connections from many ports. An IPv4-mapped IPv6 address is
+// its IPv4 address, and the zone is dropped. An IPv6 address is grouped by
+// its /64: one host or site owns a whole /64 (SLAAC, privacy addresses),
+// so counting each address on its own would give one client 2^64 buckets.
+// Anything else (a Unix socket, a pipe) shares the one key "other".
+func AddrKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil {
+			return "other"
+		}
+		ip = ap.Addr()
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}

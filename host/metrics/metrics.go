@@ -1,0 +1,331 @@
+// Package metrics exposes moat's operational counters in the Prometheus text
+// format: calls by tool and outcome, call latency, denials, rate-limited
+// calls, instances in flight, compile-cache results, load and reload errors,
+// and authentication decisions.
+//
+// It sits beside the call path rather than in it: every stage
+// (transport → authenticate → rate limit → MCP server → authorise → validate
+// → sandbox → result → audit) reports what it decided here, and an operator
+// scrapes Handler on its own listener or behind auth.
+//
+// This is the only package that imports github.com/prometheus/client_golang;
+// see docs/metrics.md for why the dependency is worth it.
+//
+// # Notes
+//
+//   - Label cardinality is bounded. Outcome, reason, limit, kind, method and
+//     result values outside fixed sets are recorded as "other", so a client
+//     cannot create series by choosing what it sends. Tool names come from
+//     manifests (a bounded set chosen by the operator); a name that is not a
+//     valid tool name, or that arrives after MaxTools distinct names have been
+//     seen, is recorded as "other".
+//   - A Metrics uses its own registry (not prometheus.DefaultRegisterer), so
+//     several can exist in one process (tests, reloads) without collisions.
+//   - All methods are safe for concurrent use. A nil *Metrics is valid and
+//     records nothing, so callers need not guard every call.
+package metrics
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Other is the label value recorded for any value outside a label's known set.
+const Other = "other"
+
+// MaxTools bounds the number of distinct tool label values. Manifests are the
+// only source of tool names, so this is far above any real deployment; it
+// exists so that a bug upstream (an unvalidated name reaching Call) cannot
+// grow the series count without limit.
+const MaxTools = 1024
+
+// Outcomes is the set of call outcomes recorded by Call. The values match the
+// audit log's outcome field.
+var Outcomes = []string{
+	"ok", "tool_error", "denied", "limited", "invalid_arguments",
+	"input_too_large", "busy", "timeout", "memory", "output_overflow", "trap",
+	"canceled", "bad_output", "host_error", "unknown_tool",
+}
+
+// DenyReasons is the set of reasons recorded by Denied.
+var DenyReasons = []string{
+	"unauthenticated", "forbidden", "unknown_tool", "scope", "origin",
+	"host", "body_too_large", "integrity",
+}
+
+// Limits is the set of limiter names recorded by Limited.
+var Limits = []string{
+	"global", "principal", "principal_tool", "tool", "concurrency",
+	"auth_failures", "table_full",
+}
+
+// AuthMethods is the set of authentication methods recorded by AuthDecision.
+var AuthMethods = []string{"api_key", "jwt", "none", "stdio"}
+
+// LoadKinds is the set of kinds recorded by LoadError.
+var LoadKinds = []string{"load", "reload"}
+
+// DurationBuckets are the latency histogram's upper bounds in seconds: from
+// 100µs (a cached no-op guest) to 30s (the longest timeout a manifest is
+// expected to grant), roughly ×2.5 apart.
+var DurationBuckets = []float64{
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+	0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+}
+
+// Metrics holds moat's collectors and the registry they are exposed from.
+// Create one with New.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	calls        *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	denials      *prometheus.CounterVec
+	limited      *prometheus.CounterVec
+	inFlight     *prometheus.GaugeVec
+	compileCache *prometheus.CounterVec
+	loadErrors   *prometheus.CounterVec
+	reloads      *prometheus.CounterVec
+	auth         *prometheus.CounterVec
+
+	outcomes, reasons, limits, methods, kinds map[string]bool
+
+	mu    sync.Mutex
+	tools map[string]bool // distinct tool label values seen, at most MaxTools
+}
+
+// New returns a Metrics with every collector registered on a private
+// registry, together with the Go runtime and process collectors.
+//
+// Series for the fixed label sets that do not depend on a tool (denials,
+// limits, auth, reloads, compile cache) are created at zero, so a dashboard
+// sees 0 rather than no data before the first event.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_tool_calls_total",
+			Help: "Tool calls by tool and outcome.",
+		}, []string{"tool", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "moat_tool_call_duration_seconds",
+			Help:    "Tool call latency, from dispatch to result, by tool.",
+			Buckets: DurationBuckets,
+		}, []string{"tool"}),
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_denials_total",
+			Help: "Requests denied, by reason.",
+		}, []string{"reason"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_rate_limited_total",
+			Help: "Requests refused by a rate or concurrency limit, by limit.",
+		}, []string{"limit"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "moat_instances_in_flight",
+			Help: "Guest instances currently running, by tool.",
+		}, []string{"tool"}),
+		compileCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_compile_cache_total",
+			Help: "Module compilations served from the compile cache (hit) or compiled (miss).",
+		}, []string{"result"}),
+		loadErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_load_errors_total",
+			Help: "Tools that failed to load, at startup (load) or on reload.",
+		}, []string{"kind"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_reloads_total",
+			Help: "Reloads of the tool set, by result.",
+		}, []string{"result"}),
+		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_auth_total",
+			Help: "Authentication decisions, by method and result.",
+		}, []string{"method", "result"}),
+		outcomes: set(Outcomes),
+		reasons:  set(DenyReasons),
+		limits:   set(Limits),
+		methods:  set(AuthMethods),
+		kinds:    set(LoadKinds),
+		tools:    make(map[string]bool),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.calls, m.duration, m.denials, m.limited, m.inFlight,
+		m.compileCache, m.loadErrors, m.reloads, m.auth,
+	)
+	for _, r := range append(DenyReasons, Other) {
+		m.denials.WithLabelValues(r)
+	}
+	for _, l := range append(Limits, Other) {
+		m.limited.WithLabelValues(l)
+	}
+	for _, k := range LoadKinds {
+		m.loadErrors.WithLabelValues(k)
+	}
+	for _, r := range []string{"hit", "miss"} {
+		m.compileCache.WithLabelValues(r)
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.reloads.WithLabelValues(r)
+	}
+	for _, meth := range AuthMethods {
+		for _, r := range []string{"ok", "failed"} {
+			m.auth.WithLabelValues(meth, r)
+		}
+	}
+	return m
+}
+
+// Handler returns the HTTP handler that serves the exposition. It is not
+// authenticated: mount it on a separate listener or behind auth.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		// A scrape that fails to gather a collector still serves the rest
+		// and counts the error, rather than failing the whole scrape.
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      m.reg,
+	})
+}
+
+// Registry returns the private registry, so a caller can add its own
+// collectors next to moat's.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Call records one finished tool call: moat_tool_calls_total{tool,outcome}
+// and moat_tool_call_duration_seconds{tool}.
+func (m *Metrics) Call(tool, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	tool = m.tool(tool)
+	m.calls.WithLabelValues(tool, pick(m.outcomes, outcome)).Inc()
+	if d < 0 {
+		d = 0
+	}
+	m.duration.WithLabelValues(tool).Observe(d.Seconds())
+}
+
+// Denied records one denial: moat_denials_total{reason}.
+func (m *Metrics) Denied(reason string) {
+	if m == nil {
+		return
+	}
+	m.denials.WithLabelValues(pick(m.reasons, reason)).Inc()
+}
+
+// Limited records one rate-limited request: moat_rate_limited_total{limit}.
+func (m *Metrics) Limited(which string) {
+	if m == nil {
+		return
+	}
+	m.limited.WithLabelValues(pick(m.limits, which)).Inc()
+}
+
+// InFlight adds delta to moat_instances_in_flight{tool}: +1 when an instance
+// starts, -1 when it ends.
+func (m *Metrics) InFlight(tool string, delta int) {
+	if m == nil {
+		return
+	}
+	m.inFlight.WithLabelValues(m.tool(tool)).Add(float64(delta))
+}
+
+// CompileCache records one compile-cache lookup:
+// moat_compile_cache_total{result="hit"|"miss"}.
+func (m *Metrics) CompileCache(hit bool) {
+	if m == nil {
+		return
+	}
+	m.compileCache.WithLabelValues(choose(hit, "hit", "miss")).Inc()
+}
+
+// LoadError records one tool that failed to load:
+// moat_load_errors_total{kind="load"|"reload"}.
+func (m *Metrics) LoadError(kind string) {
+	if m == nil {
+		return
+	}
+	m.loadErrors.WithLabelValues(pick(m.kinds, kind)).Inc()
+}
+
+// Reload records one reload of the tool set: moat_reloads_total{result="ok"|"error"}.
+func (m *Metrics) Reload(ok bool) {
+	if m == nil {
+		return
+	}
+	m.reloads.WithLabelValues(choose(ok, "ok", "error")).Inc()
+}
+
+// AuthDecision records one authentication decision:
+// moat_auth_total{method,result="ok"|"failed"}.
+func (m *Metrics) AuthDecision(method string, ok bool) {
+	if m == nil {
+		return
+	}
+	m.auth.WithLabelValues(pick(m.methods, method), choose(ok, "ok", "failed")).Inc()
+}
+
+// tool returns the label value for a tool name: the name itself while fewer
+// than MaxTools distinct names have been seen and it looks like a tool name,
+// Other otherwise.
+func (m *Metrics) tool(name string) string {
+	if !validToolName(name) {
+		return Other
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tools[name] {
+		return name
+	}
+	if len(m.tools) >= MaxTools {
+		return Other
+	}
+	m.tools[name] = true
+	return name
+}
+
+// validToolName accepts the MCP tool-name alphabet (letters, digits, '_',
+// '-', '.') up to 128 bytes. The manifest package enforces the real rule; this
+// is a backstop so no arbitrary bytes become a label value.
+func validToolName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '_', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func set(values []string) map[string]bool {
+	s := make(map[string]bool, len(values))
+	for _, v := range values {
+		s[v] = true
+	}
+	return s
+}
+
+func pick(known map[string]bool, v string) string {
+	if known[v] {
+		return v
+	}
+	return Other
+}
+
+func choose(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}

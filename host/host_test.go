@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -195,7 +196,7 @@ type = "integer"
 			name:        "arguments over max_input",
 			manifest:    "name = \"emit\"\n[limits]\nmax_input = 16",
 			args:        `{"stdout":"this is more than sixteen bytes"}`,
-			wantResult:  `{"content":[{"type":"text","text":"arguments too large: 42 bytes (limit 16)"}],"isError":true}`,
+			wantResult:  `{"content":[{"type":"text","text":"arguments too large: 44 bytes (limit 16)"}],"isError":true}`,
 			wantOutcome: "input_too_large",
 		},
 		{
@@ -267,17 +268,40 @@ func TestIsolation(t *testing.T) {
 	}
 }
 
+// exampleTree copies the bundled manifests and sample share into a temp
+// tree laid out like the repository, with the freshly built modules where
+// the manifests expect them, so the test loads the real manifests.
+func exampleTree(t *testing.T) string {
+	root := t.TempDir()
+	copyFile := func(src, dst string) {
+		b := mustRead(t, src)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"manifests/read_file.toml", "manifests/list_files.toml",
+		"testdata/public-files/README.txt", "testdata/public-files/pixel.png",
+		"testdata/public-files/notes/meeting.md", "testdata/public-files/notes/todo.txt"} {
+		copyFile(filepath.Join("..", f), filepath.Join(root, f))
+	}
+	copyFile(guests["readfile"], filepath.Join(root, "tools/readfile/readfile.wasm"))
+	copyFile(guests["listfiles"], filepath.Join(root, "tools/listfiles/listfiles.wasm"))
+	return root
+}
+
 func TestExampleTools(t *testing.T) {
-	read, err := manifest.Load("../manifests/read_file.toml")
+	root := exampleTree(t)
+	read, err := manifest.Load(filepath.Join(root, "manifests/read_file.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := manifest.Load("../manifests/list_files.toml")
+	list, err := manifest.Load(filepath.Join(root, "manifests/list_files.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	read.Wasm = mustRead(t, guests["readfile"])
-	list.Wasm = mustRead(t, guests["listfiles"])
 	readTool, err := LoadTool(context.Background(), runtime(t), read)
 	if err != nil {
 		t.Fatal(err)
@@ -394,13 +418,27 @@ func TestServeOverMCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	params := &mcp.CallToolParams{Name: "notify", Arguments: map[string]any{"logs": 2, "steps": 2}}
+	// Protocol 2026-07-28 carries the log level in each request's _meta;
+	// older ones use logging/setLevel (above).
+	params.Meta = mcp.Meta{mcp.MetaKeyLogLevel: "debug"}
 	params.SetProgressToken("tok")
 	res, err := cs.CallTool(ctx, params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resultJSON(t, res) != `{"content":[{"type":"text","text":"done"}]}` {
+	if len(res.Content) != 1 || res.Content[0].(*mcp.TextContent).Text != "done" || res.IsError {
 		t.Errorf("result %s", resultJSON(t, res))
+	}
+	// Notifications are delivered to the client's handlers asynchronously;
+	// wait (bounded) until all have arrived.
+	for i := 0; i < 200; i++ {
+		n.mu.Lock()
+		done := len(n.logs) >= 2 && len(n.progress) >= 4
+		n.mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

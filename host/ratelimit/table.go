@@ -146,10 +146,12 @@ func (t *Table) Limited(key string) (limited bool, retryAfter time.Duration) {
 	return d > 0, d
 }
 
-// Len is the number of keys tracked.
+// Len is the number of keys tracked, after dropping idle ones.
 func (t *Table) Len() int {
+	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.dropIdle(now)
 	return len(t.entries)
 }
 

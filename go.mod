@@ -3,6 +3,7 @@ module github.com/moatmcp/moat
 go 1.26.8
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/jsonschema-go v0.4.3 // indirect

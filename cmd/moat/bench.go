@@ -224,4 +224,3 @@ func benchCell(ctx context.Context, url, tool string, n int, d time.Duration) (b
 		p50: lats[len(lats)/2], p99: lats[len(lats)*99/100],
 	}, nil
 }
-

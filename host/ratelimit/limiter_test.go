@@ -1,0 +1,333 @@
+package ratelimit
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+func TestDefaultConfig(t *testing.T) {
+	got := New(Config{}).Config()
+	want := map[string]string{
+		"PerPrincipal":      "600/min burst 60",
+		"PerPrincipalTool":  "120/min burst 20",
+		"PerTool":           "6000/min burst 200",
+		"FailedAuthPerAddr": "20/min burst 10",
+	}
+	for name, r := range map[string]Rate{
+		"PerPrincipal":      got.PerPrincipal,
+		"PerPrincipalTool":  got.PerPrincipalTool,
+		"PerTool":           got.PerTool,
+		"FailedAuthPerAddr": got.FailedAuthPerAddr,
+	} {
+		if r.String() != want[name] {
+			t.Errorf("%s = %q, want %q", name, r, want[name])
+		}
+	}
+	if got.MaxEntries != 10_000 || got.IdleTTL != 10*time.Minute || got.ConcurrencyWait != time.Second || got.Now == nil {
+		t.Errorf("MaxEntries %d, IdleTTL %v, ConcurrencyWait %v", got.MaxEntries, got.IdleTTL, got.ConcurrencyWait)
+	}
+	// Set fields are kept; Unlimited is not replaced by a default.
+	kept := New(Config{PerTool: Unlimited, MaxEntries: 5, IdleTTL: time.Second, ConcurrencyWait: time.Millisecond}).Config()
+	if kept.PerTool != Unlimited || kept.MaxEntries != 5 || kept.IdleTTL != time.Second || kept.ConcurrencyWait != time.Millisecond {
+		t.Errorf("set fields changed: %+v", kept)
+	}
+}
+
+func TestAllowCall(t *testing.T) {
+	const ms = time.Millisecond
+	type call struct {
+		advance         time.Duration
+		principal, tool string
+		wantOK          bool
+		wantDelay       time.Duration
+		wantWhich       string
+	}
+	tests := []struct {
+		name  string
+		cfg   Config
+		calls []call
+	}{
+		{"principal×tool first", Config{PerPrincipalTool: MustParseRate("2/s burst 2"), PerTool: MustParseRate("100/s")}, []call{
+			{0, "alice", "echo", true, 0, ""},
+			{0, "alice", "echo", true, 0, ""},
+			{0, "alice", "echo", false, 500 * ms, WhichPrincipalTool},
+			{0, "alice", "grep", true, 0, ""},
+			{0, "bob", "echo", true, 0, ""},
+			{500 * ms, "alice", "echo", true, 0, ""},
+		}},
+		{"tool for everyone", Config{PerPrincipalTool: MustParseRate("2/s burst 2"), PerTool: MustParseRate("4/s burst 3")}, []call{
+			{0, "alice", "echo", true, 0, ""},
+			{0, "alice", "echo", true, 0, ""},
+			{0, "bob", "echo", true, 0, ""},
+			{0, "bob", "echo", false, 250 * ms, WhichTool},
+			{0, "carol", "echo", false, 250 * ms, WhichTool},
+			{0, "carol", "grep", true, 0, ""},
+			// bob's refused call was given back to his principal×tool
+			// bucket: after 250ms the tool has one event and bob two.
+			{250 * ms, "bob", "echo", true, 0, ""},
+			{250 * ms, "bob", "echo", true, 0, ""},
+			{0, "bob", "echo", false, 500 * ms, WhichPrincipalTool},
+		}},
+		{"per tool overrides", Config{
+			PerPrincipalTool: MustParseRate("1/s burst 1"),
+			PerTool:          MustParseRate("1/s burst 1"),
+			Tools: map[string]ToolRates{
+				"fast": {PerPrincipalTool: MustParseRate("10/s burst 2"), PerTool: Unlimited},
+				"half": {PerTool: MustParseRate("2/s burst 2")},
+			},
+		}, []call{
+			{0, "alice", "fast", true, 0, ""},
+			{0, "alice", "fast", true, 0, ""},
+			{0, "alice", "fast", false, 100 * ms, WhichPrincipalTool},
+			{0, "bob", "fast", true, 0, ""},
+			{0, "alice", "half", true, 0, ""},
+			{0, "alice", "half", false, time.Second, WhichPrincipalTool},
+			{0, "bob", "half", true, 0, ""},
+			{0, "carol", "half", false, 500 * ms, WhichTool},
+			{0, "alice", "slow", true, 0, ""},
+			{0, "bob", "slow", false, time.Second, WhichTool},
+		}},
+		{"names cannot collide", Config{PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited}, []call{
+			{0, "ab", "c", true, 0, ""},
+			{0, "a", "bc", true, 0, ""},
+			{0, "a\x00", "b", true, 0, ""},
+			{0, "a", "\x00b", true, 0, ""},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newClock()
+			tc.cfg.Now = clock.Now
+			l := New(tc.cfg)
+			for i, c := range tc.calls {
+				clock.Advance(c.advance)
+				ok, d, which := l.AllowCall(c.principal, c.tool)
+				if ok != c.wantOK || d != c.wantDelay || which != c.wantWhich {
+					t.Fatalf("call %d: AllowCall(%q, %q) = %v, %v, %q; want %v, %v, %q",
+						i, c.principal, c.tool, ok, d, which, c.wantOK, c.wantDelay, c.wantWhich)
+				}
+			}
+		})
+	}
+}
+
+func TestAddrKey(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"192.0.2.1:1234", "192.0.2.1"},
+		{"192.0.2.1", "192.0.2.1"},
+		{"[::ffff:192.0.2.1]:80", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"[fe80::1%eth0]:22", "fe80::/64"},
+		{"[::1]:8080", "::/64"},
+		{"127.0.0.1:8080", "127.0.0.1"},
+		{"", "other"},
+		{"@", "other"},
+		{"pipe", "other"},
+		{"example.com:80", "other"},
+		{"192.0.2.1:99999", "other"},
+	}
+	for _, tc := range tests {
+		if got := AddrKey(tc.in); got != tc.want {
+			t.Errorf("AddrKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestFailedAuth(t *testing.T) {
+	clock := newClock()
+	l := New(Config{FailedAuthPerAddr: MustParseRate("60/min burst 2"), Now: clock.Now})
+	blocked := func(addr string, want bool, wantDelay time.Duration) {
+		t.Helper()
+		if got, d := l.Blocked(addr); got != want || d != wantDelay {
+			t.Fatalf("Blocked(%q) = %v, %v; want %v, %v", addr, got, d, want, wantDelay)
+		}
+	}
+	blocked("192.0.2.1:1000", false, 0)
+	if n := l.failedAuth.Len(); n != 0 {
+		t.Fatalf("Blocked tracked an address: Len = %d", n)
+	}
+	l.AuthFailed("192.0.2.1:1000")
+	blocked("192.0.2.1:1000", false, 0)
+	l.AuthFailed("192.0.2.1:1001")
+	// Every port and the IPv4-mapped form are the same client.
+	blocked("192.0.2.1:1000", true, time.Second)
+	blocked("192.0.2.1:2000", true, time.Second)
+	blocked("[::ffff:192.0.2.1]:3000", true, time.Second)
+	blocked("192.0.2.2:1000", false, 0)
+	// More failures while blocked keep it blocked no longer than the
+	// rate says (a refused event takes nothing).
+	l.AuthFailed("192.0.2.1:1000")
+	blocked("192.0.2.1:1000", true, time.Second)
+	clock.Advance(time.Second)
+	blocked("192.0.2.1:1000", false, 0)
+
+	// IPv6: one /64 is one client.
+	l.AuthFailed("[2001:db8::1]:1")
+	l.AuthFailed("[2001:db8::2]:1")
+	blocked("[2001:db8::ffff]:1", true, time.Second)
+	blocked("[2001:db8:0:1::1]:1", false, 0)
+}
+
+func TestPrincipalMiddleware(t *testing.T) {
+	clock := newClock()
+	l := New(Config{PerPrincipal: MustParseRate("1/s burst 1"), Now: clock.Now})
+	vip := MustParseRate("10/s burst 2")
+	h := l.PrincipalMiddleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok"))
+	}), func(r *http.Request) (string, Rate) {
+		id := r.Header.Get("X-Test-Principal")
+		if id == "vip" {
+			return id, vip
+		}
+		return id, Rate{}
+	})
+	const limited = `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"rate limit exceeded; retry after 1s"}}`
+	tests := []struct {
+		name       string
+		advance    time.Duration
+		principal  string
+		remote     string
+		wantStatus int
+		wantRetry  string
+		wantBody   string
+	}{
+		{"first", 0, "alice", "192.0.2.1:1", 200, "", "ok"},
+		{"second is limited", 0, "alice", "192.0.2.1:1", 429, "1", limited},
+		{"other address same principal", 0, "alice", "192.0.2.9:1", 429, "1", limited},
+		{"other principal", 0, "bob", "192.0.2.1:1", 200, "", "ok"},
+		{"delay rounds up", 300 * time.Millisecond, "alice", "192.0.2.1:1", 429, "1", limited},
+		{"refilled", 700 * time.Millisecond, "alice", "192.0.2.1:1", 200, "", "ok"},
+		{"own rate", 0, "vip", "192.0.2.1:1", 200, "", "ok"},
+		{"own rate burst", 0, "vip", "192.0.2.1:1", 200, "", "ok"},
+		{"own rate limited", 0, "vip", "192.0.2.1:1", 429, "1", limited},
+		{"no principal", 0, "", "192.0.2.1:1", 200, "", "ok"},
+		{"no principal, same address", 0, "", "192.0.2.1:2", 429, "1", limited},
+		{"no principal, other address", 0, "", "192.0.2.2:2", 200, "", "ok"},
+		{"principal named like an address key", 0, "a:192.0.2.2", "192.0.2.3:1", 200, "", "ok"},
+	}
+	for _, tc := range tests {
+		clock.Advance(tc.advance)
+		req := httptest.NewRequest("POST", "/mcp", nil)
+		req.RemoteAddr = tc.remote
+		if tc.principal != "" {
+			req.Header.Set("X-Test-Principal", tc.principal)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.wantStatus || rec.Header().Get("Retry-After") != tc.wantRetry || rec.Body.String() != tc.wantBody {
+			t.Fatalf("%s: got %d, Retry-After %q, body %q; want %d, %q, %q", tc.name,
+				rec.Code, rec.Header().Get("Retry-After"), rec.Body.String(), tc.wantStatus, tc.wantRetry, tc.wantBody)
+		}
+		if tc.wantStatus == 429 && rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("%s: Content-Type %q", tc.name, rec.Header().Get("Content-Type"))
+		}
+	}
+}
+
+func TestWriteTooManyRequests(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteTooManyRequests(rec, 2500*time.Millisecond)
+	const body = `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"rate limit exceeded; retry after 3s"}}`
+	if rec.Code != 429 || rec.Header().Get("Retry-After") != "3" || rec.Body.String() != body {
+		t.Errorf("got %d, Retry-After %q, body %q", rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want int
+	}{
+		{-time.Second, 1},
+		{0, 1},
+		{time.Nanosecond, 1},
+		{time.Second, 1},
+		{time.Second + time.Nanosecond, 2},
+		{1500 * time.Millisecond, 2},
+		{time.Minute, 60},
+		{24 * time.Hour, 86400},
+		{25 * time.Hour, 86400},
+		{rate.InfDuration, 86400},
+	}
+	for _, tc := range tests {
+		if got := RetryAfterSeconds(tc.d); got != tc.want {
+			t.Errorf("RetryAfterSeconds(%v) = %d, want %d", tc.d, got, tc.want)
+		}
+	}
+	if got, want := Message(1200*time.Millisecond), "rate limit exceeded; retry after 2s"; got != want {
+		t.Errorf("Message = %q, want %q", got, want)
+	}
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestBoundedUnderFlood: 100,000 distinct principals and 100,000 distinct
+// addresses keep every table within MaxEntries and the heap within a
+// generous bound, whether the clock stands still (every table ends up
+// full of limited keys and fails closed) or moves on (old keys refill and
+// are replaced).
+func TestBoundedUnderFlood(t *testing.T) {
+	const n = 100_000
+	const maxHeapGrowth = 64 << 20
+	for _, step := range []time.Duration{0, time.Millisecond} {
+		t.Run("step "+step.String(), func(t *testing.T) {
+			clock := newClock()
+			l := New(Config{Now: clock.Now})
+			h := l.PrincipalMiddleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
+				func(r *http.Request) (string, Rate) { return r.Header.Get("X-P"), Rate{} })
+			req := httptest.NewRequest("POST", "/mcp", nil)
+			rec := httptest.NewRecorder()
+			before := heapAlloc()
+			var allowed, refused int
+			for i := range n {
+				clock.Advance(step)
+				p := "principal-" + strconv.Itoa(i)
+				req.Header.Set("X-P", p)
+				h.ServeHTTP(rec, req)
+				if ok, _, _ := l.AllowCall(p, "tool-"+strconv.Itoa(i%500)); ok {
+					allowed++
+				} else {
+					refused++
+				}
+				v4 := "10." + strconv.Itoa(i>>16) + "." + strconv.Itoa(i>>8&0xff) + "." + strconv.Itoa(i&0xff) + ":4242"
+				v6 := "[2001:db8:" + strconv.FormatInt(int64(i), 16) + "::1]:4242"
+				l.Blocked(v4)
+				l.AuthFailed(v4)
+				l.Blocked(v6)
+				l.AuthFailed(v6)
+			}
+			growth := int64(heapAlloc()) - int64(before)
+			t.Logf("heap growth %d KiB; calls allowed %d, refused %d; tables: principal %d, principal×tool %d, tool %d, failed auth %d",
+				growth>>10, allowed, refused, l.principal.Len(), l.principalTool.Len(), l.tool.Len(), l.failedAuth.Len())
+			for name, table := range map[string]*Table{"principal": l.principal, "principal×tool": l.principalTool, "tool": l.tool, "failed auth": l.failedAuth} {
+				if table.Len() > DefaultMaxEntries {
+					t.Errorf("%s table: Len %d > %d", name, table.Len(), DefaultMaxEntries)
+				}
+			}
+			if growth > maxHeapGrowth {
+				t.Errorf("heap grew by %d bytes, more than %d", growth, maxHeapGrowth)
+			}
+			if step == 0 && allowed != DefaultMaxEntries {
+				t.Errorf("frozen clock: %d calls allowed, want exactly MaxEntries (%d) then fail closed", allowed, DefaultMaxEntries)
+			}
+			if step > 0 && refused != 0 {
+				t.Errorf("moving clock: %d calls refused, want none", refused)
+			}
+			runtime.KeepAlive(l)
+		})
+	}
+}

@@ -80,6 +80,12 @@ func New(opts *Options) *Host {
 			Tools:   &mcp.ToolCapabilities{ListChanged: true},
 			Logging: &mcp.LoggingCapabilities{},
 		},
+		// What a caller may list depends on who the caller is, so no list
+		// may be cached for anyone else, and tools change on reload.
+		SetCacheable: func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) {
+			c.CacheScope = "private"
+			c.TTLMs = 0
+		},
 	})
 	return h
 }

@@ -80,6 +80,15 @@ func jwksJSON(t testing.TB, ks ...jose.JSONWebKey) []byte {
 	return b
 }
 
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func jwk(key any, kid, alg string) jose.JSONWebKey {
 	return jose.JSONWebKey{Key: key, KeyID: kid, Algorithm: alg, Use: "sig"}
 }

@@ -57,6 +57,8 @@ type Host struct {
 
 	mu    sync.RWMutex
 	tools map[string]*Tool
+
+	syncMu sync.Mutex // one Sync at a time
 }
 
 // New returns a Host with no tools.
@@ -99,6 +101,18 @@ func (h *Host) AddTool(t *Tool) {
 	h.server.AddTool(t.MCPTool(), h.handler(t))
 	if old != nil && old != t {
 		// Calls in flight hold their own module reference; Close waits for them.
+		go old.Close(context.Background())
+	}
+}
+
+// RemoveTool stops serving a tool; calls in flight finish first.
+func (h *Host) RemoveTool(name string) {
+	h.mu.Lock()
+	old := h.tools[name]
+	delete(h.tools, name)
+	h.mu.Unlock()
+	h.server.RemoveTools(name)
+	if old != nil {
 		go old.Close(context.Background())
 	}
 }

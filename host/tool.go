@@ -26,6 +26,8 @@ type Tool struct {
 	input    *schema.Schema
 	output   *schema.Schema // nil without an output schema
 	mcpTool  *mcp.Tool
+
+	fingerprint string // of the manifest, to skip unchanged tools on reload
 }
 
 // LoadTool compiles the manifest's module in rt and resolves its schemas.
@@ -50,6 +52,7 @@ func LoadTool(ctx context.Context, rt *sandbox.Runtime, m *manifest.Tool) (*Tool
 	}
 	t := &Tool{Manifest: m, module: mod, input: in, output: out}
 	t.mcpTool = describeTool(m, in, out)
+	t.fingerprint = fingerprint(m)
 	return t, nil
 }
 
@@ -168,6 +171,11 @@ func (t *Tool) Call(ctx context.Context, args json.RawMessage, hooks *sandbox.Ho
 	case errors.Is(err, sandbox.ErrInputTooLarge):
 		info.Outcome = "input_too_large"
 		return toolError("arguments too large"), info, nil
+	case errors.Is(err, sandbox.ErrClosed):
+		// The tool was replaced or removed by a reload while this call
+		// waited; the next call reaches the new version.
+		info.Outcome = "busy"
+		return toolError(fmt.Sprintf("tool %s was just reloaded; retry the call", t.Name())), info, nil
 	case errors.Is(err, sandbox.ErrBusy):
 		info.Outcome = "busy"
 		return toolError(fmt.Sprintf("tool %s is busy (%d calls running); retry later", t.Name(), t.Manifest.Limits.MaxConcurrency)), info, nil

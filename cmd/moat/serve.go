@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/moatmcp/moat/host"
@@ -32,6 +33,7 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	cacheDir := fs.String("cache-dir", "", "compile cache folder (default: the user cache dir)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM)")
 	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
+	watchEvery := fs.Duration("watch", 2*time.Second, "how often to look for changed manifests and modules (0: only on SIGHUP)")
 	behindTLS := fs.Bool("tls-terminated-upstream", false, "allow a non-loopback listen address without TLS because a proxy in front terminates TLS")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: moat serve [flags] [MANIFEST_DIR...]\n\nLoads and compiles every tool manifest in the folders, then serves the tools\nover MCP: Streamable HTTP at /mcp, or stdio with --stdio. Flags override the\nconfig file; MANIFEST_DIRs replace its [tools] dirs.")
@@ -89,10 +91,17 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer rt.Close(context.Background())
 	h := host.New(&host.Options{Logger: log})
 	defer h.Close(context.Background())
-	if n := loadTools(ctx, rt, h, cfg.ManifestDirs, stderr); n > 0 {
-		fmt.Fprintf(stderr, "moat serve: %d tool(s) failed to load; fix them or remove them (moat check shows the details)\n", n)
+	// At start-up every manifest must load: fail closed rather than serve
+	// a partial set the operator did not ask for. Later reloads keep the
+	// previous version of a broken tool instead.
+	if rep := h.Sync(ctx, rt, cfg.ManifestDirs); !rep.OK() {
+		for _, err := range rep.Errors {
+			fmt.Fprintln(stderr, err)
+		}
+		fmt.Fprintf(stderr, "moat serve: %d manifest(s) failed to load; fix or remove them (moat check shows the details)\n", len(rep.Errors))
 		return exitUsage
 	}
+	go watch(ctx, h, rt, cfg.ManifestDirs, *watchEvery, log)
 
 	if *stdio {
 		log.Info("serving over stdio", "tools", len(h.Tools()))
@@ -103,36 +112,6 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitOK
 	}
 	return serveHTTP(ctx, cfg, h, log, stderr)
-}
-
-// loadTools loads every manifest folder into h and returns how many
-// manifests failed (each reported on stderr).
-func loadTools(ctx context.Context, rt *sandbox.Runtime, h *host.Host, dirs []string, stderr io.Writer) int {
-	bad := 0
-	seen := map[string]string{}
-	for _, dir := range dirs {
-		ms, errs := manifest.LoadDir(dir)
-		for _, e := range errs {
-			fmt.Fprintln(stderr, e)
-		}
-		bad += len(errs)
-		for _, m := range ms {
-			if prev, dup := seen[m.Name]; dup {
-				fmt.Fprintf(stderr, "%s: name: tool %q is already defined in %s\n", m.File, m.Name, prev)
-				bad++
-				continue
-			}
-			seen[m.Name] = m.File
-			t, err := host.LoadTool(ctx, rt, m)
-			if err != nil {
-				fmt.Fprintln(stderr, err)
-				bad++
-				continue
-			}
-			h.AddTool(t)
-		}
-	}
-	return bad
 }
 
 func serveHTTP(ctx context.Context, cfg *manifest.Config, h *host.Host, log *slog.Logger, stderr io.Writer) int {
@@ -148,6 +127,20 @@ func serveHTTP(ctx context.Context, cfg *manifest.Config, h *host.Host, log *slo
 	}
 	addr := ln.Addr().String()
 	mux := http.NewServeMux()
+	var stopping atomic.Bool
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if stopping.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "shutting down\n")
+			return
+		}
+		fmt.Fprintf(w, "ready: %d tools\n", len(h.Tools()))
+	})
 	mux.Handle("/mcp", transport.Wrap(h.HTTPHandler(cfg.MaxBodyBytes), &transport.Options{
 		AllowedOrigins: cfg.AllowedOrigins,
 		AllowedHosts:   cfg.AllowedHosts,
@@ -181,7 +174,8 @@ func serveHTTP(ctx context.Context, cfg *manifest.Config, h *host.Host, log *slo
 		return exitInternal
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", shutdownGrace)
+	stopping.Store(true)
+	log.Info("shutting down: finishing calls in flight (a second signal exits at once)", "grace", shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

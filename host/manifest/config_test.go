@@ -1,6 +1,9 @@
 package manifest
 
 import (
+	"github.com/moatmcp/moat/host/ratelimit"
+	"time"
+
 	"errors"
 	"io/fs"
 	"os"
@@ -28,7 +31,7 @@ func configFixture(t testing.TB) string {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20}
+	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}}
 	if got := DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig() = %+v", got)
 	}
@@ -63,6 +66,38 @@ dirs = ["manifests", "more/"]
 
 [sandbox]
 cache_dir = "cache"
+
+[auth]
+resource_url = "https://tools.example.com/mcp"
+authorization_servers = ["https://auth.example.com"]
+scopes_supported = ["files:read"]
+
+[[auth.keys]]
+id = "ci"
+hash = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+tools = ["read_*"]
+scopes = ["files:read"]
+expires = 2027-01-31T00:00:00Z
+rate = "10/s burst 20"
+
+[auth.jwt]
+issuer = "https://auth.example.com"
+jwks_url = "https://auth.example.com/jwks"
+leeway = "10s"
+
+[auth.local]
+tools = ["list_files"]
+
+[rate_limits]
+per_principal = "100/min"
+max_entries = 5000
+idle_ttl = "5m"
+
+[audit]
+file = "audit.log"
+
+[metrics]
+listen = "127.0.0.1:9090"
 `
 	got, err := ParseConfig(file, []byte(doc))
 	if err != nil {
@@ -79,6 +114,20 @@ cache_dir = "cache"
 		MaxBodyBytes:   1 << 20,
 		ManifestDirs:   []string{filepath.Join(dir, "manifests"), filepath.Join(dir, "more")},
 		CacheDir:       filepath.Join(dir, "cache"),
+		Auth: AuthConfig{
+			ResourceURL:          "https://tools.example.com/mcp",
+			AuthorizationServers: []string{"https://auth.example.com"},
+			ScopesSupported:      []string{"files:read"},
+			Keys: []KeyConfig{{ID: "ci", Hash: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+				Tools: []string{"read_*"}, Scopes: []string{"files:read"},
+				Expires: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC), Rate: ratelimit.MustParseRate("10/s burst 20")}},
+			JWT: &JWTConfig{Issuer: "https://auth.example.com", Audience: "https://tools.example.com/mcp",
+				JWKSURL: "https://auth.example.com/jwks", Leeway: 10 * time.Second},
+			Local: LocalConfig{Tools: []string{"list_files"}},
+		},
+		Rates:         RateConfig{PerPrincipal: ratelimit.MustParseRate("100/min"), MaxEntries: 5000, IdleTTL: 5 * time.Minute},
+		AuditFile:     filepath.Join(dir, "audit.log"),
+		MetricsListen: "127.0.0.1:9090",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -96,7 +145,14 @@ func TestParseConfigErrors(t *testing.T) {
 		is    error
 		msg   string
 	}{
-		{"unknown top-level key", "[server]\n[auth]\n", 2, "auth", ErrUnknownField, `unknown field "auth" (known fields at the top level: server, tools, sandbox)`},
+		{"unknown top-level key", "[server]\n[authz]\n", 2, "authz", ErrUnknownField, `unknown field "authz" (known fields at the top level: server, tools, sandbox, auth, rate_limits, audit, metrics)`},
+		{"key hash that is not a hash", "[[auth.keys]]\nid = \"ci\"\nhash = \"moat_secret\"\n", 3, "auth.keys[0].hash", ErrInvalid, `required: "sha256:"`},
+		{"duplicate key id", "[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("a", 64) + "\"\n[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("b", 64) + "\"\n", 5, "auth.keys[1].id", ErrInvalid, `key id "ci" is used twice`},
+		{"bad key rate", "[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("a", 64) + "\"\nrate = \"lots\"\n", 4, "auth.keys[0].rate", ErrInvalid, `"lots": write a rate`},
+		{"jwt without resource url", "[auth.jwt]\nissuer = \"https://as\"\njwks_url = \"https://as/jwks\"\n", 1, "auth.resource_url", ErrMissing, "required with [auth.jwt]"},
+		{"jwt with hmac", "[auth]\nresource_url = \"https://x/mcp\"\n[auth.jwt]\nissuer = \"https://as\"\njwks_url = \"https://as/jwks\"\nalgorithms = [\"HS256\"]\n", 6, "auth.jwt.algorithms[0]", ErrInvalid, `"HS256" is not allowed`},
+		{"bad rate limit", "[rate_limits]\nper_principal = \"10 per minute\"\n", 2, "rate_limits.per_principal", ErrInvalid, "write a rate"},
+		{"unknown rate limit", "[rate_limits]\nper_user = \"10/s\"\n", 2, "rate_limits.per_user", ErrUnknownField, `unknown field "per_user"`},
 		{"unknown server key", "[server]\nlisten = \"127.0.0.1:1\"\nport = 8080\n", 3, "server.port", ErrUnknownField, `unknown field "port"`},
 		{"unknown tls key", "[server.tls]\ncert = \"certs/cert.pem\"\nkey = \"certs/key.pem\"\nca = \"x\"\n", 4, "server.tls.ca", ErrUnknownField, `unknown field "ca"`},
 		{"unknown tools key", "[tools]\ndir = [\"manifests\"]\n", 2, "tools.dir", ErrUnknownField, `unknown field "dir"`},

@@ -25,6 +25,8 @@
 package manifest
 
 import (
+	"github.com/moatmcp/moat/host/ratelimit"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -101,6 +103,9 @@ type Tool struct {
 	Clock        bool            // [grants] clock: the real wall and monotonic clock (default: wazero's fake clock)
 	Random       bool            // [grants] random: crypto/rand (default: deterministic)
 	Limits       Limits          // every field set (defaults filled in)
+	// RequiredScopes are the scopes a caller must hold to see and call the
+	// tool (required_scopes); empty = none beyond being allowed the tool.
+	RequiredScopes []string
 
 	// Line returns the line of a field path such as "limits.memory" or
 	// "mount[0].host", or of its nearest ancestor present in the manifest,
@@ -147,11 +152,13 @@ type EnvVar struct {
 
 // Limits bound one call of a tool.
 type Limits struct {
-	Memory         uint64        // linear memory, bytes, a whole number of 64 KiB pages
-	Timeout        time.Duration // wall-clock time of one call
-	MaxInput       int64         // stdin (the argument JSON), bytes
-	MaxOutput      int64         // stdout, bytes
-	MaxConcurrency int           // calls of this tool running at once
+	Memory         uint64         // linear memory, bytes, a whole number of 64 KiB pages
+	Timeout        time.Duration  // wall-clock time of one call
+	MaxInput       int64          // stdin (the argument JSON), bytes
+	MaxOutput      int64          // stdout, bytes
+	MaxConcurrency int            // calls of this tool running at once
+	Rate           ratelimit.Rate // rate: calls per principal of this tool; zero = the server's per_principal_tool
+	RateAll        ratelimit.Rate // rate_all: calls of this tool by everyone together; zero = the server's per_tool
 }
 
 // DefaultLimits returns the limits a manifest gets for the fields its
@@ -252,7 +259,7 @@ func (d *doc) tool(t *Tool, dir string) error {
 	root := table{m: d.root}
 	if err := d.strict(root, "name", "title", "description", "module", "sha256", "result",
 		"input_schema", "input_schema_file", "output_schema", "output_schema_file",
-		"annotations", "mount", "env", "grants", "limits"); err != nil {
+		"annotations", "mount", "env", "grants", "limits", "required_scopes"); err != nil {
 		return err
 	}
 
@@ -340,6 +347,9 @@ func (d *doc) tool(t *Tool, dir string) error {
 		return err
 	}
 
+	if t.RequiredScopes, err = d.requiredScopes(root); err != nil {
+		return err
+	}
 	t.Limits, err = d.limits(root)
 	return err
 }
@@ -777,7 +787,13 @@ func (d *doc) limits(root table) (Limits, error) {
 	if err != nil {
 		return l, err
 	}
-	if err := d.strict(lt, "memory", "timeout", "max_input", "max_output", "max_concurrency"); err != nil {
+	if err := d.strict(lt, "memory", "timeout", "max_input", "max_output", "max_concurrency", "rate", "rate_all"); err != nil {
+		return l, err
+	}
+	if l.Rate, err = d.rate(lt, "rate"); err != nil {
+		return l, err
+	}
+	if l.RateAll, err = d.rate(lt, "rate_all"); err != nil {
 		return l, err
 	}
 	if l.Memory, err = d.size(lt, "memory", l.Memory, minMemory, maxMemory); err != nil {

@@ -86,7 +86,9 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key in grants", base + "[grants]\nnetwork = true\n", 4, "grants.network", ErrUnknownField, `unknown field "network"`},
 		{"unknown key in annotations", base + "[annotations]\nreadonly = true\n", 4, "annotations.readonly", ErrUnknownField, `unknown field "readonly"`},
 		{"unknown key in from_host", base + "[env]\nA = { from_host = \"HOME\", default = \"x\" }\n", 4, "env.A.default", ErrUnknownField, `unknown field "default"`},
-		{"reserved future key", base + "required_scopes = [\"a\"]\n", 3, "required_scopes", ErrUnknownField, "unknown field"},
+		{"reserved future key", base + "[net]\n", 3, "net", ErrUnknownField, "unknown field"},
+		{"bad required scope", base + "required_scopes = [\"a b\"]\n", 3, "required_scopes[0]", ErrInvalid, "not a valid OAuth scope"},
+		{"bad tool rate", base + "[limits]\nrate = \"fast\"\n", 4, "limits.rate", ErrInvalid, `"fast": write a rate`},
 		{"first unknown key in document order", base + "zzz = 1\naaa = 2\n", 3, "zzz", ErrUnknownField, `"zzz"`},
 
 		// Types.
@@ -231,7 +233,7 @@ func TestErrorString(t *testing.T) {
 		name, toml, want string
 	}{
 		{"unknown key column", "name = \"t\"\nmodule = \"m.wasm\"\n[limits]\n  memroy = \"1MiB\"\n",
-			file + `:4:3: limits.memroy: unknown field "memroy" (known fields in limits: memory, timeout, max_input, max_output, max_concurrency)`},
+			file + `:4:3: limits.memroy: unknown field "memroy" (known fields in limits: memory, timeout, max_input, max_output, max_concurrency, rate, rate_all)`},
 		{"dotted key column", "name = \"t\"\nmodule = \"m.wasm\"\nlimits.timeout = \"1h\"\n",
 			file + `:3:1: limits.timeout: 1h0m0s is out of bounds: must be between 1ms and 10m0s`},
 		{"missing field has no line", "module = \"m.wasm\"\n",

@@ -57,7 +57,9 @@ func Summarize(args json.RawMessage, sensitivePaths []string) json.RawMessage {
 	if len(bytes.TrimSpace(args)) == 0 {
 		return nil
 	}
-	s := summarizer{paths: compilePaths(sensitivePaths)}
+	s := &summarizer{paths: compilePaths(sensitivePaths)}
+	s.enc = json.NewEncoder(&s.out)
+	s.enc.SetEscapeHTML(false)
 	dec := json.NewDecoder(bytes.NewReader(args))
 	dec.UseNumber()
 	err := s.value(dec, nil, 0)
@@ -83,6 +85,7 @@ var (
 type summarizer struct {
 	paths [][]string
 	out   bytes.Buffer
+	enc   *json.Encoder // writes to out
 }
 
 func (s *summarizer) value(dec *json.Decoder, path []string, depth int) error {
@@ -230,9 +233,15 @@ func (s *summarizer) raw(v string) error {
 	return nil
 }
 
+// str writes v as a JSON string. HTML characters are not escaped, so the
+// summary reads as the arguments did.
 func (s *summarizer) str(v string) error {
-	b, _ := json.Marshal(v) // a string cannot fail to encode
-	return s.raw(string(b))
+	s.enc.Encode(v) // a string cannot fail to encode
+	s.out.Truncate(s.out.Len() - 1) // Encode's newline
+	if s.out.Len() > MaxSummaryBytes {
+		return errTooLong
+	}
+	return nil
 }
 
 // scrub returns Redacted for a credential-looking string, s truncated when it
@@ -314,10 +323,13 @@ const entropyWindow = 32
 
 // highEntropy reports whether s holds 32 consecutive base64/base64url/hex
 // characters whose Shannon entropy is that of a random key rather than of
-// words: ≥ 3.0 bits per character when all 32 are hex digits (random hex
-// averages ≈ 3.8), ≥ 4.0 otherwise (random base64 averages ≈ 4.4; English
-// text and identifiers stay below). Every window is measured, so a key hidden
-// inside a longer low-entropy run is still found.
+// words. All hex digits: ≥ 3.0 bits per character (random hex averages
+// ≈ 3.8). Otherwise: ≥ 3.9 with at least one digit, or ≥ 4.3 without (random
+// base64 averages ≈ 4.4 and stays above 3.86; a 40-letter CamelCase
+// identifier measures ≈ 4.0 and has no digit). About 1 in 500 random 32-byte
+// base64 keys without a digit slips under; longer keys give more windows.
+// Every window is measured, so a key hidden inside a longer low-entropy run
+// is still found.
 func highEntropy(s string) bool {
 	if len(s) < entropyWindow {
 		return false
@@ -325,6 +337,7 @@ func highEntropy(s string) bool {
 	var counts [256]int
 	run := 0    // length of the current run of key characters, capped at the window
 	nonHex := 0 // non-hex characters within the window
+	digits := 0 // digits within the window
 	sumCLogC := 0.0
 	add := func(c byte, d int) {
 		n := counts[c]
@@ -333,6 +346,9 @@ func highEntropy(s string) bool {
 		sumCLogC += clogc(n + d)
 		if !isHexDigit(c) {
 			nonHex += d
+		}
+		if '0' <= c && c <= '9' {
+			digits += d
 		}
 	}
 	for i := 0; i < len(s); i++ {
@@ -353,7 +369,7 @@ func highEntropy(s string) bool {
 		if run == entropyWindow {
 			// H = log2(W) - (1/W) Σ c·log2(c)
 			h := math.Log2(entropyWindow) - sumCLogC/entropyWindow
-			if nonHex == 0 && h >= 3.0 || h >= 4.0 {
+			if nonHex == 0 && h >= 3.0 || digits > 0 && h >= 3.9 || h >= 4.3 {
 				return true
 			}
 		}
@@ -449,6 +465,7 @@ func SensitivePaths(inputSchema json.RawMessage) []string {
 		return nil
 	}
 	w := schemaWalker{root: root, found: map[string]bool{}, onStack: map[string]bool{}, starred: map[string]bool{}}
+	w.onStack["#"] = true // the root is being walked: "$ref":"#" recurses
 	w.walk(root, "")
 	if w.nodes > maxSchemaNodes {
 		// Not every marker was seen: redact everything rather than miss one.

@@ -32,7 +32,7 @@ type VerifyOptions struct {
 	Seq uint64
 	// Head is the hash the last line must have: a head recorded elsewhere
 	// (Logger.Head). Empty: not checked. With it, lines removed from the end
-	// are caught.
+	// are caught, and so is an edit of the last line.
 	Head string
 }
 
@@ -122,7 +122,7 @@ func VerifyChain(r io.Reader, opts *VerifyOptions) (Summary, error) {
 		s.Head = hashLine(body)
 	}
 	if opts.Head != "" && s.Head != opts.Head {
-		return s, &ChainError{s.Lines + 1, fmt.Sprintf("log ends at seq %d with hash %s, want head %s: lines were removed from the end", s.LastSeq, short(s.Head), short(opts.Head))}
+		return s, &ChainError{s.Lines + 1, fmt.Sprintf("log ends at seq %d with hash %s, want head %s: the end of the log was edited or cut", s.LastSeq, short(s.Head), short(opts.Head))}
 	}
 	return s, nil
 }

@@ -236,7 +236,7 @@ func (s *summarizer) raw(v string) error {
 // str writes v as a JSON string. HTML characters are not escaped, so the
 // summary reads as the arguments did.
 func (s *summarizer) str(v string) error {
-	s.enc.Encode(v) // a string cannot fail to encode
+	s.enc.Encode(v)                 // a string cannot fail to encode
 	s.out.Truncate(s.out.Len() - 1) // Encode's newline
 	if s.out.Len() > MaxSummaryBytes {
 		return errTooLong

@@ -162,3 +162,60 @@ func matchKey(keys []storedKey, secret string) *storedKey {
 	}
 	return found
 }
+
+// Snippet returns k as the TOML to paste into moat.toml's [auth] section:
+//
+//	[[auth.keys]]
+//	id      = "ci"
+//	hash    = "sha256:…"
+//	tools   = ["echo", "fs_*"]
+//	scopes  = ["files"]
+//	expires = 2026-06-01T00:00:00Z
+//	rate    = "10/s"
+//
+// Empty fields are left out. It does not validate k (see Validate).
+func (k *APIKey) Snippet() string {
+	var b strings.Builder
+	b.WriteString("[[auth.keys]]\n")
+	fmt.Fprintf(&b, "id      = %s\n", tomlString(k.ID))
+	fmt.Fprintf(&b, "hash    = %s\n", tomlString(k.Hash))
+	list := func(name string, vs []string) {
+		if len(vs) == 0 {
+			return
+		}
+		q := make([]string, len(vs))
+		for i, v := range vs {
+			q[i] = tomlString(v)
+		}
+		fmt.Fprintf(&b, "%-7s = [%s]\n", name, strings.Join(q, ", "))
+	}
+	list("tools", k.Tools)
+	list("scopes", k.Scopes)
+	if !k.Expires.IsZero() {
+		fmt.Fprintf(&b, "expires = %s\n", k.Expires.UTC().Truncate(time.Second).Format(time.RFC3339))
+	}
+	if k.Rate != "" {
+		fmt.Fprintf(&b, "rate    = %s\n", tomlString(k.Rate))
+	}
+	return b.String()
+}
+
+// tomlString quotes s as a TOML basic string. Non-printable characters are
+// written as \uXXXX, which TOML and JSON read alike.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

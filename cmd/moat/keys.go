@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/moatmcp/moat/host/auth"
+)
+
+// cmdKeys manages API keys: "moat keys new" makes one. The secret is
+// printed once, on stdout; the config keeps only its hash, so a lost secret
+// is replaced, not recovered.
+func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "new" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(stdout, keysUsage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, keysUsage)
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("moat keys new", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.String("id", "", "the key's name in logs and audit records (required; A-Z a-z 0-9 . _ -)")
+	tools := fs.String("tools", "", "comma-separated tool names or globs the key may call (default: none)")
+	scopes := fs.String("scopes", "", "comma-separated scopes the key holds (default: none)")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: never expires)")
+	rate := fs.String("rate", "", `per-key rate limit override, e.g. "10/s" (default: the server's)`)
+	fs.Usage = func() { fmt.Fprint(stderr, keysUsage); fs.PrintDefaults() }
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "moat keys new: unexpected argument %q\n", pos[0])
+		return exitUsage
+	}
+	if *expires < 0 {
+		fmt.Fprintln(stderr, "moat keys new: --expires must be positive")
+		return exitUsage
+	}
+	if strings.ContainsAny(*rate, "\"\\") {
+		fmt.Fprintln(stderr, "moat keys new: --rate: quotes and backslashes are not allowed")
+		return exitUsage
+	}
+
+	secret, hash, err := auth.NewKey()
+	if err != nil {
+		fmt.Fprintf(stderr, "moat keys new: %v\n", err)
+		return exitInternal
+	}
+	k := auth.APIKey{ID: *id, Hash: hash, Tools: splitKeyList(*tools), Scopes: splitKeyList(*scopes), Rate: *rate}
+	if *expires > 0 {
+		k.Expires = time.Now().Add(*expires).UTC().Truncate(time.Second)
+	}
+	if err := k.Validate(); err != nil {
+		fmt.Fprintf(stderr, "moat keys new: %v\n", err)
+		return exitUsage
+	}
+	if len(k.Tools) == 0 {
+		fmt.Fprintln(stderr, "moat keys new: warning: no --tools, so this key can call no tool")
+	}
+	fmt.Fprintf(stdout, "# API key %q: shown only now; moat keeps only its hash.\n", k.ID)
+	fmt.Fprintf(stdout, "%s\n\n", secret)
+	fmt.Fprintf(stdout, "# Paste into moat.toml:\n%s", k.Snippet())
+	return exitOK
+}
+
+const keysUsage = `usage: moat keys new --id NAME [--tools a,b*] [--scopes x,y] [--expires 720h] [--rate 10/s]
+
+Makes a new API key: prints the secret once, and the [[auth.keys]] entry
+(with the secret's hash, never the secret) to paste into moat.toml.
+Clients send the secret as "Authorization: Bearer <secret>".
+`
+
+// splitKeyList splits a comma-separated flag value, dropping empty items.
+func splitKeyList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -180,20 +180,29 @@ func (j *jwks) key(ctx context.Context, kid, alg string) (jose.JSONWebKey, error
 	keys, fetched, lastErr := j.snapshot()
 	var fetchErr error
 	tried := false
-	if j.url != "" && (len(keys) == 0 || j.now().Sub(fetched) >= j.refresh) {
-		tried, fetchErr = j.refetch(ctx)
+	// refetch, then look again whoever fetched: a request that waited while
+	// another one fetched must see the new keys.
+	refetch := func() {
+		var t bool
+		t, fetchErr = j.refetch(ctx)
+		tried = true
 		keys, _, lastErr = j.snapshot()
+		if !t && fetchErr == nil {
+			// Someone else tried within the last 30s; if that failed, we
+			// could not look either.
+			fetchErr = lastErr
+		}
+	}
+	if j.url != "" && (len(keys) == 0 || j.now().Sub(fetched) >= j.refresh) {
+		refetch()
 	}
 	if k, ok := selectKey(keys, kid, alg); ok {
 		return k, nil
 	}
 	if j.url != "" && !tried {
-		tried, fetchErr = j.refetch(ctx)
-		if tried && fetchErr == nil {
-			keys, _, _ = j.snapshot()
-			if k, ok := selectKey(keys, kid, alg); ok {
-				return k, nil
-			}
+		refetch()
+		if k, ok := selectKey(keys, kid, alg); ok {
+			return k, nil
 		}
 	}
 	switch {

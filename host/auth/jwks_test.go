@@ -200,3 +200,30 @@ func TestParseJWKS(t *testing.T) {
 		})
 	}
 }
+
+// TestJWKSConcurrentUnknownKid: a burst of tokens with a new kid makes one
+// fetch, not one per request, and all of them see the rotated key.
+func TestJWKSConcurrentUnknownKid(t *testing.T) {
+	k := signingKeys(t)
+	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	srv := newJWKSServer(t, jwksJSON(t, jwk(k.rsa, "rsa1", "RS256")))
+	a := newURLAuth(t, srv.URL, clk)
+	srv.set(jwksJSON(t, jwk(k.rsa, "rsa1", "RS256"), jwk(k.ec, "ec2", "ES256")))
+	clk.Add(time.Minute)
+	token := mint(t, k.ec, jose.ES256, "ec2", claims(clk.t))
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			_, err := authJWT(a, token)
+			errs <- err
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Errorf("err = %v", err)
+		}
+	}
+	if got := srv.hits.Load(); got != 2 {
+		t.Errorf("fetches = %d, want 2 (New, then one refetch)", got)
+	}
+}

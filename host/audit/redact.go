@@ -315,7 +315,50 @@ var credentialPatterns = regexp.MustCompile(strings.Join([]string{
 // looksSecret reports whether s contains something that looks like a
 // credential: a known format, or a high-entropy run (see highEntropy).
 func looksSecret(s string) bool {
-	return credentialPatterns.MatchString(s) || highEntropy(s)
+	return mayMatchPattern(s) && credentialPatterns.MatchString(s) || highEntropy(s)
+}
+
+// patternLiterals holds, for each of credentialPatterns, a literal every
+// match contains (bearer and basic are checked case-blind). Scanning for them
+// is far cheaper than running the regexp, and most strings contain none.
+var patternLiterals = []string{
+	"eyJ", "moat_", "AKIA", "ASIA", "ABIA", "ACCA", "A3T", "ghp_", "gho_",
+	"ghu_", "ghs_", "ghr_", "github_pat_", "xox", "sk-", "k_live_", "k_test_",
+	"AIza", "PRIVATE KEY", "://",
+}
+
+// mayMatchPattern is a necessary condition for credentialPatterns to match.
+func mayMatchPattern(s string) bool {
+	if len(s) < 7 { // the shortest match, "a://:b@", has 7 bytes
+		return false
+	}
+	for _, lit := range patternLiterals {
+		if strings.Contains(s, lit) {
+			return true
+		}
+	}
+	return containsFold(s, "bearer") || containsFold(s, "basic")
+}
+
+// containsFold reports whether s contains the lower-case ASCII word lit,
+// ignoring ASCII case.
+func containsFold(s, lit string) bool {
+	for i := 0; i+len(lit) <= len(s); i++ {
+		j := 0
+		for ; j < len(lit); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lit[j] {
+				break
+			}
+		}
+		if j == len(lit) {
+			return true
+		}
+	}
+	return false
 }
 
 // entropyWindow is the length of the runs highEntropy measures.

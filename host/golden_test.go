@@ -34,7 +34,7 @@ func TestGoldenTranscripts(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			h := New(nil)
+			h := newTestHost(nil)
 			defer h.Close(context.Background())
 			h.AddTool(loadTool(t, guests["hostfixture"], "name = \"emit\"\ndescription = \"Echo what it is told to.\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\nmaxLength = 64\n[input_schema.properties.exit]\ntype = \"integer\"\n"))
 			srv := httptest.NewUnstartedServer(nil)

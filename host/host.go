@@ -28,6 +28,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/metrics"
+	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/sandbox"
 )
 
@@ -42,6 +46,17 @@ type Options struct {
 	// SessionTimeout closes HTTP sessions idle for this long; 0 means 30
 	// minutes. Sessions hold memory, so they must not live forever.
 	SessionTimeout time.Duration
+	// Fallback is the principal of requests that carry no verified token:
+	// stdio's local principal, or the anonymous principal of --no-auth.
+	// nil (the default) means such requests may use no tool at all.
+	Fallback *auth.Principal
+	// Limiter applies the per principal × tool and per tool rates; nil
+	// means no per-call rate limits.
+	Limiter *ratelimit.Limiter
+	// Audit receives one record per call; nil means none.
+	Audit *audit.Logger
+	// Metrics counts calls and denials; nil means none.
+	Metrics *metrics.Metrics
 }
 
 // Host serves a set of loaded tools over MCP.
@@ -89,8 +104,17 @@ func New(opts *Options) *Host {
 			c.TTLMs = 0
 		},
 	})
+	h.server.AddReceivingMiddleware(h.listFilter)
 	return h
 }
+
+// SetLimiter sets the per-call rate limiter. Call it before serving: the
+// limiter's per-tool rates come from the loaded manifests.
+func (h *Host) SetLimiter(l *ratelimit.Limiter) { h.opts.Limiter = l }
+
+// SetFallback sets the principal of requests without a verified token
+// (Options.Fallback). Call it before serving.
+func (h *Host) SetFallback(p *auth.Principal) { h.opts.Fallback = p }
 
 // AddTool serves t, replacing a tool of the same name (which is closed).
 func (h *Host) AddTool(t *Tool) {
@@ -170,12 +194,46 @@ func (h *Host) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// handler adapts a Tool to the go-sdk. It forwards the guest's log and
-// progress reports to the session, runs the call, and turns host faults
-// into an internal error that carries only an error id.
+// handler adapts a Tool to the go-sdk and runs the stages around the
+// call: authorise → rate limit → (validate → sandbox → result, in
+// Tool.Call) → audit. Host faults become an internal error that carries only
+// an error id.
 func (h *Host) handler(t *Tool) mcp.ToolHandler {
+	sensitive := audit.SensitivePaths(t.Manifest.InputSchema)
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := time.Now()
+		p := h.principal(req.Extra)
+		rec := audit.Record{
+			Event:      audit.EventToolCall,
+			Tool:       t.Name(),
+			ClientAddr: clientAddr(req.Extra),
+			Args:       audit.Summarize(req.Params.Arguments, sensitive),
+			BytesIn:    len(req.Params.Arguments),
+		}
+		if p != nil {
+			rec.Principal, rec.AuthMethod = p.ID, p.Method
+		}
+		finish := func(outcome, reason string) {
+			rec.Outcome, rec.Reason = outcome, reason
+			rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+			h.audit(rec)
+			h.opts.Metrics.Call(t.Name(), outcome, time.Since(start))
+		}
+
+		// Authorise: a tool the caller may not use does not exist for it.
+		if !mayUse(p, t) {
+			finish("denied", "tool not granted to principal")
+			h.opts.Metrics.Denied("tool_not_granted")
+			return nil, unknownTool(t.Name())
+		}
+		if h.opts.Limiter != nil {
+			if ok, wait, which := h.opts.Limiter.AllowCall(p.ID, t.Name()); !ok {
+				finish("limited", which)
+				h.opts.Metrics.Limited(which)
+				return toolError(fmt.Sprintf("rate limit exceeded for tool %s; retry after %ds", t.Name(), ratelimit.RetryAfterSeconds(wait))), nil
+			}
+		}
+
 		prog := newProgress(ctx, req)
 		prog.start()
 		hooks := &sandbox.Hooks{
@@ -187,16 +245,56 @@ func (h *Host) handler(t *Tool) mcp.ToolHandler {
 			},
 			Progress: prog.report,
 		}
+		h.opts.Metrics.InFlight(t.Name(), 1)
 		res, info, err := t.Call(ctx, req.Params.Arguments, hooks)
+		h.opts.Metrics.InFlight(t.Name(), -1)
 		prog.finish()
+		if info.Run != nil {
+			code := info.Run.ExitCode
+			rec.ExitCode = &code
+		}
+		rec.BytesOut = info.BytesOut
 		if err != nil {
 			id := NewErrorID()
-			h.log.Error("tool call failed", "error_id", id, "tool", t.Name(), "err", err)
+			rec.ErrorID = id
+			h.log.Error("tool call failed", "error_id", id, "tool", t.Name(), "principal", rec.Principal, "err", err)
+			finish("host_error", "")
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("internal error (error id %s)", id)}
 		}
-		h.log.Info("tool call", "tool", t.Name(), "outcome", info.Outcome, "exit_code", info.ExitCode,
-			"bytes_in", info.BytesIn, "bytes_out", info.BytesOut, "duration", time.Since(start))
+		if info.Run != nil && info.Run.Err != nil && info.Outcome != "ok" {
+			// The guest's own error, for the operator; never sent to the client.
+			id := NewErrorID()
+			rec.ErrorID = id
+			h.log.Info("tool call ended badly", "error_id", id, "tool", t.Name(), "outcome", info.Outcome, "err", info.Run.Err)
+		}
+		finish(info.Outcome, "")
 		return res, nil
+	}
+}
+
+// AuthDecision records one authentication attempt (from the HTTP
+// authenticator) in the audit log and metrics.
+func (h *Host) AuthDecision(r *http.Request, d auth.Decision) {
+	rec := audit.Record{Event: audit.EventAuth, Principal: d.PrincipalID, AuthMethod: d.Method, ClientAddr: d.Addr, Outcome: "auth_ok"}
+	if !d.OK {
+		rec.Outcome, rec.Reason = "auth_failed", d.Reason
+		if d.Err != nil {
+			rec.ErrorID = NewErrorID()
+			h.log.Info("authentication failed", "error_id", rec.ErrorID, "addr", d.Addr, "reason", d.Reason, "err", d.Err)
+		}
+	}
+	h.audit(rec)
+	h.opts.Metrics.AuthDecision(d.Method, d.OK)
+}
+
+// audit writes a record; a failing audit log is an operator problem that
+// must be loud, but must not take the tool host down with it.
+func (h *Host) audit(rec audit.Record) {
+	if h.opts.Audit == nil {
+		return
+	}
+	if err := h.opts.Audit.Log(rec); err != nil {
+		h.log.Error("audit log write failed", "err", err)
 	}
 }
 

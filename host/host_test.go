@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/sandbox"
 )
@@ -390,7 +391,7 @@ func connect(t *testing.T, h *Host) (*mcp.ClientSession, *notes) {
 }
 
 func TestServeOverMCP(t *testing.T) {
-	h := New(nil)
+	h := newTestHost(nil)
 	defer h.Close(context.Background())
 	h.AddTool(loadTool(t, guests["hostfixture"], "name = \"notify\"\n[[mount]]\nhost = \".\"\nguest = \"/w\"\nmode = \"rw\""))
 	h.AddTool(loadTool(t, guests["hostfixture"], "name = \"emit\"\ntitle = \"Emit\"\n[annotations]\nidempotent = true"))
@@ -451,7 +452,7 @@ func TestServeOverMCP(t *testing.T) {
 }
 
 func TestUnknownToolIsAProtocolError(t *testing.T) {
-	h := New(nil)
+	h := newTestHost(nil)
 	defer h.Close(context.Background())
 	h.AddTool(loadTool(t, guests["hostfixture"], `name = "emit"`))
 	cs, _ := connect(t, h)
@@ -460,4 +461,16 @@ func TestUnknownToolIsAProtocolError(t *testing.T) {
 	if err == nil || !errors.As(err, &rpcErr) || rpcErr.Code != jsonrpc.CodeInvalidParams {
 		t.Fatalf("got %v, want a JSON-RPC invalid params error", err)
 	}
+}
+
+// newTestHost is a Host whose callers without a token (the in-memory
+// transport has none) are a local principal allowed every tool.
+func newTestHost(opts *Options) *Host {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if opts.Fallback == nil {
+		opts.Fallback = &auth.Principal{ID: "test", Method: auth.MethodLocal, Tools: []string{"*"}}
+	}
+	return New(opts)
 }

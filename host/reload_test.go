@@ -33,7 +33,7 @@ func toolNames(h *Host) string {
 func TestSync(t *testing.T) {
 	dir := t.TempDir()
 	mod := guests["hostfixture"]
-	h := New(nil)
+	h := newTestHost(nil)
 	defer h.Close(context.Background())
 	ctx := context.Background()
 	rt := runtime(t)
@@ -87,7 +87,7 @@ func TestSyncRefusesSilentChangeToPinnedTool(t *testing.T) {
 	b, _ := os.ReadFile(mod)
 	sum := sha256.Sum256(b)
 	pin := hex.EncodeToString(sum[:])
-	h := New(nil)
+	h := newTestHost(nil)
 	defer h.Close(context.Background())
 	ctx := context.Background()
 
@@ -114,7 +114,7 @@ func TestSyncRefusesSilentChangeToPinnedTool(t *testing.T) {
 func TestReloadWhileCalling(t *testing.T) {
 	dir := t.TempDir()
 	mod := guests["hostfixture"]
-	h := New(nil)
+	h := newTestHost(nil)
 	defer h.Close(context.Background())
 	ctx := context.Background()
 	cs, _ := connect(t, h)

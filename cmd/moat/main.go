@@ -3,7 +3,10 @@
 //	moat serve [--config FILE] [--build] [--stdio] [MANIFEST_DIR...]
 //	moat call MANIFEST [--args JSON | --args-file F]
 //	moat check PATH...
-//	moat build [--all DIR | TOOL_DIR...]
+//	moat build TOOL_DIR...
+//	moat bench [--duration 3s] [--clients 1,4]
+//	moat keys new --id NAME
+//	moat audit verify FILE
 //
 // See README.md for the whole picture and docs/ for each part.
 package main
@@ -43,11 +46,13 @@ func main() {
 const usage = `moat — a WebAssembly-sandboxed MCP tool host
 
 usage:
-  moat serve [--config FILE] [--listen ADDR] [--stdio] [--build] [MANIFEST_DIR...]
+  moat serve [--config FILE] [--listen ADDR] [--stdio] [--build] [--no-auth] [MANIFEST_DIR...]
   moat call MANIFEST [--args JSON | --args-file FILE]
   moat check PATH...
   moat build [TOOL_DIR...]
   moat bench [--duration 3s] [--clients 1,4]
+  moat keys new --id NAME [--tools a,b] [--scopes x,y] [--expires 720h]
+  moat audit verify FILE
 
 Run "moat COMMAND --help" for a command's flags.
 `
@@ -70,6 +75,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdBuild(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, rest, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -14,6 +14,10 @@ import (
 	"time"
 
 	"github.com/moatmcp/moat/host"
+	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/metrics"
+	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/sandbox"
 	"github.com/moatmcp/moat/host/transport"
@@ -29,6 +33,7 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	configFile := fs.String("config", "", "server config file (moat.toml); see docs/config.md")
 	listen := fs.String("listen", "", "listen address (default 127.0.0.1:8080)")
 	stdio := fs.Bool("stdio", false, "serve MCP over stdin/stdout instead of HTTP")
+	noAuth := fs.Bool("no-auth", false, "serve without authentication (loopback only; for development)")
 	build := fs.Bool("build", false, "build the Go tools the manifests name before loading them")
 	cacheDir := fs.String("cache-dir", "", "compile cache folder (default: the user cache dir)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM)")
@@ -82,6 +87,13 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return exitUsage
 		}
 	}
+	auditLog, err := audit.Open(cfg.AuditFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "moat serve: audit log: %v\n", err)
+		return exitUsage
+	}
+	defer auditLog.Close() // flushes nothing: every record is written when logged
+	mets := metrics.New()
 
 	rt, err := sandbox.New(ctx, &sandbox.Options{CacheDir: cfg.CacheDir})
 	if err != nil {
@@ -89,7 +101,11 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return exitUsage
 	}
 	defer rt.Close(context.Background())
-	h := host.New(&host.Options{Logger: log})
+	hopts := &host.Options{Logger: log, Audit: auditLog, Metrics: mets}
+	if *stdio {
+		hopts.Fallback = localPrincipal(cfg.Auth.Local)
+	}
+	h := host.New(hopts)
 	defer h.Close(context.Background())
 	// At start-up every manifest must load: fail closed rather than serve
 	// a partial set the operator did not ask for. Later reloads keep the
@@ -98,10 +114,21 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		for _, err := range rep.Errors {
 			fmt.Fprintln(stderr, err)
 		}
+		mets.LoadError("load")
 		fmt.Fprintf(stderr, "moat serve: %d manifest(s) failed to load; fix or remove them (moat check shows the details)\n", len(rep.Errors))
 		return exitUsage
 	}
-	go watch(ctx, h, rt, cfg.ManifestDirs, *watchEvery, log)
+	limiter := ratelimit.New(rateConfig(cfg.Rates, h.Tools()))
+	h.SetLimiter(limiter)
+	go watch(ctx, h, rt, cfg.ManifestDirs, *watchEvery, log, func(rep *host.SyncReport) {
+		mets.Reload(rep.OK())
+		if !rep.OK() {
+			mets.LoadError("reload")
+		}
+		if err := auditLog.Reopen(); err != nil {
+			log.Error("audit log: reopen failed", "err", err)
+		}
+	})
 
 	if *stdio {
 		log.Info("serving over stdio", "tools", len(h.Tools()))
@@ -111,28 +138,34 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		return exitOK
 	}
-	return serveHTTP(ctx, cfg, h, log, stderr)
-}
-
-func serveHTTP(ctx context.Context, cfg *manifest.Config, h *host.Host, log *slog.Logger, stderr io.Writer) int {
 	useTLS := cfg.TLSCert != ""
 	if err := transport.CheckListen(cfg.Listen, useTLS, cfg.BehindTLSProxy); err != nil {
 		fmt.Fprintf(stderr, "moat serve: %v\n", err)
 		return exitUsage
 	}
+	authn, fallback, err := setUpAuth(ctx, cfg, *noAuth, h, limiter, log, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "moat serve: %v\n", err)
+		return exitUsage
+	}
+	h.SetFallback(fallback)
+	return serveHTTP(ctx, cfg, h, authn, limiter, mets, log, stderr)
+}
+
+func serveHTTP(ctx context.Context, cfg *manifest.Config, h *host.Host, authn *auth.Authenticator, limiter *ratelimit.Limiter, mets *metrics.Metrics, log *slog.Logger, stderr io.Writer) int {
+	useTLS := cfg.TLSCert != ""
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "moat serve: %v\n", err)
 		return exitUsage
 	}
 	addr := ln.Addr().String()
-	mux := http.NewServeMux()
 	var stopping atomic.Bool
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+	ready := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if stopping.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -141,14 +174,32 @@ func serveHTTP(ctx context.Context, cfg *manifest.Config, h *host.Host, log *slo
 		}
 		fmt.Fprintf(w, "ready: %d tools\n", len(h.Tools()))
 	})
-	mux.Handle("/mcp", transport.Wrap(h.HTTPHandler(cfg.MaxBodyBytes), &transport.Options{
-		AllowedOrigins: cfg.AllowedOrigins,
-		AllowedHosts:   cfg.AllowedHosts,
-		ListenAddr:     addr,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-	}))
+	hopts := host.HTTPOptions{
+		Transport: transport.Options{
+			AllowedOrigins: cfg.AllowedOrigins,
+			AllowedHosts:   cfg.AllowedHosts,
+			ListenAddr:     addr,
+			MaxBodyBytes:   cfg.MaxBodyBytes,
+		},
+		Auth:    authn,
+		Limiter: limiter,
+		Extra:   map[string]http.Handler{"/healthz": health, "/readyz": ready},
+	}
+	if cfg.MetricsListen == "" {
+		hopts.Metrics = mets.Handler() // behind the same authentication as /mcp
+	} else {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			fmt.Fprintf(stderr, "moat serve: metrics listener: %v\n", err)
+			return exitUsage
+		}
+		msrv := &http.Server{Handler: mets.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		fmt.Fprintf(stderr, "moat: metrics at http://%s/metrics\n", mln.Addr())
+	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           h.HTTPStack(hopts),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

@@ -20,7 +20,7 @@ import (
 // schema file a tool uses, changes. It polls file metadata rather than
 // using inotify: it needs no dependency, works on every OS and filesystem,
 // and a couple of seconds' delay is fine for a config change.
-func watch(ctx context.Context, h *host.Host, rt *sandbox.Runtime, dirs []string, every time.Duration, log *slog.Logger) {
+func watch(ctx context.Context, h *host.Host, rt *sandbox.Runtime, dirs []string, every time.Duration, log *slog.Logger, after func(*host.SyncReport)) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -48,6 +48,9 @@ func watch(ctx context.Context, h *host.Host, rt *sandbox.Runtime, dirs []string
 		last = snapshot(h, dirs)
 		for _, err := range rep.Errors {
 			log.Error("reload: manifest refused; its previous version keeps serving", "err", err)
+		}
+		if after != nil {
+			after(rep)
 		}
 		log.Info("reload finished", "added", rep.Added, "changed", rep.Changed, "removed", rep.Removed, "failed", len(rep.Errors))
 	}

@@ -192,10 +192,6 @@ func (m *Metrics) Handler() http.Handler {
 	})
 }
 
-// Registry returns the private registry, so a caller can add its own
-// collectors next to moat's.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Call records one finished tool call: moat_tool_calls_total{tool,outcome}
 // and moat_tool_call_duration_seconds{tool}.
 func (m *Metrics) Call(tool, outcome string, d time.Duration) {

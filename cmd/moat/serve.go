@@ -16,9 +16,9 @@ import (
 	"github.com/moatmcp/moat/host"
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/metrics"
 	"github.com/moatmcp/moat/host/ratelimit"
-	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/sandbox"
 	"github.com/moatmcp/moat/host/transport"
 )

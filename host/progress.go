@@ -16,9 +16,10 @@ type progress struct {
 	req   *mcp.CallToolRequest
 	token any
 
-	mu   sync.Mutex
-	last float64
-	sent bool // the guest reported progress itself
+	mu        sync.Mutex
+	last      float64
+	lastTotal float64 // the total the guest last declared; 0 = unknown
+	sent      bool    // the guest reported progress itself
 }
 
 func newProgress(ctx context.Context, req *mcp.CallToolRequest) *progress {
@@ -59,13 +60,28 @@ func (p *progress) report(value, total float64, msg string) {
 	}
 	p.last = value
 	p.sent = true
+	if total > 0 {
+		p.lastTotal = total
+	}
 	p.notify(value, total, msg)
 }
 
-// finish is sent when the instance has ended, whatever the outcome.
+// finish reports the end of the instance, whatever the outcome, without
+// contradicting the guest: if it declared a total and reached it, nothing
+// more is sent; if it declared one and stopped short, the total is sent;
+// if it reported nothing, 1 of 1.
 func (p *progress) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.last++
-	p.notify(p.last, 0, "finished")
+	switch {
+	case !p.sent:
+		p.last = 1
+		p.notify(1, 1, "finished")
+	case p.lastTotal > 0 && p.last < p.lastTotal:
+		p.last = p.lastTotal
+		p.notify(p.lastTotal, p.lastTotal, "finished")
+	case p.lastTotal <= 0:
+		p.last++
+		p.notify(p.last, 0, "finished")
+	}
 }

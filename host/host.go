@@ -223,7 +223,7 @@ func (h *Host) handler(t *Tool) mcp.ToolHandler {
 		// Authorise: a tool the caller may not use does not exist for it.
 		if !mayUse(p, t) {
 			finish("denied", "tool not granted to principal")
-			h.opts.Metrics.Denied("tool_not_granted")
+			h.opts.Metrics.Denied("forbidden")
 			return nil, unknownTool(t.Name())
 		}
 		if h.opts.Limiter != nil {
@@ -284,7 +284,14 @@ func (h *Host) AuthDecision(r *http.Request, d auth.Decision) {
 		}
 	}
 	h.audit(rec)
-	h.opts.Metrics.AuthDecision(d.Method, d.OK)
+	method := d.Method
+	if method == "" {
+		method = "none" // no credential, or one of no known shape
+	}
+	h.opts.Metrics.AuthDecision(method, d.OK)
+	if !d.OK {
+		h.opts.Metrics.Denied("unauthenticated")
+	}
 }
 
 // audit writes a record; a failing audit log is an operator problem that

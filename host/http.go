@@ -64,7 +64,7 @@ func (h *Host) HTTPStack(opts HTTPOptions) http.Handler {
 			inner := next
 			next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if blocked, wait := opts.Limiter.Blocked(r.RemoteAddr); blocked {
-					h.opts.Metrics.Limited("failed_auth")
+					h.opts.Metrics.Limited("auth_failures")
 					ratelimit.WriteTooManyRequests(w, wait)
 					return
 				}
@@ -116,7 +116,7 @@ func (h *Host) scopeCheck(a *auth.Authenticator, next http.Handler) http.Handler
 		}
 		if json.Unmarshal(body, &msg) == nil && msg.Method == "tools/call" {
 			if t, ok := h.Tool(msg.Params.Name); ok && grantedByName(p, t.Name()) && !p.MayUse(t.Name(), t.Manifest.RequiredScopes) {
-				h.opts.Metrics.Denied("insufficient_scope")
+				h.opts.Metrics.Denied("scope")
 				a.WriteError(w, auth.ErrInsufficientScope, t.Manifest.RequiredScopes)
 				return
 			}

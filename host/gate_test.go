@@ -1,0 +1,216 @@
+package host
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/ratelimit"
+	"github.com/moatmcp/moat/host/transport"
+)
+
+type bearer struct {
+	token string
+	base  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.base.RoundTrip(r)
+}
+
+// gateServer serves three tools behind API keys, rate limits and an audit
+// log, over real HTTP on loopback.
+func gateServer(t *testing.T) (url string, keys map[string]string, auditFile string) {
+	t.Helper()
+	ctx := context.Background()
+	auditFile = filepath.Join(t.TempDir(), "audit.log")
+	alog, err := audit.Open(auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { alog.Close() })
+	h := New(&Options{Audit: alog})
+	t.Cleanup(func() { h.Close(ctx) })
+	mod := guests["hostfixture"]
+	h.AddTool(loadTool(t, mod, "name = \"emit\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\n[input_schema.properties.password]\ntype = \"string\"\nwriteOnly = true\n"))
+	h.AddTool(loadTool(t, mod, `name = "counter"`))
+	h.AddTool(loadTool(t, mod, "name = \"secret\"\nrequired_scopes = [\"admin\"]"))
+
+	keys = map[string]string{}
+	var cfg auth.Config
+	for _, k := range []struct {
+		id            string
+		tools, scopes []string
+	}{
+		{"reader", []string{"emit"}, nil},
+		{"wide", []string{"*"}, nil},
+		{"admin", []string{"*"}, []string{"admin"}},
+	} {
+		secret, hash, err := auth.NewKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[k.id] = secret
+		cfg.Keys = append(cfg.Keys, auth.APIKey{ID: k.id, Hash: hash, Tools: k.tools, Scopes: k.scopes})
+	}
+	lc := ratelimit.DefaultConfig()
+	lc.PerPrincipalTool = ratelimit.MustParseRate("3/min burst 3")
+	limiter := ratelimit.New(lc)
+	h.SetLimiter(limiter)
+	authn, err := auth.New(ctx, cfg, &auth.Options{OnDecision: func(r *http.Request, d auth.Decision) {
+		h.AuthDecision(r, d)
+		if !d.OK {
+			limiter.AuthFailed(d.Addr)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = h.HTTPStack(HTTPOptions{
+		Transport: transport.Options{ListenAddr: srv.Listener.Addr().String()},
+		Auth:      authn,
+		Limiter:   limiter,
+	})
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.URL, keys, auditFile
+}
+
+func dial(t *testing.T, url, token string) *mcp.ClientSession {
+	t.Helper()
+	c := mcp.NewClient(&mcp.Implementation{Name: "gate-test", Version: "1"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{
+		Endpoint:   url + "/mcp",
+		HTTPClient: &http.Client{Transport: bearer{token, http.DefaultTransport}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+func TestGate(t *testing.T) {
+	url, keys, auditFile := gateServer(t)
+	ctx := context.Background()
+
+	// No credentials: 401 with a challenge, and nothing served.
+	resp, err := http.Post(url+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Fatalf("no credentials: %d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+	}
+
+	// reader sees and may call only emit.
+	reader := dial(t, url, keys["reader"])
+	lt, err := reader.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lt.Tools) != 1 || lt.Tools[0].Name != "emit" {
+		t.Fatalf("reader's tools/list: %+v", lt.Tools)
+	}
+	// A tool it was not granted is indistinguishable from one that does not exist.
+	_, errGranted := reader.CallTool(ctx, &mcp.CallToolParams{Name: "counter", Arguments: map[string]any{}})
+	_, errMissing := reader.CallTool(ctx, &mcp.CallToolParams{Name: "nope", Arguments: map[string]any{}})
+	var e1, e2 *jsonrpc.Error
+	if !errors.As(errGranted, &e1) || !errors.As(errMissing, &e2) || e1.Code != e2.Code ||
+		strings.ReplaceAll(e1.Message, "counter", "X") != strings.ReplaceAll(e2.Message, "nope", "X") {
+		t.Fatalf("not granted %v vs unknown %v", errGranted, errMissing)
+	}
+
+	// The per principal × tool rate: 3 calls, then a tool error with a delay.
+	secretArg := "ghp_" + strings.Repeat("A1b2", 9)
+	for i := 0; i < 4; i++ {
+		res, err := reader.CallTool(ctx, &mcp.CallToolParams{Name: "emit", Arguments: map[string]any{"stdout": "hi", "password": "hunter2-" + secretArg}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := res.Content[0].(*mcp.TextContent).Text
+		if i < 3 && (res.IsError || text != "hi") {
+			t.Fatalf("call %d: %q", i, text)
+		}
+		if i == 3 && (!res.IsError || !strings.HasPrefix(text, "rate limit exceeded for tool emit; retry after ")) {
+			t.Fatalf("call %d not limited: %q", i, text)
+		}
+	}
+
+	// wide is granted every tool by name but lacks the admin scope that
+	// secret requires: 403 insufficient_scope naming it (step-up).
+	req, _ := http.NewRequest("POST", url+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"secret","arguments":{}}}`))
+	req.Header.Set("Authorization", "Bearer "+keys["wide"])
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`) ||
+		!strings.Contains(resp.Header.Get("WWW-Authenticate"), `scope="admin"`) {
+		t.Fatalf("step-up: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	// admin holds it.
+	admin := dial(t, url, keys["admin"])
+	if res, err := admin.CallTool(ctx, &mcp.CallToolParams{Name: "secret", Arguments: map[string]any{"stdout": "ok"}}); err != nil || res.IsError {
+		t.Fatalf("admin: %v %+v", err, res)
+	}
+
+	// The audit trail: every decision recorded, the chain intact, and no
+	// secret anywhere in the file.
+	raw, err := os.ReadFile(auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{secretArg, "hunter2", keys["reader"], keys["wide"], keys["admin"]} {
+		if strings.Contains(string(raw), s) {
+			t.Fatalf("the audit log contains a secret: %q", s)
+		}
+	}
+	if n, err := audit.Verify(strings.NewReader(string(raw))); err != nil {
+		t.Fatalf("chain broken after %d lines: %v", n, err)
+	}
+	counts := map[string]int{}
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	for sc.Scan() {
+		var r audit.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		counts[r.Event+"/"+r.Outcome+"/"+r.Principal+"/"+r.Tool]++
+		if r.Event == "tool_call" && r.ClientAddr != "127.0.0.1" {
+			t.Errorf("record without the client address: %s", sc.Text())
+		}
+	}
+	for k, want := range map[string]int{
+		"auth/auth_failed//":             1,
+		"tool_call/denied/reader/counter": 1,
+		"tool_call/ok/reader/emit":        3,
+		"tool_call/limited/reader/emit":   1,
+		"tool_call/ok/admin/secret":       1,
+	} {
+		if counts[k] != want {
+			t.Errorf("audit %s: %d records, want %d (all: %v)", k, counts[k], want, counts)
+		}
+	}
+}

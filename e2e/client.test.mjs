@@ -322,6 +322,28 @@ describe('Streamable HTTP', { skip: URL_ ? false : 'MOAT_E2E_URL is not set (run
     });
     assert.equal(res.status, 403);
   });
+
+  it('refuses a missing or wrong API key with 401 and a Bearer challenge', { skip: MOAT_E2E_KEY ? false : 'MOAT_E2E_KEY is not set' }, async () => {
+    const wrong = 'moat_' + 'A'.repeat(43);
+    for (const authorization of [undefined, `Bearer ${wrong}`, `Basic ${Buffer.from(`x:${MOAT_E2E_KEY}`).toString('base64')}`]) {
+      const h = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      if (authorization) h.authorization = authorization;
+      const res = await fetch(URL_, {
+        method: 'POST',
+        headers: h,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'moat-e2e', version: '1' } },
+        }),
+      });
+      assert.equal(res.status, 401, `Authorization: ${authorization?.split(' ')[0] ?? '(none)'}`);
+      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer\b/);
+      const body = await res.text();
+      assert.ok(!body.includes(MOAT_E2E_KEY), 'the 401 echoes the key');
+    }
+  });
 });
 
 describe('stdio', { skip: BIN ? false : 'MOAT_E2E_BIN is not set (run e2e/run.sh)' }, () => {

@@ -22,29 +22,38 @@ CONFIG="$ROOT/testdata/conformance/moat.toml"
 log() { printf 'e2e: %s\n' "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 
-SERVER_PID=""
-cleanup() {
-  local rc=$?
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    # moat gives calls in flight 10 s; do not wait much longer than that.
+PIDS=() # servers started here; stopped by PID on any exit
+stop_servers() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # moat gives calls in flight 10 s; do not wait much longer than that.
+  for pid in "${PIDS[@]}"; do
     for _ in $(seq 1 60); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
+      kill -0 "$pid" 2>/dev/null || break
       sleep 0.25
     done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  if [ "$rc" -ne 0 ] && [ -f "$WORK/serve.log" ]; then
-    log "last lines of the server log ($WORK/serve.log):"
-    tail -n 40 "$WORK/serve.log" >&2 || true
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+}
+cleanup() {
+  local rc=$?
+  stop_servers
+  if [ "$rc" -ne 0 ]; then
+    for f in "$WORK"/serve-*.log; do
+      [ -f "$f" ] || continue
+      log "last lines of $f:"
+      # A key moat made for its run is no business of a CI log.
+      tail -n 30 "$f" | sed -e 's/Bearer [^ ]*/Bearer [redacted]/g' >&2 || true
+    done
   fi
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-rm -rf "$WORK/results" "$WORK/serve.log" "$WORK/client.tap"
+rm -rf "$WORK/results" "$WORK"/serve-*.log "$WORK/client.tap" "$WORK/auth.toml"
 mkdir -p "$WORK"
 chmod 700 "$WORK" # the compile cache under it holds code moat executes
 
@@ -72,31 +81,81 @@ for dir in testdata/conformance/fixtures tools/readfile tools/listfiles; do
   (cd "$ROOT" && "$MOAT" build "$dir" >/dev/null)
 done
 
-# --- 3. moat serve on a free loopback port --------------------------------
-# Port 0: the kernel picks a free port, and moat prints the address it got.
-"$MOAT" serve --config "$CONFIG" --listen 127.0.0.1:0 --cache-dir "$WORK/cache" \
-  </dev/null >/dev/null 2>"$WORK/serve.log" &
-SERVER_PID=$!
-URL=""
-for _ in $(seq 1 240); do # 60 s: the first start compiles the Go modules
-  URL="$(sed -n 's#^moat: serving [0-9]* tool(s) at \(http://[^ ]*/mcp\)$#\1#p' "$WORK/serve.log" | head -n 1)"
-  [ -n "$URL" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || die "moat serve exited during start-up"
-  sleep 0.25
-done
-[ -n "$URL" ] || die "moat serve was not ready within 60 s"
-# Ready means the listener is up and answers MCP: a ping round trip.
-"$NODE" -e '
-  const [url, key] = [process.argv[1], process.env.MOAT_E2E_KEY];
-  const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
-  if (key) headers.authorization = `Bearer ${key}`;
-  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize",
-    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e-ready", version: "0" } } });
-  fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(10000) })
-    .then((r) => { if (r.status !== 200) { console.error(`initialize: HTTP ${r.status}`); process.exit(1); } })
-    .catch((e) => { console.error(`initialize: ${e.message}`); process.exit(1); });
-' "$URL" || die "moat serve at $URL does not answer initialize"
-log "moat serve is up at $URL"
+# --- 3. moat serve on free loopback ports --------------------------------
+# start_server NAME KEY ARGS...: starts `moat serve ARGS` on a free loopback
+# port (port 0: the kernel picks one, and moat prints the address it got),
+# waits until it answers initialize (sending KEY as a bearer token if not
+# empty), and sets URL.
+start_server() {
+  local name=$1 key=$2 pid
+  shift 2
+  "$MOAT" serve --listen 127.0.0.1:0 --cache-dir "$WORK/cache" "$@" \
+    </dev/null >/dev/null 2>"$WORK/serve-$name.log" &
+  pid=$!
+  PIDS+=("$pid")
+  URL=""
+  for _ in $(seq 1 240); do # 60 s: the first start compiles the Go modules
+    URL="$(sed -n 's#^moat: serving [0-9]* tool(s) at \(http://[^ ]*/mcp\)$#\1#p' "$WORK/serve-$name.log" | head -n 1)"
+    [ -n "$URL" ] && break
+    kill -0 "$pid" 2>/dev/null || die "moat serve ($name) exited during start-up"
+    sleep 0.25
+  done
+  [ -n "$URL" ] || die "moat serve ($name) was not ready within 60 s"
+  E2E_READY_KEY="$key" "$NODE" -e '
+    const [url, key] = [process.argv[1], process.env.E2E_READY_KEY];
+    const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    if (key) headers.authorization = `Bearer ${key}`;
+    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e-ready", version: "0" } } });
+    fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(10000) })
+      .then((r) => { if (r.status !== 200) { console.error(`initialize: HTTP ${r.status}`); process.exit(1); } })
+      .catch((e) => { console.error(`initialize: ${e.message}`); process.exit(1); });
+  ' "$URL" || die "moat serve ($name) at $URL does not answer initialize"
+  log "moat serve ($name) is up at $URL"
+}
+
+# The conformance suite cannot send credentials, so once moat has
+# authentication its server runs with --no-auth (loopback only). The client
+# tests then get a second server that requires an API key: MOAT_E2E_KEY, or
+# one made for this run (never printed).
+AUTH=0
+serve_help="$("$MOAT" serve --help 2>&1 || true)"
+case "$serve_help" in *-no-auth*) AUTH=1 ;; esac
+if [ "$AUTH" = 1 ]; then
+  start_server conformance "" --config "$CONFIG" --no-auth
+else
+  start_server conformance "" --config "$CONFIG"
+fi
+CONFORMANCE_URL="$URL"
+
+CLIENT_URL="$CONFORMANCE_URL"
+if [ "$AUTH" = 1 ]; then
+  MOAT_E2E_KEY="${MOAT_E2E_KEY:-$("$NODE" -p '"moat_" + require("crypto").randomBytes(32).toString("base64url")')}"
+  export MOAT_E2E_KEY
+  key_hash="$("$NODE" -p '"sha256:" + require("crypto").createHash("sha256").update(process.env.MOAT_E2E_KEY).digest("hex")')"
+  # The same tools as $CONFIG, plus the key (only its hash: moat never
+  # stores secrets). Literal TOML strings: no escapes in the paths.
+  (
+    umask 077
+    cat >"$WORK/auth.toml" <<EOF
+# Made by e2e/run.sh for the client tests; see testdata/conformance/moat.toml.
+[tools]
+dirs = ['$ROOT/testdata/conformance/manifests', '$ROOT/manifests']
+
+[rate_limits] # as in $CONFIG
+per_principal      = "unlimited"
+per_principal_tool = "unlimited"
+per_tool           = "unlimited"
+
+[[auth.keys]]
+id    = "e2e"
+hash  = "$key_hash"
+tools = ["*"]
+EOF
+  )
+  start_server client "$MOAT_E2E_KEY" --config "$WORK/auth.toml"
+  CLIENT_URL="$URL"
+fi
 
 # --- 4. the conformance suite ---------------------------------------------
 "${CONFORMANCE[@]}" list --server | sed -n 's/^  - \([^ ]*\).*/\1/p' >"$WORK/scenarios.txt"
@@ -106,12 +165,11 @@ log "conformance: $(wc -l <"$WORK/scenarios.txt") server scenarios"
 # compare.mjs judges. Its "Total: N passed, M failed" counts the checks of
 # expected failures too, so it is relabelled to avoid being read as ours.
 set +e
-timeout 900 "${CONFORMANCE[@]}" server --url "$URL" --suite all -o "$WORK/results" 2>&1 |
+timeout 900 "${CONFORMANCE[@]}" server --url "$CONFORMANCE_URL" --suite all -o "$WORK/results" 2>&1 |
   sed -e 's/^Total: \(.*\)$/conformance checks, expected failures included: \1/' >"$WORK/conformance.log"
 suite_rc=${PIPESTATUS[0]}
 set -e
 [ "$suite_rc" -eq 124 ] && die "the conformance suite ran past 15 minutes (log: $WORK/conformance.log)"
-sed -n '/=== SUMMARY ===/,$p' "$WORK/conformance.log" >&2
 conf_rc=0
 "$NODE" "$E2E/compare.mjs" "$WORK/results" "$WORK/scenarios.txt" "$E2E/expected-failures.txt" | tee "$WORK/compare.txt" || conf_rc=$?
 conf_ok="$(grep -c -E '  (pass|expected failure)$' "$WORK/compare.txt" || true)"
@@ -119,7 +177,7 @@ conf_bad=$(($(wc -l <"$WORK/scenarios.txt") - conf_ok))
 
 # --- 5. the TypeScript client ---------------------------------------------
 client_rc=0
-MOAT_E2E_URL="$URL" MOAT_E2E_BIN="$MOAT" MOAT_E2E_CONFIG="$CONFIG" MOAT_E2E_CACHE="$WORK/cache" \
+MOAT_E2E_URL="$CLIENT_URL" MOAT_E2E_BIN="$MOAT" MOAT_E2E_CONFIG="$CONFIG" MOAT_E2E_CACHE="$WORK/cache" \
   timeout 600 "$NODE" --test --test-timeout=120000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$WORK/client.tap" \

@@ -203,7 +203,7 @@ func TestGate(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]int{
-		"auth/auth_failed//":             1,
+		"auth/auth_failed//":              1,
 		"tool_call/denied/reader/counter": 1,
 		"tool_call/ok/reader/emit":        3,
 		"tool_call/limited/reader/emit":   1,

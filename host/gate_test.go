@@ -18,6 +18,7 @@ import (
 
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/metrics"
 	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/transport"
 )
@@ -35,7 +36,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // gateServer serves three tools behind API keys, rate limits and an audit
 // log, over real HTTP on loopback.
-func gateServer(t *testing.T) (url string, keys map[string]string, auditFile string) {
+func gateServer(t *testing.T) (url string, keys map[string]string, auditFile string, mets *metrics.Metrics) {
 	t.Helper()
 	ctx := context.Background()
 	auditFile = filepath.Join(t.TempDir(), "audit.log")
@@ -44,7 +45,8 @@ func gateServer(t *testing.T) (url string, keys map[string]string, auditFile str
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { alog.Close() })
-	h := New(&Options{Audit: alog})
+	mets = metrics.New()
+	h := New(&Options{Audit: alog, Metrics: mets})
 	t.Cleanup(func() { h.Close(ctx) })
 	mod := guests["hostfixture"]
 	h.AddTool(loadTool(t, mod, "name = \"emit\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\n[input_schema.properties.password]\ntype = \"string\"\nwriteOnly = true\n"))
@@ -89,7 +91,7 @@ func gateServer(t *testing.T) (url string, keys map[string]string, auditFile str
 	})
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv.URL, keys, auditFile
+	return srv.URL, keys, auditFile, mets
 }
 
 func dial(t *testing.T, url, token string) *mcp.ClientSession {
@@ -107,7 +109,7 @@ func dial(t *testing.T, url, token string) *mcp.ClientSession {
 }
 
 func TestGate(t *testing.T) {
-	url, keys, auditFile := gateServer(t)
+	url, keys, auditFile, mets := gateServer(t)
 	ctx := context.Background()
 
 	// No credentials: 401 with a challenge, and nothing served.
@@ -202,6 +204,20 @@ func TestGate(t *testing.T) {
 			t.Errorf("record without the client address: %s", sc.Text())
 		}
 	}
+	// The metrics saw the same sequence.
+	rec := httptest.NewRecorder()
+	mets.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range []string{
+		`moat_tool_calls_total{outcome="ok",tool="emit"} 3`,
+		`moat_tool_calls_total{outcome="limited",tool="emit"} 1`,
+		`moat_tool_calls_total{outcome="denied",tool="counter"} 1`,
+		`moat_tool_calls_total{outcome="ok",tool="secret"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
+
 	for k, want := range map[string]int{
 		"auth/auth_failed//":              1,
 		"tool_call/denied/reader/counter": 1,

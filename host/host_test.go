@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/sandbox"
@@ -473,4 +474,62 @@ func newTestHost(opts *Options) *Host {
 		opts.Fallback = &auth.Principal{ID: "test", Method: auth.MethodLocal, Tools: []string{"*"}}
 	}
 	return New(opts)
+}
+
+// TestCallAfterCancellation: a client that cancels a call stops its guest
+// (the audit record says canceled), and the session goes on working.
+func TestCallAfterCancellation(t *testing.T) {
+	var buf syncBuf
+	alog := audit.New(&buf)
+	h := newTestHost(&Options{Audit: alog})
+	defer h.Close(context.Background())
+	sleep, err := os.ReadFile("../testdata/guests/lim_sleep.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "sleep.wasm"), sleep, 0o644)
+	h.AddTool(loadTool(t, filepath.Join(dir, "sleep.wasm"), "name = \"sleepy\"\n[grants]\nclock = true\n[limits]\ntimeout = \"10m\""))
+	h.AddTool(loadTool(t, guests["hostfixture"], `name = "emit"`))
+	cs, _ := connect(t, h)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "sleepy", Arguments: map[string]any{}})
+		errc <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // let the call start; not a timing assertion
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("canceled call returned no error")
+	}
+	// The server side ends with a "canceled" record (well before the 10m timeout).
+	for i := 0; i < 500 && !strings.Contains(buf.String(), `"outcome":"canceled"`); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(buf.String(), `"tool":"sleepy"`) || !strings.Contains(buf.String(), `"outcome":"canceled"`) {
+		t.Fatalf("audit after cancellation:\n%s", buf.String())
+	}
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "emit", Arguments: map[string]any{"stdout": "still here"}})
+	if err != nil || res.Content[0].(*mcp.TextContent).Text != "still here" {
+		t.Fatalf("call after cancellation: %v %+v", err, res)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

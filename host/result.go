@@ -36,9 +36,9 @@ func (t *Tool) result(run *sandbox.Result) (*mcp.CallToolResult, string) {
 	case sandbox.OutcomeTimeout:
 		return toolError(fmt.Sprintf("tool stopped: it ran past its time limit of %s", lim.Timeout)), "timeout"
 	case sandbox.OutcomeMemory:
-		return toolError(fmt.Sprintf("tool stopped: it ran out of its memory limit of %s", formatBytes(lim.Memory))), "memory"
+		return toolError(fmt.Sprintf("tool stopped: it ran out of its memory limit of %s", sandbox.FormatBytes(lim.Memory))), "memory"
 	case sandbox.OutcomeOutputOverflow:
-		return toolError(fmt.Sprintf("tool stopped: its output passed the limit of %s", formatBytes(uint64(lim.MaxOutput)))), "output_overflow"
+		return toolError(fmt.Sprintf("tool stopped: its output passed the limit of %s", sandbox.FormatBytes(uint64(lim.MaxOutput)))), "output_overflow"
 	case sandbox.OutcomeTrap:
 		return toolError("tool crashed (WebAssembly trap)"), "trap"
 	case sandbox.OutcomeCanceled:
@@ -170,16 +170,4 @@ func validText(b []byte) string {
 		return string(b)
 	}
 	return strings.ToValidUTF8(string(b), "\uFFFD")
-}
-
-func formatBytes(n uint64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

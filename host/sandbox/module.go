@@ -174,7 +174,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	}
 	if min := uint64(minPages) * pageSize; min > limits.MemoryBytes {
 		return nil, fmt.Errorf("module declares a minimum memory of %s (%d pages), over its limit of %s",
-			formatBytes(min), minPages, formatBytes(limits.MemoryBytes))
+			FormatBytes(min), minPages, FormatBytes(limits.MemoryBytes))
 	}
 
 	fsConfig := wazero.NewFSConfig()
@@ -323,8 +323,9 @@ func checkMagic(b []byte) error {
 	return nil
 }
 
-// formatBytes prints n in the largest binary unit that divides it.
-func formatBytes(n uint64) string {
+// FormatBytes prints n in the largest binary unit that divides it
+// ("64 MiB"), for messages about limits.
+func FormatBytes(n uint64) string {
 	switch {
 	case n >= 1<<30 && n%(1<<30) == 0:
 		return fmt.Sprintf("%d GiB", n>>30)

@@ -504,7 +504,7 @@ func TestLoadGoMinimum(t *testing.T) {
 	limit := uint64(pages-1) * pageSize
 	_, err = testRT.Load(context.Background(), Spec{Name: "echo", Wasm: goSandbox, Limits: Limits{MemoryBytes: limit}})
 	want := fmt.Sprintf("module declares a minimum memory of %s (%d pages), over its limit of %s",
-		formatBytes(uint64(pages)*pageSize), pages, formatBytes(limit))
+		FormatBytes(uint64(pages)*pageSize), pages, FormatBytes(limit))
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}

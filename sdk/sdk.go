@@ -57,7 +57,13 @@ type Text string
 // text when Out is string or Text, as one JSON value otherwise. An error
 // from h is written to stderr and the process exits with a non-zero code.
 // Run does not return.
+//
+// Run natively with MOAT_SCHEMA=1 (see [SchemaEnv]), it prints the
+// handler's input and output schemas instead and exits 0.
 func Run[In, Out any](h func(ctx context.Context, in In) (Out, error)) {
+	if schemaRequested() {
+		os.Exit(printSchemas[In, Out](os.Stdout, os.Stderr))
+	}
 	os.Exit(run(context.Background(), os.Stdin, os.Stdout, os.Stderr, h))
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,17 +15,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/sdk"
 )
 
 func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("moat build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	update := fs.String("update-manifest", "", "write the module's sha256 pin and the generated schemas into this manifest")
+	check := fs.String("check", "", "fail (exit 1) when this manifest's pin or schemas differ from a fresh build")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: moat build TOOL_DIR...\n\nCompiles each Go tool folder (a main package) to TOOL_DIR/NAME.wasm\n(GOOS=wasip1 GOARCH=wasm) and prints its size and sha256.")
+		fmt.Fprintln(stderr, "usage: moat build TOOL_DIR...\n       moat build TOOL_DIR --update-manifest MANIFEST\n       moat build TOOL_DIR --check MANIFEST\n\n"+
+			"Compiles each Go tool folder (a main package) to TOOL_DIR/NAME.wasm\n(GOOS=wasip1 GOARCH=wasm) and prints its size and sha256.\n\n"+
+			"With a manifest, the module goes where the manifest's module field says,\nand the schemas come from the handler's Go types: the tool is built for\nthis machine and run with MOAT_SCHEMA=1 (sdk.Run prints them and exits).\n"+
+			"--update-manifest writes sha256, input_schema_file and output_schema_file\n(JSON files next to the manifest), leaving every other line as it was.\n"+
+			"--check changes nothing and exits 1 when any of them has drifted.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterspersed(fs, args)
@@ -34,6 +48,18 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(pos) == 0 {
 		fs.Usage()
 		return exitUsage
+	}
+	if *update != "" && *check != "" {
+		fmt.Fprintln(stderr, "moat build: give --update-manifest or --check, not both")
+		return exitUsage
+	}
+	manifestPath := *update + *check
+	if manifestPath != "" && len(pos) != 1 {
+		fmt.Fprintln(stderr, "moat build: --update-manifest and --check take exactly one TOOL_DIR")
+		return exitUsage
+	}
+	if manifestPath != "" {
+		return buildWithManifest(ctx, pos[0], manifestPath, *check != "", stdout, stderr)
 	}
 	for _, dir := range pos {
 		out := filepath.Join(dir, filepath.Base(filepath.Clean(dir))+".wasm")
@@ -141,4 +167,503 @@ func isGoMainDir(dir string) bool {
 		}
 	}
 	return false
+}
+
+// Errors of moat build with a manifest.
+var (
+	errInlineSchema = errors.New("the manifest declares this schema inline")
+	errNotSDKTool   = errors.New("the tool does not import github.com/moatmcp/moat/sdk")
+	errNoSchemas    = errors.New("the tool did not print its schemas")
+)
+
+// maxSchemaOutput caps what the native schema probe may print.
+const maxSchemaOutput = 4 << 20
+
+// buildWithManifest builds the tool in dir to the module the manifest
+// names, generates its schemas, and updates the manifest or (check) reports
+// drift.
+func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "moat build: %v\n", err)
+		return exitUsage
+	}
+	text, err := os.ReadFile(manifestPath)
+	if err != nil {
+		return fail(err)
+	}
+	var skim manifestSkim
+	if err := toml.Unmarshal(text, &skim); err != nil {
+		return fail(fmt.Errorf("%s: %w", manifestPath, err))
+	}
+	if skim.Module == "" {
+		return fail(fmt.Errorf("%s: no module field", manifestPath))
+	}
+	mdir := filepath.Dir(manifestPath)
+	out := skim.Module
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(mdir, out)
+	}
+	if check {
+		// Build beside, not over, the module: --check changes nothing.
+		tmp, err := os.MkdirTemp("", "moat-build-check")
+		if err != nil {
+			return fail(err)
+		}
+		defer os.RemoveAll(tmp)
+		out = filepath.Join(tmp, filepath.Base(out))
+	}
+	if err := buildGoTool(ctx, dir, out, stderr); err != nil {
+		return fail(err)
+	}
+	sum, err := moduleDigest(out)
+	if err != nil {
+		return fail(err)
+	}
+	if !check {
+		if err := printModule(stdout, out); err != nil {
+			return fail(err)
+		}
+	}
+	schemas, err := toolSchemas(ctx, dir, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	if check {
+		drift, err := manifestDrift(manifestPath, &skim, sum, schemas)
+		if err != nil {
+			return fail(err)
+		}
+		for _, d := range drift {
+			fmt.Fprintf(stdout, "%s: %s\n", rel(manifestPath), d)
+		}
+		if len(drift) > 0 {
+			fmt.Fprintf(stdout, "run: moat build %s --update-manifest %s\n", dir, manifestPath)
+			return exitToolErr
+		}
+		fmt.Fprintf(stdout, "%s: up to date (sha256:%s)\n", rel(manifestPath), sum)
+		return exitOK
+	}
+	changed, err := updateManifest(manifestPath, text, &skim, sum, schemas)
+	if err != nil {
+		return fail(err)
+	}
+	for _, c := range changed {
+		fmt.Fprintf(stdout, "updated %s\n", c)
+	}
+	if len(changed) == 0 {
+		fmt.Fprintf(stdout, "%s: up to date\n", rel(manifestPath))
+	}
+	// The result must load: a stale result = "text" next to a new output
+	// schema, say, is better found now than by moat serve.
+	if _, err := manifest.Load(manifestPath); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// manifestSkim is what moat build reads of a manifest; manifest.Load checks
+// the rest.
+type manifestSkim struct {
+	Module           string         `toml:"module"`
+	SHA256           string         `toml:"sha256"`
+	InputSchema      map[string]any `toml:"input_schema"`
+	InputSchemaFile  string         `toml:"input_schema_file"`
+	OutputSchema     map[string]any `toml:"output_schema"`
+	OutputSchemaFile string         `toml:"output_schema_file"`
+}
+
+func moduleDigest(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// toolSchemas builds the Go tool in dir for this machine and runs it with
+// MOAT_SCHEMA=1, so that sdk.Run prints the schemas of the handler's types.
+// Only a tool that imports the sdk is run: anything else would do its real
+// work, natively and unsandboxed.
+func toolSchemas(ctx context.Context, dir string, stderr io.Writer) (*sdk.Schemas, error) {
+	if !importsSDK(dir) {
+		return nil, fmt.Errorf("%s: %w; write its schemas into the manifest by hand", dir, errNotSDKTool)
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return nil, errors.New("building Go tools needs the go command on PATH")
+	}
+	tmp, err := os.MkdirTemp("", "moat-schema")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	probe := filepath.Join(tmp, "schema-probe")
+	build := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", probe, ".")
+	build.Dir = dir
+	// Empty GOOS and GOARCH mean this machine, whatever the caller's
+	// environment says.
+	build.Env = append(os.Environ(), "GOOS=", "GOARCH=", "CGO_ENABLED=0")
+	var buf bytes.Buffer
+	build.Stdout, build.Stderr = &buf, &buf
+	if err := build.Run(); err != nil {
+		stderr.Write(buf.Bytes())
+		return nil, fmt.Errorf("go build (native, for the schemas) in %s: %w", dir, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	run := exec.CommandContext(ctx, probe)
+	run.Dir = tmp
+	run.Env = []string{sdk.SchemaEnv + "=1"} // nothing else of ours: no secrets
+	var out, errOut bytes.Buffer
+	run.Stdout = &limitedBuffer{buf: &out, left: maxSchemaOutput}
+	run.Stderr = &limitedBuffer{buf: &errOut, left: 64 << 10}
+	if err := run.Run(); err != nil {
+		stderr.Write(errOut.Bytes())
+		return nil, fmt.Errorf("%s: %w (%v); does main call sdk.Run?", dir, errNoSchemas, err)
+	}
+	var s sdk.Schemas
+	dec := json.NewDecoder(&out)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil || len(s.Input) == 0 || dec.More() {
+		return nil, fmt.Errorf("%s: %w; does main call sdk.Run?", dir, errNoSchemas)
+	}
+	if string(s.Output) == "null" {
+		s.Output = nil
+	}
+	return &s, nil
+}
+
+// importsSDK reports whether a non-test Go file in dir imports the sdk.
+func importsSDK(dir string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		pf, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			continue
+		}
+		for _, imp := range pf.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == sdkImportPath {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+const sdkImportPath = "github.com/moatmcp/moat/sdk"
+
+// limitedBuffer keeps the first left bytes and fails the write after.
+type limitedBuffer struct {
+	buf  *bytes.Buffer
+	left int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if len(p) > l.left {
+		l.buf.Write(p[:l.left])
+		l.left = 0
+		return 0, errors.New("output too large")
+	}
+	l.left -= len(p)
+	return l.buf.Write(p)
+}
+
+// schemaFileNames are where moat build writes a manifest's schemas: the
+// files it already names, else STEM.input.json and STEM.output.json beside
+// it (manifests are *.toml, so moat serve never mistakes them for one).
+func schemaFileNames(manifestPath string, skim *manifestSkim) (in, out string) {
+	stem := strings.TrimSuffix(filepath.Base(manifestPath), filepath.Ext(manifestPath))
+	in, out = skim.InputSchemaFile, skim.OutputSchemaFile
+	if in == "" {
+		in = stem + ".input.json"
+	}
+	if out == "" {
+		out = stem + ".output.json"
+	}
+	return in, out
+}
+
+// manifestDrift lists how the manifest differs from a fresh build.
+func manifestDrift(manifestPath string, skim *manifestSkim, sum string, s *sdk.Schemas) ([]string, error) {
+	var drift []string
+	pin := strings.ToLower(strings.TrimPrefix(skim.SHA256, "sha256:"))
+	switch {
+	case pin == "":
+		drift = append(drift, "no sha256 pin (the build has "+sum+")")
+	case pin != sum:
+		drift = append(drift, "sha256 pins "+pin+" but the build has "+sum)
+	}
+	for _, c := range []struct {
+		key    string
+		inline map[string]any
+		file   string
+		want   json.RawMessage
+	}{
+		{"input_schema", skim.InputSchema, skim.InputSchemaFile, s.Input},
+		{"output_schema", skim.OutputSchema, skim.OutputSchemaFile, s.Output},
+	} {
+		var have json.RawMessage
+		switch {
+		case c.inline != nil:
+			b, err := json.Marshal(c.inline)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", manifestPath, c.key, err)
+			}
+			have = b
+		case c.file != "":
+			p := c.file
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(filepath.Dir(manifestPath), p)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+			if err != nil {
+				drift = append(drift, c.key+"_file "+c.file+" does not exist")
+				continue
+			}
+			have = b
+		}
+		same, err := sameJSON(have, c.want)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", manifestPath, c.key, err)
+		}
+		if !same {
+			switch {
+			case have == nil:
+				drift = append(drift, c.key+" missing (the handler's types have one)")
+			case c.want == nil:
+				drift = append(drift, c.key+" declared, but the handler returns text")
+			default:
+				drift = append(drift, c.key+" differs from the handler's types")
+			}
+		}
+	}
+	return drift, nil
+}
+
+// sameJSON compares two JSON documents by value (nil is no document).
+func sameJSON(a, b json.RawMessage) (bool, error) {
+	if a == nil || b == nil {
+		return a == nil && b == nil, nil
+	}
+	var va, vb any
+	for _, p := range []struct {
+		raw json.RawMessage
+		v   *any
+	}{{a, &va}, {b, &vb}} {
+		dec := json.NewDecoder(bytes.NewReader(p.raw))
+		dec.UseNumber()
+		if err := dec.Decode(p.v); err != nil {
+			return false, err
+		}
+	}
+	return reflect.DeepEqual(va, vb), nil
+}
+
+// updateManifest writes the pin and schema files and edits the manifest's
+// text in place: only the sha256, input_schema_file and output_schema_file
+// lines change, so comments and layout survive. It returns what changed.
+func updateManifest(manifestPath string, text []byte, skim *manifestSkim, sum string, s *sdk.Schemas) ([]string, error) {
+	if skim.InputSchema != nil {
+		return nil, fmt.Errorf("%s: input_schema: %w; delete the [input_schema] table and moat build will write input_schema_file", manifestPath, errInlineSchema)
+	}
+	if skim.OutputSchema != nil {
+		return nil, fmt.Errorf("%s: output_schema: %w; delete the [output_schema] table and moat build will write output_schema_file", manifestPath, errInlineSchema)
+	}
+	mdir := filepath.Dir(manifestPath)
+	inName, outName := schemaFileNames(manifestPath, skim)
+	var changed []string
+	writeSchema := func(name string, schema json.RawMessage) error {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(mdir, p)
+		}
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, schema, "", "  "); err != nil {
+			return err
+		}
+		pretty.WriteByte('\n')
+		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, pretty.Bytes()) {
+			return nil
+		}
+		if err := writeFileAtomic(p, pretty.Bytes(), 0o644); err != nil {
+			return err
+		}
+		changed = append(changed, rel(p))
+		return nil
+	}
+	if err := writeSchema(inName, s.Input); err != nil {
+		return nil, err
+	}
+	if s.Output != nil {
+		if err := writeSchema(outName, s.Output); err != nil {
+			return nil, err
+		}
+	}
+
+	edits := []tomlEdit{
+		{key: "sha256", value: sum},
+		{key: "input_schema_file", value: inName},
+		{key: "output_schema_file", value: outName, remove: s.Output == nil},
+	}
+	newText, err := editTopLevel(text, edits)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", manifestPath, err)
+	}
+	if !bytes.Equal(newText, text) {
+		mode := os.FileMode(0o644)
+		if st, err := os.Stat(manifestPath); err == nil {
+			mode = st.Mode().Perm()
+		}
+		if err := writeFileAtomic(manifestPath, newText, mode); err != nil {
+			return nil, err
+		}
+		changed = append(changed, rel(manifestPath))
+	}
+	return changed, nil
+}
+
+// tomlEdit sets (or removes) one top-level string key.
+type tomlEdit struct {
+	key, value string
+	remove     bool
+}
+
+// editTopLevel applies edits to the top-level string keys of a TOML
+// document, as text: an existing value is replaced where it stands (its
+// line's comment kept), a missing key is added on the line after the one
+// before it in edits (or after module), and a removed key loses its line.
+func editTopLevel(text []byte, edits []tomlEdit) ([]byte, error) {
+	for i, e := range edits {
+		loc, err := findTopLevel(text, e.key)
+		if err != nil {
+			return nil, err
+		}
+		quoted := strconv.Quote(e.value) // ASCII paths and hex: a valid TOML basic string
+		switch {
+		case loc.found && e.remove:
+			start := lineStart(text, loc.keyStart)
+			end := lineEnd(text, loc.valueEnd)
+			text = append(text[:start:start], text[end:]...)
+		case loc.found:
+			if string(text[loc.valueStart:loc.valueEnd]) == quoted {
+				continue
+			}
+			text = append(text[:loc.valueStart:loc.valueStart], append([]byte(quoted), text[loc.valueEnd:]...)...)
+		case !e.remove:
+			after := "module"
+			for j := i - 1; j >= 0; j-- {
+				if l, _ := findTopLevel(text, edits[j].key); l.found {
+					after = edits[j].key
+					break
+				}
+			}
+			prev, err := findTopLevel(text, after)
+			if err != nil {
+				return nil, err
+			}
+			if !prev.found {
+				return nil, fmt.Errorf("no top-level %s to add %s after", after, e.key)
+			}
+			at := lineEnd(text, prev.valueEnd)
+			// Line the "=" up with the previous line's, as manifests do.
+			pad := 1
+			if eq := bytes.IndexByte(text[lineStart(text, prev.keyStart):at], '='); eq > len(e.key) {
+				pad = eq - len(e.key)
+			}
+			line := []byte(e.key + strings.Repeat(" ", pad) + "= " + quoted + "\n")
+			if at > 0 && text[at-1] != '\n' {
+				line = append([]byte("\n"), line...)
+			}
+			text = append(text[:at:at], append(line, text[at:]...)...)
+		}
+	}
+	return text, nil
+}
+
+// topLevelLoc is where a top-level key and its value sit in a document.
+type topLevelLoc struct {
+	found                          bool
+	keyStart, valueStart, valueEnd int
+}
+
+// findTopLevel finds the top-level key (a plain, undotted key before the
+// first table header) with go-toml's parser, so that strings holding "="
+// or "[" and multi-line strings cannot mislead it.
+func findTopLevel(text []byte, key string) (topLevelLoc, error) {
+	var p unstable.Parser
+	p.Reset(text)
+	for p.NextExpression() {
+		n := p.Expression()
+		switch n.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			return topLevelLoc{}, nil
+		case unstable.KeyValue:
+			it := n.Key()
+			it.Next()
+			k := it.Node()
+			if string(k.Data) != key || it.Next() {
+				continue
+			}
+			v := n.Value()
+			if v.Kind != unstable.String {
+				return topLevelLoc{}, fmt.Errorf("%s is not a string", key)
+			}
+			// Raw is the literal with its quotes.
+			start, end := int(v.Raw.Offset), int(v.Raw.Offset+v.Raw.Length)
+			return topLevelLoc{found: true, keyStart: int(k.Raw.Offset), valueStart: start, valueEnd: end}, nil
+		}
+	}
+	if err := p.Error(); err != nil {
+		return topLevelLoc{}, err
+	}
+	return topLevelLoc{}, nil
+}
+
+func lineStart(text []byte, i int) int {
+	for i > 0 && text[i-1] != '\n' {
+		i--
+	}
+	return i
+}
+
+func lineEnd(text []byte, i int) int {
+	for i < len(text) && text[i] != '\n' {
+		i++
+	}
+	if i < len(text) {
+		i++
+	}
+	return i
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it over path, so a reader never sees half a manifest.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

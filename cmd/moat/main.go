@@ -49,7 +49,8 @@ usage:
   moat serve [--config FILE] [--listen ADDR] [--stdio] [--build] [--no-auth] [MANIFEST_DIR...]
   moat call MANIFEST [--args JSON | --args-file FILE]
   moat check PATH...
-  moat build [TOOL_DIR...]
+  moat build [TOOL_DIR...] [--update-manifest MANIFEST | --check MANIFEST]
+  moat new NAME [--lang go|c|assemblyscript] [--dir DIR]
   moat bench [--duration 3s] [--clients 1,4]
   moat keys new --id NAME [--tools a,b] [--scopes x,y] [--expires 720h]
   moat audit verify FILE
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheck(ctx, rest, stdout, stderr)
 	case "build":
 		return cmdBuild(ctx, rest, stdout, stderr)
+	case "new":
+		return cmdNew(ctx, rest, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
 	case "keys":

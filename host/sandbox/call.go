@@ -116,6 +116,7 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	mem := &memoryAllocator{limit: m.limits.MemoryBytes}
 	ctx = experimental.WithMemoryAllocator(ctx, mem)
 	ctx = withCall(ctx, hooks)
+	ctx = withNet(ctx, m.http)
 	overflow := func() { cancel(errOutputOverflow) }
 	stdout := &capWriter{max: m.limits.MaxOutputBytes, full: overflow}
 	stderr := &capWriter{max: m.limits.MaxStderrBytes, full: overflow}

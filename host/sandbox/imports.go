@@ -35,16 +35,14 @@ func (e *ImportError) Error() string {
 }
 
 // grants is the set of manifest grants that link extra moat host
-// functions. ABI v1 has none yet: the seam is here so that a later grant
-// (e.g. "net" for moat.http_request) adds its functions to moatFuncs with
-// a grant name and Load links them only when the Spec grants it.
+// functions: a function in moatFuncs with a grant name is linked only when
+// the Spec grants it ("net": Spec.HTTP set).
 type grants map[string]bool
 
 // laterGrants names moat imports that later grants will provide, so that
-// a module built against them gets a useful message now.
-var laterGrants = map[string]string{
-	"http_request": "net",
-}
+// a module built against them gets a useful message now. Empty while every
+// planned grant exists.
+var laterGrants = map[string]string{}
 
 // checkImports refuses any import that is not a WASI preview 1 function or
 // an always-linked (or granted) moat function with the right signature.

@@ -44,10 +44,13 @@ type hostFunc struct {
 var i32, f64 = api.ValueTypeI32, api.ValueTypeF64
 
 // moatFuncs are the moat host functions. ABI v1: log and progress, always
-// linked; they only report to the MCP client.
+// linked, which only report to the MCP client; http_request and
+// http_response, linked with the [net] grant (net.go).
 var moatFuncs = []hostFunc{
 	{name: "log", params: []api.ValueType{i32, i32, i32}, fn: moatLog},
 	{name: "progress", params: []api.ValueType{f64, f64, i32, i32}, fn: moatProgress},
+	{name: httpRequestImport, params: []api.ValueType{i32, i32, i32, i32, i32}, results: []api.ValueType{i32}, grant: netGrant, fn: moatHTTPRequest},
+	{name: httpResponseImport, params: []api.ValueType{i32, i32, i32}, results: []api.ValueType{i32}, grant: netGrant, fn: moatHTTPResponse},
 }
 
 func moatFuncByName(name string) (hostFunc, bool) {

@@ -87,7 +87,10 @@ type Spec struct {
 	Env        []string // "NAME=value", exactly what the guest sees, nothing else
 	RealClock  bool     // else wazero's fake clock (and sleep returns at once)
 	RealRandom bool     // else deterministic randomness
-	Limits     Limits
+	// HTTP makes the requests of moat.http_request; nil (the default)
+	// means no [net] grant: a module importing it is refused at load.
+	HTTP   HTTPDoer
+	Limits Limits
 }
 
 // Module is a compiled, checked tool module. Each Call runs it in a fresh
@@ -104,6 +107,7 @@ type Module struct {
 	config   wazero.ModuleConfig // everything but stdio
 	limits   Limits              // with defaults applied
 	sleeps   bool                // granted the real clock: sleep really waits
+	http     HTTPDoer            // nil without the [net] grant
 	mounts   []mountFS
 	slots    chan struct{} // one token per running call
 
@@ -151,6 +155,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		name:     spec.Name,
 		compiled: compiled,
 		limits:   limits,
+		http:     spec.HTTP,
 		slots:    make(chan struct{}, limits.MaxConcurrency),
 	}
 	m.stopCtx, m.stop = context.WithCancelCause(context.Background())
@@ -160,7 +165,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		}
 	}()
 
-	if err := r.checkImports(compiled, grants{}); err != nil {
+	if err := r.checkImports(compiled, grants{netGrant: spec.HTTP != nil}); err != nil {
 		return nil, err
 	}
 	if start, ok := compiled.ExportedFunctions()["_start"]; !ok {

@@ -106,6 +106,9 @@ type Tool struct {
 	// RequiredScopes are the scopes a caller must hold to see and call the
 	// tool (required_scopes); empty = none beyond being allowed the tool.
 	RequiredScopes []string
+	// Net is the [net] grant (outbound HTTP through moat.http_request);
+	// nil means no network.
+	Net *NetGrant
 
 	// Line returns the line of a field path such as "limits.memory" or
 	// "mount[0].host", or of its nearest ancestor present in the manifest,
@@ -259,7 +262,7 @@ func (d *doc) tool(t *Tool, dir string) error {
 	root := table{m: d.root}
 	if err := d.strict(root, "name", "title", "description", "module", "sha256", "result",
 		"input_schema", "input_schema_file", "output_schema", "output_schema_file",
-		"annotations", "mount", "env", "grants", "limits", "required_scopes"); err != nil {
+		"annotations", "mount", "env", "grants", "net", "limits", "required_scopes"); err != nil {
 		return err
 	}
 
@@ -347,6 +350,9 @@ func (d *doc) tool(t *Tool, dir string) error {
 		return err
 	}
 
+	if t.Net, err = d.net(root, dir); err != nil {
+		return err
+	}
 	if t.RequiredScopes, err = d.requiredScopes(root); err != nil {
 		return err
 	}

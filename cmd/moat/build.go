@@ -198,6 +198,15 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 	if skim.Module == "" {
 		return fail(fmt.Errorf("%s: no module field", manifestPath))
 	}
+	// Refuse before building what would be refused after.
+	if !importsSDK(dir) {
+		return fail(fmt.Errorf("%s: %w; write its schemas into the manifest by hand", dir, errNotSDKTool))
+	}
+	if !check {
+		if err := checkNoInline(manifestPath, &skim); err != nil {
+			return fail(err)
+		}
+	}
 	mdir := filepath.Dir(manifestPath)
 	out := skim.Module
 	if !filepath.IsAbs(out) {
@@ -471,11 +480,8 @@ func sameJSON(a, b json.RawMessage) (bool, error) {
 // text in place: only the sha256, input_schema_file and output_schema_file
 // lines change, so comments and layout survive. It returns what changed.
 func updateManifest(manifestPath string, text []byte, skim *manifestSkim, sum string, s *sdk.Schemas) ([]string, error) {
-	if skim.InputSchema != nil {
-		return nil, fmt.Errorf("%s: input_schema: %w; delete the [input_schema] table and moat build will write input_schema_file", manifestPath, errInlineSchema)
-	}
-	if skim.OutputSchema != nil {
-		return nil, fmt.Errorf("%s: output_schema: %w; delete the [output_schema] table and moat build will write output_schema_file", manifestPath, errInlineSchema)
+	if err := checkNoInline(manifestPath, skim); err != nil {
+		return nil, err
 	}
 	mdir := filepath.Dir(manifestPath)
 	inName, outName := schemaFileNames(manifestPath, skim)
@@ -528,6 +534,18 @@ func updateManifest(manifestPath string, text []byte, skim *manifestSkim, sum st
 		changed = append(changed, rel(manifestPath))
 	}
 	return changed, nil
+}
+
+// checkNoInline refuses a manifest with an inline schema table: moat build
+// edits lines, not tables, and two forms of one schema is a load error.
+func checkNoInline(manifestPath string, skim *manifestSkim) error {
+	if skim.InputSchema != nil {
+		return fmt.Errorf("%s: input_schema: %w; delete the [input_schema] table and moat build will write input_schema_file", manifestPath, errInlineSchema)
+	}
+	if skim.OutputSchema != nil {
+		return fmt.Errorf("%s: output_schema: %w; delete the [output_schema] table and moat build will write output_schema_file", manifestPath, errInlineSchema)
+	}
+	return nil
 }
 
 // tomlEdit sets (or removes) one top-level string key.

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEditTopLevel(t *testing.T) {
+	edits := []tomlEdit{
+		{key: "sha256", value: "abc"},
+		{key: "input_schema_file", value: "t.input.json"},
+		{key: "output_schema_file", value: "t.output.json"},
+	}
+	noOutput := []tomlEdit{edits[0], edits[1], {key: "output_schema_file", value: "t.output.json", remove: true}}
+	tests := []struct {
+		name  string
+		in    string
+		edits []tomlEdit
+		want  string
+	}{
+		{"added after module, aligned",
+			"# c\nname   = \"t\"\nmodule = \"t.wasm\" # the module\n\n[limits]\ntimeout = \"1s\"\n", edits,
+			"# c\nname   = \"t\"\nmodule = \"t.wasm\" # the module\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\noutput_schema_file = \"t.output.json\"\n\n[limits]\ntimeout = \"1s\"\n"},
+		{"replaced in place, comments kept",
+			"module = 't.wasm'\nsha256 = \"old\"   # pin\ndescription = \"\"\"\n[not a table]\nsha256 = \"x\"\n\"\"\"\ninput_schema_file = 'in.json' # mine\noutput_schema_file = \"o.json\"\n[limits]\nsha256 = \"not top level\"\n", edits,
+			"module = 't.wasm'\nsha256 = \"abc\"   # pin\ndescription = \"\"\"\n[not a table]\nsha256 = \"x\"\n\"\"\"\ninput_schema_file = \"t.input.json\" # mine\noutput_schema_file = \"t.output.json\"\n[limits]\nsha256 = \"not top level\"\n"},
+		{"output schema removed for a text tool",
+			"module = \"t.wasm\"\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\noutput_schema_file = \"t.output.json\" # gone\nname = \"t\"\n", noOutput,
+			"module = \"t.wasm\"\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\nname = \"t\"\n"},
+		{"unchanged", "module = \"t.wasm\"\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\n", noOutput,
+			"module = \"t.wasm\"\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\n"},
+		{"module on the last line without a newline", "module = \"t.wasm\"", edits[:1], "module = \"t.wasm\"\nsha256 = \"abc\"\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := editTopLevel([]byte(tc.in), tc.edits)
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("got %v\n%s\nwant\n%s", err, got, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct{ name, in, want string }{
+		{"not a string", "module = \"t.wasm\"\nsha256 = 5\n", "sha256 is not a string"},
+		{"no module", "name = \"t\"\n", "no top-level module to add sha256 after"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := editTopLevel([]byte(tc.in), edits); err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// schemaTool writes a minimal sdk tool into a new module under a temp dir.
+func schemaTool(t *testing.T, handler string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tool")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tool\n\ngo "+goVersion()+"\n\nrequire github.com/moatmcp/moat v0.0.0\n\nreplace github.com/moatmcp/moat => "+filepath.ToSlash(repoRoot(t))+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport (\n\t\"context\"\n\n\t\"github.com/moatmcp/moat/sdk\"\n)\n\n"+handler), 0o644)
+	return dir
+}
+
+func TestBuildManifest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds Go tools")
+	}
+	dir := schemaTool(t, "type in struct {\n\tQ string `json:\"q\"`\n}\n\nfunc main() {\n\tsdk.Run(func(_ context.Context, in in) (string, error) { return in.Q, nil })\n}\n")
+	mdir := t.TempDir()
+	manifestPath := filepath.Join(mdir, "t.toml")
+	original := "# keep me\nname   = \"t\"  # and me\nmodule = \"" + filepath.ToSlash(filepath.Join(dir, "t.wasm")) + "\"\noutput_schema_file = \"stale.json\"\n\n[limits]\ntimeout = \"1s\" # and me\n"
+	os.WriteFile(manifestPath, []byte(original), 0o600)
+	os.WriteFile(filepath.Join(mdir, "stale.json"), []byte(`{"type":"object"}`), 0o644)
+
+	// --check before the update reports every drift and exits 1.
+	code, out, errOut := runMoat(t, "", "build", dir, "--check", manifestPath)
+	if code != 1 || !strings.Contains(out, "no sha256 pin") || !strings.Contains(out, "input_schema missing (the handler's types have one)") ||
+		!strings.Contains(out, "output_schema declared, but the handler returns text") {
+		t.Fatalf("check: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "t.wasm")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("--check wrote the module: %v", err)
+	}
+
+	code, out, errOut = runMoat(t, "", "build", dir, "--update-manifest", manifestPath)
+	if code != 0 {
+		t.Fatalf("update: exit %d\n%s\n%s", code, out, errOut)
+	}
+	sum, _ := moduleDigest(filepath.Join(dir, "t.wasm"))
+	want := "# keep me\nname   = \"t\"  # and me\nmodule = \"" + filepath.ToSlash(filepath.Join(dir, "t.wasm")) + "\"\nsha256 = \"" + sum + "\"\ninput_schema_file = \"t.input.json\"\n\n[limits]\ntimeout = \"1s\" # and me\n"
+	if b, _ := os.ReadFile(manifestPath); string(b) != want {
+		t.Fatalf("manifest:\n%s\nwant\n%s", b, want)
+	}
+	if st, _ := os.Stat(manifestPath); st.Mode().Perm() != 0o600 {
+		t.Errorf("manifest mode %v, want 0600 kept", st.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(filepath.Join(mdir, "t.input.json")); string(b) != "{\n  \"type\": \"object\",\n  \"properties\": {\n    \"q\": {\n      \"type\": \"string\"\n    }\n  },\n  \"required\": [\n    \"q\"\n  ],\n  \"additionalProperties\": false\n}\n" {
+		t.Fatalf("t.input.json:\n%s", b)
+	}
+	if code, out, _ := runMoat(t, "", "build", dir, "--check", manifestPath); code != 0 || out != "t.toml: up to date (sha256:"+sum+")\n" && !strings.HasSuffix(out, "t.toml: up to date (sha256:"+sum+")\n") {
+		t.Fatalf("check after update: exit %d\n%s", code, out)
+	}
+	// A second update changes nothing.
+	if code, out, _ := runMoat(t, "", "build", dir, "--update-manifest", manifestPath); code != 0 || !strings.Contains(out, "up to date") || strings.Contains(out, "updated") {
+		t.Fatalf("second update: exit %d\n%s", code, out)
+	}
+	// A hand-edited schema file is drift.
+	os.WriteFile(filepath.Join(mdir, "t.input.json"), []byte(`{"type":"object"}`), 0o644)
+	if code, out, _ := runMoat(t, "", "build", dir, "--check", manifestPath); code != 1 || !strings.Contains(out, "input_schema differs from the handler's types") {
+		t.Fatalf("check after edit: exit %d\n%s", code, out)
+	}
+}
+
+func TestBuildManifestRefusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds Go tools")
+	}
+	sdkTool := schemaTool(t, "func main() {\n\tsdk.Run(func(_ context.Context, in struct{}) (string, error) { return \"\", nil })\n}\n")
+	plain := schemaTool(t, "var _ = sdk.Errorf\nvar _ context.Context\n\nfunc main() {}\n")
+	os.WriteFile(filepath.Join(plain, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	mdir := t.TempDir()
+	inline := filepath.Join(mdir, "inline.toml")
+	os.WriteFile(inline, []byte("name = \"t\"\nmodule = \"t.wasm\"\n\n[input_schema]\ntype = \"object\"\n"), 0o644)
+	plainManifest := filepath.Join(mdir, "plain.toml")
+	os.WriteFile(plainManifest, []byte("name = \"t\"\nmodule = \"p.wasm\"\n"), 0o644)
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr string
+	}{
+		{"inline schema", []string{"build", sdkTool, "--update-manifest", inline}, 2, "input_schema: the manifest declares this schema inline; delete the [input_schema] table and moat build will write input_schema_file"},
+		{"not an sdk tool", []string{"build", plain, "--update-manifest", plainManifest}, 2, "the tool does not import github.com/moatmcp/moat/sdk; write its schemas into the manifest by hand"},
+		{"both flags", []string{"build", sdkTool, "--update-manifest", inline, "--check", inline}, 2, "give --update-manifest or --check, not both"},
+		{"two dirs", []string{"build", sdkTool, plain, "--check", inline}, 2, "--update-manifest and --check take exactly one TOOL_DIR"},
+		{"missing manifest", []string{"build", sdkTool, "--check", filepath.Join(mdir, "nope.toml")}, 2, "nope.toml"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runMoat(t, "", tc.args...)
+			if code != tc.wantCode || !strings.Contains(errOut, tc.wantStderr) {
+				t.Fatalf("exit %d, stderr %q; want %d ∋ %q", code, errOut, tc.wantCode, tc.wantStderr)
+			}
+		})
+	}
+	if b, _ := os.ReadFile(inline); !bytes.Equal(b, []byte("name = \"t\"\nmodule = \"t.wasm\"\n\n[input_schema]\ntype = \"object\"\n")) {
+		t.Fatalf("a refused update changed the manifest:\n%s", b)
+	}
+}
+
+func TestSameJSON(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{`{"a":1,"b":[1,2]}`, `{ "b": [1,2], "a": 1 }`, true},
+		{`{"a":1}`, `{"a":1.0}`, false}, // as text; the generator writes integers as integers
+		{`{"a":1}`, `{"a":2}`, false},
+	}
+	for _, tc := range tests {
+		if got, err := sameJSON(json.RawMessage(tc.a), json.RawMessage(tc.b)); err != nil || got != tc.want {
+			t.Errorf("sameJSON(%s, %s) = %v, %v", tc.a, tc.b, got, err)
+		}
+	}
+	if same, _ := sameJSON(nil, nil); !same {
+		t.Error("two absent schemas differ")
+	}
+	if same, _ := sameJSON(nil, json.RawMessage(`{}`)); same {
+		t.Error("absent equals present")
+	}
+}
+
+// TestExampleHelloC calls the committed tools/hello_c module and, when
+// clang with wasi-libc is present, checks that it is what build.sh makes
+// of main.c today.
+func TestExampleHelloC(t *testing.T) {
+	root := repoRoot(t)
+	assertHello(t, filepath.Join(root, "manifests", "hello_c.toml"))
+	clangWASI(t)
+	assertRebuildMatches(t, filepath.Join(root, "tools", "hello_c"), []string{"main.c", "build.sh"}, "", "hello_c.wasm")
+}
+
+// TestExampleHelloAssemblyScript does the same for tools/hello_as.
+func TestExampleHelloAssemblyScript(t *testing.T) {
+	root := repoRoot(t)
+	assertHello(t, filepath.Join(root, "manifests", "hello_as.toml"))
+	nm := ascModules(t)
+	assertRebuildMatches(t, filepath.Join(root, "tools", "hello_as"), []string{"package.json", "package-lock.json", "build.sh", "assembly/index.ts"}, nm, "hello_as.wasm")
+}
+
+// assertRebuildMatches copies a tool's sources to a temp dir, runs its
+// build.sh there and compares the module with the committed one.
+func assertRebuildMatches(t *testing.T, src string, files []string, nodeModules, module string) {
+	t.Helper()
+	dst := t.TempDir()
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dst, f)), 0o755)
+		os.WriteFile(filepath.Join(dst, f), b, 0o755)
+	}
+	if nodeModules != "" {
+		os.Symlink(nodeModules, filepath.Join(dst, "node_modules"))
+	}
+	cmd := exec.Command("bash", "build.sh")
+	cmd.Dir = dst
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build.sh: %v\n%s", err, b)
+	}
+	got, _ := os.ReadFile(filepath.Join(dst, module))
+	want, _ := os.ReadFile(filepath.Join(src, module))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from a fresh build of its source (%d vs %d bytes): run %s/build.sh and commit the module", module, len(want), len(got), filepath.Base(src))
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/host/netpolicy"
 	"github.com/moatmcp/moat/host/sandbox"
 	"github.com/moatmcp/moat/host/schema"
 )
@@ -91,6 +92,23 @@ func sandboxSpec(m *manifest.Tool) sandbox.Spec {
 	for _, e := range m.Env {
 		spec.Env = append(spec.Env, e.Name+"="+e.Value)
 	}
+	if m.Net != nil {
+		// One policy (and connection pool) per loaded tool. Audit records
+		// come from netpolicy.WithObserver on each call's ctx, which knows
+		// the principal; the grant itself was checked at manifest load,
+		// and if New still fails every request fails closed.
+		pol, polErr := netpolicy.New(m.Net.Policy())
+		spec.HTTP = sandbox.HTTPFunc(func(ctx context.Context, r *sandbox.HTTPRequest) (*sandbox.HTTPResponse, error) {
+			if polErr != nil {
+				return nil, polErr
+			}
+			resp, err := pol.Do(ctx, &netpolicy.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body})
+			if err != nil {
+				return nil, err
+			}
+			return &sandbox.HTTPResponse{Status: resp.Status, URL: resp.URL, Header: resp.Header, Body: resp.Body}, nil
+		})
+	}
 	return spec
 }
 
@@ -105,7 +123,7 @@ func describeTool(m *manifest.Tool, in, out *schema.Schema) *mcp.Tool {
 			writes = true
 		}
 	}
-	network := false // the network grant arrives with issue #7
+	network := m.Net != nil
 	ann := &mcp.ToolAnnotations{Title: m.Title}
 	ann.ReadOnlyHint = pick(m.Annotations.ReadOnly, !writes && !network)
 	ann.DestructiveHint = ptr(pick(m.Annotations.Destructive, writes))

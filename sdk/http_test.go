@@ -1,0 +1,60 @@
+//go:build !wasip1
+
+package sdk
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestHTTP(t *testing.T) {
+	var sent string
+	hostHTTP = func(req []byte) ([]byte, uint32) {
+		sent = string(req)
+		return []byte(`{"status":404,"url":"https://a.test/x","headers":{"Content-Type":"text/plain"},"body":"bm9wZQ=="}`), 0
+	}
+	defer func() { hostHTTP = func([]byte) ([]byte, uint32) { return nil, HTTPErrFailed } }()
+
+	resp, err := HTTP("POST", "https://a.test/x", map[string]string{"Accept": "text/plain"}, []byte("ping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"method":"POST","url":"https://a.test/x","headers":{"Accept":"text/plain"},"body":"cGluZw=="}`; sent != want {
+		t.Errorf("sent %s, want %s", sent, want)
+	}
+	if resp.Status != 404 || resp.URL != "https://a.test/x" || resp.Header["Content-Type"] != "text/plain" || string(resp.Body) != "nope" {
+		t.Errorf("resp = %+v", resp)
+	}
+
+	if _, err := HTTPGet("https://a.test/"); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"method":"GET","url":"https://a.test/"}`; sent != want {
+		t.Errorf("sent %s, want %s", sent, want)
+	}
+
+	for _, tc := range []struct {
+		code uint32
+		want string
+	}{
+		{HTTPErrDeniedHost, "http: the host is not allowed by the tool's manifest"},
+		{HTTPErrTimeout, "http: the request timed out"},
+		{99, "http: the request failed (code 99)"},
+	} {
+		hostHTTP = func([]byte) ([]byte, uint32) { return nil, tc.code }
+		_, err := HTTPGet("https://a.test/")
+		if err == nil || err.Error() != tc.want || !errors.Is(err, &HTTPError{Code: tc.code}) {
+			t.Errorf("code %d: err = %v, want %q", tc.code, err, tc.want)
+		}
+	}
+	hostHTTP = func([]byte) ([]byte, uint32) { return []byte("not json"), 0 }
+	if _, err := HTTPGet("https://a.test/"); !errors.Is(err, &HTTPError{Code: HTTPErrFailed}) {
+		t.Errorf("bad document: err = %v", err)
+	}
+}
+
+func TestHTTPOutsideMoat(t *testing.T) {
+	if _, err := HTTPGet("https://a.test/"); !errors.Is(err, &HTTPError{Code: HTTPErrFailed}) {
+		t.Errorf("err = %v, want HTTPErrFailed", err)
+	}
+}

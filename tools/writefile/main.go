@@ -1,0 +1,176 @@
+// Command writefile is the write_file tool: it writes a UTF-8 text file
+// inside the folder its manifest mounts read-write at /scratch.
+//
+// A write is atomic: the content goes to a new temporary file in the
+// target's own folder (so inside the mount, on the same filesystem), is
+// synced, and is then renamed over the target. A reader sees the old
+// file or the new one, never a mix, and a call stopped half-way (timeout,
+// memory) leaves at most a stray temporary file whose name starts with
+// ".moat-tmp-", never a half-written target.
+//
+// The sandbox is what keeps the tool inside /scratch; the checks here give
+// the agent clear errors.
+package main
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/moatmcp/moat/sdk"
+)
+
+// root is where the manifest mounts the writable folder; a variable so
+// native tests can point it at a temp dir.
+var root = "/scratch"
+
+const (
+	// maxContent caps the bytes one call writes. The manifest's max_input
+	// bounds the arguments before the tool starts; this bounds the decoded
+	// content, whatever its JSON escaping cost.
+	maxContent = 1 << 20
+	// tmpPrefix starts every temporary file's name.
+	tmpPrefix = ".moat-tmp-"
+)
+
+type input struct {
+	Path       string `json:"path"`
+	Content    string `json:"content"`
+	CreateOnly bool   `json:"create_only,omitempty"`
+}
+
+type output struct {
+	Path         string `json:"path"` // relative to /scratch
+	BytesWritten int    `json:"bytes_written"`
+	Created      bool   `json:"created"` // false: an existing file was replaced
+}
+
+func main() { sdk.Run(writeFile) }
+
+func writeFile(_ context.Context, in input) (output, error) {
+	name, err := guestPath(in.Path)
+	if err != nil {
+		return output{}, err
+	}
+	if len(in.Content) > maxContent {
+		return output{}, sdk.Errorf("content is %d bytes; the limit is %d", len(in.Content), maxContent)
+	}
+	if !utf8.ValidString(in.Content) {
+		// JSON arguments are UTF-8 already; this keeps a native caller honest.
+		return output{}, sdk.Errorf("content is not valid UTF-8")
+	}
+	if strings.HasPrefix(path.Base(name), tmpPrefix) {
+		return output{}, sdk.Errorf("%s: names starting with %s are reserved", in.Path, tmpPrefix)
+	}
+	dir := path.Dir(name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return output{}, describe(rel(dir), err)
+	}
+	created := true
+	switch st, err := os.Lstat(name); {
+	case err == nil && st.IsDir():
+		return output{}, sdk.Errorf("%s is a folder", in.Path)
+	case err == nil && !st.Mode().IsRegular():
+		return output{}, sdk.Errorf("%s is not a regular file", in.Path)
+	case err == nil && in.CreateOnly:
+		return output{}, sdk.Errorf("%s already exists (create_only is set)", in.Path)
+	case err == nil:
+		created = false
+	case !errors.Is(err, fs.ErrNotExist):
+		return output{}, describe(in.Path, err)
+	}
+	if in.CreateOnly {
+		// Claim the name first, so a file another call creates meanwhile
+		// is never replaced; the rename below then replaces only our own
+		// empty placeholder.
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			return output{}, sdk.Errorf("%s already exists (create_only is set)", in.Path)
+		}
+		if err != nil {
+			return output{}, describe(in.Path, err)
+		}
+		f.Close()
+	}
+	if err := replace(dir, name, in.Content); err != nil {
+		if in.CreateOnly {
+			os.Remove(name)
+		}
+		return output{}, describe(in.Path, err)
+	}
+	return output{Path: rel(name), BytesWritten: len(in.Content), Created: created}, nil
+}
+
+// replace writes content to a temporary file in dir and renames it over
+// name. On failure it removes the temporary file.
+func replace(dir, name, content string) error {
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.WriteString(content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// guestPath maps the agent's path to a file path under /scratch. A relative
+// path is taken relative to /scratch; an absolute one must already be
+// under it. The folder itself is not a file.
+func guestPath(p string) (string, error) {
+	if p == "" {
+		return "", sdk.Errorf("path is required")
+	}
+	if strings.ContainsRune(p, 0) {
+		return "", sdk.Errorf("path contains a NUL byte")
+	}
+	if strings.HasSuffix(p, "/") {
+		return "", sdk.Errorf("%s: path names a folder, not a file", p)
+	}
+	if !path.IsAbs(p) {
+		p = path.Join(root, p)
+	}
+	p = path.Clean(p)
+	if !strings.HasPrefix(p, root+"/") {
+		return "", sdk.Errorf("path must be a file inside the writable folder %s", root)
+	}
+	return p, nil
+}
+
+// rel is name relative to root, for messages and the result.
+func rel(name string) string {
+	if name == root {
+		return "."
+	}
+	return strings.TrimPrefix(name, root+"/")
+}
+
+func describe(p string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return sdk.Errorf("%s: no such folder", p)
+	case errors.Is(err, fs.ErrPermission):
+		return sdk.Errorf("%s: permission denied", p)
+	case errors.Is(err, syscall.ENOTDIR):
+		return sdk.Errorf("%s: part of the path is a file, not a folder", p)
+	case errors.Is(err, syscall.EROFS):
+		return sdk.Errorf("%s: the folder is read-only", p)
+	}
+	return sdk.Errorf("%s: cannot be written", p)
+}

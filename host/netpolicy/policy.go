@@ -342,49 +342,60 @@ func (p *Policy) dial(ctx context.Context, network, addr string) (net.Conn, erro
 var errTimeout = errors.New("net request timed out")
 
 // Do makes req under the policy and returns the final response. Every
-// error is an *Error.
+// error is an *Error. Each request sent (each hop) is reported as an
+// Event, and so is a request refused before anything was sent.
 func (p *Policy) Do(ctx context.Context, req *Request) (*Response, error) {
-	if err := CheckMethod(req.Method); err != nil {
-		return nil, errorf(KindBadRequest, "method is malformed")
+	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errTimeout)
+	defer cancel()
+	hop, host, method := 0, "", ""
+	refuse := func(err error) (*Response, error) {
+		p.emit(ctx, Event{Host: host, Method: method, Hop: hop, Outcome: KindOf(err).String()})
+		return nil, err
 	}
+	if err := CheckMethod(req.Method); err != nil {
+		return refuse(errorf(KindBadRequest, "method is malformed"))
+	}
+	method = req.Method
+	t, err := parseURL(req.URL)
+	if err != nil {
+		return refuse(err)
+	}
+	host = t.hostPort()
 	if !slices.Contains(p.methods, req.Method) {
-		return nil, errorf(KindDeniedMethod, "method %s is not granted", req.Method)
+		return refuse(errorf(KindDeniedMethod, "method %s is not granted", req.Method))
 	}
 	if int64(len(req.Body)) > p.maxReq {
-		return nil, errorf(KindRequestTooLarge, "body is %d bytes; the limit is %d", len(req.Body), p.maxReq)
+		return refuse(errorf(KindRequestTooLarge, "body is %d bytes; the limit is %d", len(req.Body), p.maxReq))
 	}
 	guest, err := guestHeaders(req.Header)
 	if err != nil {
-		return nil, err
-	}
-	t, err := parseURL(req.URL)
-	if err != nil {
-		return nil, err
+		return refuse(err)
 	}
 	if err := p.checkTarget(t); err != nil {
-		return nil, err
+		return refuse(err)
 	}
 
-	ctx, cancel := context.WithTimeoutCause(ctx, p.timeout, errTimeout)
-	defer cancel()
-	method, body := req.Method, req.Body
+	body := req.Body
 	first := t.hostPort()
-	for hop := 0; ; hop++ {
+	for {
 		resp, err := p.roundTrip(ctx, hop, method, t, body, guest, t.hostPort() != first)
 		if err != nil {
-			return nil, err
+			return nil, err // reported by roundTrip
 		}
 		next, redirect := p.redirect(resp, hop)
 		if !redirect {
 			return resp, nil
 		}
+		hop++ // what follows concerns the next hop
 		nt, err := parseURL(next)
 		if err != nil {
-			return nil, err
+			host = ""
+			return refuse(err)
 		}
+		host = nt.hostPort()
 		if err := p.checkTarget(nt); err != nil {
 			err.(*Error).Msg = "redirect: " + err.(*Error).Msg
-			return nil, err
+			return refuse(err)
 		}
 		// RFC 9110 15.4: 301 and 302 may, and 303 must, turn into a GET
 		// without a body; 307 and 308 keep both.
@@ -395,7 +406,7 @@ func (p *Policy) Do(ctx context.Context, req *Request) (*Response, error) {
 			}
 		}
 		if !slices.Contains(p.methods, method) {
-			return nil, errorf(KindDeniedMethod, "redirect: method %s is not granted", method)
+			return refuse(errorf(KindDeniedMethod, "redirect: method %s is not granted", method))
 		}
 		t = nt
 	}

@@ -461,3 +461,39 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestEventsForRefusals(t *testing.T) {
+	srv := newServer(t, false)
+	port := srv.port()
+	hp := "api.test:" + port
+	var events []Event
+	p := newPolicy(t, Config{Allow: []string{hp}, HTTPHosts: []string{hp}, AllowIPs: []string{"127.0.0.1"}, MaxRedirects: 1,
+		OnRequest: func(e Event) { events = append(events, e) }})
+	for _, tc := range []struct {
+		name string
+		req  Request
+		want []Event
+	}{
+		{"denied host", Request{Method: "GET", URL: "http://other.test:" + port + "/ok"},
+			[]Event{{Host: "other.test:" + port, Method: "GET", Outcome: "denied_host"}}},
+		{"bad method", Request{Method: "GE\r\nT", URL: "http://" + hp + "/ok"},
+			[]Event{{Outcome: "bad_request"}}},
+		{"bad URL", Request{Method: "GET", URL: "http://u@" + hp + "/ok?token=abc"},
+			[]Event{{Method: "GET", Outcome: "bad_request"}}},
+		{"redirect to a denied host", Request{Method: "GET", URL: "http://" + hp + "/redirect?to=http://other.test/x"},
+			[]Event{{Host: hp, Method: "GET", Status: 302, Outcome: "ok"}, {Host: "other.test:80", Method: "GET", Hop: 1, Outcome: "denied_host"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			events = nil
+			if _, err := p.Do(context.Background(), &tc.req); err == nil {
+				t.Fatal("no error")
+			}
+			for i := range events {
+				events[i].Duration, events[i].BytesIn = 0, 0
+			}
+			if fmt.Sprint(events) != fmt.Sprint(tc.want) {
+				t.Errorf("events = %+v\nwant     %+v", events, tc.want)
+			}
+		})
+	}
+}

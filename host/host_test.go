@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 		"hostfixture": "../testdata/guests/hostfixture",
 		"readfile":    "../tools/readfile",
 		"listfiles":   "../tools/listfiles",
+		"searchfiles": "../tools/searchfiles",
+		"writefile":   "../tools/writefile",
+		"jsonquery":   "../tools/jsonquery",
 	} {
 		out := filepath.Join(dir, name+".wasm")
 		cmd := exec.Command("go", "build", "-o", out, ".")

@@ -19,10 +19,12 @@ import (
 
 const (
 	// maxDocument bounds the document; the manifest's max_input bounds the
-	// whole argument object before the tool starts.
-	maxDocument = 1 << 20
+	// whole argument object, to the same size, before the tool starts.
+	maxDocument = 256 << 10
 	// maxDepth bounds the nesting of arrays and objects in the document.
-	maxDepth = 64
+	// It matches the host: host/schema refuses arguments nested deeper
+	// than 64 levels, and the argument object is one of them.
+	maxDepth = 63
 )
 
 type input struct {

@@ -94,10 +94,10 @@ func TestDocumentLimits(t *testing.T) {
 		doc  string
 		want string
 	}{
-		{"too deep", deep, "document nests 65 levels deep; the limit is 64"},
+		{"too deep", deep, "document nests 64 levels deep; the limit is 63"},
 		{"brackets in strings do not count", `{"a":"` + strings.Repeat("[", 100) + `\"["}`, ""},
 		{"at the limit", ok, ""},
-		{"too large", `"` + strings.Repeat("a", maxDocument) + `"`, "document is 1048578 bytes; the limit is 1048576"},
+		{"too large", `"` + strings.Repeat("a", maxDocument) + `"`, "document is 262146 bytes; the limit is 262144"},
 		{"missing", "", "document is required"},
 	}
 	for _, tc := range tests {

@@ -52,6 +52,8 @@ const (
 	maxSkipped = 50
 	// progressEvery: entries between progress notifications.
 	progressEvery = 1000
+	// checkEvery: bytes of a file searched between two looks at the clock.
+	checkEvery = 64 << 10
 )
 
 // deadlineEnv names the environment variable that sets a soft deadline in
@@ -166,6 +168,11 @@ func searchFiles(_ context.Context, in input) (output, error) {
 	return s.out, nil
 }
 
+// late reports whether the soft deadline has passed.
+func (s *search) late() bool {
+	return !s.deadline.IsZero() && !now().Before(s.deadline)
+}
+
 // stop ends the search because of the named bound.
 func (s *search) stop(by string) error {
 	s.out.Truncated = true
@@ -200,7 +207,7 @@ func (s *search) walk(dir string, depth int) error {
 		if s.entries%progressEvery == 0 {
 			sdk.Progress(float64(s.entries), 0, fmt.Sprintf("%d entries visited", s.entries))
 		}
-		if !s.deadline.IsZero() && !now().Before(s.deadline) {
+		if s.late() {
 			return s.stop("deadline")
 		}
 		full := path.Join(dir, e.Name())
@@ -267,13 +274,26 @@ func (s *search) file(full string, size int64) error {
 	// mean the line's start and end as the agent expects.
 	s.out.FilesScanned++
 	name := rel(root, full)
+	sinceCheck := 0
 	for n := 1; len(data) > 0; n++ {
+		// One file can take a second to search in the sandbox (a complex
+		// pattern runs at about 1 MB/s there), so the deadline is checked
+		// within files too. A single long line is one uninterruptible
+		// match: the soft deadline must leave room for it before the
+		// manifest's timeout.
+		if sinceCheck >= checkEvery {
+			sinceCheck = 0
+			if s.late() {
+				return s.stop("deadline")
+			}
+		}
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
 		} else {
 			data = nil
 		}
+		sinceCheck += len(line) + 1
 		line = bytes.TrimSuffix(line, []byte("\r")) // so $ matches at a CRLF line's end
 		if !s.re.Match(line) {
 			continue

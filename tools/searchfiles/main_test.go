@@ -174,3 +174,28 @@ func TestSoftDeadline(t *testing.T) {
 		t.Errorf("bad deadline: err = %v", err)
 	}
 }
+
+// TestSoftDeadlineWithinAFile: the clock is read every checkEvery bytes of
+// a file too, so one large file cannot overrun the deadline by much.
+func TestSoftDeadlineWithinAFile(t *testing.T) {
+	lines := make([]string, 100000) // 200 KB: the clock is read at 64 KiB and 128 KiB
+	for i := range lines {
+		lines[i] = "a"
+	}
+	lines[0], lines[len(lines)-1] = "hit first", "hit last"
+	tree(t, map[string]string{"big.txt": strings.Join(lines, "\n") + "\n"})
+	var clock time.Time
+	old := now
+	now = func() time.Time { clock = clock.Add(time.Second); return clock }
+	t.Cleanup(func() { now = old })
+	t.Setenv(deadlineEnv, "3500") // start at 1 s; the entry at 2 s; 64 KiB at 3 s; 128 KiB at 4 s: stop
+	out, err := searchFiles(context.Background(), input{Pattern: "^hit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(out)
+	want := `{"matches":[{"path":"big.txt","line":1,"text":"hit first"}],"truncated":true,"stopped_by":"deadline","files_scanned":1}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+}

@@ -78,6 +78,9 @@ func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result,
 		return nil, err
 	}
 	defer func() { <-m.slots }()
+	if m.snap != nil {
+		return m.runReactor(ctx, stdin, hooks)
+	}
 	return m.run(ctx, stdin, hooks)
 }
 

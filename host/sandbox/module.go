@@ -91,6 +91,12 @@ type Spec struct {
 	// means no [net] grant: a module importing it is refused at load.
 	HTTP   HTTPDoer
 	Limits Limits
+	// Isolation is which calls may share an instance; anything but
+	// IsolationPerCall needs a reactor module (snapshot.go).
+	Isolation Isolation
+	// RecycleAfter is how many calls a reused instance serves before it
+	// is discarded; 0 means DefaultRecycleAfter.
+	RecycleAfter int
 }
 
 // Module is a compiled, checked tool module. Each Call runs it in a fresh
@@ -110,6 +116,7 @@ type Module struct {
 	http     HTTPDoer            // nil without the [net] grant
 	mounts   []mountFS
 	slots    chan struct{} // one token per running call
+	snap     *snapshot     // reactor modules only (snapshot.go)
 
 	stopCtx context.Context // ends when Close gives up waiting
 	stop    context.CancelCauseFunc
@@ -146,7 +153,17 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		return nil, err
 	}
 	limits := spec.Limits.withDefaults()
-	compiled, err := r.rt.CompileModule(ctx, spec.Wasm)
+	wasm := spec.Wasm
+	shape, reactor, err := asReactor(wasm)
+	if err != nil {
+		return nil, err
+	}
+	if reactor {
+		wasm = shape.wasm // every global exported, for the snapshot
+	} else if spec.Isolation != IsolationPerCall {
+		return nil, fmt.Errorf("isolation %q needs a reactor module (exporting %s); this one is a command", spec.Isolation, ReactorExport)
+	}
+	compiled, err := r.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
@@ -168,7 +185,11 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	if err := r.checkImports(compiled, grants{netGrant: spec.HTTP != nil}); err != nil {
 		return nil, err
 	}
-	if start, ok := compiled.ExportedFunctions()["_start"]; !ok {
+	if reactor {
+		if err := checkReactor(compiled); err != nil {
+			return nil, err
+		}
+	} else if start, ok := compiled.ExportedFunctions()["_start"]; !ok {
 		return nil, errors.New("module exports no _start function (ABI v1 needs a WASI command module)")
 	} else if len(start.ParamTypes()) != 0 || len(start.ResultTypes()) != 0 {
 		return nil, errors.New("module's _start function takes parameters or returns results")
@@ -215,6 +236,11 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 
 	if err := m.dryRun(ctx); err != nil {
 		return nil, err
+	}
+	if reactor {
+		if m.snap, err = m.takeSnapshot(ctx, shape, spec.Isolation, spec.RecycleAfter); err != nil {
+			return nil, err
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -267,6 +293,9 @@ func (m *Module) release(ctx context.Context) error {
 	m.rt.mu.Lock()
 	delete(m.rt.modules, m)
 	m.rt.mu.Unlock()
+	if m.snap != nil {
+		m.snap.close(ctx)
+	}
 	errs := []error{m.compiled.Close(ctx)}
 	for _, fs := range m.mounts {
 		errs = append(errs, fs.Close())

@@ -1,0 +1,444 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// A reactor module (it exports moat_call and no _start) is initialised
+// once, at Load: its _initialize runs in a template instance (for a Go
+// guest, the runtime's start-up and the package inits, ≈ 4.5 ms), then
+// the template's linear memory and globals are copied — the Wizer idea,
+// done at load instead of at build. Each call instantiates the module
+// afresh without start functions, restores the copy and calls moat_call,
+// so a call pays for instantiation and a memory copy instead of the Go
+// runtime's start-up, and still starts from exactly the same state as
+// every other call.
+//
+// What a snapshot cannot capture, and why it does not matter here:
+//   - Host-side WASI state (open files, the args and environment) is
+//     rebuilt per instance from the same ModuleConfig; the guest's copy of
+//     args and environment is in the snapshot and identical.
+//   - Tables are re-initialised from element segments; a guest that
+//     changes its table during _initialize would see the original table
+//     (Go and clang never do).
+//   - Randomness drawn during _initialize (Go's runtime seeds its map
+//     hashes and math/rand/v2's global source from it) is the same in
+//     every call of a process. crypto/rand draws afresh on each call.
+//   - The fake clock continues from where the template left it, so the
+//     guest's monotonic clock never goes backwards.
+
+// snapshot is a reactor's initialised state.
+type snapshot struct {
+	pages   uint32    // memory size
+	runs    []memRun  // where the initialised memory differs from a fresh instance's
+	globals []global  // mutable globals' values
+	nanos   int64     // the fake monotonic clock after _initialize
+	bytes   int       // sum of the runs' lengths, for the log and bench
+	iso     Isolation // which calls may share an instance
+	recycle int       // calls per reused instance
+
+	mu   sync.Mutex
+	idle []*instance // reusable instances, oldest first (shared modes only)
+}
+
+type memRun struct {
+	off  uint32
+	data []byte
+}
+
+type global struct {
+	name string
+	val  uint64
+}
+
+// instance is one restored reactor instance. One call at a time uses it.
+type instance struct {
+	mod   api.Module
+	call  api.Function
+	alloc *memoryAllocator
+	io    *callIO
+	key   string // pool key of the calls it served
+	calls int
+}
+
+// snapshotChunk is the granularity at which the snapshot is compared with
+// a fresh instance's memory: small enough that unchanged data segments
+// are not copied again, large enough to keep the run list short.
+const snapshotChunk = 4 << 10
+
+// takeSnapshot runs the reactor's _initialize in a template instance and
+// records what it changed. It runs at Load, under the module's limits.
+func (m *Module) takeSnapshot(ctx context.Context, shape reactorShape, iso Isolation, recycle int) (*snapshot, error) {
+	if recycle <= 0 {
+		recycle = DefaultRecycleAfter
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
+	defer cancel()
+
+	// The template: _initialize with output discarded.
+	clock := &fakeClock{}
+	cfg := m.config.WithStartFunctions()
+	if m.sleeps {
+		cfg = cfg.WithNanosleep(func(ns int64) { sleep(ctx, ns) })
+	} else {
+		cfg = cfg.WithNanotime(clock.nanotime, 1)
+	}
+	tmplCtx := experimental.WithMemoryAllocator(ctx, &memoryAllocator{limit: m.limits.MemoryBytes})
+	tmplCtx = withCall(tmplCtx, nil)
+	tmpl, err := m.rt.rt.InstantiateModule(tmplCtx, m.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate: %w", err)
+	}
+	defer tmpl.Close(context.WithoutCancel(ctx))
+	if shape.data != nil { // the data section was removed: apply it here
+		mem := tmpl.Memory()
+		for _, d := range shape.data {
+			if mem == nil || !mem.Write(d.off, d.data) {
+				return nil, fmt.Errorf("data segment at %d (%d bytes) is outside memory", d.off, len(d.data))
+			}
+		}
+	}
+	if init := tmpl.ExportedFunction(reactorInit); init != nil {
+		if _, err := init.Call(tmplCtx); err != nil {
+			if context.Cause(ctx) == errTimeout {
+				return nil, fmt.Errorf("%s: initialisation did not finish within the timeout (%v)", reactorInit, m.limits.Timeout)
+			}
+			return nil, fmt.Errorf("%s: %w", reactorInit, err)
+		}
+	}
+
+	// What a restored instance starts from: zero memory without a data
+	// section, else a fresh instance's.
+	var before []byte
+	if shape.data == nil {
+		fresh, err := m.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, &memoryAllocator{limit: m.limits.MemoryBytes}),
+			m.compiled, m.config.WithStartFunctions())
+		if err != nil {
+			return nil, fmt.Errorf("instantiate: %w", err)
+		}
+		defer fresh.Close(context.WithoutCancel(ctx))
+		if fm := fresh.Memory(); fm != nil {
+			before, _ = fm.Read(0, fm.Size())
+		}
+	}
+
+	s := &snapshot{iso: iso, recycle: recycle, nanos: clock.t.Load()}
+	for _, name := range shape.globals {
+		g, ok := tmpl.ExportedGlobal(name).(api.MutableGlobal)
+		if !ok {
+			continue // immutable: a fresh instance has the same value
+		}
+		s.globals = append(s.globals, global{name: name, val: g.Get()})
+	}
+	mem := tmpl.Memory()
+	if mem == nil {
+		return s, nil
+	}
+	size := mem.Size()
+	s.pages = size / pageSize
+	after, _ := mem.Read(0, size)
+	for off := 0; off < len(after); off += snapshotChunk {
+		end := min(off+snapshotChunk, len(after))
+		var was []byte
+		if off < len(before) {
+			was = before[off:min(end, len(before))]
+		}
+		now := after[off:end]
+		if bytes.Equal(now, was) || (len(was) == 0 && allZero(now)) {
+			continue
+		}
+		if n := len(s.runs); n > 0 && int(s.runs[n-1].off)+len(s.runs[n-1].data) == off {
+			s.runs[n-1].data = append(s.runs[n-1].data, now...)
+		} else {
+			s.runs = append(s.runs, memRun{off: uint32(off), data: append([]byte(nil), now...)})
+		}
+		s.bytes += len(now)
+	}
+	return s, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// SnapshotBytes is the size of the memory a reactor module's calls
+// restore (0 for command modules): the host memory an idle reactor tool
+// holds beyond its compiled code.
+func (m *Module) SnapshotBytes() int {
+	if m.snap == nil {
+		return 0
+	}
+	return m.snap.bytes
+}
+
+// Isolation is the module's isolation mode (IsolationPerCall for command
+// modules).
+func (m *Module) Isolation() Isolation {
+	if m.snap == nil {
+		return IsolationPerCall
+	}
+	return m.snap.iso
+}
+
+// restore instantiates the module without start functions and puts the
+// snapshot in it.
+func (m *Module) restore(ctx context.Context) (*instance, error) {
+	s := m.snap
+	in := &instance{alloc: &memoryAllocator{limit: m.limits.MemoryBytes}, io: &callIO{}}
+	cfg := m.config.WithStartFunctions().WithStdin(in.io).WithStdout(stdoutOf{in.io}).WithStderr(stderrOf{in.io})
+	if m.sleeps {
+		cfg = cfg.WithNanosleep(func(ns int64) { sleep(in.io.context(), ns) })
+	} else {
+		clock := &fakeClock{}
+		clock.t.Store(s.nanos)
+		cfg = cfg.WithNanotime(clock.nanotime, 1)
+	}
+	alloc := sizedAllocator{a: in.alloc, capacity: uint64(s.pages) * pageSize}
+	mod, err := m.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), m.compiled, cfg)
+	if err != nil {
+		return nil, err
+	}
+	in.mod = mod
+	if mem := mod.Memory(); mem != nil {
+		if have := mem.Size() / pageSize; have < s.pages {
+			if _, ok := mem.Grow(s.pages - have); !ok {
+				mod.Close(context.WithoutCancel(ctx))
+				return nil, errors.New("restore snapshot: memory did not grow")
+			}
+		}
+		for _, r := range s.runs {
+			if !mem.Write(r.off, r.data) {
+				mod.Close(context.WithoutCancel(ctx))
+				return nil, errors.New("restore snapshot: write outside memory")
+			}
+		}
+	}
+	for _, g := range s.globals {
+		mod.ExportedGlobal(g.name).(api.MutableGlobal).Set(g.val)
+	}
+	in.call = mod.ExportedFunction(ReactorExport)
+	return in, nil
+}
+
+// take returns an idle instance for key, or nil.
+func (s *snapshot) take(key string) *instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.idle) - 1; i >= 0; i-- {
+		if in := s.idle[i]; in.key == key {
+			s.idle = append(s.idle[:i], s.idle[i+1:]...)
+			return in
+		}
+	}
+	return nil
+}
+
+// put keeps in for reuse, closing the oldest idle instance past max.
+func (s *snapshot) put(ctx context.Context, in *instance, max int) {
+	s.mu.Lock()
+	s.idle = append(s.idle, in)
+	var evict *instance
+	if len(s.idle) > max {
+		evict = s.idle[0]
+		s.idle = s.idle[1:]
+	}
+	s.mu.Unlock()
+	if evict != nil {
+		evict.mod.Close(ctx)
+	}
+}
+
+// close drains the pool.
+func (s *snapshot) close(ctx context.Context) { s.drain(ctx) }
+
+// drain closes every idle instance.
+func (s *snapshot) drain(ctx context.Context) {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	for _, in := range idle {
+		in.mod.Close(ctx)
+	}
+}
+
+// IdleInstances is how many reused instances a shared-mode module keeps.
+func (m *Module) IdleInstances() int {
+	if m.snap == nil {
+		return 0
+	}
+	m.snap.mu.Lock()
+	defer m.snap.mu.Unlock()
+	return len(m.snap.idle)
+}
+
+// runReactor is run for reactor modules: a restored (or, in the shared
+// modes, reused) instance runs moat_call.
+func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
+	start := time.Now()
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	unhook := context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
+	defer unhook()
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
+	defer cancelTimeout()
+	ctx = withCall(ctx, hooks)
+	ctx = withNet(ctx, m.http)
+
+	key, reuse := poolKey(parent, m.snap.iso)
+	var in *instance
+	if reuse {
+		in = m.snap.take(key)
+	}
+	if in == nil {
+		var err error
+		if in, err = m.restore(ctx); err != nil {
+			if ctx.Err() == nil && !m.rt.closed.Load() {
+				return nil, fmt.Errorf("restore %s: %w", m.name, err)
+			}
+			in = nil
+		}
+	}
+
+	overflow := func() { cancel(errOutputOverflow) }
+	stdout := &capWriter{max: m.limits.MaxOutputBytes, full: overflow}
+	stderr := &capWriter{max: m.limits.MaxStderrBytes, full: overflow}
+	var err error
+	if in == nil {
+		err = context.Cause(ctx)
+	} else {
+		in.alloc.refused.Store(false)
+		in.io.set(ctx, stdin, stdout, stderr)
+		_, err = in.call.Call(ctx)
+		in.io.set(nil, nil, nil, nil)
+		in.calls++
+		in.key = key
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 0 {
+		err = nil // proc_exit(0): the instance is closed, the call succeeded
+	}
+	res := &Result{Duration: time.Since(start), Stdout: stdout.buf, Stderr: stderr.buf, Err: err}
+	var alloc *memoryAllocator
+	if in != nil {
+		alloc = in.alloc
+	}
+	switch cause := context.Cause(ctx); {
+	case stdout.over || stderr.over:
+		res.Outcome = OutcomeOutputOverflow
+	case err == nil:
+		res.Outcome = OutcomeOK
+	case ctx.Err() != nil && cause == errTimeout:
+		res.Outcome = OutcomeTimeout
+	case ctx.Err() != nil:
+		res.Outcome = OutcomeCanceled
+	case alloc != nil && alloc.exhausted():
+		res.Outcome = OutcomeMemory
+	case exit != nil:
+		res.Outcome, res.ExitCode = OutcomeExit, exit.ExitCode()
+	default:
+		if m.rt.closed.Load() {
+			return nil, ErrClosed
+		}
+		res.Outcome = OutcomeTrap
+	}
+	if in == nil {
+		return res, nil
+	}
+	// Reuse only an instance whose call ended cleanly and that has calls
+	// left; anything else (an error, a timeout, proc_exit) discards it.
+	if reuse && res.Outcome == OutcomeOK && exit == nil && in.calls < m.snap.recycle && m.stopCtx.Err() == nil {
+		m.snap.put(context.WithoutCancel(parent), in, m.limits.MaxConcurrency)
+		if m.stopCtx.Err() != nil { // closed meanwhile: release drained before our put
+			m.snap.drain(context.WithoutCancel(parent))
+		}
+	} else {
+		in.mod.Close(context.WithoutCancel(parent))
+	}
+	return res, nil
+}
+
+// callIO is an instance's stdio and context, switched for every call so
+// that a reused instance writes each call's output to that call only.
+type callIO struct {
+	ctx    context.Context
+	stdin  *bytes.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (c *callIO) set(ctx context.Context, stdin []byte, stdout, stderr io.Writer) {
+	c.ctx, c.stdout, c.stderr = ctx, stdout, stderr
+	c.stdin = nil
+	if stdin != nil {
+		c.stdin = bytes.NewReader(stdin)
+	}
+}
+
+func (c *callIO) context() context.Context {
+	if c.ctx == nil {
+		return context.Background()
+	}
+	return c.ctx
+}
+
+// Read implements io.Reader: the current call's stdin.
+func (c *callIO) Read(p []byte) (int, error) {
+	if c.stdin == nil {
+		return 0, io.EOF
+	}
+	return c.stdin.Read(p)
+}
+
+type stdoutOf struct{ c *callIO }
+
+func (w stdoutOf) Write(p []byte) (int, error) {
+	if w.c.stdout == nil {
+		return len(p), nil // between calls (a leftover goroutine): dropped
+	}
+	return w.c.stdout.Write(p)
+}
+
+type stderrOf struct{ c *callIO }
+
+func (w stderrOf) Write(p []byte) (int, error) {
+	if w.c.stderr == nil {
+		return len(p), nil
+	}
+	return w.c.stderr.Write(p)
+}
+
+// fakeClock is wazero's fake monotonic clock (1 ms per reading) with a
+// settable start, so a restored instance continues the template's time.
+type fakeClock struct{ t atomic.Int64 }
+
+func (c *fakeClock) nanotime() int64 { return c.t.Add(int64(time.Millisecond)) }
+
+// sizedAllocator allocates a restored instance's memory with the
+// snapshot's size as capacity: the grow to that size then copies nothing,
+// and no capacity up to the limit is zeroed in advance.
+type sizedAllocator struct {
+	a        *memoryAllocator
+	capacity uint64
+}
+
+// Allocate implements experimental.MemoryAllocator.
+func (s sizedAllocator) Allocate(_, max uint64) experimental.LinearMemory {
+	return &linearMemory{a: s.a, max: max, capacity: s.capacity}
+}

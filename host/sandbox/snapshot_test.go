@@ -1,0 +1,277 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+var (
+	reactorOnce sync.Once
+	reactorWasm []byte
+	reactorErr  error
+)
+
+// goReactor builds testdata/guests/goreactor with -buildmode=c-shared once.
+func goReactor(t testing.TB) []byte {
+	t.Helper()
+	reactorOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "moat-reactor")
+		if err != nil {
+			reactorErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		out := filepath.Join(dir, "goreactor.wasm")
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./"+filepath.ToSlash(filepath.Join(guestDir, "goreactor")))
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			reactorErr = errors.New("build goreactor: " + err.Error() + "\n" + string(msg))
+			return
+		}
+		reactorWasm, reactorErr = os.ReadFile(out)
+	})
+	if reactorErr != nil {
+		t.Fatal(reactorErr)
+	}
+	return reactorWasm
+}
+
+type reactorStep struct {
+	principal string // "" = none
+	in        string
+	want      string
+	outcome   Outcome
+}
+
+// TestReactorIsolation runs the same sequence of calls under every
+// isolation mode and checks what each call sees of the calls before it.
+func TestReactorIsolation(t *testing.T) {
+	ok := OutcomeOK
+	tests := []struct {
+		name    string
+		iso     Isolation
+		recycle int
+		steps   []reactorStep
+	}{
+		{"per-call counter starts at 1 every call", IsolationPerCall, 0, []reactorStep{
+			{"", "count", "1", ok}, {"", "count", "1", ok}, {"alice", "count", "1", ok}, {"alice", "count", "1", ok},
+		}},
+		{"per-call memory never reaches the next call", IsolationPerCall, 0, []reactorStep{
+			{"alice", "put secret", "ok", ok}, {"alice", "get", "empty", ok}, {"bob", "get", "empty", ok},
+		}},
+		{"shared reuses one instance", IsolationShared, 0, []reactorStep{
+			{"", "count", "1", ok}, {"", "count", "2", ok}, {"bob", "count", "3", ok},
+		}},
+		{"shared discards the instance after an error", IsolationShared, 0, []reactorStep{
+			{"", "count", "1", ok}, {"", "count", "2", ok}, {"", "panic", "", OutcomeTrap}, {"", "count", "1", ok},
+		}},
+		{"shared discards the instance after exit 0", IsolationShared, 0, []reactorStep{
+			{"", "count", "1", ok}, {"", "exit 0", "", ok}, {"", "count", "1", ok},
+		}},
+		{"shared recycles after N calls", IsolationShared, 2, []reactorStep{
+			{"", "count", "1", ok}, {"", "count", "2", ok}, {"", "count", "1", ok}, {"", "count", "2", ok},
+		}},
+		{"per-principal never shares between principals", IsolationPerPrincipal, 0, []reactorStep{
+			{"alice", "count", "1", ok}, {"alice", "count", "2", ok}, {"bob", "count", "1", ok}, {"alice", "count", "3", ok},
+			{"alice", "put secret", "ok", ok}, {"bob", "get", "empty", ok}, {"alice", "get", "secret", ok},
+		}},
+		{"per-principal without a principal shares with nobody", IsolationPerPrincipal, 0, []reactorStep{
+			{"", "count", "1", ok}, {"", "count", "1", ok}, {"", "put secret", "ok", ok}, {"", "get", "empty", ok},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t), Isolation: tt.iso, RecycleAfter: tt.recycle})
+			if m.Isolation() != tt.iso {
+				t.Fatalf("Isolation() = %v, want %v", m.Isolation(), tt.iso)
+			}
+			for i, st := range tt.steps {
+				ctx := context.Background()
+				if st.principal != "" {
+					ctx = WithPrincipal(ctx, st.principal)
+				}
+				res, err := m.Call(ctx, []byte(st.in), nil)
+				if err != nil {
+					t.Fatalf("step %d (%s): %v", i, st.in, err)
+				}
+				if res.Outcome != st.outcome {
+					t.Fatalf("step %d (%s): outcome %v, want %v (%v)", i, st.in, res.Outcome, st.outcome, res.Err)
+				}
+				if st.outcome == OutcomeOK && string(res.Stdout) != st.want {
+					t.Fatalf("step %d (%s): stdout %q, want %q", i, st.in, res.Stdout, st.want)
+				}
+			}
+		})
+	}
+}
+
+// TestReactorOutcomes checks that a reactor's calls report like a
+// command's.
+func TestReactorOutcomes(t *testing.T) {
+	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t)})
+	tests := []struct {
+		in      string
+		outcome Outcome
+		code    uint32
+		stdout  string
+	}{
+		{"echo", OutcomeOK, 0, "echo"},
+		{`{"msg":"hi"}`, OutcomeOK, 0, `{"msg":"hi"}`},
+		{"exit 0", OutcomeOK, 0, ""},
+		{"exit 3", OutcomeExit, 3, ""},
+		{"panic", OutcomeTrap, 0, ""}, // a panic in a wasmexport aborts: unreachable,
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			res, err := m.Call(context.Background(), []byte(tt.in), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != tt.outcome || res.ExitCode != tt.code || string(res.Stdout) != tt.stdout {
+				t.Fatalf("got %v/%d %q, want %v/%d %q (%v)", res.Outcome, res.ExitCode, res.Stdout, tt.outcome, tt.code, tt.stdout, res.Err)
+			}
+		})
+	}
+	if m.SnapshotBytes() <= 0 {
+		t.Errorf("SnapshotBytes() = %d, want > 0", m.SnapshotBytes())
+	}
+}
+
+// TestReactorConcurrentShared runs shared calls from several goroutines:
+// every call answers, and no more instances stay idle than the
+// concurrency limit.
+func TestReactorConcurrentShared(t *testing.T) {
+	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t), Isolation: IsolationShared, Limits: Limits{MaxConcurrency: 3}})
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				res, err := m.Call(context.Background(), []byte("echo"), nil)
+				if err == nil && (res.Outcome != OutcomeOK || string(res.Stdout) != "echo") {
+					err = errors.New("bad result " + res.Outcome.String() + " " + string(res.Stdout))
+				}
+				if err != nil && !errors.Is(err, ErrBusy) {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := m.IdleInstances(); n < 1 || n > 3 {
+		t.Errorf("IdleInstances() = %d, want 1..3", n)
+	}
+}
+
+func TestIsolationNeedsReactor(t *testing.T) {
+	for _, iso := range []Isolation{IsolationShared, IsolationPerPrincipal} {
+		_, err := testRT.Load(context.Background(), Spec{Name: "echo", Wasm: guest(t, "lim_echo.wasm"), Isolation: iso})
+		if err == nil {
+			t.Fatalf("%v: loaded a command module", iso)
+		}
+	}
+}
+
+func TestParseIsolation(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want Isolation
+		ok   bool
+	}{
+		{"per-call", IsolationPerCall, true},
+		{"per-principal", IsolationPerPrincipal, true},
+		{"shared", IsolationShared, true},
+		{"Shared", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := ParseIsolation(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("ParseIsolation(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+		if ok && got.String() != tt.in {
+			t.Errorf("%v.String() = %q", got, got.String())
+		}
+	}
+}
+
+func TestAsReactor(t *testing.T) {
+	shape, ok, err := asReactor(goReactor(t))
+	if err != nil || !ok {
+		t.Fatalf("goreactor: ok %v, err %v", ok, err)
+	}
+	if len(shape.globals) == 0 {
+		t.Fatal("no globals exported")
+	}
+	names, err := exportNames(mustSection(t, shape.wasm, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range shape.globals {
+		if names[g] != 3 {
+			t.Errorf("%s not exported as a global", g)
+		}
+	}
+	if _, ok, err := asReactor(goSandbox); ok || err != nil {
+		t.Errorf("command module: ok %v, err %v", ok, err)
+	}
+}
+
+func mustSection(t *testing.T, b []byte, id byte) []byte {
+	t.Helper()
+	secs, err := sections(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secs {
+		if s.id == id {
+			return s.body
+		}
+	}
+	t.Fatalf("no section %d", id)
+	return nil
+}
+
+// FuzzAsReactor feeds arbitrary bytes to the export-section rewriter: it
+// must never panic, and what it returns must parse again.
+func FuzzAsReactor(f *testing.F) {
+	f.Add(guest(f, "lim_echo.wasm"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x07\x0d\x01\x09moat_call\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		shape, ok, err := asReactor(b)
+		if err != nil || !ok {
+			return
+		}
+		if _, err := sections(shape.wasm); err != nil {
+			t.Fatalf("rewritten module does not parse: %v", err)
+		}
+	})
+}
+
+// BenchmarkReactor measures one call of the Go reactor echo in each mode,
+// next to BenchmarkCall's go_echo (a command paying the runtime's start-up).
+func BenchmarkReactor(b *testing.B) {
+	ctx := context.Background()
+	for _, iso := range []Isolation{IsolationPerCall, IsolationShared} {
+		b.Run(iso.String(), func(b *testing.B) {
+			m := load(b, "", Spec{Name: "echo", Wasm: goReactor(b), Isolation: iso})
+			b.ReportMetric(float64(m.SnapshotBytes()), "snapshot-bytes")
+			for b.Loop() {
+				res, err := m.Call(ctx, benchInput, nil)
+				if err != nil || res.Outcome != OutcomeOK || len(res.Stdout) != len(benchInput) {
+					b.Fatalf("%+v, %v", res, err)
+				}
+			}
+		})
+	}
+}

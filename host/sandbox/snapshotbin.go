@@ -1,0 +1,350 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Export names the reactor entry uses (see docs/abi.md, "Reactor entry").
+const (
+	// ReactorExport is the function a reactor module exports for each
+	// call: () -> (), reading the arguments from stdin and writing the
+	// result to stdout exactly like a command's _start.
+	ReactorExport = "moat_call"
+	// reactorInit is the WASI reactor initialiser (Go's -buildmode=c-shared
+	// and clang's -mexec-model=reactor export it); run once, at Load.
+	reactorInit = "_initialize"
+	// snapshotGlobalPrefix names the exports Load adds for every global,
+	// so that a snapshot's globals can be read and restored through
+	// wazero's public API (it shows only exported globals).
+	snapshotGlobalPrefix = "moat.snapshot.global."
+)
+
+// reactorShape is what Load learns from a module's export section.
+type reactorShape struct {
+	wasm    []byte    // the module with every global exported (and its data section removed when data != nil)
+	globals []string  // export names of the globals, in index order
+	data    []dataSeg // the removed active data segments, applied by hand to the template
+}
+
+// dataSeg is an active data segment of memory 0 at a constant offset.
+type dataSeg struct {
+	off  uint32
+	data []byte
+}
+
+// asReactor returns the module rewritten for snapshots when it is a
+// reactor: it exports ReactorExport as a function and no _start (a module
+// with both is a command). ok is false for command modules, whose bytes
+// are then used unchanged. A module this parser cannot read is left to
+// the compiler, whose error is the one to report; err is only for a
+// module that exports a name moat reserves.
+func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
+	secs, err := sections(b)
+	if err != nil {
+		return reactorShape{}, false, nil
+	}
+	var (
+		exportSec      = -1
+		importedGlobal uint32
+		definedGlobal  uint32
+		hasCall        bool
+		hasStart       bool
+	)
+	for i, s := range secs {
+		switch s.id {
+		case 2: // import
+			if importedGlobal, err = countImportedGlobals(s.body); err != nil {
+				return reactorShape{}, false, nil
+			}
+		case 6: // global
+			if definedGlobal, _, err = readU32(s.body); err != nil {
+				return reactorShape{}, false, nil
+			}
+		case 7: // export
+			exportSec = i
+			names, err := exportNames(s.body)
+			if err != nil {
+				return reactorShape{}, false, nil
+			}
+			for name, kind := range names {
+				switch {
+				case name == ReactorExport && kind == 0:
+					hasCall = true
+				case name == "_start":
+					hasStart = true
+				case strings.HasPrefix(name, snapshotGlobalPrefix):
+					return reactorShape{}, false, fmt.Errorf("module exports %q, a name moat reserves", name)
+				}
+			}
+		}
+	}
+	if !hasCall || hasStart {
+		return reactorShape{}, false, nil
+	}
+	total := importedGlobal + definedGlobal
+	body := secs[exportSec].body
+	count, n, _ := readU32(body) // checked by exportNames
+	out := appendU32(nil, count+total)
+	out = append(out, body[n:]...)
+	shape := reactorShape{globals: make([]string, 0, total)}
+	for i := range total {
+		name := snapshotGlobalPrefix + strconv.FormatUint(uint64(i), 10)
+		shape.globals = append(shape.globals, name)
+		out = appendU32(out, uint32(len(name)))
+		out = append(out, name...)
+		out = append(out, 3) // global
+		out = appendU32(out, i)
+	}
+	// Go's linker writes one data segment per non-zero run (≈ 30,000
+	// for a small tool), and wazero evaluates each on every instantiation:
+	// most of a restored call's cost. The snapshot holds the whole
+	// initialised memory anyway, so the data section goes when it can.
+	dataSec := -1
+	for i, s := range secs {
+		switch s.id {
+		case 11:
+			dataSec = i
+			if shape.data, err = activeData(s.body); err != nil {
+				shape.data, dataSec = nil, -1 // keep the section: the snapshot diffs against it
+			}
+		case 12: // data count: memory.init or data.drop may refer to the segments
+			shape.data, dataSec = nil, -1
+		}
+		if s.id == 12 {
+			break
+		}
+	}
+	wasm := append([]byte(nil), b[:8]...)
+	for i, s := range secs {
+		if i == dataSec {
+			continue
+		}
+		if i == exportSec {
+			wasm = append(wasm, 7)
+			wasm = appendU32(wasm, uint32(len(out)))
+			wasm = append(wasm, out...)
+			continue
+		}
+		wasm = append(wasm, s.raw...)
+	}
+	shape.wasm = wasm
+	return shape, true, nil
+}
+
+type section struct {
+	id   byte
+	body []byte // contents
+	raw  []byte // id, size and contents
+}
+
+func sections(b []byte) ([]section, error) {
+	if err := checkMagic(b); err != nil {
+		return nil, err
+	}
+	var secs []section
+	p := b[8:]
+	for len(p) > 0 {
+		id := p[0]
+		size, n, err := readU32(p[1:])
+		if err != nil {
+			return nil, fmt.Errorf("section %d: size: %w", id, err)
+		}
+		if uint64(size) > uint64(len(p)-1-n) {
+			return nil, fmt.Errorf("section %d: size %d past the end", id, size)
+		}
+		end := 1 + n + int(size)
+		secs = append(secs, section{id: id, body: p[1+n : end], raw: p[:end]})
+		p = p[end:]
+	}
+	return secs, nil
+}
+
+var errTruncated = errors.New("truncated")
+
+// readName skips a length-prefixed name, returning it.
+func readName(b []byte) (string, []byte, error) {
+	l, n, err := readU32(b)
+	if err != nil {
+		return "", nil, err
+	}
+	if uint64(l) > uint64(len(b)-n) {
+		return "", nil, errTruncated
+	}
+	return string(b[n : n+int(l)]), b[n+int(l):], nil
+}
+
+func skipU32(b []byte) ([]byte, error) {
+	_, n, err := readU32(b)
+	if err != nil {
+		return nil, err
+	}
+	return b[n:], nil
+}
+
+// skipLimits skips a table or memory's limits.
+func skipLimits(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, errTruncated
+	}
+	flags := b[0]
+	b, err := skipU32(b[1:])
+	if err != nil {
+		return nil, err
+	}
+	if flags&1 != 0 {
+		return skipU32(b)
+	}
+	return b, nil
+}
+
+func countImportedGlobals(b []byte) (uint32, error) {
+	count, n, err := readU32(b)
+	if err != nil {
+		return 0, err
+	}
+	b = b[n:]
+	var globals uint32
+	for range count {
+		for range 2 { // module and field names
+			if _, b, err = readName(b); err != nil {
+				return 0, err
+			}
+		}
+		if len(b) == 0 {
+			return 0, errTruncated
+		}
+		kind := b[0]
+		b = b[1:]
+		switch kind {
+		case 0: // function: type index
+			b, err = skipU32(b)
+		case 1: // table: reference type, limits
+			if len(b) == 0 {
+				return 0, errTruncated
+			}
+			b, err = skipLimits(b[1:])
+		case 2: // memory: limits
+			b, err = skipLimits(b)
+		case 3: // global: value type, mutability
+			if len(b) < 2 {
+				return 0, errTruncated
+			}
+			b = b[2:]
+			globals++
+		default:
+			return 0, fmt.Errorf("import kind %#x", kind)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return globals, nil
+}
+
+// exportNames returns the export section's names and their kinds.
+func exportNames(b []byte) (map[string]byte, error) {
+	count, n, err := readU32(b)
+	if err != nil {
+		return nil, err
+	}
+	b = b[n:]
+	names := make(map[string]byte, count)
+	for range count {
+		var name string
+		if name, b, err = readName(b); err != nil {
+			return nil, err
+		}
+		if len(b) == 0 {
+			return nil, errTruncated
+		}
+		names[name] = b[0]
+		if b, err = skipU32(b[1:]); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+// appendU32 appends v as unsigned LEB128.
+func appendU32(b []byte, v uint32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+var errNotConstData = errors.New("not an active segment at a constant offset")
+
+// activeData parses a data section whose segments are all active, in
+// memory 0, at an i32.const offset; anything else is errNotConstData.
+func activeData(b []byte) ([]dataSeg, error) {
+	count, n, err := readU32(b)
+	if err != nil {
+		return nil, err
+	}
+	b = b[n:]
+	segs := make([]dataSeg, 0, min(count, uint32(len(b))))
+	for range count {
+		flags, n, err := readU32(b)
+		if err != nil {
+			return nil, err
+		}
+		if flags != 0 {
+			return nil, errNotConstData
+		}
+		b = b[n:]
+		if len(b) == 0 || b[0] != 0x41 { // i32.const
+			return nil, errNotConstData
+		}
+		off, n, err := readS32(b[1:])
+		if err != nil {
+			return nil, err
+		}
+		b = b[1+n:]
+		if len(b) == 0 || b[0] != 0x0b { // end
+			return nil, errNotConstData
+		}
+		l, n, err := readU32(b[1:])
+		if err != nil {
+			return nil, err
+		}
+		b = b[1+n:]
+		if uint64(l) > uint64(len(b)) {
+			return nil, errTruncated
+		}
+		segs = append(segs, dataSeg{off: uint32(off), data: b[:l]})
+		b = b[l:]
+	}
+	return segs, nil
+}
+
+// readS32 decodes a signed LEB128 i32, returning it and its length.
+func readS32(b []byte) (int32, int, error) {
+	var v int64
+	var shift uint
+	for i := 0; i < 5; i++ {
+		if i >= len(b) {
+			return 0, 0, errLEB
+		}
+		c := b[i]
+		v |= int64(c&0x7f) << shift
+		shift += 7
+		if c&0x80 == 0 {
+			if c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			if v < -1<<31 || v > 1<<31-1 {
+				return 0, 0, errLEB
+			}
+			return int32(v), i + 1, nil
+		}
+	}
+	return 0, 0, errLEB
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -228,5 +229,60 @@ func TestGate(t *testing.T) {
 		if counts[k] != want {
 			t.Errorf("audit %s: %d records, want %d (all: %v)", k, counts[k], want, counts)
 		}
+	}
+}
+
+// TestDisconnectCancelsCall: a client whose HTTP request goes away while
+// its call runs stops the guest (protocol 2025-11-25, where the go-sdk
+// alone would keep it running until its timeout).
+func TestDisconnectCancelsCall(t *testing.T) {
+	var buf syncBuf
+	h := newTestHost(&Options{Audit: audit.New(&buf)})
+	defer h.Close(context.Background())
+	sleep, err := os.ReadFile("../testdata/guests/lim_sleep.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "sleep.wasm"), sleep, 0o644)
+	h.AddTool(loadTool(t, filepath.Join(dir, "sleep.wasm"), "name = \"sleepy\"\n[grants]\nclock = true\n[limits]\ntimeout = \"10m\""))
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = h.HTTPStack(HTTPOptions{Transport: transport.Options{ListenAddr: srv.Listener.Addr().String()}})
+	srv.Start()
+	defer srv.Close()
+
+	send := func(ctx context.Context, body, session string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+			req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+		}
+		return http.DefaultClient.Do(req)
+	}
+	resp, err := send(context.Background(), `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	session := resp.Header.Get("Mcp-Session-Id")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := send(ctx, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"sleepy","arguments":{}}}`, session); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // let the call start; not a timing assertion
+	cancel()
+	<-done
+	for i := 0; i < 500 && !strings.Contains(buf.String(), `"outcome":"canceled"`); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(buf.String(), `"tool":"sleepy"`) || !strings.Contains(buf.String(), `"outcome":"canceled"`) {
+		t.Fatalf("the guest was not stopped when the request went away; audit:\n%s", buf.String())
 	}
 }

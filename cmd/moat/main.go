@@ -3,6 +3,7 @@
 //	moat serve [--config FILE] [--build] [--stdio] [MANIFEST_DIR...]
 //	moat call MANIFEST [--args JSON | --args-file F]
 //	moat check PATH...
+//	moat new NAME [--lang go|c|assemblyscript]
 //	moat build TOOL_DIR...
 //	moat bench [--duration 3s] [--clients 1,4]
 //	moat keys new --id NAME

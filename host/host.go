@@ -246,7 +246,8 @@ func (h *Host) handler(t *Tool) mcp.ToolHandler {
 			Progress: prog.report,
 		}
 		h.opts.Metrics.InFlight(t.Name(), 1)
-		res, info, err := t.Call(ctx, req.Params.Arguments, hooks)
+		// The principal decides which instances a per-principal tool may reuse.
+		res, info, err := t.Call(sandbox.WithPrincipal(ctx, p.ID), req.Params.Arguments, hooks)
 		h.opts.Metrics.InFlight(t.Name(), -1)
 		prog.finish()
 		if info.Run != nil {

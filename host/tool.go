@@ -78,6 +78,7 @@ func sandboxSpec(m *manifest.Tool) sandbox.Spec {
 		Wasm:       m.Wasm,
 		RealClock:  m.Clock,
 		RealRandom: m.Random,
+		Isolation:  sandboxIsolation[m.Isolation], // "" and unknown: per-call
 		Limits: sandbox.Limits{
 			MemoryBytes:    m.Limits.Memory,
 			Timeout:        m.Limits.Timeout,
@@ -110,6 +111,12 @@ func sandboxSpec(m *manifest.Tool) sandbox.Spec {
 		})
 	}
 	return spec
+}
+
+// sandboxIsolation maps the manifest's isolation modes.
+var sandboxIsolation = map[manifest.Isolation]sandbox.Isolation{
+	manifest.IsolationPerPrincipal: sandbox.IsolationPerPrincipal,
+	manifest.IsolationShared:       sandbox.IsolationShared,
 }
 
 // describeTool builds the tools/list entry. Hints the manifest leaves unset

@@ -103,6 +103,7 @@ type Tool struct {
 	Clock        bool            // [grants] clock: the real wall and monotonic clock (default: wazero's fake clock)
 	Random       bool            // [grants] random: crypto/rand (default: deterministic)
 	Limits       Limits          // every field set (defaults filled in)
+	Isolation    Isolation       // which calls may share an instance; default per-call (isolation.go)
 	// RequiredScopes are the scopes a caller must hold to see and call the
 	// tool (required_scopes); empty = none beyond being allowed the tool.
 	RequiredScopes []string
@@ -262,7 +263,7 @@ func (d *doc) tool(t *Tool, dir string) error {
 	root := table{m: d.root}
 	if err := d.strict(root, "name", "title", "description", "module", "sha256", "result",
 		"input_schema", "input_schema_file", "output_schema", "output_schema_file",
-		"annotations", "mount", "env", "grants", "net", "limits", "required_scopes"); err != nil {
+		"annotations", "mount", "env", "grants", "net", "limits", "required_scopes", "isolation"); err != nil {
 		return err
 	}
 
@@ -305,6 +306,9 @@ func (d *doc) tool(t *Tool, dir string) error {
 		return err
 	}
 	if t.Result, err = d.result(root, t.OutputSchema != nil); err != nil {
+		return err
+	}
+	if t.Isolation, err = d.isolation(root); err != nil {
 		return err
 	}
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -22,6 +23,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host"
+	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/sandbox"
 	"github.com/moatmcp/moat/host/transport"
@@ -53,8 +55,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dur := fs.Duration("duration", 3*time.Second, "how long each (tool, clients) cell runs")
 	clientsFlag := fs.String("clients", "1,4", "comma-separated client counts")
 	goSrc := fs.String("go-guest", "cmd/moat/benchdata/goecho", "folder of the Go echo guest (built with the go command); empty to skip")
+	rxSrc := fs.String("go-reactor", "cmd/moat/benchdata/goreactor", "folder of the Go reactor echo guest (built with -buildmode=c-shared); empty to skip")
+	startup := fs.Bool("startup", false, "also measure server start-up with 20 tools (cold and warm compile cache) and host memory per tool and per call")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: moat bench [--duration 3s] [--clients 1,4]\n\nMeasures calls/s, p50 and p99 of tools/call over HTTP on loopback for a\nnative go-sdk tool, a WAT guest and a Go guest doing the same echo, and\nprints each one's ratio to native. Run it from the repository's root.")
+		fmt.Fprintln(stderr, "usage: moat bench [--duration 3s] [--clients 1,4] [--startup]\n\nMeasures calls/s, p50 and p99 of tools/call over HTTP on loopback for a\nnative go-sdk tool, a WAT guest, a Go command guest and a Go reactor guest\n(per-call snapshot, per-principal and shared instances) doing the same\necho, and prints each one's ratio to native. Run it from the repository's root.")
 		fs.PrintDefaults()
 	}
 	if _, err := parseInterspersed(fs, args); err != nil {
@@ -82,7 +86,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitInternal
 	}
 	defer rt.Close(context.Background())
-	h := host.New(nil)
+	// One local principal for every client: the gate lets it call the
+	// bench tools, and the per-principal tool reuses its instances.
+	h := host.New(&host.Options{Fallback: &auth.Principal{ID: "bench", Method: auth.MethodLocal, Tools: []string{"*"}}})
 	defer h.Close(context.Background())
 
 	tools := []string{"native"}
@@ -97,16 +103,43 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitInternal
 	}
 	tools = append(tools, "wat")
+	var goWasm []byte
 	if *goSrc != "" {
 		out := filepath.Join(tmp, "goecho.wasm")
 		if err := buildGoTool(ctx, *goSrc, out, stderr); err != nil {
 			fmt.Fprintf(stderr, "moat bench: skipping the Go guest: %v\n", err)
 		} else if wasm, err := os.ReadFile(out); err == nil {
+			goWasm = wasm
 			if err := addBenchGuest(ctx, rt, h, "echo_go", wasm); err != nil {
 				fmt.Fprintln(stderr, err)
 				return exitInternal
 			}
 			tools = append(tools, "go")
+		}
+	}
+
+	var rxWasm []byte
+	if *rxSrc != "" {
+		out := filepath.Join(tmp, "goreactor.wasm")
+		if err := buildGoReactor(ctx, *rxSrc, out, stderr); err != nil {
+			fmt.Fprintf(stderr, "moat bench: skipping the Go reactor guest: %v\n", err)
+		} else if rxWasm, err = os.ReadFile(out); err == nil {
+			for _, mode := range []struct {
+				tool string
+				iso  manifest.Isolation
+			}{{"go-rx", manifest.IsolationPerCall}, {"go-rx-pp", manifest.IsolationPerPrincipal}, {"go-rx-sh", manifest.IsolationShared}} {
+				if err := addBenchGuestIso(ctx, rt, h, "echo_"+mode.tool, rxWasm, mode.iso); err != nil {
+					fmt.Fprintln(stderr, err)
+					return exitInternal
+				}
+				tools = append(tools, mode.tool)
+			}
+		}
+	}
+	if *startup {
+		if err := benchStartup(ctx, stdout, tmp, goWasm, rxWasm); err != nil {
+			fmt.Fprintf(stderr, "moat bench: --startup: %v\n", err)
+			return exitInternal
 		}
 	}
 
@@ -122,7 +155,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	url := "http://" + addr
 
 	fmt.Fprintf(stdout, "moat bench: tools/call over HTTP on loopback, %s per cell, GOMAXPROCS=%d, %s/%s\n\n", *dur, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(stdout, "%-8s %7s %10s %10s %10s %8s %7s\n", "tool", "clients", "calls/s", "p50", "p99", "vs native", "errors")
+	fmt.Fprintf(stdout, "%-8s %7s %10s %10s %10s %9s %7s\n", "tool", "clients", "calls/s", "p50", "p99", "vs native", "errors")
 	for _, n := range clients {
 		var native float64
 		for _, tool := range tools {
@@ -139,11 +172,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				row.p50.Round(time.Microsecond), row.p99.Round(time.Microsecond), 100*row.rate()/native, row.errors)
 		}
 	}
+	fmt.Fprintln(stdout, "\ngo = Go command (runtime start-up in every call); go-rx = Go reactor, per-call\nisolation from a snapshot; go-rx-pp = per-principal instances (one principal\nhere); go-rx-sh = shared instances (see docs/performance.md).")
 	return exitOK
 }
 
 func addBenchGuest(ctx context.Context, rt *sandbox.Runtime, h *host.Host, name string, wasm []byte) error {
+	return addBenchGuestIso(ctx, rt, h, name, wasm, manifest.IsolationPerCall)
+}
+
+func addBenchGuestIso(ctx context.Context, rt *sandbox.Runtime, h *host.Host, name string, wasm []byte, iso manifest.Isolation) error {
 	m := &manifest.Tool{
+		Isolation:   iso,
 		File:        "(bench)",
 		Name:        name,
 		Description: "echo, as a sandboxed guest",
@@ -223,4 +262,122 @@ func benchCell(ctx context.Context, url, tool string, n int, d time.Duration) (b
 		clients: n, calls: len(lats), elapsed: elapsed, errors: errs,
 		p50: lats[len(lats)/2], p99: lats[len(lats)*99/100],
 	}, nil
+}
+
+// buildGoReactor builds the Go package in dir as a wasip1 reactor
+// (-buildmode=c-shared: _initialize plus its //go:wasmexport moat_call).
+func buildGoReactor(ctx context.Context, dir, out string, stderr io.Writer) error {
+	absOut, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildmode=c-shared", "-o", absOut, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		stderr.Write(msg)
+		return fmt.Errorf("go build -buildmode=c-shared in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// benchStartup loads 20 distinct Go tools (half commands, half reactors;
+// each module made distinct by a custom section, so the cache cannot
+// share their code) into a new runtime with an empty compile cache and
+// then into another runtime with the cache filled, as a server start-up
+// would, and reports the host memory the idle tools and a call hold.
+func benchStartup(ctx context.Context, stdout io.Writer, tmp string, goWasm, rxWasm []byte) error {
+	if goWasm == nil || rxWasm == nil {
+		return errors.New("needs both Go guests")
+	}
+	const n = 20
+	mods := make([][]byte, n)
+	for i := range mods {
+		base := goWasm
+		if i%2 == 1 {
+			base = rxWasm
+		}
+		name := fmt.Sprintf("moat-bench-%d", i)
+		sec := append(append([]byte{byte(len(name))}, name...), 0) // name, one byte of payload
+		mods[i] = append(append(append([]byte(nil), base...), 0, byte(len(sec))), sec...)
+	}
+	cache := filepath.Join(tmp, "startup-cache")
+	load := func() (time.Duration, *sandbox.Runtime, []*host.Tool, error) {
+		start := time.Now()
+		rt, err := sandbox.New(ctx, &sandbox.Options{CacheDir: cache})
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		var tools []*host.Tool
+		for i, wasm := range mods {
+			m := &manifest.Tool{File: "(bench)", Name: fmt.Sprintf("t%d", i), Wasm: wasm,
+				InputSchema: json.RawMessage(`{"type":"object"}`), Result: manifest.ResultText, Limits: manifest.DefaultLimits()}
+			t, err := host.LoadTool(ctx, rt, m)
+			if err != nil {
+				rt.Close(ctx)
+				return 0, nil, nil, err
+			}
+			tools = append(tools, t)
+		}
+		return time.Since(start), rt, tools, nil
+	}
+	cold, rt, _, err := load()
+	if err != nil {
+		return err
+	}
+	rt.Close(ctx)
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rssBefore := rssBytes()
+	warm, rt, tools, err := load()
+	if err != nil {
+		return err
+	}
+	defer rt.Close(ctx)
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	rssAfter := rssBytes()
+
+	fmt.Fprintf(stdout, "start-up, %d Go tools (%d commands, %d reactors): cold cache %v, warm cache %v\n",
+		n, n/2, n/2, cold.Round(time.Millisecond), warm.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "idle tool: %s Go heap, %s RSS (compiled code, snapshots; averaged over the %d)\n",
+		sandbox.FormatBytes(uint64(max(0, int64(after.HeapAlloc)-int64(before.HeapAlloc))/n/1024*1024)),
+		sandbox.FormatBytes(uint64(max(0, rssAfter-rssBefore)/n/1024*1024)), n)
+	args := json.RawMessage(benchArgs)
+	for _, c := range []struct {
+		kind string
+		t    *host.Tool
+	}{{"Go command", tools[0]}, {"Go reactor (per-call)", tools[1]}} {
+		const calls = 100
+		var s0, s1 runtime.MemStats
+		runtime.ReadMemStats(&s0)
+		for range calls {
+			if _, _, err := c.t.Call(ctx, args, nil); err != nil {
+				return err
+			}
+		}
+		runtime.ReadMemStats(&s1)
+		fmt.Fprintf(stdout, "call in flight, %s: %s allocated per call\n", c.kind,
+			sandbox.FormatBytes((s1.TotalAlloc-s0.TotalAlloc)/calls/1024*1024))
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+// rssBytes is the process's resident set size (Linux), or 0.
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

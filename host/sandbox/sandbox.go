@@ -12,6 +12,10 @@
 // it afresh for every call, with stdin = the arguments JSON, argv = [name],
 // the declared environment and mounts only, and captured, capped
 // stdout/stderr, under a memory limit, a timeout and a concurrency cap.
+// A reactor module (exporting moat_call, no _start) is initialised once at
+// Load and each call restores that snapshot into a fresh instance, or, if
+// its Spec opts into IsolationPerPrincipal or IsolationShared, reuses a
+// pooled instance (snapshot.go).
 //
 // Guest misbehaviour (non-zero exit, trap, timeout, memory exhaustion,
 // output overflow, cancellation) is reported as a Result with an Outcome;

@@ -278,6 +278,7 @@ func TestParseDefaults(t *testing.T) {
 			MaxOutput:      1 << 20,
 			MaxConcurrency: 8,
 		},
+		Isolation: IsolationPerCall,
 	}
 	if !reflect.DeepEqual(tool, want) {
 		t.Errorf("got  %+v\nwant %+v", tool, want)
@@ -383,6 +384,7 @@ max_concurrency = 3
 			MaxOutput:      2 << 20,
 			MaxConcurrency: 3,
 		},
+		Isolation: IsolationPerCall,
 	}
 	if !reflect.DeepEqual(tool, want) {
 		t.Errorf("got  %+v\nwant %+v", tool, want)
@@ -513,8 +515,10 @@ func TestRepoManifests(t *testing.T) {
 		t.Skip("no manifests in the repository")
 	}
 	tmp := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(tmp, "testdata/public-files"), 0o700); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"testdata/public-files", "testdata/scratch"} {
+		if err := os.MkdirAll(filepath.Join(tmp, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Every module a manifest names, as a placeholder.
 	moduleLine := regexp.MustCompile(`(?m)^module\s*=\s*"([^"]+)"`)
@@ -546,8 +550,11 @@ func TestRepoManifests(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 			continue
 		}
-		if len(tool.Mounts) > 0 && (len(tool.Mounts) != 1 || !tool.Mounts[0].ReadOnly || tool.Mounts[0].Guest != "/data") {
-			t.Errorf("%s: mounts = %+v, want none or one read-only mount at /data", p, tool.Mounts)
+		// Only write_file may write, and only to the scratch folder.
+		for _, m := range tool.Mounts {
+			if !m.ReadOnly && (tool.Name != "write_file" || m.Guest != "/scratch") {
+				t.Errorf("%s: read-write mount %+v; only write_file's /scratch may be", p, m)
+			}
 		}
 	}
 }

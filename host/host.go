@@ -31,6 +31,7 @@ import (
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/metrics"
+	"github.com/moatmcp/moat/host/netpolicy"
 	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/sandbox"
 )
@@ -245,6 +246,14 @@ func (h *Host) handler(t *Tool) mcp.ToolHandler {
 			},
 			Progress: prog.report,
 		}
+		// One audit record per outbound request the tool makes (net grant).
+		ctx = netpolicy.WithObserver(ctx, func(e netpolicy.Event) {
+			h.audit(audit.Record{
+				Event: audit.EventNetRequest, Tool: t.Name(), Principal: rec.Principal, ClientAddr: rec.ClientAddr,
+				Outcome: e.Outcome, Host: e.Host, Method: e.Method, Status: e.Status,
+				BytesIn: int(e.BytesIn), BytesOut: int(e.BytesOut), DurationMS: float64(e.Duration.Microseconds()) / 1000,
+			})
+		})
 		h.opts.Metrics.InFlight(t.Name(), 1)
 		// The principal decides which instances a per-principal tool may reuse.
 		res, info, err := t.Call(sandbox.WithPrincipal(ctx, p.ID), req.Params.Arguments, hooks)

@@ -83,8 +83,14 @@ type Record struct {
 	// input_too_large, busy, timeout, memory, output_overflow, trap,
 	// canceled, bad_output, host_error for calls; auth_ok, auth_failed for
 	// authentication; ok or error for reloads.
-	Outcome    string  `json:"outcome"`
-	Reason     string  `json:"reason,omitempty"`
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+	// Host, Method and Status describe one outbound request of a tool
+	// (EventNetRequest): the host name only, never the path, query or
+	// header values.
+	Host       string  `json:"host,omitempty"`
+	Method     string  `json:"method,omitempty"`
+	Status     int     `json:"status,omitempty"`
 	DurationMS float64 `json:"duration_ms,omitempty"`
 	ExitCode   *uint32 `json:"exit_code,omitempty"`
 	BytesIn    int     `json:"bytes_in,omitempty"`

@@ -34,9 +34,14 @@ const CONFIG = MOAT_E2E_CONFIG ?? join(ROOT, 'testdata', 'conformance', 'moat.to
 // Every tool the e2e config serves: the conformance fixtures and the examples.
 const TOOLS = [
   'e2e_echo',
+  'hello_as',
+  'hello_c',
+  'http_get',
+  'json_query',
   'json_schema_2020_12_tool',
   'list_files',
   'read_file',
+  'search_files',
   'test_audio_content',
   'test_embedded_resource',
   'test_error_handling',
@@ -46,6 +51,7 @@ const TOOLS = [
   'test_simple_text',
   'test_tool_with_logging',
   'test_tool_with_progress',
+  'write_file',
 ];
 
 const RED_PIXEL_PNG =

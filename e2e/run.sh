@@ -77,7 +77,10 @@ CONFORMANCE=("$NODE" "$E2E/node_modules/@modelcontextprotocol/conformance/dist/i
 log "building moat and the tool modules"
 (cd "$ROOT" && go build -o "$WORK/moat" ./cmd/moat)
 MOAT="$WORK/moat"
-for dir in testdata/conformance/fixtures tools/readfile tools/listfiles; do
+# Every Go tool in tools/ (the C and AssemblyScript examples ship built).
+for dir in testdata/conformance/fixtures $(cd "$ROOT" && ls -d tools/*/); do
+  dir="${dir%/}"
+  ls "$ROOT/$dir"/*.go >/dev/null 2>&1 || continue
   (cd "$ROOT" && "$MOAT" build "$dir" >/dev/null)
 done
 

@@ -331,7 +331,7 @@ func TestExampleTools(t *testing.T) {
 		{"binary is reported", readTool, `{"path":"pixel.png"}`, "pixel.png is a binary file (69 bytes); its contents are not shown.", false},
 		{"traversal finds nothing", readTool, `{"path":"../../../../etc/passwd"}`, "path must be inside the shared folder", true},
 		{"absolute host path finds nothing", readTool, `{"path":"/etc/passwd"}`, "path must be inside the shared folder", true},
-		{"missing file", readTool, `{"path":"nope.txt"}`, "nope.txt: no such file", true},
+		{"missing file", readTool, `{"path":"nope.txt"}`, "nope.txt: no such file or folder", true},
 		{"a folder", readTool, `{"path":"notes"}`, "notes is a directory; use list_files", true},
 		{"list the top", listTool, `{}`, `{"entries":[{"path":"README.txt","type":"file","size":214},{"path":"notes","type":"dir"},{"path":"pixel.png","type":"file","size":69}],"truncated":false}`, false},
 		{"list with a cap", listTool, `{"recursive":true,"max_entries":2}`, `{"entries":[{"path":"README.txt","type":"file","size":214},{"path":"notes","type":"dir"}],"truncated":true}`, false},

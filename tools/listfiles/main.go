@@ -44,7 +44,7 @@ type output struct {
 func main() { sdk.Run(listFiles) }
 
 func listFiles(_ context.Context, in input) (output, error) {
-	dir, err := guestPath(in.Path)
+	dir, err := sdk.InRoot(root, in.Path)
 	if err != nil {
 		return output{}, err
 	}
@@ -57,7 +57,7 @@ func listFiles(_ context.Context, in input) (output, error) {
 	}
 	out := output{Entries: []entry{}}
 	if err := walk(dir, 0, in.Recursive, limit, &out); err != nil {
-		return output{}, describe(in.Path, err)
+		return output{}, sdk.FileError(in.Path, err, "listed")
 	}
 	return out, nil
 }
@@ -101,34 +101,4 @@ func walk(dir string, depth int, recursive bool, limit int, out *output) error {
 		}
 	}
 	return nil
-}
-
-func guestPath(p string) (string, error) {
-	if strings.ContainsRune(p, 0) {
-		return "", sdk.Errorf("path contains a NUL byte")
-	}
-	if p == "" || p == "." {
-		return root, nil
-	}
-	if !path.IsAbs(p) {
-		p = path.Join(root, p)
-	}
-	p = path.Clean(p)
-	if p != root && !strings.HasPrefix(p, root+"/") {
-		return "", sdk.Errorf("path must be inside the shared folder")
-	}
-	return p, nil
-}
-
-func describe(p string, err error) error {
-	if p == "" {
-		p = "."
-	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return sdk.Errorf("%s: no such folder", p)
-	case errors.Is(err, fs.ErrPermission):
-		return sdk.Errorf("%s: permission denied", p)
-	}
-	return sdk.Errorf("%s: cannot be listed", p)
 }

@@ -8,14 +8,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/moatmcp/moat/sdk"
 )
@@ -45,12 +41,12 @@ func readFile(_ context.Context, in input) (string, error) {
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return "", describe(in.Path, err)
+		return "", sdk.FileError(in.Path, err, "read")
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return "", describe(in.Path, err)
+		return "", sdk.FileError(in.Path, err, "read")
 	}
 	if st.IsDir() {
 		return "", sdk.Errorf("%s is a directory; use list_files", in.Path)
@@ -58,15 +54,15 @@ func readFile(_ context.Context, in input) (string, error) {
 	// Read one byte past the cap to know whether the file was cut.
 	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
 	if err != nil {
-		return "", describe(in.Path, err)
+		return "", sdk.FileError(in.Path, err, "read")
 	}
 	whole := len(data) <= maxBytes
-	if isBinary(data) {
+	if sdk.IsBinary(data) {
 		return fmt.Sprintf("%s is a binary file (%d bytes); its contents are not shown.", in.Path, st.Size()), nil
 	}
 	if !whole {
 		data = data[:maxBytes]
-		data = trimPartialRune(data)
+		data = sdk.TrimPartialRune(data)
 	}
 	text := string(data)
 	if in.StartLine > 0 || in.EndLine > 0 {
@@ -78,43 +74,12 @@ func readFile(_ context.Context, in input) (string, error) {
 	return text, nil
 }
 
-// guestPath maps the agent's path to a path under /data. A relative path is
-// taken relative to /data; an absolute one must already be under it.
+// guestPath maps the agent's path to a file under /data.
 func guestPath(p string) (string, error) {
 	if p == "" {
 		return "", sdk.Errorf("path is required")
 	}
-	if strings.ContainsRune(p, 0) {
-		return "", sdk.Errorf("path contains a NUL byte")
-	}
-	if !path.IsAbs(p) {
-		p = path.Join(root, p)
-	}
-	p = path.Clean(p)
-	if p != root && !strings.HasPrefix(p, root+"/") {
-		return "", sdk.Errorf("path must be inside the shared folder")
-	}
-	return p, nil
-}
-
-func describe(p string, err error) error {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return sdk.Errorf("%s: no such file", p)
-	case errors.Is(err, fs.ErrPermission):
-		return sdk.Errorf("%s: permission denied", p)
-	}
-	return sdk.Errorf("%s: cannot be read", p)
-}
-
-// isBinary reports whether data looks like something other than text: a
-// NUL byte or invalid UTF-8 in the first 8 KiB.
-func isBinary(data []byte) bool {
-	head := data
-	if len(head) > 8<<10 {
-		head = trimPartialRune(head[:8<<10])
-	}
-	return strings.IndexByte(string(head), 0) >= 0 || !utf8.Valid(head)
+	return sdk.InRoot(root, p)
 }
 
 // lines returns lines start..end (1-based, inclusive; end 0 = last).
@@ -133,15 +98,4 @@ func lines(text string, start, end int) string {
 		end = len(all)
 	}
 	return strings.Join(all[start-1:end], "")
-}
-
-// trimPartialRune drops a UTF-8 sequence cut in half at the end of b.
-func trimPartialRune(b []byte) []byte {
-	for i := 0; i < utf8.UTFMax-1 && len(b) > 0; i++ {
-		if r, size := utf8.DecodeLastRune(b); r != utf8.RuneError || size != 1 {
-			break
-		}
-		b = b[:len(b)-1]
-	}
-	return b
 }

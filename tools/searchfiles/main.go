@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"regexp"
@@ -145,14 +144,14 @@ func searchFiles(_ context.Context, in input) (output, error) {
 		}
 		s.deadline = now().Add(time.Duration(ms) * time.Millisecond)
 	}
-	base, err := guestPath(in.Path)
+	base, err := sdk.InRoot(root, in.Path)
 	if err != nil {
 		return output{}, err
 	}
 	s.base = base
 	st, err := os.Stat(base)
 	if err != nil {
-		return output{}, describe(in.Path, err)
+		return output{}, sdk.FileError(in.Path, err, "searched")
 	}
 	switch {
 	case st.IsDir():
@@ -163,7 +162,7 @@ func searchFiles(_ context.Context, in input) (output, error) {
 		return output{}, sdk.Errorf("%s is not a file or folder", in.Path)
 	}
 	if err != nil && !errors.Is(err, errStop) {
-		return output{}, describe(in.Path, err)
+		return output{}, sdk.FileError(in.Path, err, "searched")
 	}
 	return s.out, nil
 }
@@ -266,7 +265,7 @@ func (s *search) file(full string, size int64) error {
 	case len(data) > maxFileBytes:
 		s.skip(full, "too_large")
 		return nil
-	case isBinary(data):
+	case sdk.IsBinary(data):
 		s.skip(full, "binary")
 		return nil
 	}
@@ -343,54 +342,4 @@ func rel(base, full string) string {
 		return path.Base(full)
 	}
 	return strings.TrimPrefix(full, base+"/")
-}
-
-// guestPath maps the agent's folder to a path under /data. A relative path
-// is taken relative to /data; an absolute one must already be under it.
-func guestPath(p string) (string, error) {
-	if strings.ContainsRune(p, 0) {
-		return "", sdk.Errorf("path contains a NUL byte")
-	}
-	if p == "" || p == "." {
-		return root, nil
-	}
-	if !path.IsAbs(p) {
-		p = path.Join(root, p)
-	}
-	p = path.Clean(p)
-	if p != root && !strings.HasPrefix(p, root+"/") {
-		return "", sdk.Errorf("path must be inside the shared folder")
-	}
-	return p, nil
-}
-
-func describe(p string, err error) error {
-	if p == "" {
-		p = "."
-	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return sdk.Errorf("%s: no such file or folder", p)
-	case errors.Is(err, fs.ErrPermission):
-		return sdk.Errorf("%s: permission denied", p)
-	}
-	return sdk.Errorf("%s: cannot be searched", p)
-}
-
-// isBinary reports whether data looks like something other than text: a
-// NUL byte or invalid UTF-8 in the first 8 KiB (the same test as
-// read_file's).
-func isBinary(data []byte) bool {
-	head := data
-	if len(head) > 8<<10 {
-		head = head[:8<<10]
-		// Do not count a character cut in half at the edge.
-		for i := 0; i < utf8.UTFMax-1 && len(head) > 0; i++ {
-			if r, size := utf8.DecodeLastRune(head); r != utf8.RuneError || size != 1 {
-				break
-			}
-			head = head[:len(head)-1]
-		}
-	}
-	return bytes.IndexByte(head, 0) >= 0 || !utf8.Valid(head)
 }

@@ -38,7 +38,7 @@ func TestGoldenTranscripts(t *testing.T) {
 			defer h.Close(context.Background())
 			h.AddTool(loadTool(t, guests["hostfixture"], "name = \"emit\"\ndescription = \"Echo what it is told to.\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\nmaxLength = 64\n[input_schema.properties.exit]\ntype = \"integer\"\n"))
 			srv := httptest.NewUnstartedServer(nil)
-			srv.Config.Handler = transport.Wrap(h.HTTPHandler(0), &transport.Options{ListenAddr: srv.Listener.Addr().String()})
+			srv.Config.Handler = h.HTTPStack(HTTPOptions{Transport: transport.Options{ListenAddr: srv.Listener.Addr().String()}})
 			srv.Start()
 			defer srv.Close()
 

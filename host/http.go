@@ -41,7 +41,7 @@ type HTTPOptions struct {
 // without a token.
 func (h *Host) HTTPStack(opts HTTPOptions) http.Handler {
 	maxBody := opts.Transport.MaxBodyBytes
-	var mcpH http.Handler = cancelOnDisconnect(h.HTTPHandler(maxBody))
+	var mcpH http.Handler = cancelOnDisconnect(sdkErrors(h.log, h.HTTPHandler(maxBody)))
 	if opts.Auth != nil {
 		mcpH = h.scopeCheck(opts.Auth, mcpH)
 	}

@@ -134,28 +134,8 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 		mod.Close(context.WithoutCancel(parent))
 	}
 
-	var exit *sys.ExitError
-	isExit := errors.As(err, &exit)
-	switch cause := context.Cause(ctx); {
-	case stdout.over || stderr.over:
-		// Even if the guest ignored the failed write and exited 0, what it
-		// wrote was cut: never pass a truncated result off as complete.
-		res.Outcome = OutcomeOutputOverflow
-	case err == nil:
-		res.Outcome = OutcomeOK
-	case ctx.Err() != nil && cause == errTimeout:
-		res.Outcome = OutcomeTimeout
-	case ctx.Err() != nil:
-		res.Outcome = OutcomeCanceled
-	case mem.exhausted():
-		res.Outcome = OutcomeMemory
-	case isExit:
-		res.Outcome, res.ExitCode = OutcomeExit, exit.ExitCode()
-	default:
-		if m.rt.closed.Load() {
-			return nil, ErrClosed
-		}
-		res.Outcome = OutcomeTrap
+	if res.Outcome, res.ExitCode, err = m.outcome(ctx, err, stdout.over || stderr.over, mem); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -197,4 +177,30 @@ func (w *capWriter) Write(p []byte) (int, error) {
 	w.over = true
 	w.full()
 	return int(room), errCapReached
+}
+
+// outcome classifies how one call ended, for every isolation mode: err is
+// what running the guest returned, overflow whether stdout or stderr hit its
+// cap. A non-nil error (ErrClosed) means the runtime closed under the call.
+func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *memoryAllocator) (Outcome, uint32, error) {
+	var exit *sys.ExitError
+	switch cause := context.Cause(ctx); {
+	case overflow:
+		// Even if the guest ignored the failed write and exited 0, what it
+		// wrote was cut: never pass a truncated result off as complete.
+		return OutcomeOutputOverflow, 0, nil
+	case err == nil:
+		return OutcomeOK, 0, nil
+	case ctx.Err() != nil && cause == errTimeout:
+		return OutcomeTimeout, 0, nil
+	case ctx.Err() != nil:
+		return OutcomeCanceled, 0, nil
+	case mem.exhausted():
+		return OutcomeMemory, 0, nil
+	case errors.As(err, &exit):
+		return OutcomeExit, exit.ExitCode(), nil
+	case m.rt.closed.Load():
+		return 0, 0, ErrClosed
+	}
+	return OutcomeTrap, 0, nil
 }

@@ -80,7 +80,9 @@ func (m *linearMemory) Free() { m.buf = nil }
 
 // exhausted reports whether the guest ran out of memory: a grow was
 // refused at the limit, or the memory reached the module's own max.
-func (a *memoryAllocator) exhausted() bool { return a.refused.Load() || a.atMax.Load() }
+func (a *memoryAllocator) exhausted() bool {
+	return a != nil && (a.refused.Load() || a.atMax.Load())
+}
 
 // cryptoRand is the granted randomness source.
 type cryptoRand struct{}

@@ -397,24 +397,9 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 	if in != nil {
 		alloc = in.alloc
 	}
-	switch cause := context.Cause(ctx); {
-	case stdout.over || stderr.over:
-		res.Outcome = OutcomeOutputOverflow
-	case err == nil:
-		res.Outcome = OutcomeOK
-	case ctx.Err() != nil && cause == errTimeout:
-		res.Outcome = OutcomeTimeout
-	case ctx.Err() != nil:
-		res.Outcome = OutcomeCanceled
-	case alloc != nil && alloc.exhausted():
-		res.Outcome = OutcomeMemory
-	case exit != nil:
-		res.Outcome, res.ExitCode = OutcomeExit, exit.ExitCode()
-	default:
-		if m.rt.closed.Load() {
-			return nil, ErrClosed
-		}
-		res.Outcome = OutcomeTrap
+	var cerr error
+	if res.Outcome, res.ExitCode, cerr = m.outcome(ctx, err, stdout.over || stderr.over, alloc); cerr != nil {
+		return nil, cerr
 	}
 	if in == nil {
 		return res, nil

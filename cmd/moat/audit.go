@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/moatmcp/moat/host/audit"
 )
@@ -29,22 +29,12 @@ file that starts mid-chain (after rotation) is accepted and reported, unless
 one recorded elsewhere, which also catches lines cut from the end.
 Exit 0: intact; 1: broken; 2: usage or read error.
 `
-	if len(args) == 0 || args[0] != "verify" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, usageText)
-			return exitOK
-		}
-		fmt.Fprint(stderr, usageText)
-		return exitUsage
+	if code, ok := subcommand(args, "verify", usageText, stdout, stderr); !ok {
+		return code
 	}
-	fs := flag.NewFlagSet("moat audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("moat audit verify", stderr, strings.TrimSuffix(usageText, "\n"))
 	prev := fs.String("prev", "", `the prev the first record must carry ("genesis" for a chain's first file)`)
 	head := fs.String("head", "", "the hash the last record must have (from a head recorded elsewhere)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
 	files, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return flagExit(err)

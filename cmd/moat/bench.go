@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -50,17 +49,12 @@ func (r benchRow) rate() float64 { return float64(r.calls) / r.elapsed.Seconds()
 // tool and the same echo as a WAT guest and a Go guest, in one process and
 // one run, so the ratios compare like with like on a noisy machine.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("moat bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("moat bench", stderr, "usage: moat bench [--duration 3s] [--clients 1,4] [--startup]\n\nMeasures calls/s, p50 and p99 of tools/call over HTTP on loopback for a\nnative go-sdk tool, a WAT guest, a Go command guest and a Go reactor guest\n(per-call snapshot, per-principal and shared instances) doing the same\necho, and prints each one's ratio to native. Run it from the repository's root.")
 	dur := fs.Duration("duration", 3*time.Second, "how long each (tool, clients) cell runs")
 	clientsFlag := fs.String("clients", "1,4", "comma-separated client counts")
 	goSrc := fs.String("go-guest", "cmd/moat/benchdata/goecho", "folder of the Go echo guest (built with the go command); empty to skip")
 	rxSrc := fs.String("go-reactor", "cmd/moat/benchdata/goreactor", "folder of the Go reactor echo guest (built with -buildmode=c-shared); empty to skip")
 	startup := fs.Bool("startup", false, "also measure server start-up with 20 tools (cold and warm compile cache) and host memory per tool and per call")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: moat bench [--duration 3s] [--clients 1,4] [--startup]\n\nMeasures calls/s, p50 and p99 of tools/call over HTTP on loopback for a\nnative go-sdk tool, a WAT guest, a Go command guest and a Go reactor guest\n(per-call snapshot, per-principal and shared instances) doing the same\necho, and prints each one's ratio to native. Run it from the repository's root.")
-		fs.PrintDefaults()
-	}
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return flagExit(err)
 	}

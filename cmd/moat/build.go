@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -29,18 +28,13 @@ import (
 )
 
 func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("moat build", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("moat build", stderr, "usage: moat build TOOL_DIR...\n       moat build TOOL_DIR --update-manifest MANIFEST\n       moat build TOOL_DIR --check MANIFEST\n\n"+
+		"Compiles each Go tool folder (a main package) to TOOL_DIR/NAME.wasm\n(GOOS=wasip1 GOARCH=wasm) and prints its size and sha256.\n\n"+
+		"With a manifest, the module goes where the manifest's module field says,\nand the schemas come from the handler's Go types: the tool is built for\nthis machine and run with MOAT_SCHEMA=1 (sdk.Run prints them and exits).\n"+
+		"--update-manifest writes sha256, input_schema_file and output_schema_file\n(JSON files next to the manifest), leaving every other line as it was.\n"+
+		"--check changes nothing and exits 1 when any of them has drifted.")
 	update := fs.String("update-manifest", "", "write the module's sha256 pin and the generated schemas into this manifest")
 	check := fs.String("check", "", "fail (exit 1) when this manifest's pin or schemas differ from a fresh build")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: moat build TOOL_DIR...\n       moat build TOOL_DIR --update-manifest MANIFEST\n       moat build TOOL_DIR --check MANIFEST\n\n"+
-			"Compiles each Go tool folder (a main package) to TOOL_DIR/NAME.wasm\n(GOOS=wasip1 GOARCH=wasm) and prints its size and sha256.\n\n"+
-			"With a manifest, the module goes where the manifest's module field says,\nand the schemas come from the handler's Go types: the tool is built for\nthis machine and run with MOAT_SCHEMA=1 (sdk.Run prints them and exits).\n"+
-			"--update-manifest writes sha256, input_schema_file and output_schema_file\n(JSON files next to the manifest), leaving every other line as it was.\n"+
-			"--check changes nothing and exits 1 when any of them has drifted.")
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagExit(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,15 +18,10 @@ import (
 const maxArgsFile = 64 << 20
 
 func cmdCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("moat call", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("moat call", stderr, "usage: moat call MANIFEST [--args JSON | --args-file FILE]\n\nRuns one call under the full sandbox and prints the MCP CallToolResult.\nWith neither flag, the arguments are read from stdin.\nExit: 0 success, 1 tool error, 2 usage or manifest error.")
 	argsJSON := fs.String("args", "", "the call's arguments as a JSON object")
 	argsFile := fs.String("args-file", "", "read the arguments from this file")
 	cacheDir := fs.String("cache-dir", "", "compile cache folder (default: the user cache dir)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: moat call MANIFEST [--args JSON | --args-file FILE]\n\nRuns one call under the full sandbox and prints the MCP CallToolResult.\nWith neither flag, the arguments are read from stdin.\nExit: 0 success, 1 tool error, 2 usage or manifest error.")
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagExit(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,13 +13,8 @@ import (
 )
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("moat check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("moat check", stderr, "usage: moat check PATH...\n\nValidates tool manifests (files, or folders of *.toml), compiles their\nmodules and prints each module's sha256. Exit 2 on any error.")
 	cacheDir := fs.String("cache-dir", "", "compile cache folder (default: the user cache dir)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: moat check PATH...\n\nValidates tool manifests (files, or folders of *.toml), compiles their\nmodules and prints each module's sha256. Exit 2 on any error.")
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagExit(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -15,22 +14,15 @@ import (
 // printed once, on stdout; the config keeps only its hash, so a lost secret
 // is replaced, not recovered.
 func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "new" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, keysUsage)
-			return exitOK
-		}
-		fmt.Fprint(stderr, keysUsage)
-		return exitUsage
+	if code, ok := subcommand(args, "new", keysUsage, stdout, stderr); !ok {
+		return code
 	}
-	fs := flag.NewFlagSet("moat keys new", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("moat keys new", stderr, strings.TrimSuffix(keysUsage, "\n"))
 	id := fs.String("id", "", "the key's name in logs and audit records (required; A-Z a-z 0-9 . _ -)")
 	tools := fs.String("tools", "", "comma-separated tool names or globs the key may call (default: none)")
 	scopes := fs.String("scopes", "", "comma-separated scopes the key holds (default: none)")
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: never expires)")
 	rate := fs.String("rate", "", `per-key rate limit override, e.g. "10/s" (default: the server's)`)
-	fs.Usage = func() { fmt.Fprint(stderr, keysUsage); fs.PrintDefaults() }
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return flagExit(err)

@@ -111,6 +111,34 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// newFlags is a subcommand's flag set: errors and usage go to stderr, and
+// --help prints usage (one line or a paragraph) followed by the flags.
+func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// subcommand checks that args start with the one verb a command has
+// ("moat keys new", "moat audit verify"): help goes to stdout with exit 0,
+// anything else prints usage to stderr with exit 2. ok is false when the
+// caller should return code.
+func subcommand(args []string, verb, usage string, stdout, stderr io.Writer) (code int, ok bool) {
+	if len(args) > 0 && args[0] == verb {
+		return 0, true
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(stdout, usage)
+		return exitOK, false
+	}
+	fmt.Fprint(stderr, usage)
+	return exitUsage, false
+}
+
 // flagError reports whether err is the flag package's own (already printed).
 func flagExit(err error) int {
 	if errors.Is(err, flag.ErrHelp) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -39,19 +38,14 @@ var newLangs = map[string]string{
 }
 
 func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("moat new", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("moat new", stderr, "usage: moat new NAME [--lang go|c|assemblyscript] [--dir DIR] [--sdk MOAT_CHECKOUT]\n\n"+
+		"Scaffolds a tool folder: the source of a tool that greets by name, its\n"+
+		"manifest (NAME.toml) and a test (Go: main_test.go; C and AssemblyScript:\n"+
+		"smoke.sh, one moat call). Nothing is overwritten. A Go tool outside any\n"+
+		"Go module also gets a go.mod.")
 	lang := fs.String("lang", "go", "go, c or assemblyscript")
 	dir := fs.String("dir", "", "the new tool's folder (default ./NAME); it must not hold any of the files")
 	sdkDir := fs.String("sdk", "", "Go only: a local checkout of moat, written as a replace directive in a new go.mod")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: moat new NAME [--lang go|c|assemblyscript] [--dir DIR] [--sdk MOAT_CHECKOUT]\n\n"+
-			"Scaffolds a tool folder: the source of a tool that greets by name, its\n"+
-			"manifest (NAME.toml) and a test (Go: main_test.go; C and AssemblyScript:\n"+
-			"smoke.sh, one moat call). Nothing is overwritten. A Go tool outside any\n"+
-			"Go module also gets a go.mod.")
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagExit(err)

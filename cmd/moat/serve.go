@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,8 +27,7 @@ import (
 const shutdownGrace = 10 * time.Second
 
 func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("moat serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("moat serve", stderr, "usage: moat serve [flags] [MANIFEST_DIR...]\n\nLoads and compiles every tool manifest in the folders, then serves the tools\nover MCP: Streamable HTTP at /mcp, or stdio with --stdio. Flags override the\nconfig file; MANIFEST_DIRs replace its [tools] dirs.")
 	configFile := fs.String("config", "", "server config file (moat.toml); see docs/config.md")
 	listen := fs.String("listen", "", "listen address (default 127.0.0.1:8080)")
 	stdio := fs.Bool("stdio", false, "serve MCP over stdin/stdout instead of HTTP")
@@ -40,10 +38,6 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
 	watchEvery := fs.Duration("watch", 2*time.Second, "how often to look for changed manifests and modules (0: only on SIGHUP)")
 	behindTLS := fs.Bool("tls-terminated-upstream", false, "allow a non-loopback listen address without TLS because a proxy in front terminates TLS")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: moat serve [flags] [MANIFEST_DIR...]\n\nLoads and compiles every tool manifest in the folders, then serves the tools\nover MCP: Streamable HTTP at /mcp, or stdio with --stdio. Flags override the\nconfig file; MANIFEST_DIRs replace its [tools] dirs.")
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagExit(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 )
 
@@ -16,22 +15,8 @@ import (
 // exactly as a client's notifications/cancelled would.
 func cancelOnDisconnect(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.Body == nil || r.Header.Get("Mcp-Session-Id") == "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		// transport.Wrap has already capped and parsed the body.
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var msg struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-		}
-		if json.Unmarshal(body, &msg) != nil || msg.Method != "tools/call" || len(msg.ID) == 0 || string(msg.ID) == "null" {
+		msg, r := peekCall(r)
+		if msg == nil || r.Header.Get("Mcp-Session-Id") == "" || len(msg.ID) == 0 || string(msg.ID) == "null" {
 			next.ServeHTTP(w, r)
 			return
 		}

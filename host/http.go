@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -97,24 +98,12 @@ func (h *Host) HTTPStack(opts HTTPOptions) http.Handler {
 func (h *Host) scopeCheck(a *auth.Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := auth.FromContext(r.Context())
-		if !ok || r.Method != http.MethodPost || r.Body == nil {
+		if !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
-		// transport.Wrap has already capped and checked the body.
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		var msg struct {
-			Method string `json:"method"`
-			Params struct {
-				Name string `json:"name"`
-			} `json:"params"`
-		}
-		if json.Unmarshal(body, &msg) == nil && msg.Method == "tools/call" {
+		msg, r := peekCall(r)
+		if msg != nil {
 			if t, ok := h.Tool(msg.Params.Name); ok && grantedByName(p, t.Name()) && !p.MayUse(t.Name(), t.Manifest.RequiredScopes) {
 				h.opts.Metrics.Denied("scope")
 				a.WriteError(w, auth.ErrInsufficientScope, t.Manifest.RequiredScopes)
@@ -132,4 +121,36 @@ func grantedByName(p *auth.Principal, tool string) bool {
 		}
 	}
 	return false
+}
+
+// callMessage is what the HTTP layer needs to know of a tools/call.
+type callMessage struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params struct {
+		Name string `json:"name"`
+	} `json:"params"`
+}
+
+type callMessageKey struct{}
+
+// peekCall returns the request's JSON-RPC message when it is a tools/call
+// POST (nil otherwise). The body is read and decoded once per request
+// (transport.Wrap has already capped and checked it); pass the returned
+// request on, so the next middleware that asks finds it in the context.
+func peekCall(r *http.Request) (*callMessage, *http.Request) {
+	if v, ok := r.Context().Value(callMessageKey{}).(*callMessage); ok {
+		return v, r
+	}
+	var msg *callMessage
+	if r.Method == http.MethodPost && r.Body != nil {
+		if body, err := io.ReadAll(r.Body); err == nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var m callMessage
+			if json.Unmarshal(body, &m) == nil && m.Method == "tools/call" {
+				msg = &m
+			}
+		}
+	}
+	return msg, r.WithContext(context.WithValue(r.Context(), callMessageKey{}, msg))
 }

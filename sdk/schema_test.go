@@ -301,12 +301,14 @@ func TestPrintSchemas(t *testing.T) {
 		wantStdout string
 		wantStderr string
 	}{
-		{"json tool", func(o, e *bytes.Buffer) int { return printSchemas[echoIn, echoOut](o, e) }, 0,
+		{"json tool", func(o, e *bytes.Buffer) int { return printSchemas[echoIn, echoOut](o, e, false) }, 0,
 			`{"input":{"type":"object","properties":{"count":{"type":"integer"},"name":{"type":"string"}},"required":["name"],"additionalProperties":false},` +
 				`"output":{"type":"object","properties":{"count":{"type":"integer"},"greeting":{"type":"string"}},"required":["greeting","count"],"additionalProperties":false}}` + "\n", ""},
-		{"text tool", func(o, e *bytes.Buffer) int { return printSchemas[echoIn, string](o, e) }, 0,
+		{"text tool", func(o, e *bytes.Buffer) int { return printSchemas[echoIn, string](o, e, false) }, 0,
 			`{"input":{"type":"object","properties":{"count":{"type":"integer"},"name":{"type":"string"}},"required":["name"],"additionalProperties":false},"output":null}` + "\n", ""},
-		{"bad output type", func(o, e *bytes.Buffer) int { return printSchemas[echoIn, []int](o, e) }, 1,
+		{"registered at init", func(o, e *bytes.Buffer) int { return printSchemas[echoIn, string](o, e, true) }, 0,
+			`{"input":{"type":"object","properties":{"count":{"type":"integer"},"name":{"type":"string"}},"required":["name"],"additionalProperties":false},"output":null,"reactor":true}` + "\n", ""},
+		{"bad output type", func(o, e *bytes.Buffer) int { return printSchemas[echoIn, []int](o, e, false) }, 1,
 			"", "output schema: type has no JSON Schema: []int: a structured result must be a JSON object (a struct or a map); return a string for a text result\n"},
 	}
 	for _, tc := range tests {

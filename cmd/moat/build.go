@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
@@ -30,7 +31,8 @@ import (
 func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("moat build", stderr, "usage: moat build TOOL_DIR...\n       moat build TOOL_DIR --update-manifest MANIFEST\n       moat build TOOL_DIR --check MANIFEST\n\n"+
 		"Compiles each Go tool folder (a main package) to TOOL_DIR/NAME.wasm\n(GOOS=wasip1 GOARCH=wasm) and prints its size and sha256.\n\n"+
-		"With a manifest, the module goes where the manifest's module field says,\nand the schemas come from the handler's Go types: the tool is built for\nthis machine and run with MOAT_SCHEMA=1 (sdk.Run prints them and exits).\n"+
+		"A tool that registers its handler at init time (sdk.Handle in an init\nfunction) is built as a reactor (-buildmode=c-shared, exporting moat_call):\nits Go runtime starts once, when moat loads it, not for every call. Any\nother tool is built as a command. Which one is asked of the tool itself:\nit is built for this machine and run with MOAT_SCHEMA=1.\n\n"+
+		"With a manifest, the module goes where the manifest's module field says,\nand the schemas come from the handler's Go types: the tool is built for\nthis machine and run with MOAT_SCHEMA=1 (sdk.Main prints them and exits).\n"+
 		"--update-manifest writes sha256, input_schema_file and output_schema_file\n(JSON files next to the manifest), leaving every other line as it was.\n"+
 		"--check changes nothing and exits 1 when any of them has drifted.")
 	update := fs.String("update-manifest", "", "write the module's sha256 pin and the generated schemas into this manifest")
@@ -57,11 +59,12 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	for _, dir := range pos {
 		out := filepath.Join(dir, filepath.Base(filepath.Clean(dir))+".wasm")
-		if err := buildGoTool(ctx, dir, out, stderr); err != nil {
+		reactor := toolForm(ctx, dir, stderr)
+		if err := goBuild(ctx, dir, out, reactor, stderr); err != nil {
 			fmt.Fprintf(stderr, "moat build: %v\n", err)
 			return exitUsage
 		}
-		if err := printModule(stdout, out); err != nil {
+		if err := printModule(stdout, out, reactor); err != nil {
 			fmt.Fprintf(stderr, "moat build: %v\n", err)
 			return exitUsage
 		}
@@ -69,8 +72,17 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-// buildGoTool compiles the Go main package in dir to out for wasip1.
+// buildGoTool compiles the Go main package in dir to out for wasip1, as a
+// command module.
 func buildGoTool(ctx context.Context, dir, out string, stderr io.Writer) error {
+	return goBuild(ctx, dir, out, false, stderr)
+}
+
+// goBuild compiles the Go main package in dir to out for wasip1: as a
+// reactor (-buildmode=c-shared) or a command. It then checks that the
+// module has the entry the host will look for, so that a tool the host
+// would treat as the other kind never leaves moat build.
+func goBuild(ctx context.Context, dir, out string, reactor bool, stderr io.Writer) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return errors.New("building Go tools needs the go command on PATH")
@@ -79,7 +91,11 @@ func buildGoTool(ctx context.Context, dir, out string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", absOut, ".")
+	args := []string{"build", "-trimpath"}
+	if reactor {
+		args = append(args, "-buildmode=c-shared")
+	}
+	cmd := exec.CommandContext(ctx, goBin, append(args, "-o", absOut, ".")...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	var buf bytes.Buffer
@@ -89,16 +105,190 @@ func buildGoTool(ctx context.Context, dir, out string, stderr io.Writer) error {
 		stderr.Write(buf.Bytes())
 		return fmt.Errorf("go build in %s: %w", dir, err)
 	}
+	return checkEntry(absOut, reactor)
+}
+
+// Errors of checkEntry and wasmExports.
+var (
+	errEntry     = errors.New("the module does not have the expected entry")
+	errWasmShape = errors.New("not a WebAssembly module moat build can read")
+)
+
+// reactorExport and commandExport are the entries the host looks for
+// (docs/abi.md): a module exporting moat_call and no _start is a reactor.
+const (
+	reactorExport = "moat_call"
+	commandExport = "_start"
+)
+
+// checkEntry reads the exports of the module at path and checks it is a
+// reactor (moat_call, no _start) or a command (_start), as intended.
+func checkEntry(path string, reactor bool) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	exports, err := wasmExports(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", rel(path), err)
+	}
+	_, hasCall := exports[reactorExport]
+	_, hasStart := exports[commandExport]
+	switch {
+	case reactor && (!hasCall || hasStart):
+		return fmt.Errorf("%s: %w: a reactor must export %s and no %s (has %s: %v, %s: %v)",
+			rel(path), errEntry, reactorExport, commandExport, reactorExport, hasCall, commandExport, hasStart)
+	case !reactor && !hasStart:
+		return fmt.Errorf("%s: %w: a command must export %s", rel(path), errEntry, commandExport)
+	}
 	return nil
 }
 
-func printModule(w io.Writer, path string) error {
+// wasmExports returns the names a WebAssembly binary exports, each with
+// its kind (0 function, 1 table, 2 memory, 3 global). It reads only the
+// section headers and the export section: moat build checks a module it
+// has just built, and compiling it to ask wazero would take seconds.
+func wasmExports(b []byte) (map[string]byte, error) {
+	if len(b) < 8 || string(b[:4]) != "\x00asm" || string(b[4:8]) != "\x01\x00\x00\x00" {
+		return nil, fmt.Errorf("%w: no wasm header", errWasmShape)
+	}
+	b = b[8:]
+	exports := map[string]byte{}
+	for len(b) > 0 {
+		id := b[0]
+		size, n, err := readU32(b[1:])
+		if err != nil {
+			return nil, err
+		}
+		b = b[1+n:]
+		if uint64(size) > uint64(len(b)) {
+			return nil, fmt.Errorf("%w: section %d runs past the end", errWasmShape, id)
+		}
+		body := b[:size]
+		b = b[size:]
+		if id != 7 { // the export section
+			continue
+		}
+		count, n, err := readU32(body)
+		if err != nil {
+			return nil, err
+		}
+		body = body[n:]
+		for i := uint32(0); i < count; i++ {
+			nameLen, n, err := readU32(body)
+			if err != nil {
+				return nil, err
+			}
+			body = body[n:]
+			if uint64(nameLen) >= uint64(len(body)) { // the name, then a kind byte
+				return nil, fmt.Errorf("%w: export %d runs past its section", errWasmShape, i)
+			}
+			name := string(body[:nameLen])
+			kind := body[nameLen]
+			body = body[nameLen+1:]
+			if _, n, err = readU32(body); err != nil { // the index
+				return nil, err
+			}
+			body = body[n:]
+			exports[name] = kind
+		}
+		if len(body) != 0 {
+			return nil, fmt.Errorf("%w: bytes after the exports", errWasmShape)
+		}
+	}
+	return exports, nil
+}
+
+// readU32 decodes an unsigned LEB128 number of at most 32 bits.
+func readU32(b []byte) (v uint32, n int, err error) {
+	var shift uint
+	for n < len(b) && n < 5 {
+		c := b[n]
+		n++
+		if n == 5 && c > 0x0f {
+			return 0, 0, fmt.Errorf("%w: number too large", errWasmShape)
+		}
+		v |= uint32(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return v, n, nil
+		}
+		shift += 7
+	}
+	return 0, 0, fmt.Errorf("%w: number cut short", errWasmShape)
+}
+
+// toolForm reports whether the Go tool in dir is to be built as a
+// reactor: only when it imports the sdk, mentions sdk.Handle, and the
+// schema probe (toolSchemas) says the handler was registered before main
+// ran. A probe that fails leaves the tool a command, which serves an
+// init-registered handler just as well, only slower; the reason is shown.
+// The source check first keeps tools that never call Handle from being run
+// natively by a plain build.
+func toolForm(ctx context.Context, dir string, stderr io.Writer) bool {
+	if !importsSDK(dir) || !mentionsHandle(dir) {
+		return false
+	}
+	s, err := toolSchemas(ctx, dir, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "moat build: %s: building a command, not a reactor: %v\n", dir, err)
+		return false
+	}
+	return s.Reactor
+}
+
+// mentionsHandle reports whether a non-test Go file in dir refers to the
+// sdk's Handle (under whatever name the file imports the sdk as).
+func mentionsHandle(dir string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		pf, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			continue
+		}
+		local := ""
+		for _, imp := range pf.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == sdkImportPath {
+				local = "sdk"
+				if imp.Name != nil {
+					local = imp.Name.Name
+				}
+			}
+		}
+		if local == "" {
+			continue
+		}
+		found := false
+		ast.Inspect(pf, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "Handle" {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == local {
+					found = true
+				}
+			}
+			return !found
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// printModule prints what was built: path, size, digest, and "reactor"
+// for a reactor.
+func printModule(w io.Writer, path string, reactor bool) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	sum := sha256.Sum256(b)
-	fmt.Fprintf(w, "built %s  %d bytes  sha256:%s\n", rel(path), len(b), hex.EncodeToString(sum[:]))
+	form := ""
+	if reactor {
+		form = "  reactor"
+	}
+	fmt.Fprintf(w, "built %s  %d bytes  sha256:%s%s\n", rel(path), len(b), hex.EncodeToString(sum[:]), form)
 	return nil
 }
 
@@ -138,10 +328,12 @@ func buildForManifests(ctx context.Context, dirs []string, stdout, stderr io.Wri
 	}
 	sort.Strings(targets)
 	for _, mod := range targets {
-		if err := buildGoTool(ctx, filepath.Dir(mod), mod, stderr); err != nil {
+		dir := filepath.Dir(mod)
+		reactor := toolForm(ctx, dir, stderr)
+		if err := goBuild(ctx, dir, mod, reactor, stderr); err != nil {
 			return err
 		}
-		if err := printModule(stdout, mod); err != nil {
+		if err := printModule(stdout, mod, reactor); err != nil {
 			return err
 		}
 	}
@@ -215,7 +407,12 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 		defer os.RemoveAll(tmp)
 		out = filepath.Join(tmp, filepath.Base(out))
 	}
-	if err := buildGoTool(ctx, dir, out, stderr); err != nil {
+	// The probe first: it says whether to build a reactor.
+	schemas, err := toolSchemas(ctx, dir, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	if err := goBuild(ctx, dir, out, schemas.Reactor, stderr); err != nil {
 		return fail(err)
 	}
 	sum, err := moduleDigest(out)
@@ -223,13 +420,9 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 		return fail(err)
 	}
 	if !check {
-		if err := printModule(stdout, out); err != nil {
+		if err := printModule(stdout, out, schemas.Reactor); err != nil {
 			return fail(err)
 		}
-	}
-	schemas, err := toolSchemas(ctx, dir, stderr)
-	if err != nil {
-		return fail(err)
 	}
 	if check {
 		drift, err := manifestDrift(manifestPath, &skim, sum, schemas)
@@ -286,7 +479,8 @@ func moduleDigest(path string) (string, error) {
 }
 
 // toolSchemas builds the Go tool in dir for this machine and runs it with
-// MOAT_SCHEMA=1, so that sdk.Run prints the schemas of the handler's types.
+// MOAT_SCHEMA=1, so that sdk.Main or sdk.Run prints the schemas of the
+// handler's types and whether it was registered at init time.
 // Only a tool that imports the sdk is run: anything else would do its real
 // work, natively and unsandboxed.
 func toolSchemas(ctx context.Context, dir string, stderr io.Writer) (*sdk.Schemas, error) {
@@ -324,13 +518,13 @@ func toolSchemas(ctx context.Context, dir string, stderr io.Writer) (*sdk.Schema
 	run.Stderr = &limitedBuffer{buf: &errOut, left: 64 << 10}
 	if err := run.Run(); err != nil {
 		stderr.Write(errOut.Bytes())
-		return nil, fmt.Errorf("%s: %w (%v); does main call sdk.Run?", dir, errNoSchemas, err)
+		return nil, fmt.Errorf("%s: %w (%v); does main call sdk.Main or sdk.Run?", dir, errNoSchemas, err)
 	}
 	var s sdk.Schemas
 	dec := json.NewDecoder(&out)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil || len(s.Input) == 0 || dec.More() {
-		return nil, fmt.Errorf("%s: %w; does main call sdk.Run?", dir, errNoSchemas)
+		return nil, fmt.Errorf("%s: %w; does main call sdk.Main or sdk.Run?", dir, errNoSchemas)
 	}
 	if string(s.Output) == "null" {
 		s.Output = nil

@@ -27,7 +27,11 @@ type input struct {
 	MaxBytes int    `json:"max_bytes,omitempty"` // text returned, in bytes; default 64 KiB
 }
 
-func main() { sdk.Run(get) }
+// The handler is registered at init time, so moat build makes a reactor:
+// the Go runtime starts once, when the host loads the module, not per call.
+func init() { sdk.Handle(get) }
+
+func main() { sdk.Main() }
 
 func get(_ context.Context, in input) (string, error) {
 	limit := in.MaxBytes

@@ -36,7 +36,11 @@ type output struct {
 	Result any `json:"result"`
 }
 
-func main() { sdk.Run(jsonQuery) }
+// The handler is registered at init time, so moat build makes a reactor:
+// the Go runtime starts once, when the host loads the module, not per call.
+func init() { sdk.Handle(jsonQuery) }
+
+func main() { sdk.Main() }
 
 func jsonQuery(_ context.Context, in input) (output, error) {
 	if len(in.Document) == 0 {

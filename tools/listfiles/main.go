@@ -41,7 +41,11 @@ type output struct {
 	Truncated bool    `json:"truncated"`
 }
 
-func main() { sdk.Run(listFiles) }
+// The handler is registered at init time, so moat build makes a reactor:
+// the Go runtime starts once, when the host loads the module, not per call.
+func init() { sdk.Handle(listFiles) }
+
+func main() { sdk.Main() }
 
 func listFiles(_ context.Context, in input) (output, error) {
 	dir, err := sdk.InRoot(root, in.Path)

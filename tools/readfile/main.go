@@ -29,7 +29,11 @@ type input struct {
 	EndLine   int    `json:"end_line,omitempty"`   // 1-based, inclusive; 0 = to the end
 }
 
-func main() { sdk.Run(readFile) }
+// The handler is registered at init time, so moat build makes a reactor:
+// the Go runtime starts once, when the host loads the module, not per call.
+func init() { sdk.Handle(readFile) }
+
+func main() { sdk.Main() }
 
 func readFile(_ context.Context, in input) (string, error) {
 	name, err := guestPath(in.Path)

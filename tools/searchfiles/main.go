@@ -92,7 +92,11 @@ type output struct {
 	SkippedCount int       `json:"skipped_count,omitempty"`
 }
 
-func main() { sdk.Run(searchFiles) }
+// The handler is registered at init time, so moat build makes a reactor:
+// the Go runtime starts once, when the host loads the module, not per call.
+func init() { sdk.Handle(searchFiles) }
+
+func main() { sdk.Main() }
 
 // errStop ends the walk once a bound is reached.
 var errStop = errors.New("stop")

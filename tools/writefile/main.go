@@ -50,7 +50,11 @@ type output struct {
 	Created      bool   `json:"created"` // false: an existing file was replaced
 }
 
-func main() { sdk.Run(writeFile) }
+// The handler is registered at init time, so moat build makes a reactor:
+// the Go runtime starts once, when the host loads the module, not per call.
+func init() { sdk.Handle(writeFile) }
+
+func main() { sdk.Main() }
 
 func writeFile(_ context.Context, in input) (output, error) {
 	name, err := guestPath(in.Path)

@@ -161,8 +161,17 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var resetBlocker string
 	if reactor {
 		wasm = shape.wasm // every global exported, for the snapshot
+		if spec.Isolation == IsolationPerCall {
+			var w []byte
+			if w, resetBlocker = resetCapable(wasm, len(spec.Mounts)); resetBlocker == "" {
+				wasm = w
+			}
+		} else {
+			resetBlocker = "its isolation is " + spec.Isolation.String() + " (instances are reused as they are)"
+		}
 	} else if spec.Isolation != IsolationPerCall {
 		return nil, fmt.Errorf("isolation %q needs a reactor module (exporting %s); this one is a command", spec.Isolation, ReactorExport)
 	}
@@ -241,9 +250,10 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		return nil, err
 	}
 	if reactor {
-		if m.snap, err = m.takeSnapshot(ctx, shape, spec.Isolation, spec.RecycleAfter); err != nil {
+		if m.snap, err = m.takeSnapshot(ctx, shape, spec.Isolation, spec.RecycleAfter, resetBlocker == ""); err != nil {
 			return nil, err
 		}
+		m.snap.resetBlocker = resetBlocker
 		if spec.WarmSpares > 0 {
 			m.snap.spares = make(chan *instance, spec.WarmSpares)
 		}

@@ -172,6 +172,9 @@ func (r *Runtime) instantiateHostModules(ctx context.Context) error {
 	if err := instantiateMoat(ctx, r.rt); err != nil {
 		return fmt.Errorf("instantiate moat host module: %w", err)
 	}
+	if err := instantiateReset(ctx, r.rt); err != nil {
+		return fmt.Errorf("instantiate reset host module: %w", err)
+	}
 	return nil
 }
 

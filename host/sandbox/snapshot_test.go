@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,6 +66,16 @@ func TestReactorIsolation(t *testing.T) {
 		{"per-call memory never reaches the next call", IsolationPerCall, 0, []reactorStep{
 			{"alice", "put secret", "ok", ok}, {"alice", "get", "empty", ok}, {"bob", "get", "empty", ok},
 		}},
+		{"per-call: stdout closed by one call is open for the next", IsolationPerCall, 0, []reactorStep{
+			{"", "close", "", ok}, {"", "echo", "echo", ok}, {"", "close", "", ok}, {"", "count", "1", ok},
+		}},
+		{"per-call: a call that grew the memory is not reused", IsolationPerCall, 0, []reactorStep{
+			{"", "count", "1", ok}, {"", "grow", "33554432", ok}, {"", "count", "1", ok}, {"", "get", "empty", ok},
+		}},
+		{"per-call: after a trap or an exit the next call starts afresh", IsolationPerCall, 0, []reactorStep{
+			{"", "put secret", "ok", ok}, {"", "panic", "", OutcomeTrap}, {"", "get", "empty", ok},
+			{"", "put secret", "ok", ok}, {"", "exit 3", "", OutcomeExit}, {"", "get", "empty", ok}, {"", "exit 0", "", ok}, {"", "get", "empty", ok},
+		}},
 		{"shared reuses one instance", IsolationShared, 0, []reactorStep{
 			{"", "count", "1", ok}, {"", "count", "2", ok}, {"bob", "count", "3", ok},
 		}},
@@ -107,7 +118,93 @@ func TestReactorIsolation(t *testing.T) {
 					t.Fatalf("step %d (%s): stdout %q, want %q", i, st.in, res.Stdout, st.want)
 				}
 			}
+			// Per-call isolation is reached by a reset in place here (no
+			// mounts, no table writes): check that the steps above ran
+			// in reset instances, not only in fresh ones.
+			if ok, why := m.ResetInPlace(); ok != (tt.iso == IsolationPerCall) {
+				t.Errorf("ResetInPlace() = %v (%s)", ok, why)
+			} else if ok && m.Resets() == 0 {
+				t.Errorf("Resets() = 0 after %d calls", len(tt.steps))
+			}
 		})
+	}
+}
+
+// TestReactorResetState checks what a reset instance gives each call
+// besides memory: the same clock reading as the first call, stdout after a
+// call closed it (fd_close on stdio is refused, reset.go).
+func TestReactorResetState(t *testing.T) {
+	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t)})
+	call := func(in string) *Result {
+		t.Helper()
+		res, err := m.Call(context.Background(), []byte(in), nil)
+		if err != nil || res.Outcome != OutcomeOK {
+			t.Fatalf("%s: %v, %v", in, res, err)
+		}
+		return res
+	}
+	first := string(call("clock").Stdout)
+	for range 3 {
+		if got := string(call("clock").Stdout); got != first {
+			t.Fatalf("clock: %s, first call %s: time carried over from an earlier call", got, first)
+		}
+	}
+	if res := call("close"); !strings.Contains(strings.ToLower(string(res.Stderr)), "not supported") {
+		t.Errorf("closing stdout: stderr %q, want the refusal", res.Stderr)
+	}
+	if got := string(call("echo").Stdout); got != "echo" {
+		t.Errorf("after close: %q", got)
+	}
+	if m.Resets() < 5 {
+		t.Errorf("Resets() = %d, want ≥ 5", m.Resets())
+	}
+}
+
+// TestReactorResetBlocked: reactors that cannot be reset in place still
+// start every per-call call from the snapshot, in a restored instance.
+func TestReactorResetBlocked(t *testing.T) {
+	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t), Mounts: []Mount{{HostDir: t.TempDir(), GuestPath: "/data", ReadOnly: true}}})
+	if ok, why := m.ResetInPlace(); ok || why != "it has mounts" {
+		t.Fatalf("ResetInPlace() = %v, %q", ok, why)
+	}
+	for _, in := range []string{"put secret", "get", "count", "count"} {
+		res, err := m.Call(context.Background(), []byte(in), nil)
+		want := map[string]string{"put secret": "ok", "get": "empty", "count": "1"}[in]
+		if err != nil || res.Outcome != OutcomeOK || string(res.Stdout) != want {
+			t.Fatalf("%s: %v %q, %v; want %q", in, res.Outcome, res.Stdout, err, want)
+		}
+	}
+	if m.Resets() != 0 {
+		t.Errorf("Resets() = %d", m.Resets())
+	}
+}
+
+// TestReactorTableWrites: a reactor whose calls change its table is not
+// reset in place (wazero cannot restore a table), and every call still
+// sees the table the snapshot had.
+func TestReactorTableWrites(t *testing.T) {
+	m := load(t, "lim_rx_table.wasm", Spec{Name: "table"})
+	if ok, why := m.ResetInPlace(); ok || why != "it uses table.set" {
+		t.Fatalf("ResetInPlace() = %v, %q", ok, why)
+	}
+	for i := range 3 {
+		res, err := m.Call(context.Background(), nil, nil)
+		if err != nil || res.Outcome != OutcomeOK || string(res.Stdout) != "a" {
+			t.Fatalf("call %d: %v %q, %v; want \"a\"", i, res.Outcome, res.Stdout, err)
+		}
+	}
+}
+
+// TestResetModuleReserved: a module may not import the host module that
+// stands in for fd_close itself.
+func TestResetModuleReserved(t *testing.T) {
+	wasm := guest(t, "lim_echo.wasm")
+	out, err := redirectImport(wasm, "wasi_snapshot_preview1", "fd_write", resetModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redirectImport(out, "wasi_snapshot_preview1", "fd_close", resetModule); err == nil || !strings.Contains(err.Error(), "reserves") {
+		t.Fatalf("err = %v, want the reserved-name refusal", err)
 	}
 }
 

@@ -213,31 +213,10 @@ func countImportedGlobals(b []byte) (uint32, error) {
 				return 0, err
 			}
 		}
-		if len(b) == 0 {
-			return 0, errTruncated
-		}
-		kind := b[0]
-		b = b[1:]
-		switch kind {
-		case 0: // function: type index
-			b, err = skipU32(b)
-		case 1: // table: reference type, limits
-			if len(b) == 0 {
-				return 0, errTruncated
-			}
-			b, err = skipLimits(b[1:])
-		case 2: // memory: limits
-			b, err = skipLimits(b)
-		case 3: // global: value type, mutability
-			if len(b) < 2 {
-				return 0, errTruncated
-			}
-			b = b[2:]
+		if len(b) > 0 && b[0] == 3 {
 			globals++
-		default:
-			return 0, fmt.Errorf("import kind %#x", kind)
 		}
-		if err != nil {
+		if b, err = skipImportDesc(b); err != nil {
 			return 0, err
 		}
 	}
@@ -347,4 +326,93 @@ func readS32(b []byte) (int32, int, error) {
 		}
 	}
 	return 0, 0, errLEB
+}
+
+// redirectImport returns b with every import of module.name changed to
+// come from to instead (the function index space is unchanged: an import
+// keeps its place). b is returned as is when it has no such import.
+func redirectImport(b []byte, module, name, to string) ([]byte, error) {
+	secs, err := sections(b)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), b[:8]...)
+	for _, s := range secs {
+		if s.id != 2 {
+			out = append(out, s.raw...)
+			continue
+		}
+		body, err := redirectImports(s.body, module, name, to)
+		if err != nil {
+			return nil, fmt.Errorf("import section: %w", err)
+		}
+		out = append(out, 2)
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	return out, nil
+}
+
+func redirectImports(b []byte, module, name, to string) ([]byte, error) {
+	count, n, err := readU32(b)
+	if err != nil {
+		return nil, err
+	}
+	out := appendU32(nil, count)
+	b = b[n:]
+	for range count {
+		var mod, field string
+		if mod, b, err = readName(b); err != nil {
+			return nil, err
+		}
+		if field, b, err = readName(b); err != nil {
+			return nil, err
+		}
+		if mod == to {
+			return nil, fmt.Errorf("module imports from %q, a name moat reserves", to)
+		}
+		if mod == module && field == name {
+			mod = to
+		}
+		out = appendU32(out, uint32(len(mod)))
+		out = append(out, mod...)
+		out = appendU32(out, uint32(len(field)))
+		out = append(out, field...)
+		rest, err := skipImportDesc(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b[:len(b)-len(rest)]...)
+		b = rest
+	}
+	if len(b) != 0 {
+		return nil, errors.New("trailing bytes")
+	}
+	return out, nil
+}
+
+// skipImportDesc skips an import's kind and type.
+func skipImportDesc(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, errTruncated
+	}
+	kind := b[0]
+	b = b[1:]
+	switch kind {
+	case 0: // function: type index
+		return skipU32(b)
+	case 1: // table: reference type, limits
+		if len(b) == 0 {
+			return nil, errTruncated
+		}
+		return skipLimits(b[1:])
+	case 2: // memory: limits
+		return skipLimits(b)
+	case 3: // global: value type, mutability
+		if len(b) < 2 {
+			return nil, errTruncated
+		}
+		return b[2:], nil
+	}
+	return nil, fmt.Errorf("import kind %#x", kind)
 }

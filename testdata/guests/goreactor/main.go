@@ -2,7 +2,9 @@
 // -buildmode=c-shared): each call runs moat_call, which reads a command
 // from stdin. "count" increments a package-level counter and prints it;
 // "put X" keeps X in memory; "get" prints what was kept (or "empty");
-// "echo" copies stdin; "panic" panics; "exit N" exits with N.
+// "echo" copies stdin; "panic" panics; "exit N" exits with N; "close"
+// closes stdout and reports on stderr; "grow" allocates 32 MiB (the
+// memory grows); "clock" prints the monotonic time since init.
 package main
 
 import (
@@ -11,11 +13,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
 	counter int
 	kept    []byte
+	start   = time.Now()
+	big     []byte
 )
 
 //go:wasmexport moat_call
@@ -40,6 +45,14 @@ func moatCall() {
 	case "exit":
 		n, _ := strconv.Atoi(arg)
 		os.Exit(n)
+	case "close":
+		fmt.Fprint(os.Stderr, os.Stdout.Close())
+	case "grow":
+		big = make([]byte, 32<<20)
+		big[len(big)-1] = 1
+		fmt.Print(len(big))
+	case "clock":
+		fmt.Print(int64(time.Since(start)))
 	default:
 		os.Stdout.Write(in)
 	}

@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +56,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	clientsFlag := fs.String("clients", "1,4", "comma-separated client counts")
 	goSrc := fs.String("go-guest", "cmd/moat/benchdata/goecho", "folder of the Go echo guest (built with the go command); empty to skip")
 	rxSrc := fs.String("go-reactor", "cmd/moat/benchdata/goreactor", "folder of the Go reactor echo guest (built with -buildmode=c-shared); empty to skip")
+	only := fs.String("tools", "", "comma-separated subset of the rows to run (native always runs: it is the baseline), e.g. wat,go-rx")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured cells to this file (go tool pprof)")
 	startup := fs.Bool("startup", false, "also measure server start-up with 20 tools (cold and warm compile cache) and host memory per tool and per call")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return flagExit(err)
@@ -148,6 +152,23 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer srv.Close()
 	url := "http://" + addr
 
+	if *only != "" {
+		keep := strings.Split(*only, ",")
+		tools = slices.DeleteFunc(tools, func(t string) bool { return t != "native" && !slices.Contains(keep, t) })
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitInternal
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitInternal
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Fprintf(stdout, "moat bench: tools/call over HTTP on loopback, %s per cell, GOMAXPROCS=%d, %s/%s\n\n", *dur, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(stdout, "%-8s %7s %10s %10s %10s %9s %7s\n", "tool", "clients", "calls/s", "p50", "p99", "vs native", "errors")
 	for _, n := range clients {

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"crypto/rand"
+	mrand "math/rand"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
@@ -83,6 +84,21 @@ func (m *linearMemory) Free() { m.buf = nil }
 func (a *memoryAllocator) exhausted() bool {
 	return a != nil && (a.refused.Load() || a.atMax.Load())
 }
+
+// fakeRand is the deterministic randomness of a reactor instance without
+// the random grant: wazero's own fake source (math/rand seeded with 42),
+// restartable so that a reset instance draws what a new one would.
+type fakeRand struct{ r *mrand.Rand }
+
+func (f *fakeRand) Read(p []byte) (int, error) {
+	if f.r == nil {
+		f.r = mrand.New(mrand.NewSource(42))
+	}
+	return f.r.Read(p)
+}
+
+// restart makes the next Read start the sequence again.
+func (f *fakeRand) restart() { f.r = nil }
 
 // cryptoRand is the granted randomness source.
 type cryptoRand struct{}

@@ -110,16 +110,17 @@ type Spec struct {
 //   - Safe for concurrent use.
 //   - Close waits for calls in flight (until its ctx ends, then stops them).
 type Module struct {
-	rt       *Runtime
-	name     string
-	compiled wazero.CompiledModule
-	config   wazero.ModuleConfig // everything but stdio
-	limits   Limits              // with defaults applied
-	sleeps   bool                // granted the real clock: sleep really waits
-	http     HTTPDoer            // nil without the [net] grant
-	mounts   []mountFS
-	slots    chan struct{} // one token per running call
-	snap     *snapshot     // reactor modules only (snapshot.go)
+	rt         *Runtime
+	name       string
+	compiled   wazero.CompiledModule
+	config     wazero.ModuleConfig // everything but stdio
+	limits     Limits              // with defaults applied
+	sleeps     bool                // granted the real clock: sleep really waits
+	realRandom bool                // granted real randomness
+	http       HTTPDoer            // nil without the [net] grant
+	mounts     []mountFS
+	slots      chan struct{} // one token per running call
+	snap       *snapshot     // reactor modules only (snapshot.go)
 
 	stopCtx context.Context // ends when Close gives up waiting
 	stop    context.CancelCauseFunc
@@ -243,6 +244,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	}
 	if spec.RealRandom {
 		cfg = cfg.WithRandSource(cryptoRand{})
+		m.realRandom = true
 	}
 	m.config = cfg
 

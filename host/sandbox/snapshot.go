@@ -84,6 +84,7 @@ type instance struct {
 	alloc   *memoryAllocator
 	io      *callIO
 	clock   *fakeClock          // nil with the real clock
+	rand    *fakeRand           // nil with real randomness
 	globals []api.MutableGlobal // s.globals' handles, for a reset
 	key     string              // pool key of the calls it served
 	calls   int
@@ -238,6 +239,9 @@ func (s *snapshot) resetInPlace(in *instance) bool {
 	if in.clock != nil {
 		in.clock.t.Store(s.nanos)
 	}
+	if in.rand != nil {
+		in.rand.restart()
+	}
 	s.resets.Add(1)
 	return true
 }
@@ -282,6 +286,10 @@ func (m *Module) restore(ctx context.Context) (*instance, error) {
 		in.clock = &fakeClock{}
 		in.clock.t.Store(s.nanos)
 		cfg = cfg.WithNanotime(in.clock.nanotime, 1)
+	}
+	if !m.realRandom {
+		in.rand = &fakeRand{}
+		cfg = cfg.WithRandSource(in.rand)
 	}
 	alloc := sizedAllocator{a: in.alloc, capacity: uint64(s.pages) * pageSize}
 	mod, err := m.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), m.compiled, cfg)

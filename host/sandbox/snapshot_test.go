@@ -131,7 +131,8 @@ func TestReactorIsolation(t *testing.T) {
 }
 
 // TestReactorResetState checks what a reset instance gives each call
-// besides memory: the same clock reading as the first call, stdout after a
+// besides memory: the same clock reading and the same (deterministic)
+// random bytes as the first call, stdout after a
 // call closed it (fd_close on stdio is refused, reset.go).
 func TestReactorResetState(t *testing.T) {
 	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t)})
@@ -149,14 +150,20 @@ func TestReactorResetState(t *testing.T) {
 			t.Fatalf("clock: %s, first call %s: time carried over from an earlier call", got, first)
 		}
 	}
+	firstRand := string(call("rand").Stdout)
+	for range 3 {
+		if got := string(call("rand").Stdout); got != firstRand {
+			t.Fatalf("rand: %s, first call %s: the deterministic source carried over from an earlier call", got, firstRand)
+		}
+	}
 	if res := call("close"); !strings.Contains(strings.ToLower(string(res.Stderr)), "not supported") {
 		t.Errorf("closing stdout: stderr %q, want the refusal", res.Stderr)
 	}
 	if got := string(call("echo").Stdout); got != "echo" {
 		t.Errorf("after close: %q", got)
 	}
-	if m.Resets() < 5 {
-		t.Errorf("Resets() = %d, want ≥ 5", m.Resets())
+	if m.Resets() < 9 {
+		t.Errorf("Resets() = %d, want ≥ 9", m.Resets())
 	}
 }
 

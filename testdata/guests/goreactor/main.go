@@ -4,10 +4,12 @@
 // "put X" keeps X in memory; "get" prints what was kept (or "empty");
 // "echo" copies stdin; "panic" panics; "exit N" exits with N; "close"
 // closes stdout and reports on stderr; "grow" allocates 32 MiB (the
-// memory grows); "clock" prints the monotonic time since init.
+// memory grows); "clock" prints the monotonic time since init; "rand" prints 8 bytes of
+// crypto/rand.
 package main
 
 import (
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -51,6 +53,10 @@ func moatCall() {
 		big = make([]byte, 32<<20)
 		big[len(big)-1] = 1
 		fmt.Print(len(big))
+	case "rand":
+		var b [8]byte
+		rand.Read(b[:])
+		fmt.Printf("%x", b)
 	case "clock":
 		fmt.Print(int64(time.Since(start)))
 	default:

@@ -22,16 +22,22 @@ import (
 //
 //   - No instruction changes a table or a segment's dropped flag
 //     (stateOps): wazero cannot read or restore those.
-//   - No mounts. The WASI descriptor table then holds only stdin, stdout
-//     and stderr: with no directory descriptor, path_open cannot open
-//     anything; fd_renumber refuses stdio (wazero treats it as pre-opened);
-//     fd_fdstat_set_flags changes nothing on it. The one remaining change,
-//     fd_close on stdio, is redirected at load to resetFDClose, which
-//     refuses it, so every call finds the descriptors the snapshot had.
+//   - The WASI descriptor table cannot change, or is checked. Without
+//     mounts it holds only stdin, stdout and stderr: with no directory
+//     descriptor, path_open cannot open anything; fd_renumber refuses
+//     stdio (wazero treats it as pre-opened); fd_fdstat_set_flags changes
+//     nothing on it. The one remaining change, fd_close on stdio, is
+//     redirected at load to resetFDClose, which refuses it. With mounts,
+//     a call may open, close and renumber files, so after each call the
+//     table is compared with the one the instance started with
+//     (fdtable.go): any file left open, any stdio or mount closed or
+//     replaced, and the instance is discarded.
 //
 // and after each call, only when the call ended cleanly (no trap, exit,
 // timeout or refused grow) and the memory has the snapshot's size (wasm
 // memory cannot shrink, so a call that grew it discards the instance).
+// What a mount's directory holds is not instance state: it is the host's,
+// shared by every call in every isolation mode, as the manifest says.
 // The fake clock restarts at the snapshot's time, as in a new instance.
 // Anything else discards the instance and the next call restores a new
 // one, so what a reset instance offers a call is byte for byte what a
@@ -74,15 +80,14 @@ func instantiateReset(ctx context.Context, rt wazero.Runtime) error {
 // resetCapable reports why a reactor module cannot be reset in place ("" when
 // it can) and returns its bytes with fd_close redirected to resetModule.
 func resetCapable(wasm []byte, mounts int) (out []byte, why string) {
-	if mounts > 0 {
-		return nil, "it has mounts"
-	}
 	op, err := stateOps(wasm)
 	switch {
 	case err != nil:
 		return nil, fmt.Sprintf("its code could not be scanned (%v)", err)
 	case op != "":
 		return nil, fmt.Sprintf("it uses %s", op)
+	case mounts > 0:
+		return wasm, "" // fd_close is needed as it is; the descriptor table is checked after each call instead
 	}
 	out, err = redirectImport(wasm, wasi_snapshot_preview1.ModuleName, "fd_close", resetModule)
 	if err != nil {

@@ -54,6 +54,7 @@ type snapshot struct {
 	reset        bool
 	image        []memRun
 	resetBlocker string
+	fdCheck      bool          // compare the descriptor table after each call (mounts)
 	resets       atomic.Uint64 // resets done
 	resetting    int           // instances being reset (under mu)
 	returned     sync.Cond     // signalled (with mu) when a reset ends
@@ -83,6 +84,7 @@ type instance struct {
 	call    api.Function
 	alloc   *memoryAllocator
 	io      *callIO
+	fds     fdTable             // the descriptor table after instantiation (snapshot.fdCheck)
 	clock   *fakeClock          // nil with the real clock
 	rand    *fakeRand           // nil with real randomness
 	globals []api.MutableGlobal // s.globals' handles, for a reset
@@ -153,6 +155,13 @@ func (m *Module) takeSnapshot(ctx context.Context, shape reactorShape, iso Isola
 
 	s := &snapshot{iso: iso, recycle: recycle, nanos: clock.t.Load(), reset: reset}
 	s.returned.L = &s.mu
+	if reset && len(m.mounts) > 0 {
+		if _, ok := readFDs(tmpl); ok {
+			s.fdCheck = true
+		} else {
+			s.reset, s.resetBlocker = false, "it has mounts, and wazero's descriptor table could not be read to check them"
+		}
+	}
 	for _, name := range shape.globals {
 		g, ok := tmpl.ExportedGlobal(name).(api.MutableGlobal)
 		if !ok {
@@ -214,6 +223,11 @@ func nonZeroRuns(b []byte) []memRun {
 func (s *snapshot) resetInPlace(in *instance) bool {
 	if in.mod.IsClosed() {
 		return false
+	}
+	if s.fdCheck {
+		if now, ok := readFDs(in.mod); !ok || len(in.fds.fds) == 0 || !now.equal(in.fds) {
+			return false
+		}
 	}
 	if mem := in.mod.Memory(); mem != nil {
 		size := uint64(mem.Size())
@@ -317,6 +331,9 @@ func (m *Module) restore(ctx context.Context) (*instance, error) {
 		in.globals[i].Set(g.val)
 	}
 	in.call = mod.ExportedFunction(ReactorExport)
+	if s.fdCheck {
+		in.fds, _ = readFDs(mod) // a failed read leaves it empty: never equal, never reset
+	}
 	return in, nil
 }
 

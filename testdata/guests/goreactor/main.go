@@ -5,7 +5,8 @@
 // "echo" copies stdin; "panic" panics; "exit N" exits with N; "close"
 // closes stdout and reports on stderr; "grow" allocates 32 MiB (the
 // memory grows); "clock" prints the monotonic time since init; "rand" prints 8 bytes of
-// crypto/rand.
+// crypto/rand; "read P" prints the file P; "leak P" opens P and leaves
+// it open; "closefd N" closes descriptor N.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -23,6 +25,7 @@ var (
 	kept    []byte
 	start   = time.Now()
 	big     []byte
+	leaked  []*os.File
 )
 
 //go:wasmexport moat_call
@@ -57,6 +60,24 @@ func moatCall() {
 		var b [8]byte
 		rand.Read(b[:])
 		fmt.Printf("%x", b)
+	case "read": // read the file at arg and close it
+		b, err := os.ReadFile(arg)
+		if err != nil {
+			fmt.Fprint(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(b)
+	case "leak": // open the file at arg and leave it open
+		f, err := os.Open(arg)
+		if err != nil {
+			fmt.Fprint(os.Stderr, err)
+			os.Exit(1)
+		}
+		leaked = append(leaked, f)
+		fmt.Print("ok")
+	case "closefd": // close descriptor arg (3 is the first mount)
+		n, _ := strconv.Atoi(arg)
+		fmt.Print(syscall.Close(n))
 	case "clock":
 		fmt.Print(int64(time.Since(start)))
 	default:

@@ -2,13 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/moatmcp/moat/host/sandbox"
 )
 
 func TestEditTopLevel(t *testing.T) {
@@ -220,4 +224,228 @@ func assertRebuildMatches(t *testing.T, src string, files []string, nodeModules,
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s differs from a fresh build of its source (%d vs %d bytes): run %s/build.sh and commit the module", module, len(want), len(got), filepath.Base(src))
 	}
+}
+
+// formTools are tool sources whose build form moat build must get right.
+const (
+	formHandler = "type in struct {\n\tQ string `json:\"q\"`\n}\n\nfunc echo(_ context.Context, in in) (string, error) {\n\tif in.Q == \"panic\" {\n\t\tpanic(\"boom\")\n\t}\n\tif in.Q == \"fail\" {\n\t\treturn \"\", sdk.Errorf(\"asked to fail\")\n\t}\n\treturn \"got \" + in.Q, nil\n}\n\n"
+	formInit    = formHandler + "func init() { sdk.Handle(echo) }\n\nfunc main() { sdk.Main() }\n"
+	formRun     = formHandler + "func main() { sdk.Run(echo) }\n"
+	// Registered in main: the source mentions Handle, but a reactor would
+	// have no handler, so the probe must say command.
+	formLate = formHandler + "func main() {\n\tsdk.Handle(echo)\n\tsdk.Main()\n}\n"
+)
+
+// TestBuildForm: moat build makes a reactor (moat_call, no _start) of a
+// tool that registers its handler in init, and a command (_start) of one
+// that calls sdk.Run, or sdk.Handle only once main runs. The reactor is
+// then called through the sandbox: several calls, an error and a panic.
+func TestBuildForm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds Go tools")
+	}
+	tests := []struct {
+		name        string
+		src         string
+		wantReactor bool
+	}{
+		{"init registration", formInit, true},
+		{"sdk.Run in main", formRun, false},
+		{"sdk.Handle in main", formLate, false},
+	}
+	var reactorDir string // the built init-registration tool, for the calls below
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := schemaTool(t, tc.src)
+			if tc.src == formInit {
+				reactorDir = dir
+			}
+			code, out, errOut := runMoat(t, "", "build", dir)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			if got := strings.HasSuffix(out, "  reactor\n"); got != tc.wantReactor {
+				t.Errorf("stdout %q: reactor %v, want %v", out, got, tc.wantReactor)
+			}
+			exports := moduleExports(t, filepath.Join(dir, "tool.wasm"))
+			_, call := exports["moat_call"]
+			_, start := exports["_start"]
+			// Every sdk module exports moat_call; a command also has _start,
+			// which makes the host treat it as a command.
+			if !call || start == tc.wantReactor {
+				t.Fatalf("exports moat_call %v, _start %v; want a reactor: %v", call, start, tc.wantReactor)
+			}
+		})
+	}
+
+	t.Run("reactor calls", func(t *testing.T) {
+		wasm, err := os.ReadFile(filepath.Join(reactorDir, "tool.wasm"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mod := loadSandboxed(t, wasm, sandbox.IsolationPerCall)
+		steps := []struct {
+			args       string
+			wantCode   uint32
+			wantStdout string
+			wantStderr string // a prefix
+		}{
+			{`{"q":"one"}`, 0, "got one", ""},
+			{`{"q":"fail"}`, 1, "", "asked to fail\n"},
+			{`{"q":"two"}`, 0, "got two", ""},
+			{`{"q":"panic"}`, 2, "", "panic: boom\n\ngoroutine "},
+			{`{"q":"three"}`, 0, "got three", ""},
+		}
+		for _, s := range steps {
+			res := callSandboxed(t, mod, s.args)
+			if res.ExitCode != s.wantCode || string(res.Stdout) != s.wantStdout || !strings.HasPrefix(string(res.Stderr), s.wantStderr) {
+				t.Fatalf("%s: got %v exit %d %q %q; want exit %d %q %q…", s.args, res.Outcome, res.ExitCode, res.Stdout, res.Stderr, s.wantCode, s.wantStdout, s.wantStderr)
+			}
+		}
+	})
+
+	// sdk.Run in main, built as a reactor by hand: main never runs, so
+	// moat_call has nothing to serve and says why.
+	t.Run("reactor without a handler", func(t *testing.T) {
+		dir := schemaTool(t, formRun)
+		out := filepath.Join(t.TempDir(), "run.wasm")
+		var errOut bytes.Buffer
+		if err := goBuild(context.Background(), dir, out, true, &errOut); err != nil {
+			t.Fatalf("%v\n%s", err, errOut.String())
+		}
+		wasm, _ := os.ReadFile(out)
+		res := callSandboxed(t, loadSandboxed(t, wasm, sandbox.IsolationPerCall), `{"q":"x"}`)
+		want := "moat_call: no handler registered: call sdk.Handle(handler) from an init function (a reactor build runs only package inits, never main)\n"
+		if res.Outcome != sandbox.OutcomeExit || res.ExitCode != 1 || len(res.Stdout) != 0 || string(res.Stderr) != want {
+			t.Fatalf("got %v exit %d %q %q; want exit 1 %q", res.Outcome, res.ExitCode, res.Stdout, res.Stderr, want)
+		}
+	})
+}
+
+// TestReactorToolEndToEnd builds tools/jsonquery as moat build does (a
+// reactor) and calls it three times in a row through the sandbox, with
+// every instance fresh from the snapshot and with one instance shared.
+func TestReactorToolEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go tool")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command")
+	}
+	dir := filepath.Join(repoRoot(t), "tools", "jsonquery")
+	var errOut bytes.Buffer
+	if !toolForm(context.Background(), dir, &errOut) {
+		t.Fatalf("tools/jsonquery is not built as a reactor\n%s", errOut.String())
+	}
+	out := filepath.Join(t.TempDir(), "jsonquery.wasm")
+	if err := goBuild(context.Background(), dir, out, true, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := []struct{ args, want string }{
+		{`{"document":{"a":[1,2,{"b":"x"}]},"query":".a[2].b"}`, `{"result":"x"}`},
+		{`{"document":{"items":[{"name":"p"},{"name":"q"}]},"query":".items[].name"}`, `{"result":["p","q"]}`},
+		{`{"document":[3,1,2],"query":". | length"}`, `{"result":3}`},
+	}
+	for _, iso := range []sandbox.Isolation{sandbox.IsolationPerCall, sandbox.IsolationShared} {
+		t.Run(iso.String(), func(t *testing.T) {
+			mod := loadSandboxed(t, wasm, iso)
+			for _, c := range calls {
+				res := callSandboxed(t, mod, c.args)
+				if res.Outcome != sandbox.OutcomeOK || string(res.Stdout) != c.want || len(res.Stderr) != 0 {
+					t.Fatalf("%s: got %v exit %d %q %q; want %q", c.args, res.Outcome, res.ExitCode, res.Stdout, res.Stderr, c.want)
+				}
+			}
+		})
+	}
+}
+
+// loadSandboxed loads a module with no grants, as a manifest without any
+// would.
+func loadSandboxed(t *testing.T, wasm []byte, iso sandbox.Isolation) *sandbox.Module {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := sandbox.New(ctx, &sandbox.Options{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	mod, err := rt.Load(ctx, sandbox.Spec{Name: "tool", Wasm: wasm, Isolation: iso})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close(ctx) })
+	return mod
+}
+
+func callSandboxed(t *testing.T, mod *sandbox.Module, args string) *sandbox.Result {
+	t.Helper()
+	res, err := mod.Call(context.Background(), []byte(args), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", args, err)
+	}
+	return res
+}
+
+func moduleExports(t *testing.T, path string) map[string]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exports, err := wasmExports(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exports
+}
+
+func TestWasmExports(t *testing.T) {
+	header := "\x00asm\x01\x00\x00\x00"
+	tests := []struct {
+		name    string
+		wasm    string
+		want    map[string]byte
+		wantErr error
+	}{
+		{"no sections", header, map[string]byte{}, nil},
+		// A type section (skipped), then exports: moat_call (func 0) and memory (memory 0).
+		{"exports", header + "\x01\x04\x01\x60\x00\x00" + "\x07\x16\x02\x09moat_call\x00\x00\x06memory\x02\x00",
+			map[string]byte{"moat_call": 0, "memory": 2}, nil},
+		{"index over one byte", header + "\x07\x0b\x01\x06_start\x00\x80\x01", map[string]byte{"_start": 0}, nil},
+		{"not wasm", "\x7fELF\x02\x01\x01\x00", nil, errWasmShape},
+		{"wrong version", "\x00asm\x02\x00\x00\x00", nil, errWasmShape},
+		{"section past the end", header + "\x07\x10\x01", nil, errWasmShape},
+		{"name past the section", header + "\x07\x04\x01\x09moa", nil, errWasmShape},
+		{"no kind after the name", header + "\x07\x03\x01\x01a", nil, errWasmShape},
+		{"size cut short", header + "\x07\x80", nil, errWasmShape},
+		{"size over 32 bits", header + "\x07\xff\xff\xff\xff\x7f", nil, errWasmShape},
+		{"bytes after the exports", header + "\x07\x05\x01\x01a\x00\x00\x00", nil, errWasmShape},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := wasmExports([]byte(tc.wasm))
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr == nil && !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzWasmExports: the export reader never panics and fails only with
+// errWasmShape.
+func FuzzWasmExports(f *testing.F) {
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x07\x0d\x01\x09moat_call\x00\x00"))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x07\x0b\x01\x06_start\x00\x80\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := wasmExports(b); err != nil && !errors.Is(err, errWasmShape) {
+			t.Fatalf("error %v is not errWasmShape", err)
+		}
+	})
 }

@@ -254,9 +254,10 @@ func TestBuildForm(t *testing.T) {
 		{"sdk.Handle in main", formLate, false},
 	}
 	var reactorDir string // the built init-registration tool, for the calls below
+	parent := t           // whose temp dirs outlive the subtests
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := schemaTool(t, tc.src)
+			dir := schemaTool(parent, tc.src)
 			if tc.src == formInit {
 				reactorDir = dir
 			}

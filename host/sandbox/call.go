@@ -116,7 +116,7 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
 	defer cancelTimeout()
 
-	mem := &memoryAllocator{limit: m.limits.MemoryBytes}
+	mem := &memoryAllocator{limit: m.limits.MemoryBytes, pool: &m.memPool, poolSize: m.minBytes}
 	ctx = experimental.WithMemoryAllocator(ctx, mem)
 	ctx = withCall(ctx, hooks)
 	ctx = withNet(ctx, m.http)
@@ -127,12 +127,19 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	if m.sleeps {
 		cfg = cfg.WithNanosleep(func(ns int64) { sleep(ctx, ns) })
 	}
+	if !m.realRandom {
+		// The same sequence as wazero's default, but seeded on first use:
+		// seeding math/rand is ≈ 10 µs, a sixth of a small guest's call,
+		// and most guests never draw.
+		cfg = cfg.WithRandSource(&fakeRand{})
+	}
 
 	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
 	res := &Result{Duration: time.Since(start), Stdout: stdout.buf, Stderr: stderr.buf, Err: err}
 	if mod != nil {
 		mod.Close(context.WithoutCancel(parent))
 	}
+	mem.recycle() // the guest has stopped: InstantiateModule returned
 
 	if res.Outcome, res.ExitCode, err = m.outcome(ctx, err, stdout.over || stderr.over, mem); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"crypto/rand"
 	mrand "math/rand"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
@@ -21,6 +22,14 @@ import (
 type memoryAllocator struct {
 	limit uint64 // bytes, a whole number of pages
 
+	// pool, when set, holds zeroed buffers of poolSize bytes (the
+	// module's declared minimum) from finished calls: reusing one skips
+	// the allocation, and the page faults of fresh memory, which on this
+	// kind of VM cost more than the guest's whole run (see recycle).
+	pool     *sync.Pool
+	poolSize uint64
+	mem      *linearMemory // the memory Allocate made
+
 	refused atomic.Bool   // a grow past limit was refused
 	atMax   atomic.Bool   // the memory grew to wazero's max (the module's own declared max)
 	size    atomic.Uint64 // current length, for tests and the log
@@ -30,7 +39,23 @@ var _ experimental.MemoryAllocator = (*memoryAllocator)(nil)
 
 // Allocate implements experimental.MemoryAllocator.
 func (a *memoryAllocator) Allocate(capacity, max uint64) experimental.LinearMemory {
-	return &linearMemory{a: a, max: max, capacity: capacity}
+	a.mem = &linearMemory{a: a, max: max, capacity: capacity}
+	return a.mem
+}
+
+// recycle returns the instance's memory to the pool, zeroed. Call it only
+// once the guest can no longer run: after InstantiateModule (or the
+// function call) has returned, never from Free, which wazero calls when a
+// call's context ends while the guest may still be running until its next
+// check.
+func (a *memoryAllocator) recycle() {
+	if a.pool == nil || a.mem == nil || uint64(cap(a.mem.buf)) != a.poolSize || a.poolSize == 0 {
+		return
+	}
+	b := a.mem.buf[:a.poolSize]
+	a.mem.buf = nil
+	clear(b) // no call's data waits in the pool
+	a.pool.Put(&b)
 }
 
 type linearMemory struct {
@@ -48,6 +73,13 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	a := m.a
 	if !m.started {
 		m.started = true
+		if a.pool != nil && size == a.poolSize {
+			if b, ok := a.pool.Get().(*[]byte); ok {
+				m.buf = *b
+				m.a.size.Store(size)
+				return m.buf
+			}
+		}
 		c := min(max(m.capacity, size), max(a.limit, size))
 		m.buf = make([]byte, size, c)
 		m.a.size.Store(size)
@@ -76,8 +108,9 @@ func (m *linearMemory) note(size uint64) {
 	}
 }
 
-// Free implements experimental.LinearMemory.
-func (m *linearMemory) Free() { m.buf = nil }
+// Free implements experimental.LinearMemory. The buffer is kept: see
+// recycle.
+func (m *linearMemory) Free() {}
 
 // exhausted reports whether the guest ran out of memory: a grow was
 // refused at the limit, or the memory reached the module's own max.

@@ -786,3 +786,30 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPooledMemoryIsZero: command instances reuse the memories of
+// finished calls (memoryAllocator.recycle); each call must still find
+// its memory zeroed, whatever the call before it wrote, concurrent or not.
+func TestPooledMemoryIsZero(t *testing.T) {
+	m := load(t, "lim_memleft.wasm", Spec{Name: "memleft", Limits: Limits{MaxConcurrency: 4}})
+	zero := string(make([]byte, 16))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				res, err := m.Call(context.Background(), []byte(fmt.Sprintf("secret-%d-%04d....", g, i)), nil)
+				if err != nil || res.Outcome != OutcomeOK {
+					t.Errorf("call %d/%d: %v, %v", g, i, res, err)
+					return
+				}
+				if string(res.Stdout) != zero {
+					t.Errorf("call %d/%d found %q in its fresh memory", g, i, res.Stdout)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -223,7 +223,8 @@ func readU32(b []byte) (v uint32, n int, err error) {
 // ran. A probe that fails leaves the tool a command, which serves an
 // init-registered handler just as well, only slower; the reason is shown.
 // The source check first keeps tools that never call Handle from being run
-// natively by a plain build.
+// natively by a plain build; a tool that registers from another package
+// is therefore a command (buildWithManifest applies the same check).
 func toolForm(ctx context.Context, dir string, stderr io.Writer) bool {
 	if !importsSDK(dir) || !mentionsHandle(dir) {
 		return false
@@ -407,12 +408,15 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 		defer os.RemoveAll(tmp)
 		out = filepath.Join(tmp, filepath.Base(out))
 	}
-	// The probe first: it says whether to build a reactor.
+	// The probe first: it says whether to build a reactor. The source
+	// check is toolForm's, so that this build and a plain one (moat serve
+	// --build) agree, and so does the sha256 pin.
 	schemas, err := toolSchemas(ctx, dir, stderr)
 	if err != nil {
 		return fail(err)
 	}
-	if err := goBuild(ctx, dir, out, schemas.Reactor, stderr); err != nil {
+	reactor := schemas.Reactor && mentionsHandle(dir)
+	if err := goBuild(ctx, dir, out, reactor, stderr); err != nil {
 		return fail(err)
 	}
 	sum, err := moduleDigest(out)
@@ -420,7 +424,7 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 		return fail(err)
 	}
 	if !check {
-		if err := printModule(stdout, out, schemas.Reactor); err != nil {
+		if err := printModule(stdout, out, reactor); err != nil {
 			return fail(err)
 		}
 	}

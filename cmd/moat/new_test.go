@@ -146,6 +146,10 @@ func TestNewGoEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "built ") || !strings.Contains(out, "updated ") {
 		t.Fatalf("moat build: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// The template registers its handler in init: a reactor.
+	if !strings.Contains(out, "  reactor\n") {
+		t.Errorf("moat build did not make a reactor of the Go template:\n%s", out)
+	}
 	wantIn := `{
   "type": "object",
   "properties": {

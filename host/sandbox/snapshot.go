@@ -339,7 +339,7 @@ func (m *Module) restore(ctx context.Context) (*instance, error) {
 
 // resetLater resets in in place and returns it to the pool, on another
 // goroutine: the call's result goes back to the client while the reset
-// runs (≈ 0.1 ms for a Go guest). Until it is back, take waits for it
+// runs (≈ 0.1 ms for a Go guest). Until it is back, take may wait for it
 // rather than restore a new instance (≈ 1.4 ms).
 func (m *Module) resetLater(in *instance) {
 	s := m.snap
@@ -369,11 +369,14 @@ func (m *Module) resetLater(in *instance) {
 }
 
 // take returns an idle instance for key, or nil. With reset in place it
-// waits for an instance being reset, if there is one.
+// waits for an instance being reset when two or more are: with only one
+// (a lone client's previous call), a second instance is restored once,
+// and from then on a lone client's calls alternate between two instances
+// without waiting for either's reset.
 func (s *snapshot) take(key string) *instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.reset && len(s.idle) == 0 && s.resetting > 0 {
+	for s.reset && len(s.idle) == 0 && s.resetting > 1 {
 		s.returned.Wait()
 	}
 	for i := len(s.idle) - 1; i >= 0; i-- {

@@ -122,6 +122,9 @@ func TestReactorIsolation(t *testing.T) {
 			// Per-call isolation is reached by a reset in place here (no
 			// mounts, no table writes): check that the steps above ran
 			// in reset instances, not only in fresh ones.
+			if m.snap.reset {
+				m.snap.settle()
+			}
 			if ok, why := m.ResetInPlace(); ok != (tt.iso == IsolationPerCall) {
 				t.Errorf("ResetInPlace() = %v (%s)", ok, why)
 			} else if ok && m.Resets() == 0 {
@@ -163,6 +166,7 @@ func TestReactorResetState(t *testing.T) {
 	if got := string(call("echo").Stdout); got != "echo" {
 		t.Errorf("after close: %q", got)
 	}
+	m.snap.settle()
 	if m.Resets() < 9 {
 		t.Errorf("Resets() = %d, want ≥ 9", m.Resets())
 	}

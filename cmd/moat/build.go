@@ -59,7 +59,7 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	for _, dir := range pos {
 		out := filepath.Join(dir, filepath.Base(filepath.Clean(dir))+".wasm")
-		reactor := toolForm(ctx, dir, stderr)
+		reactor := toolForm(dir)
 		if err := goBuild(ctx, dir, out, reactor, stderr); err != nil {
 			fmt.Fprintf(stderr, "moat build: %v\n", err)
 			return exitUsage
@@ -218,28 +218,18 @@ func readU32(b []byte) (v uint32, n int, err error) {
 }
 
 // toolForm reports whether the Go tool in dir is to be built as a
-// reactor: only when it imports the sdk, mentions sdk.Handle, and the
-// schema probe (toolSchemas) says the handler was registered before main
-// ran. A probe that fails leaves the tool a command, which serves an
-// init-registered handler just as well, only slower; the reason is shown.
-// The source check first keeps tools that never call Handle from being run
-// natively by a plain build; a tool that registers from another package
-// is therefore a command (buildWithManifest applies the same check).
-func toolForm(ctx context.Context, dir string, stderr io.Writer) bool {
-	if !importsSDK(dir) || !mentionsHandle(dir) {
+// reactor: when it imports the sdk and one of its (non-test) files calls
+// sdk.Handle from a func init or a package-level var initialiser, which a
+// reactor runs at its start-up (main never runs in one). It reads the
+// source only: deciding must not run the tool natively, and a plain build
+// (moat serve --build) and --update-manifest must agree, and so must the
+// sha256 pin. A tool that registers from another package is a command,
+// which serves the handler just as well, only slower; one that calls
+// Handle from init and Run from main is a reactor whose Run never runs.
+func toolForm(dir string) bool {
+	if !importsSDK(dir) {
 		return false
 	}
-	s, err := toolSchemas(ctx, dir, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "moat build: %s: building a command, not a reactor: %v\n", dir, err)
-		return false
-	}
-	return s.Reactor
-}
-
-// mentionsHandle reports whether a non-test Go file in dir refers to the
-// sdk's Handle (under whatever name the file imports the sdk as).
-func mentionsHandle(dir string) bool {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -261,20 +251,46 @@ func mentionsHandle(dir string) bool {
 		if local == "" {
 			continue
 		}
-		found := false
-		ast.Inspect(pf, func(n ast.Node) bool {
-			if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "Handle" {
+		for _, decl := range pf.Decls {
+			var atInit ast.Node
+			switch d := decl.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil && d.Name.Name == "init" {
+					atInit = d.Body
+				}
+			case *ast.GenDecl:
+				if d.Tok == token.VAR {
+					atInit = d
+				}
+			}
+			if atInit != nil && callsHandle(atInit, local) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// callsHandle reports whether n calls local.Handle.
+func callsHandle(n ast.Node, local string) bool {
+	found := false
+	ast.Inspect(n, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok {
+			fun := call.Fun
+			if ix, ok := fun.(*ast.IndexExpr); ok { // sdk.Handle[In, Out](h)
+				fun = ix.X
+			} else if ix, ok := fun.(*ast.IndexListExpr); ok {
+				fun = ix.X
+			}
+			if sel, ok := fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Handle" {
 				if x, ok := sel.X.(*ast.Ident); ok && x.Name == local {
 					found = true
 				}
 			}
-			return !found
-		})
-		if found {
-			return true
 		}
-	}
-	return false
+		return !found
+	})
+	return found
 }
 
 // printModule prints what was built: path, size, digest, and "reactor"
@@ -330,7 +346,7 @@ func buildForManifests(ctx context.Context, dirs []string, stdout, stderr io.Wri
 	sort.Strings(targets)
 	for _, mod := range targets {
 		dir := filepath.Dir(mod)
-		reactor := toolForm(ctx, dir, stderr)
+		reactor := toolForm(dir)
 		if err := goBuild(ctx, dir, mod, reactor, stderr); err != nil {
 			return err
 		}
@@ -408,14 +424,17 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 		defer os.RemoveAll(tmp)
 		out = filepath.Join(tmp, filepath.Base(out))
 	}
-	// The probe first: it says whether to build a reactor. The source
-	// check is toolForm's, so that this build and a plain one (moat serve
-	// --build) agree, and so does the sha256 pin.
 	schemas, err := toolSchemas(ctx, dir, stderr)
 	if err != nil {
 		return fail(err)
 	}
-	reactor := schemas.Reactor && mentionsHandle(dir)
+	// The form is toolForm's, as in a plain build (moat serve --build), so
+	// that the sha256 pin agrees; the probe is only a second opinion.
+	reactor := toolForm(dir)
+	if schemas.Reactor != reactor {
+		fmt.Fprintf(stderr, "moat build: %s: warning: the handler was registered %s main ran, but the source says %s\n",
+			dir, map[bool]string{true: "before", false: "after"}[schemas.Reactor], map[bool]string{true: "reactor", false: "command"}[reactor])
+	}
 	if err := goBuild(ctx, dir, out, reactor, stderr); err != nil {
 		return fail(err)
 	}

@@ -335,7 +335,7 @@ func TestReactorToolEndToEnd(t *testing.T) {
 	}
 	dir := filepath.Join(repoRoot(t), "tools", "jsonquery")
 	var errOut bytes.Buffer
-	if !toolForm(context.Background(), dir, &errOut) {
+	if !toolForm(dir) {
 		t.Fatalf("tools/jsonquery is not built as a reactor\n%s", errOut.String())
 	}
 	out := filepath.Join(t.TempDir(), "jsonquery.wasm")
@@ -449,4 +449,34 @@ func FuzzWasmExports(f *testing.F) {
 			t.Fatalf("error %v is not errWasmShape", err)
 		}
 	})
+}
+
+// TestToolForm: the form is read from the source, never by running it.
+func TestToolForm(t *testing.T) {
+	const imp = "import \"github.com/moatmcp/moat/sdk\"\n"
+	tests := []struct {
+		name, src string
+		reactor   bool
+	}{
+		{"Handle in init", imp + "func init() { sdk.Handle(h) }\nfunc main() { sdk.Main() }", true},
+		{"Handle with type arguments", imp + "func init() { sdk.Handle[In, Out](h) }", true},
+		{"Handle in a var initialiser", imp + "var _ = func() int { sdk.Handle(h); return 0 }()", true},
+		{"renamed import", "import moat \"github.com/moatmcp/moat/sdk\"\nfunc init() { moat.Handle(h) }", true},
+		{"Handle in main", imp + "func main() { sdk.Handle(h); sdk.Main() }", false},
+		{"Run in main", imp + "func main() { sdk.Run(h) }", false},
+		{"a method named init", imp + "func (T) init() { sdk.Handle(h) }", false},
+		{"another package's Handle", "import sdk \"example.com/other\"\nfunc init() { sdk.Handle(h) }", false},
+		{"no sdk", "func init() {}", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n"+tt.src+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := toolForm(dir); got != tt.reactor {
+				t.Fatalf("toolForm = %v, want %v", got, tt.reactor)
+			}
+		})
+	}
 }

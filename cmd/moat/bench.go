@@ -187,7 +187,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				row.p50.Round(time.Microsecond), row.p99.Round(time.Microsecond), 100*row.rate()/native, row.errors)
 		}
 	}
-	fmt.Fprintln(stdout, "\ngo = Go command (runtime start-up in every call); go-rx = Go reactor, per-call\nisolation from a snapshot; go-rx-pp = per-principal instances (one principal\nhere); go-rx-sh = shared instances (see docs/performance.md).")
+	fmt.Fprintln(stdout, "\ngo = Go command (runtime start-up in every call); go-rx = Go reactor, per-call\nisolation (each call starts from the snapshot; its instance is reset in place\nafterwards); go-rx-pp = per-principal instances (one principal here);\ngo-rx-sh = shared instances (see docs/performance.md).")
 	return exitOK
 }
 

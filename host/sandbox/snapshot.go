@@ -57,6 +57,8 @@ type snapshot struct {
 	fdCheck      bool          // compare the descriptor table after each call (mounts)
 	resets       atomic.Uint64 // resets done
 	resetting    int           // instances being reset (under mu)
+	closed       bool          // under mu: no more trims
+	trimTimer    *time.Timer   // under mu: pending trim, if any
 	returned     sync.Cond     // signalled (with mu) when a reset ends
 
 	mu   sync.Mutex
@@ -80,16 +82,17 @@ type global struct {
 
 // instance is one restored reactor instance. One call at a time uses it.
 type instance struct {
-	mod     api.Module
-	call    api.Function
-	alloc   *memoryAllocator
-	io      *callIO
-	fds     fdTable             // the descriptor table after instantiation (snapshot.fdCheck)
-	clock   *fakeClock          // nil with the real clock
-	rand    *fakeRand           // nil with real randomness
-	globals []api.MutableGlobal // s.globals' handles, for a reset
-	key     string              // pool key of the calls it served
-	calls   int
+	mod       api.Module
+	call      api.Function
+	alloc     *memoryAllocator
+	io        *callIO
+	fds       fdTable             // the descriptor table after instantiation (snapshot.fdCheck)
+	idleSince time.Time           // when it went back to the pool
+	clock     *fakeClock          // nil with the real clock
+	rand      *fakeRand           // nil with real randomness
+	globals   []api.MutableGlobal // s.globals' handles, for a reset
+	key       string              // pool key of the calls it served
+	calls     int
 }
 
 // snapshotChunk is the granularity at which the snapshot is compared with
@@ -356,6 +359,10 @@ func (m *Module) resetLater(in *instance) {
 			ok = len(s.idle) < m.limits.MaxConcurrency
 			if ok {
 				s.idle = append(s.idle, in)
+				in.idleSince = time.Now()
+				s.scheduleTrim()
+				in.idleSince = time.Now()
+				s.scheduleTrim()
 			}
 		}
 		s.returned.Broadcast()
@@ -392,6 +399,8 @@ func (s *snapshot) take(key string) *instance {
 func (s *snapshot) put(ctx context.Context, in *instance, max int) {
 	s.mu.Lock()
 	s.idle = append(s.idle, in)
+	in.idleSince = time.Now()
+	s.scheduleTrim()
 	var evict *instance
 	if len(s.idle) > max {
 		evict = s.idle[0]
@@ -405,6 +414,12 @@ func (s *snapshot) put(ctx context.Context, in *instance, max int) {
 
 // close drains the pool and the spares.
 func (s *snapshot) close(ctx context.Context) {
+	s.mu.Lock()
+	s.closed = true
+	if s.trimTimer != nil {
+		s.trimTimer.Stop()
+	}
+	s.mu.Unlock()
 	s.drain(ctx)
 	if s.spares == nil {
 		return
@@ -450,6 +465,42 @@ func (m *Module) refill() {
 			}
 		}
 	}()
+}
+
+// idleTTL is how long an idle instance is kept when it is not the only
+// one: a burst of calls leaves up to max_concurrency instances (≈ 3 MiB
+// each for a Go guest), and all but the most recently used go after this.
+var idleTTL = 30 * time.Second
+
+// scheduleTrim arms the trim timer when there is something to trim. Call
+// it with s.mu held.
+func (s *snapshot) scheduleTrim() {
+	if s.trimTimer == nil && !s.closed && len(s.idle) > 1 {
+		s.trimTimer = time.AfterFunc(idleTTL, s.trim)
+	}
+}
+
+// trim closes the instances idle for longer than idleTTL, except the
+// most recently used one.
+func (s *snapshot) trim() {
+	s.mu.Lock()
+	defer s.mu.Unlock() // held while closing: close (and then the code's release) waits for it
+	s.trimTimer = nil
+	if s.closed {
+		return
+	}
+	cutoff := time.Now().Add(-idleTTL)
+	keep := s.idle[:0]
+	for i, in := range s.idle {
+		if i < len(s.idle)-1 && in.idleSince.Before(cutoff) {
+			in.mod.Close(context.Background())
+			continue
+		}
+		keep = append(keep, in)
+	}
+	clear(s.idle[len(keep):])
+	s.idle = keep
+	s.scheduleTrim()
 }
 
 // drain closes every idle instance.

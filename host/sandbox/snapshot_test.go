@@ -479,3 +479,39 @@ func BenchmarkReactorSpares(b *testing.B) {
 		})
 	}
 }
+
+// TestIdleTrim: after a burst, idle instances beyond the most recently
+// used one are closed once idle for idleTTL.
+func TestIdleTrim(t *testing.T) {
+	old := idleTTL
+	idleTTL = 20 * time.Millisecond
+	defer func() { idleTTL = old }()
+	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t), Limits: Limits{MaxConcurrency: 4}})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				if res, err := m.Call(context.Background(), []byte("count"), nil); err != nil || string(res.Stdout) != "1" {
+					t.Errorf("%v, %v", res, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	m.snap.settle()
+	if n := m.IdleInstances(); n < 2 {
+		t.Skipf("the burst left %d idle instance(s): nothing to trim on this run", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for m.IdleInstances() > 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := m.IdleInstances(); n != 1 {
+		t.Fatalf("IdleInstances() = %d after the trim, want 1", n)
+	}
+	if res, err := m.Call(context.Background(), []byte("count"), nil); err != nil || string(res.Stdout) != "1" {
+		t.Fatalf("after the trim: %v, %v", res, err)
+	}
+}

@@ -22,13 +22,12 @@ import (
 type memoryAllocator struct {
 	limit uint64 // bytes, a whole number of pages
 
-	// pool, when set, holds zeroed buffers of poolSize bytes (the
-	// module's declared minimum) from finished calls: reusing one skips
-	// the allocation, and the page faults of fresh memory, which on this
-	// kind of VM cost more than the guest's whole run (see recycle).
-	pool     *sync.Pool
-	poolSize uint64
-	mem      *linearMemory // the memory Allocate made
+	// pool, when set, holds zeroed buffers from finished calls of the
+	// same module: reusing one skips the allocation, and the page faults
+	// of fresh memory, which on this kind of VM cost more than a small
+	// guest's whole run (see recycle).
+	pool *memPool
+	mem  *linearMemory // the memory Allocate made
 
 	refused atomic.Bool   // a grow past limit was refused
 	atMax   atomic.Bool   // the memory grew to wazero's max (the module's own declared max)
@@ -43,19 +42,43 @@ func (a *memoryAllocator) Allocate(capacity, max uint64) experimental.LinearMemo
 	return a.mem
 }
 
+// memPool is a module's pool of zeroed memories. All have capacity cap:
+// the largest any call of the module has needed (up to maxPooled), so
+// that a guest which grows its memory as it runs (AssemblyScript's and
+// wasi-libc's allocators do) grows within the buffer instead of copying.
+type memPool struct {
+	pool sync.Pool
+	cap  atomic.Uint64
+}
+
+// maxPooled bounds the memories kept for reuse: a bigger one is left to
+// the garbage collector.
+const maxPooled = 8 << 20
+
 // recycle returns the instance's memory to the pool, zeroed. Call it only
 // once the guest can no longer run: after InstantiateModule (or the
 // function call) has returned, never from Free, which wazero calls when a
 // call's context ends while the guest may still be running until its next
 // check.
 func (a *memoryAllocator) recycle() {
-	if a.pool == nil || a.mem == nil || uint64(cap(a.mem.buf)) != a.poolSize || a.poolSize == 0 {
+	if a.pool == nil || a.mem == nil || a.mem.buf == nil {
 		return
 	}
-	b := a.mem.buf[:a.poolSize]
+	b := a.mem.buf
 	a.mem.buf = nil
-	clear(b) // no call's data waits in the pool
-	a.pool.Put(&b)
+	c := uint64(cap(b))
+	if c > maxPooled {
+		return
+	}
+	if pc := a.pool.cap.Load(); c > pc {
+		a.pool.cap.CompareAndSwap(pc, c)
+	}
+	if c != a.pool.cap.Load() {
+		return
+	}
+	clear(b) // up to len: past it the guest could not write, and it is still zero
+	b = b[:0]
+	a.pool.pool.Put(&b)
 }
 
 type linearMemory struct {
@@ -73,14 +96,16 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	a := m.a
 	if !m.started {
 		m.started = true
-		if a.pool != nil && size == a.poolSize {
-			if b, ok := a.pool.Get().(*[]byte); ok {
-				m.buf = *b
+		c := min(max(m.capacity, size), max(a.limit, size))
+		if a.pool != nil {
+			pc := a.pool.cap.Load()
+			if b, ok := a.pool.pool.Get().(*[]byte); ok && uint64(cap(*b)) == pc && size <= pc {
+				m.buf = (*b)[:size]
 				m.a.size.Store(size)
 				return m.buf
 			}
+			c = min(max(c, pc), max(a.limit, size)) // poolable, and room to grow as earlier calls did
 		}
-		c := min(max(m.capacity, size), max(a.limit, size))
 		m.buf = make([]byte, size, c)
 		m.a.size.Store(size)
 		return m.buf

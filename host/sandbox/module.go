@@ -117,8 +117,7 @@ type Module struct {
 	limits     Limits              // with defaults applied
 	sleeps     bool                // granted the real clock: sleep really waits
 	realRandom bool                // granted real randomness
-	minBytes   uint64              // the declared minimum memory
-	memPool    sync.Pool           // zeroed memories of minBytes from finished calls (memoryAllocator.recycle)
+	memPool    memPool             // zeroed memories from finished calls (memoryAllocator.recycle)
 	http       HTTPDoer            // nil without the [net] grant
 	mounts     []mountFS
 	slots      chan struct{} // one token per running call
@@ -213,8 +212,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	if err != nil { // wazero accepted it, so this is a bug on one side
 		return nil, fmt.Errorf("read memory section: %w", err)
 	}
-	m.minBytes = uint64(minPages) * pageSize
-	if min := m.minBytes; min > limits.MemoryBytes {
+	if min := uint64(minPages) * pageSize; min > limits.MemoryBytes {
 		return nil, fmt.Errorf("module declares a minimum memory of %s (%d pages), over its limit of %s",
 			FormatBytes(min), minPages, FormatBytes(limits.MemoryBytes))
 	}

@@ -33,6 +33,15 @@ import (
 //go:embed benchdata/echo.wasm
 var echoWasm []byte
 
+// The same echo in C (wasi-libc) and AssemblyScript (wasi-shim); see
+// benchdata/build.sh.
+var (
+	//go:embed benchdata/cecho.wasm
+	cEchoWasm []byte
+	//go:embed benchdata/asecho.wasm
+	asEchoWasm []byte
+)
+
 // benchArgs is the payload of every benchmarked call.
 const benchArgs = `{"msg":"hello from moat bench"}`
 
@@ -51,7 +60,7 @@ func (r benchRow) rate() float64 { return float64(r.calls) / r.elapsed.Seconds()
 // tool and the same echo as a WAT guest and a Go guest, in one process and
 // one run, so the ratios compare like with like on a noisy machine.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("moat bench", stderr, "usage: moat bench [--duration 3s] [--clients 1,4] [--startup]\n\nMeasures calls/s, p50 and p99 of tools/call over HTTP on loopback for a\nnative go-sdk tool, a WAT guest, a Go command guest and a Go reactor guest\n(per-call snapshot, per-principal and shared instances) doing the same\necho, and prints each one's ratio to native. Run it from the repository's root.")
+	fs := newFlags("moat bench", stderr, "usage: moat bench [--duration 3s] [--clients 1,4] [--startup]\n\nMeasures calls/s, p50 and p99 of tools/call over HTTP on loopback for a\nnative go-sdk tool, WAT, C and AssemblyScript guests, a Go command guest and a Go reactor guest\n(per-call snapshot, per-principal and shared instances) doing the same\necho, and prints each one's ratio to native. Run it from the repository's root.")
 	dur := fs.Duration("duration", 3*time.Second, "how long each (tool, clients) cell runs")
 	clientsFlag := fs.String("clients", "1,4", "comma-separated client counts")
 	goSrc := fs.String("go-guest", "cmd/moat/benchdata/goecho", "folder of the Go echo guest (built with the go command); empty to skip")
@@ -101,6 +110,16 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitInternal
 	}
 	tools = append(tools, "wat")
+	for _, g := range []struct {
+		row  string
+		wasm []byte
+	}{{"c", cEchoWasm}, {"as", asEchoWasm}} {
+		if err := addBenchGuest(ctx, rt, h, "echo_"+g.row, g.wasm); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitInternal
+		}
+		tools = append(tools, g.row)
+	}
 	var goWasm []byte
 	if *goSrc != "" {
 		out := filepath.Join(tmp, "goecho.wasm")
@@ -187,7 +206,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				row.p50.Round(time.Microsecond), row.p99.Round(time.Microsecond), 100*row.rate()/native, row.errors)
 		}
 	}
-	fmt.Fprintln(stdout, "\ngo = Go command (runtime start-up in every call); go-rx = Go reactor, per-call\nisolation (each call starts from the snapshot; its instance is reset in place\nafterwards); go-rx-pp = per-principal instances (one principal here);\ngo-rx-sh = shared instances (see docs/performance.md).")
+	fmt.Fprintln(stdout, "\nwat, c, as = the echo in WebAssembly text, C and AssemblyScript (commands);\ngo = Go command (runtime start-up in every call); go-rx = Go reactor, per-call\nisolation (each call starts from the snapshot; its instance is reset in place\nafterwards); go-rx-pp = per-principal instances (one principal here);\ngo-rx-sh = shared instances (see docs/performance.md).")
 	return exitOK
 }
 

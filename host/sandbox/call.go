@@ -116,7 +116,7 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
 	defer cancelTimeout()
 
-	mem := &memoryAllocator{limit: m.limits.MemoryBytes, pool: &m.memPool}
+	mem := &memoryAllocator{limit: m.limits.MemoryBytes, pool: &m.memPool, data: m.data}
 	ctx = experimental.WithMemoryAllocator(ctx, mem)
 	ctx = withCall(ctx, hooks)
 	ctx = withNet(ctx, m.http)

@@ -56,3 +56,32 @@ func FuzzDeclaredMinPages(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCommandData: taking the data section out of a command module never
+// panics, and what it takes out fits in the minimum it was given.
+func FuzzCommandData(f *testing.F) {
+	for _, name := range []string{"lim_memleft.wasm", "lim_cecho.wasm", "lim_echo.wasm"} {
+		f.Add(guest(f, name), uint32(1))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, pages uint32) {
+		minBytes := uint64(pages%4) * pageSize
+		out, segs, ok := commandData(b, minBytes)
+		if !ok {
+			return
+		}
+		for _, d := range segs {
+			if uint64(d.off)+uint64(len(d.data)) > minBytes {
+				t.Fatalf("segment at %d (%d bytes) past %d", d.off, len(d.data), minBytes)
+			}
+		}
+		secs, err := sections(out)
+		if err != nil {
+			t.Fatalf("output does not parse: %v", err)
+		}
+		for _, s := range secs {
+			if s.id == 11 || s.id == 12 {
+				t.Fatalf("section %d left in", s.id)
+			}
+		}
+	})
+}

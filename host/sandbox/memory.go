@@ -27,6 +27,9 @@ type memoryAllocator struct {
 	// of fresh memory, which on this kind of VM cost more than a small
 	// guest's whole run (see recycle).
 	pool *memPool
+	// data is written into the memory when it is first allocated: a
+	// command's data segments, taken out of its module (commandData).
+	data []dataSeg
 	mem  *linearMemory // the memory Allocate made
 
 	refused atomic.Bool   // a grow past limit was refused
@@ -81,6 +84,15 @@ func (a *memoryAllocator) recycle() {
 	a.pool.pool.Put(&b)
 }
 
+// writeData writes the data segments into a new memory (Load checked
+// that they fit in the declared minimum, the size of the first
+// allocation).
+func (a *memoryAllocator) writeData(buf []byte) {
+	for _, d := range a.data {
+		copy(buf[d.off:], d.data)
+	}
+}
+
 type linearMemory struct {
 	a        *memoryAllocator
 	buf      []byte
@@ -102,12 +114,14 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 			if b, ok := a.pool.pool.Get().(*[]byte); ok && uint64(cap(*b)) == pc && size <= pc {
 				m.buf = (*b)[:size]
 				m.a.size.Store(size)
+				a.writeData(m.buf)
 				return m.buf
 			}
 			c = min(max(c, pc), max(a.limit, size)) // poolable, and room to grow as earlier calls did
 		}
 		m.buf = make([]byte, size, c)
 		m.a.size.Store(size)
+		a.writeData(m.buf)
 		return m.buf
 	}
 	if size > a.limit {

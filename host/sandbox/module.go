@@ -118,6 +118,7 @@ type Module struct {
 	sleeps     bool                // granted the real clock: sleep really waits
 	realRandom bool                // granted real randomness
 	memPool    memPool             // zeroed memories from finished calls (memoryAllocator.recycle)
+	data       []dataSeg           // a command's data segments, written by the allocator (commandData)
 	http       HTTPDoer            // nil without the [net] grant
 	mounts     []mountFS
 	slots      chan struct{} // one token per running call
@@ -177,6 +178,14 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	} else if spec.Isolation != IsolationPerCall {
 		return nil, fmt.Errorf("isolation %q needs a reactor module (exporting %s); this one is a command", spec.Isolation, ReactorExport)
 	}
+	var data []dataSeg
+	if !reactor {
+		if mp, err := declaredMinPages(wasm); err == nil {
+			if out, segs, ok := commandData(wasm, uint64(mp)*pageSize); ok {
+				wasm, data = out, segs
+			}
+		}
+	}
 	compiled, err := r.rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
@@ -188,6 +197,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		limits:   limits,
 		http:     spec.HTTP,
 		slots:    make(chan struct{}, limits.MaxConcurrency),
+		data:     data,
 	}
 	m.stopCtx, m.stop = context.WithCancelCause(context.Background())
 	defer func() {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tetratelabs/wazero"
 )
 
 const guestDir = "../../testdata/guests"
@@ -789,17 +791,21 @@ func TestConcurrentCalls(t *testing.T) {
 
 // TestPooledMemoryIsZero: command instances reuse the memories of
 // finished calls (memoryAllocator.recycle); each call must still find
-// its memory zeroed, whatever the call before it wrote, concurrent or not.
+// its memory zeroed and its data segments in place, whatever the call
+// before it wrote, concurrent or not.
 func TestPooledMemoryIsZero(t *testing.T) {
 	m := load(t, "lim_memleft.wasm", Spec{Name: "memleft", Limits: Limits{MaxConcurrency: 4}})
-	zero := string(make([]byte, 16))
+	if len(m.data) != 1 {
+		t.Fatalf("%d data segments taken out of the module, want 1 (commandData)", len(m.data))
+	}
+	zero := string(make([]byte, 16)) + "0123456789abcdef" // 16 zero bytes, then the data segment
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range 50 {
-				res, err := m.Call(context.Background(), []byte(fmt.Sprintf("secret-%d-%04d....", g, i)), nil)
+				res, err := m.Call(context.Background(), []byte(fmt.Sprintf("secret-%d-%04d....overwritten-data", g, i)), nil)
 				if err != nil || res.Outcome != OutcomeOK {
 					t.Errorf("call %d/%d: %v, %v", g, i, res, err)
 					return
@@ -812,4 +818,61 @@ func TestPooledMemoryIsZero(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestCommandData: which command modules have their data segments written
+// by the allocator instead of by wazero.
+func TestCommandData(t *testing.T) {
+	const page = 65536
+	mod := func(memory, data string, body ...byte) []byte {
+		// (type (func)) (func (export "_start")) (memory …) (data …)
+		b := []byte("\x00asm\x01\x00\x00\x00")
+		b = append(b, 1, 4, 1, 0x60, 0, 0) // type
+		b = append(b, 3, 2, 1, 0)          // function
+		b = append(b, 5, byte(len(memory)))
+		b = append(b, memory...)
+		b = append(b, 7, 10, 1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0) // export
+		if data != "" && strings.HasPrefix(data, "\x01") {             // a passive segment needs a data count
+			b = append(b, 12, 1, 1)
+		}
+		code := append([]byte{0}, body...) // no locals
+		code = append(code, 0x0b)
+		b = append(b, 10, byte(len(code)+2), 1, byte(len(code)))
+		b = append(b, code...)
+		if data != "" {
+			b = append(b, 11, byte(len(data)))
+			b = append(b, data...)
+		}
+		return b
+	}
+	oneActive := "\x01\x00\x41\x10\x0b\x03abc"       // at 16
+	pastMin := "\x01\x00\x41\xff\xff\x03\x0b\x03abc" // at 65535: past one page
+	passive := "\x01\x01\x03abc"
+	tests := []struct {
+		name string
+		wasm []byte
+		ok   bool
+	}{
+		{"one active segment", mod("\x01\x00\x01", oneActive), true},
+		{"no data section", mod("\x01\x00\x01", ""), false},
+		{"segment past the minimum", mod("\x01\x00\x01", pastMin), false},
+		{"passive segment", mod("\x01\x00\x01", passive, 0x41, 0, 0x41, 0, 0x41, 0, 0xfc, 8, 0, 0), false},
+		{"data.drop in the code", mod("\x01\x00\x01", oneActive, 0xfc, 9, 0), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := wazero.NewRuntime(context.Background())
+			defer rt.Close(context.Background())
+			if _, err := rt.CompileModule(context.Background(), tt.wasm); err != nil {
+				t.Fatalf("the test module is not valid: %v", err)
+			}
+			out, segs, ok := commandData(tt.wasm, page)
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
+			}
+			if ok && (len(segs) != 1 || string(segs[0].data) != "abc" || segs[0].off != 16 || len(out) >= len(tt.wasm)) {
+				t.Fatalf("segs %+v, %d → %d bytes", segs, len(tt.wasm), len(out))
+			}
+		})
+	}
 }

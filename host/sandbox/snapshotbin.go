@@ -416,3 +416,46 @@ func skipImportDesc(b []byte) ([]byte, error) {
 	}
 	return nil, fmt.Errorf("import kind %#x", kind)
 }
+
+// commandData returns a command module without its data (and data count)
+// sections, and the segments to write into each instance's memory
+// instead, when that is equivalent: every segment active, in memory 0,
+// at a constant offset, inside the declared minimum memory (minBytes),
+// and no memory.init or data.drop anywhere (stateOps). ok is false
+// otherwise, and b is then used as it is. Why: wazero evaluates data
+// segments one by one at every instantiation — 177 of them for a small
+// AssemblyScript tool, a third of its call — while the allocator can copy
+// them into a reused buffer for almost nothing (memory.go).
+func commandData(b []byte, minBytes uint64) (out []byte, segs []dataSeg, ok bool) {
+	secs, err := sections(b)
+	if err != nil {
+		return nil, nil, false
+	}
+	dataSec := -1
+	for i, s := range secs {
+		if s.id == 11 {
+			dataSec = i
+		}
+	}
+	if dataSec < 0 {
+		return nil, nil, false // nothing to gain
+	}
+	if segs, err = activeData(secs[dataSec].body); err != nil {
+		return nil, nil, false
+	}
+	for _, d := range segs {
+		if uint64(d.off)+uint64(len(d.data)) > minBytes {
+			return nil, nil, false // wazero's own error at instantiation stays the one reported
+		}
+	}
+	if op, err := stateOps(b); err != nil || op != "" {
+		return nil, nil, false // (a table op too: keeping it simple, such modules keep their data section)
+	}
+	out = append([]byte(nil), b[:8]...)
+	for _, s := range secs {
+		if s.id != 11 && s.id != 12 {
+			out = append(out, s.raw...)
+		}
+	}
+	return out, segs, true
+}

@@ -33,7 +33,8 @@ import (
 //go:embed benchdata/echo.wasm
 var echoWasm []byte
 
-// The same echo in C (wasi-libc) and AssemblyScript (wasi-shim); see
+// The same echo in C (testdata/guests/lim_cecho.c) and AssemblyScript
+// (wasi-shim); see
 // benchdata/build.sh.
 var (
 	//go:embed benchdata/cecho.wasm

@@ -227,31 +227,8 @@ func readU32(b []byte) (v uint32, n int, err error) {
 // which serves the handler just as well, only slower; one that calls
 // Handle from init and Run from main is a reactor whose Run never runs.
 func toolForm(dir string) bool {
-	if !importsSDK(dir) {
-		return false
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		pf, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.SkipObjectResolution)
-		if err != nil {
-			continue
-		}
-		local := ""
-		for _, imp := range pf.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); p == sdkImportPath {
-				local = "sdk"
-				if imp.Name != nil {
-					local = imp.Name.Name
-				}
-			}
-		}
-		if local == "" {
-			continue
-		}
-		for _, decl := range pf.Decls {
+	for _, f := range sdkFiles(dir, parser.SkipObjectResolution) {
+		for _, decl := range f.file.Decls {
 			var atInit ast.Node
 			switch d := decl.(type) {
 			case *ast.FuncDecl:
@@ -263,12 +240,45 @@ func toolForm(dir string) bool {
 					atInit = d
 				}
 			}
-			if atInit != nil && callsHandle(atInit, local) {
+			if atInit != nil && callsHandle(atInit, f.local) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// sdkFile is a parsed Go file that imports the sdk as local.
+type sdkFile struct {
+	file  *ast.File
+	local string
+}
+
+// sdkFiles parses the non-test Go files in dir and returns those that
+// import the sdk.
+func sdkFiles(dir string, mode parser.Mode) []sdkFile {
+	var out []sdkFile
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		pf, err := parser.ParseFile(token.NewFileSet(), f, nil, mode)
+		if err != nil {
+			continue
+		}
+		for _, imp := range pf.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == sdkImportPath {
+				local := "sdk"
+				if imp.Name != nil {
+					local = imp.Name.Name
+				}
+				out = append(out, sdkFile{file: pf, local: local})
+				break
+			}
+		}
+	}
+	return out
 }
 
 // callsHandle reports whether n calls local.Handle.
@@ -556,24 +566,7 @@ func toolSchemas(ctx context.Context, dir string, stderr io.Writer) (*sdk.Schema
 }
 
 // importsSDK reports whether a non-test Go file in dir imports the sdk.
-func importsSDK(dir string) bool {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		pf, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
-		if err != nil {
-			continue
-		}
-		for _, imp := range pf.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); p == sdkImportPath {
-				return true
-			}
-		}
-	}
-	return false
-}
+func importsSDK(dir string) bool { return len(sdkFiles(dir, parser.ImportsOnly)) > 0 }
 
 const sdkImportPath = "github.com/moatmcp/moat/sdk"
 

@@ -54,7 +54,7 @@ func (h *Host) HTTPStack(opts HTTPOptions) http.Handler {
 			}
 			rate, _ := ratelimit.ParseRate(p.Rate)
 			return p.ID, rate
-		})
+		}, func() { h.opts.Metrics.Limited("principal") })
 	}
 	protect := func(next http.Handler) http.Handler {
 		if opts.Auth == nil {

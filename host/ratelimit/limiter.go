@@ -222,8 +222,8 @@ func (l *Limiter) Blocked(addr string) (bool, time.Duration) {
 // must run after authentication.
 //
 // A refused request gets WriteTooManyRequests: 429, Retry-After, and a
-// JSON-RPC error body.
-func (l *Limiter) PrincipalMiddleware(next http.Handler, principal func(*http.Request) (id string, r Rate)) http.Handler {
+// JSON-RPC error body; limited, when not nil, is called first (metrics).
+func (l *Limiter) PrincipalMiddleware(next http.Handler, principal func(*http.Request) (id string, r Rate), limited func()) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		id, r := principal(req)
 		key := "p:" + id
@@ -231,6 +231,9 @@ func (l *Limiter) PrincipalMiddleware(next http.Handler, principal func(*http.Re
 			key = "a:" + AddrKey(req.RemoteAddr)
 		}
 		if ok, d := l.principal.AllowRate(key, r); !ok {
+			if limited != nil {
+				limited()
+			}
 			WriteTooManyRequests(w, d)
 			return
 		}

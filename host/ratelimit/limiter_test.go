@@ -180,6 +180,7 @@ func TestPrincipalMiddleware(t *testing.T) {
 	clock := newClock()
 	l := New(Config{PerPrincipal: MustParseRate("1/s burst 1"), Now: clock.Now})
 	vip := MustParseRate("10/s burst 2")
+	refusals := 0
 	h := l.PrincipalMiddleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok"))
 	}), func(r *http.Request) (string, Rate) {
@@ -188,7 +189,7 @@ func TestPrincipalMiddleware(t *testing.T) {
 			return id, vip
 		}
 		return id, Rate{}
-	})
+	}, func() { refusals++ })
 	const limited = `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"rate limit exceeded; retry after 1s"}}`
 	tests := []struct {
 		name       string
@@ -229,6 +230,9 @@ func TestPrincipalMiddleware(t *testing.T) {
 		if tc.wantStatus == 429 && rec.Header().Get("Content-Type") != "application/json" {
 			t.Errorf("%s: Content-Type %q", tc.name, rec.Header().Get("Content-Type"))
 		}
+	}
+	if want := 5; refusals != want { // the 429 rows
+		t.Errorf("limited called %d times, want %d", refusals, want)
 	}
 }
 
@@ -288,7 +292,7 @@ func TestBoundedUnderFlood(t *testing.T) {
 			clock := newClock()
 			l := New(Config{Now: clock.Now})
 			h := l.PrincipalMiddleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
-				func(r *http.Request) (string, Rate) { return r.Header.Get("X-P"), Rate{} })
+				func(r *http.Request) (string, Rate) { return r.Header.Get("X-P"), Rate{} }, nil)
 			req := httptest.NewRequest("POST", "/mcp", nil)
 			rec := httptest.NewRecorder()
 			before := heapAlloc()

@@ -27,6 +27,7 @@ type Tool struct {
 	input    *schema.Schema
 	output   *schema.Schema // nil without an output schema
 	mcpTool  *mcp.Tool
+	net      *netpolicy.Policy // nil without [net]; its idle connections close with the tool
 
 	fingerprint string // of the manifest, to skip unchanged tools on reload
 }
@@ -47,23 +48,31 @@ func LoadTool(ctx context.Context, rt *sandbox.Runtime, m *manifest.Tool) (*Tool
 	if m.Result == manifest.ResultJSON && out == nil {
 		return nil, fmt.Errorf("%s: result = \"json\" needs an output schema", m.File)
 	}
-	mod, err := rt.Load(ctx, sandboxSpec(m))
+	spec, pol := sandboxSpec(m)
+	mod, err := rt.Load(ctx, spec)
 	if err != nil {
+		if pol != nil {
+			pol.Close()
+		}
 		return nil, fmt.Errorf("%s: module %s: %w", m.File, m.ModulePath, err)
 	}
-	t := &Tool{Manifest: m, module: mod, input: in, output: out}
+	t := &Tool{Manifest: m, module: mod, input: in, output: out, net: pol}
 	t.mcpTool = describeTool(m, in, out)
 	t.fingerprint = fingerprint(m)
 	return t, nil
 }
 
-// Close releases the compiled module and the tool's mounts. Calls still in
-// flight finish first.
+// Close releases the compiled module, the tool's mounts and its network
+// connections. Calls still in flight finish first.
 func (t *Tool) Close(ctx context.Context) error {
 	if t == nil || t.module == nil {
 		return nil
 	}
-	return t.module.Close(ctx)
+	err := t.module.Close(ctx)
+	if t.net != nil {
+		t.net.Close() // after the calls: none is using a connection now
+	}
+	return err
 }
 
 // Name is the tool's MCP name.
@@ -72,8 +81,10 @@ func (t *Tool) Name() string { return t.Manifest.Name }
 // MCPTool is the tool as tools/list shows it.
 func (t *Tool) MCPTool() *mcp.Tool { return t.mcpTool }
 
-func sandboxSpec(m *manifest.Tool) sandbox.Spec {
-	spec := sandbox.Spec{
+// sandboxSpec translates the manifest's grants; pol is the tool's network
+// policy (nil without [net]), for the Tool to close.
+func sandboxSpec(m *manifest.Tool) (spec sandbox.Spec, pol *netpolicy.Policy) {
+	spec = sandbox.Spec{
 		Name:       m.Name,
 		Wasm:       m.Wasm,
 		RealClock:  m.Clock,
@@ -98,7 +109,8 @@ func sandboxSpec(m *manifest.Tool) sandbox.Spec {
 		// come from netpolicy.WithObserver on each call's ctx, which knows
 		// the principal; the grant itself was checked at manifest load,
 		// and if New still fails every request fails closed.
-		pol, polErr := netpolicy.New(m.Net.Policy())
+		var polErr error
+		pol, polErr = netpolicy.New(m.Net.Policy())
 		spec.HTTP = sandbox.HTTPFunc(func(ctx context.Context, r *sandbox.HTTPRequest) (*sandbox.HTTPResponse, error) {
 			if polErr != nil {
 				return nil, polErr
@@ -110,7 +122,7 @@ func sandboxSpec(m *manifest.Tool) sandbox.Spec {
 			return &sandbox.HTTPResponse{Status: resp.Status, URL: resp.URL, Header: resp.Header, Body: resp.Body}, nil
 		})
 	}
-	return spec
+	return spec, pol
 }
 
 // sandboxIsolation maps the manifest's isolation modes.

@@ -25,15 +25,22 @@ func rateConfig(c manifest.RateConfig, tools []*host.Tool) ratelimit.Config {
 		MaxEntries:        c.MaxEntries,
 		IdleTTL:           c.IdleTTL,
 		ConcurrencyWait:   c.ConcurrencyWait,
-		Tools:             map[string]ratelimit.ToolRates{},
+		Tools:             toolRates(tools),
 	}
+	return rc
+}
+
+// toolRates is the manifests' own rates (limits.rate, limits.rate_all),
+// by tool; a reload hands the new set to the limiter.
+func toolRates(tools []*host.Tool) map[string]ratelimit.ToolRates {
+	rates := map[string]ratelimit.ToolRates{}
 	for _, t := range tools {
 		l := t.Manifest.Limits
 		if !l.Rate.IsZero() || !l.RateAll.IsZero() {
-			rc.Tools[t.Name()] = ratelimit.ToolRates{PerPrincipalTool: l.Rate, PerTool: l.RateAll}
+			rates[t.Name()] = ratelimit.ToolRates{PerPrincipalTool: l.Rate, PerTool: l.RateAll}
 		}
 	}
-	return rc
+	return rates
 }
 
 // authConfig turns [auth] into the authenticator's config.

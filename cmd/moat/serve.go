@@ -115,6 +115,7 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	limiter := ratelimit.New(rateConfig(cfg.Rates, h.Tools()))
 	h.SetLimiter(limiter)
 	go watch(ctx, h, rt, cfg.ManifestDirs, *watchEvery, log, func(rep *host.SyncReport) {
+		limiter.SetToolRates(toolRates(h.Tools())) // a manifest's rate may have changed
 		mets.Reload(rep.OK())
 		if !rep.OK() {
 			mets.LoadError("reload")

@@ -1,10 +1,12 @@
 package ratelimit
 
 import (
+	"maps"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -130,6 +132,9 @@ type Limiter struct {
 	tool          *Table
 	failedAuth    *Table
 
+	// tools is cfg.Tools, replaceable while serving (SetToolRates).
+	tools atomic.Pointer[map[string]ToolRates]
+
 	// callMu makes AllowCall's two takes (and a refund) one step, so a
 	// call refused by the tool table gives its principal×tool event back
 	// before anyone else can take from that bucket.
@@ -140,17 +145,32 @@ type Limiter struct {
 func New(cfg Config) *Limiter {
 	cfg = cfg.withDefaults()
 	opts := TableOptions{MaxEntries: cfg.MaxEntries, IdleTTL: cfg.IdleTTL, Now: cfg.Now}
-	return &Limiter{
+	l := &Limiter{
 		cfg:           cfg,
 		principal:     NewTable(cfg.PerPrincipal, opts),
 		principalTool: NewTable(cfg.PerPrincipalTool, opts),
 		tool:          NewTable(cfg.PerTool, opts),
 		failedAuth:    NewTable(cfg.FailedAuthPerAddr, opts),
 	}
+	l.SetToolRates(cfg.Tools)
+	return l
+}
+
+// SetToolRates replaces Config.Tools, the per-tool overrides, for the calls
+// that follow (a reload that changed a manifest's rate or rate_all). The
+// buckets already filled are kept: a tool's callers do not get a fresh
+// burst because its manifest was touched.
+func (l *Limiter) SetToolRates(tools map[string]ToolRates) {
+	m := maps.Clone(tools)
+	l.tools.Store(&m)
 }
 
 // Config returns the configuration in use, defaults filled in.
-func (l *Limiter) Config() Config { return l.cfg }
+func (l *Limiter) Config() Config {
+	c := l.cfg
+	c.Tools = maps.Clone(*l.tools.Load())
+	return c
+}
 
 // AllowCall takes one call of tool by principal from the principal×tool
 // table, then from the tool table. When either refuses, it returns false,
@@ -164,7 +184,7 @@ func (l *Limiter) Config() Config { return l.cfg }
 // formed and the host is healthy; only this caller must slow down.
 func (l *Limiter) AllowCall(principal, tool string) (ok bool, retryAfter time.Duration, which string) {
 	ppt, pt := l.cfg.PerPrincipalTool, l.cfg.PerTool
-	if o, found := l.cfg.Tools[tool]; found {
+	if o, found := (*l.tools.Load())[tool]; found {
 		if !o.PerPrincipalTool.IsZero() {
 			ppt = o.PerPrincipalTool
 		}

@@ -117,6 +117,36 @@ func TestAllowCall(t *testing.T) {
 	}
 }
 
+// TestSetToolRates: a reload's new per-tool rates apply to the next call,
+// and a removed override falls back to the defaults.
+func TestSetToolRates(t *testing.T) {
+	clock := newClock()
+	l := New(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
+	if ok, _, _ := l.AllowCall("alice", "echo"); !ok {
+		t.Fatal("first call refused")
+	}
+	if ok, _, _ := l.AllowCall("alice", "echo"); ok {
+		t.Fatal("second call allowed under 1/s burst 1")
+	}
+	tools := map[string]ToolRates{"echo": {PerPrincipalTool: Unlimited}}
+	l.SetToolRates(tools)
+	tools["echo"] = ToolRates{} // the limiter kept its own copy
+	for i := range 5 {
+		if ok, _, which := l.AllowCall("alice", "echo"); !ok {
+			t.Fatalf("call %d refused by %s after the override", i, which)
+		}
+	}
+	if got := l.Config().Tools["echo"].PerPrincipalTool; got != Unlimited {
+		t.Errorf("Config().Tools[echo] = %v", got)
+	}
+	l.SetToolRates(nil)
+	clock.Advance(time.Second)
+	l.AllowCall("alice", "echo")
+	if ok, _, which := l.AllowCall("alice", "echo"); ok || which != WhichPrincipalTool {
+		t.Fatalf("after the override was removed: %v, %q; want the default's refusal", ok, which)
+	}
+}
+
 func TestAddrKey(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"192.0.2.1:1234", "192.0.2.1"},

@@ -27,6 +27,9 @@ type HTTPOptions struct {
 	Metrics http.Handler
 	// Extra handlers (health, …) mounted as they are, without auth.
 	Extra map[string]http.Handler
+	// MaxSessions and MaxSessionsPerPrincipal cap the live MCP sessions
+	// (sessions.go); 0 means 4096 and 256.
+	MaxSessions, MaxSessionsPerPrincipal int
 }
 
 // HTTPHandler returns the whole HTTP stack, in call-path order:
@@ -35,6 +38,7 @@ type HTTPOptions struct {
 //	            failed-authentication limit per client address (429)
 //	authenticate API key or JWT → principal (401/403, RFC 9728 challenge)
 //	rate limit  per principal (429 + Retry-After)
+//	sessions    live MCP sessions, in total and per principal (429)
 //	scopes      step-up: a granted tool whose required scopes are missing → 403 insufficient_scope
 //	MCP         the go-sdk's Streamable HTTP handler (authorise, validate, sandbox… per call)
 //
@@ -46,6 +50,14 @@ func (h *Host) HTTPStack(opts HTTPOptions) http.Handler {
 	if opts.Auth != nil {
 		mcpH = h.scopeCheck(opts.Auth, mcpH)
 	}
+	maxS, perS := opts.MaxSessions, opts.MaxSessionsPerPrincipal
+	if maxS <= 0 {
+		maxS = 4096
+	}
+	if perS <= 0 {
+		perS = min(256, maxS)
+	}
+	mcpH = newSessionCap(h.server, maxS, perS, func() { h.opts.Metrics.Limited("sessions") }).middleware(mcpH)
 	if opts.Limiter != nil {
 		mcpH = opts.Limiter.PrincipalMiddleware(mcpH, func(r *http.Request) (string, ratelimit.Rate) {
 			p, ok := auth.FromContext(r.Context())

@@ -176,9 +176,11 @@ func serveHTTP(ctx context.Context, cfg *manifest.Config, h *host.Host, authn *a
 			ListenAddr:     addr,
 			MaxBodyBytes:   cfg.MaxBodyBytes,
 		},
-		Auth:    authn,
-		Limiter: limiter,
-		Extra:   map[string]http.Handler{"/healthz": health, "/readyz": ready},
+		Auth:                    authn,
+		Limiter:                 limiter,
+		Extra:                   map[string]http.Handler{"/healthz": health, "/readyz": ready},
+		MaxSessions:             cfg.MaxSessions,
+		MaxSessionsPerPrincipal: cfg.MaxSessionsPer,
 	}
 	if cfg.MetricsListen == "" {
 		hopts.Metrics = mets.Handler() // behind the same authentication as /mcp

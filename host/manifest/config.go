@@ -15,6 +15,13 @@ const (
 	maxConfigBytes = 1 << 20
 	maxListEntries = 256 // allowed_origins, allowed_hosts, dirs
 
+	// Live MCP sessions over HTTP: each holds memory until the client
+	// ends it or it idles out, so they are capped, in total and per
+	// principal.
+	DefaultMaxSessions             = 4096
+	DefaultMaxSessionsPerPrincipal = 256
+	maxMaxSessions                 = 1 << 20
+
 	defaultListen  = "127.0.0.1:8080"
 	defaultMaxBody = 4 << 20
 	minMaxBody     = 1 << 10
@@ -38,6 +45,8 @@ type Config struct {
 	AllowedOrigins []string   // [server] allowed_origins: exact origins ("https://app.example.com"); a request with any other Origin is refused; default none
 	AllowedHosts   []string   // [server] allowed_hosts: Host header values accepted besides the loopback names on a loopback listener; default none
 	MaxBodyBytes   int64      // [server] max_body: cap on one request body; default 4 MiB
+	MaxSessions    int        // [server] max_sessions: live HTTP sessions in total; default 4096
+	MaxSessionsPer int        // [server] max_sessions_per_principal: live HTTP sessions of one principal; default 256
 	ManifestDirs   []string   // [tools] dirs: folders of tool manifests; default none
 	CacheDir       string     // [sandbox] cache_dir: compiled-code cache; "" means the user cache dir + /moat/wazero
 	Auth           AuthConfig // [auth]: API keys, JWT, the stdio principal (gate.go)
@@ -48,7 +57,8 @@ type Config struct {
 
 // DefaultConfig returns the settings used without a config file.
 func DefaultConfig() *Config {
-	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}}
+	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal,
+		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}}
 }
 
 // LoadConfig reads, decodes and validates a server config file. Every error
@@ -103,7 +113,8 @@ func (d *doc) config(c *Config, dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.strict(srv, "listen", "tls", "tls_terminated_upstream", "allowed_origins", "allowed_hosts", "max_body"); err != nil {
+	if err := d.strict(srv, "listen", "tls", "tls_terminated_upstream", "allowed_origins", "allowed_hosts", "max_body",
+		"max_sessions", "max_sessions_per_principal"); err != nil {
 		return err
 	}
 	if s, ok, err := d.str(srv, "listen"); err != nil {
@@ -138,6 +149,15 @@ func (d *doc) config(c *Config, dir string) error {
 		return err
 	}
 	c.MaxBodyBytes = int64(n)
+	total, err := d.integer(srv, "max_sessions", DefaultMaxSessions, 1, maxMaxSessions)
+	if err != nil {
+		return err
+	}
+	per, err := d.integer(srv, "max_sessions_per_principal", min(DefaultMaxSessionsPerPrincipal, total), 1, total)
+	if err != nil {
+		return err
+	}
+	c.MaxSessions, c.MaxSessionsPer = int(total), int(per)
 
 	tls, hasTLS, err := d.sub(srv, "tls")
 	if err != nil {

@@ -31,7 +31,7 @@ func configFixture(t testing.TB) string {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}}
+	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}}
 	if got := DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig() = %+v", got)
 	}
@@ -56,6 +56,8 @@ tls_terminated_upstream = true
 allowed_origins         = ["https://app.example.com", "http://localhost:3000"]
 allowed_hosts           = ["moat.example.com", "moat.internal:8443", "[::1]", "10.0.0.1"]
 max_body                = "1MiB"
+max_sessions            = 100
+max_sessions_per_principal = 10
 
 [server.tls]
 cert = "certs/cert.pem"
@@ -112,6 +114,8 @@ listen = "127.0.0.1:9090"
 		AllowedOrigins: []string{"https://app.example.com", "http://localhost:3000"},
 		AllowedHosts:   []string{"moat.example.com", "moat.internal:8443", "[::1]", "10.0.0.1"},
 		MaxBodyBytes:   1 << 20,
+		MaxSessions:    100,
+		MaxSessionsPer: 10,
 		ManifestDirs:   []string{filepath.Join(dir, "manifests"), filepath.Join(dir, "more")},
 		CacheDir:       filepath.Join(dir, "cache"),
 		Auth: AuthConfig{
@@ -180,6 +184,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"host bad port", "[server]\nallowed_hosts = [\"a.example:0\"]\n", 2, "server.allowed_hosts[0]", ErrInvalid, "not a number from 1 to 65535"},
 		{"max_body too small", "[server]\nmax_body = 10\n", 2, "server.max_body", ErrInvalid, "10B is out of bounds: must be between 1KiB and 256MiB"},
 		{"max_body bad unit", "[server]\nmax_body = \"4mb\"\n", 2, "server.max_body", ErrInvalid, "unknown unit"},
+		{"max_sessions zero", "[server]\nmax_sessions = 0\n", 2, "server.max_sessions", ErrInvalid, "0 is out of bounds: must be between 1 and 1048576"},
+		{"max_sessions string", "[server]\nmax_sessions = \"10\"\n", 2, "server.max_sessions", ErrType, "an integer"},
+		{"per principal over the total", "[server]\nmax_sessions = 10\nmax_sessions_per_principal = 11\n", 3, "server.max_sessions_per_principal", ErrInvalid, "must be between 1 and 10"},
 		{"tools dir missing", "[tools]\ndirs = [\"manifests\", \"nope\"]\n", 2, "tools.dirs[1]", fs.ErrNotExist, `manifest folder "nope" (` + filepath.Join(dir, "nope") + ") does not exist"},
 		{"tools dir is a file", "[tools]\ndirs = [\"certs/key.pem\"]\n", 2, "tools.dirs[0]", ErrFile, "is not a folder"},
 		{"cache_dir empty", "[sandbox]\ncache_dir = \"\"\n", 2, "sandbox.cache_dir", ErrInvalid, "must not be empty"},

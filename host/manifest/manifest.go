@@ -837,17 +837,11 @@ func (d *doc) limits(root table) (Limits, error) {
 	}
 	l.MaxInput, l.MaxOutput = int64(in), int64(out)
 
-	if v, ok := lt.m["max_concurrency"]; ok {
-		f := lt.field("max_concurrency")
-		n, isInt := v.(int64)
-		if !isInt {
-			return l, d.wrongType(f, "an integer", v)
-		}
-		if n < minConcurrency || n > maxConcurrency {
-			return l, d.errorf(f, ErrInvalid, "%d is out of bounds: must be between %d and %d", n, minConcurrency, maxConcurrency)
-		}
-		l.MaxConcurrency = int(n)
+	n, err := d.integer(lt, "max_concurrency", int64(l.MaxConcurrency), minConcurrency, maxConcurrency)
+	if err != nil {
+		return l, err
 	}
+	l.MaxConcurrency = int(n)
 	return l, nil
 }
 

@@ -380,6 +380,24 @@ func (d *doc) boolean(t table, key string) (b, ok bool, err error) {
 	return b, true, nil
 }
 
+// integer reads an optional integer field within [min, max]; def when
+// absent.
+func (d *doc) integer(t table, key string, def, min, max int64) (int64, error) {
+	v, ok := t.m[key]
+	if !ok {
+		return def, nil
+	}
+	f := t.field(key)
+	n, isInt := v.(int64)
+	if !isInt {
+		return 0, d.wrongType(f, "an integer", v)
+	}
+	if n < min || n > max {
+		return 0, d.errorf(f, ErrInvalid, "%d is out of bounds: must be between %d and %d", n, min, max)
+	}
+	return n, nil
+}
+
 // optBool reads an optional boolean field as a pointer, nil when absent.
 func (d *doc) optBool(t table, key string) (*bool, error) {
 	b, ok, err := d.boolean(t, key)

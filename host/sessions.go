@@ -1,0 +1,137 @@
+package host
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/moatmcp/moat/host/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// sessionCap bounds the live MCP sessions over HTTP, in total and per
+// principal. A session holds memory in the go-sdk from its initialize
+// request until the client ends it (DELETE) or it idles out
+// (Options.SessionTimeout); without a cap one authenticated caller could
+// open sessions until the host runs out of memory, each request well
+// within its rate.
+//
+// It sits after authentication and the per-principal rate limit. A POST
+// without an Mcp-Session-Id header is the only request that can create a
+// session: it takes a slot first (so concurrent initializations cannot
+// overshoot), which becomes the session's when the response names one,
+// and is given back otherwise. When a principal or the host is at its cap,
+// the slots of sessions the go-sdk has since closed (timed out) are
+// reclaimed before the request is refused.
+type sessionCap struct {
+	live          func() map[string]bool // ids of the go-sdk's live sessions
+	max, perPrinc int
+	limited       func() // metrics
+	mu            sync.Mutex
+	owner         map[string]string // session id → principal id
+	count         map[string]int    // principal id → sessions and pending slots
+	total         int               // sum of count
+}
+
+func newSessionCap(server *mcp.Server, max, perPrincipal int, limited func()) *sessionCap {
+	live := func() map[string]bool {
+		ids := map[string]bool{}
+		for s := range server.Sessions() {
+			ids[s.ID()] = true
+		}
+		return ids
+	}
+	return &sessionCap{live: live, max: max, perPrinc: perPrincipal, limited: limited,
+		owner: map[string]string{}, count: map[string]int{}}
+}
+
+func (c *sessionCap) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sid := r.Header.Get("Mcp-Session-Id")
+		switch {
+		case r.Method == http.MethodPost && sid == "":
+			p := ""
+			if pr, ok := auth.FromContext(r.Context()); ok {
+				p = pr.ID
+			}
+			if msg := c.take(p); msg != "" {
+				if c.limited != nil {
+					c.limited()
+				}
+				h := w.Header()
+				h.Set("Retry-After", "60")
+				h.Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				io.WriteString(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":`+strconv.Quote(msg)+`}}`)
+				return
+			}
+			next.ServeHTTP(w, r)
+			c.settle(p, w.Header().Get("Mcp-Session-Id"))
+		case r.Method == http.MethodDelete && sid != "":
+			next.ServeHTTP(w, r)
+			c.release(sid)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// take reserves a slot for a new session of principal p, or says why not.
+func (c *sessionCap) take(p string) (refusal string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.count[p] >= c.perPrinc || c.total >= c.max {
+		c.reclaim()
+	}
+	switch {
+	case c.count[p] >= c.perPrinc:
+		return "too many open sessions for this caller (" + strconv.Itoa(c.perPrinc) + "); end unused ones (HTTP DELETE with their Mcp-Session-Id) or wait for them to idle out"
+	case c.total >= c.max:
+		return "the server has too many open sessions; retry later"
+	}
+	c.count[p]++
+	c.total++
+	return ""
+}
+
+// settle makes p's reserved slot session id's, or gives it back when the
+// request made no session.
+func (c *sessionCap) settle(p, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, dup := c.owner[id]; id == "" || dup {
+		c.drop(p)
+		return
+	}
+	c.owner[id] = p
+}
+
+// release frees the slot of a session the client ended.
+func (c *sessionCap) release(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.owner[id]; ok {
+		delete(c.owner, id)
+		c.drop(p)
+	}
+}
+
+// reclaim frees the slots of sessions the go-sdk no longer has (timed
+// out). Called with c.mu held; it walks the go-sdk's live sessions.
+func (c *sessionCap) reclaim() {
+	live := c.live()
+	for id, p := range c.owner {
+		if !live[id] {
+			delete(c.owner, id)
+			c.drop(p)
+		}
+	}
+}
+
+func (c *sessionCap) drop(p string) {
+	c.total--
+	if c.count[p]--; c.count[p] <= 0 {
+		delete(c.count, p)
+	}
+}

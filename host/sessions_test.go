@@ -1,0 +1,120 @@
+package host
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moatmcp/moat/host/transport"
+)
+
+// TestSessionCap: a principal (here everyone: no authentication) opens at
+// most MaxSessionsPerPrincipal sessions; ending one with DELETE, or its
+// idling out, frees its slot. Requests within a session are never refused.
+func TestSessionCap(t *testing.T) {
+	h := newTestHost(&Options{SessionTimeout: time.Hour})
+	defer h.Close(context.Background())
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = h.HTTPStack(HTTPOptions{Transport: transport.Options{ListenAddr: srv.Listener.Addr().String()},
+		MaxSessions: 3, MaxSessionsPerPrincipal: 2})
+	srv.Start()
+	defer srv.Close()
+
+	do := func(method, body, session string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+"/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+			req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	open := func() (string, int, string) {
+		resp, body := do("POST", initialize, "")
+		return resp.Header.Get("Mcp-Session-Id"), resp.StatusCode, body
+	}
+	a, code, _ := open()
+	b, code2, _ := open()
+	if a == "" || b == "" || code != 200 || code2 != 200 {
+		t.Fatalf("first two sessions: %q %d, %q %d", a, code, b, code2)
+	}
+	if _, code, body := open(); code != http.StatusTooManyRequests || !strings.Contains(body, "too many open sessions for this caller (2)") {
+		t.Fatalf("third session: %d %s", code, body)
+	}
+	// Within a session nothing is refused.
+	if resp, body := do("POST", `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`, a); resp.StatusCode != 200 {
+		t.Fatalf("tools/list in a session: %d %s", resp.StatusCode, body)
+	}
+	// A malformed request without a session makes none and keeps no slot.
+	if resp, _ := do("POST", `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`, ""); resp.StatusCode == 200 && resp.Header.Get("Mcp-Session-Id") != "" {
+		t.Fatalf("a session was made without initialize")
+	}
+	// Ending one frees its slot.
+	if resp, _ := do("DELETE", "", a); resp.StatusCode >= 300 {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	c, code, body := open()
+	if c == "" || code != 200 {
+		t.Fatalf("after DELETE: %d %s", code, body)
+	}
+	// A session the go-sdk closed on its own (here: closed server-side, as
+	// an idle timeout does) is reclaimed when the cap is reached.
+	for s := range h.server.Sessions() {
+		if s.ID() == b {
+			s.Close()
+		}
+	}
+	if d, code, body := open(); d == "" || code != 200 {
+		t.Fatalf("after the server closed a session: %d %s", code, body)
+	}
+}
+
+// TestSessionCapTotal: the total cap holds across principals, and a
+// reserved slot whose request made no session is given back.
+func TestSessionCapTotal(t *testing.T) {
+	h := newTestHost(nil)
+	defer h.Close(context.Background())
+	c := newSessionCap(h.server, 3, 2, nil)
+	c.live = func() map[string]bool { // every session made here stays live
+		ids := map[string]bool{}
+		for id := range c.owner {
+			ids[id] = true
+		}
+		return ids
+	}
+	for i, step := range []struct{ p, refusal string }{
+		{"alice", ""}, {"alice", ""}, {"alice", "for this caller"}, {"bob", ""}, {"bob", "the server has too many"},
+	} {
+		got := c.take(step.p)
+		if (step.refusal == "") != (got == "") || !strings.Contains(got, step.refusal) {
+			t.Fatalf("step %d (%s): %q, want %q", i, step.p, got, step.refusal)
+		}
+		if got == "" {
+			c.settle(step.p, step.p+string(rune('0'+i)))
+		}
+	}
+	if got := c.take("carol"); got == "" {
+		t.Fatal("carol got a slot past the total")
+	}
+	c.release("bob3")
+	if got := c.take("carol"); got != "" {
+		t.Fatalf("after bob's session ended: %q", got)
+	}
+	c.settle("carol", "") // the request made no session
+	if c.total != 2 || c.count["carol"] != 0 { // alice0, alice1 (bob3 ended)
+		t.Fatalf("total %d, carol %d after a slot was given back", c.total, c.count["carol"])
+	}
+}

@@ -113,7 +113,7 @@ func TestSessionCapTotal(t *testing.T) {
 	if got := c.take("carol"); got != "" {
 		t.Fatalf("after bob's session ended: %q", got)
 	}
-	c.settle("carol", "") // the request made no session
+	c.settle("carol", "")                      // the request made no session
 	if c.total != 2 || c.count["carol"] != 0 { // alice0, alice1 (bob3 ended)
 		t.Fatalf("total %d, carol %d after a slot was given back", c.total, c.count["carol"])
 	}

@@ -38,7 +38,8 @@ import (
 // memory cannot shrink, so a call that grew it discards the instance).
 // What a mount's directory holds is not instance state: it is the host's,
 // shared by every call in every isolation mode, as the manifest says.
-// The fake clock restarts at the snapshot's time, as in a new instance.
+// The fake clocks (monotonic and wall) and the deterministic random source
+// restart where a new instance's would.
 // Anything else discards the instance and the next call restores a new
 // one, so what a reset instance offers a call is byte for byte what a
 // restored one would: the snapshot.

@@ -89,6 +89,7 @@ type instance struct {
 	fds       fdTable             // the descriptor table after instantiation (snapshot.fdCheck)
 	idleSince time.Time           // when it went back to the pool
 	clock     *fakeClock          // nil with the real clock
+	wall      *fakeWall           // nil with the real clock
 	rand      *fakeRand           // nil with real randomness
 	globals   []api.MutableGlobal // s.globals' handles, for a reset
 	key       string              // pool key of the calls it served
@@ -255,6 +256,7 @@ func (s *snapshot) resetInPlace(in *instance) bool {
 	}
 	if in.clock != nil {
 		in.clock.t.Store(s.nanos)
+		in.wall.restart()
 	}
 	if in.rand != nil {
 		in.rand.restart()
@@ -302,7 +304,8 @@ func (m *Module) restore(ctx context.Context) (*instance, error) {
 	} else {
 		in.clock = &fakeClock{}
 		in.clock.t.Store(s.nanos)
-		cfg = cfg.WithNanotime(in.clock.nanotime, 1)
+		in.wall = newFakeWall()
+		cfg = cfg.WithNanotime(in.clock.nanotime, 1).WithWalltime(in.wall.walltime, sys.ClockResolution(time.Microsecond))
 	}
 	if !m.realRandom {
 		in.rand = &fakeRand{}
@@ -681,6 +684,27 @@ func (w stderrOf) Write(p []byte) (int, error) {
 type fakeClock struct{ t atomic.Int64 }
 
 func (c *fakeClock) nanotime() int64 { return c.t.Add(int64(time.Millisecond)) }
+
+// fakeWall is wazero's fake wall clock (2022-01-01, then 1 ms per
+// reading), restartable so that a reset instance reads what a new one
+// would.
+type fakeWall struct{ t atomic.Int64 }
+
+// fakeEpoch is wazero's fake wall-clock start (platform.FakeEpochNanos).
+const fakeEpoch = 1640995200000 * int64(time.Millisecond)
+
+func newFakeWall() *fakeWall {
+	w := &fakeWall{}
+	w.restart()
+	return w
+}
+
+func (w *fakeWall) restart() { w.t.Store(fakeEpoch - int64(time.Millisecond)) }
+
+func (w *fakeWall) walltime() (sec int64, nsec int32) {
+	t := w.t.Add(int64(time.Millisecond))
+	return t / 1e9, int32(t % 1e9)
+}
 
 // sizedAllocator allocates a restored instance's memory with the
 // snapshot's size as capacity: the grow to that size then copies nothing,

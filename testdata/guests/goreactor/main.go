@@ -4,7 +4,7 @@
 // "put X" keeps X in memory; "get" prints what was kept (or "empty");
 // "echo" copies stdin; "panic" panics; "exit N" exits with N; "close"
 // closes stdout and reports on stderr; "grow" allocates 32 MiB (the
-// memory grows); "clock" prints the monotonic time since init; "rand" prints 8 bytes of
+// memory grows); "clock" prints the monotonic time since init and the wall clock; "rand" prints 8 bytes of
 // crypto/rand; "read P" prints the file P; "leak P" opens P and leaves
 // it open; "closefd N" closes descriptor N.
 package main
@@ -79,7 +79,7 @@ func moatCall() {
 		n, _ := strconv.Atoi(arg)
 		fmt.Print(syscall.Close(n))
 	case "clock":
-		fmt.Print(int64(time.Since(start)))
+		fmt.Print(int64(time.Since(start)), " ", time.Now().UnixNano())
 	default:
 		os.Stdout.Write(in)
 	}

@@ -235,14 +235,16 @@ func (h *Host) handler(t *Tool) mcp.ToolHandler {
 			}
 		}
 
-		prog := newProgress(ctx, req)
+		q := newNotifier()
+		prog := newProgress(ctx, req, q)
 		prog.start()
 		hooks := &sandbox.Hooks{
 			Log: func(level int, msg string) {
 				if req.Session == nil {
 					return
 				}
-				_ = req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: LogLevel(level), Data: msg, Logger: t.Name()})
+				params := &mcp.LoggingMessageParams{Level: LogLevel(level), Data: msg, Logger: t.Name()}
+				q.try(func() { _ = req.Session.Log(ctx, params) })
 			},
 			Progress: prog.report,
 		}
@@ -259,6 +261,9 @@ func (h *Host) handler(t *Tool) mcp.ToolHandler {
 		res, info, err := t.Call(sandbox.WithPrincipal(ctx, p.ID), req.Params.Arguments, hooks)
 		h.opts.Metrics.InFlight(t.Name(), -1)
 		prog.finish()
+		if dropped := q.drain(ctx); dropped > 0 { // before the result: notifications come first
+			h.log.Warn("client too slow for the tool's notifications; some were dropped", "tool", t.Name(), "principal", rec.Principal, "dropped", dropped)
+		}
 		if info.Run != nil {
 			code := info.Run.ExitCode
 			rec.ExitCode = &code

@@ -15,6 +15,7 @@ type progress struct {
 	ctx   context.Context
 	req   *mcp.CallToolRequest
 	token any
+	q     *notifier // sends, in order with the call's log messages
 
 	mu        sync.Mutex
 	last      float64
@@ -22,8 +23,8 @@ type progress struct {
 	sent      bool    // the guest reported progress itself
 }
 
-func newProgress(ctx context.Context, req *mcp.CallToolRequest) *progress {
-	p := &progress{ctx: ctx, req: req}
+func newProgress(ctx context.Context, req *mcp.CallToolRequest, q *notifier) *progress {
+	p := &progress{ctx: ctx, req: req, q: q}
 	if req.Params != nil {
 		p.token = req.Params.GetProgressToken()
 	}
@@ -31,7 +32,9 @@ func newProgress(ctx context.Context, req *mcp.CallToolRequest) *progress {
 	return p
 }
 
-func (p *progress) notify(value, total float64, msg string) {
+// notify queues one notification: the guest's (fromGuest) are dropped
+// when the client is too slow to take them, the host's wait for room.
+func (p *progress) notify(value, total float64, msg string, fromGuest bool) {
 	if p.token == nil || p.req.Session == nil {
 		return
 	}
@@ -39,7 +42,12 @@ func (p *progress) notify(value, total float64, msg string) {
 	if total > 0 {
 		params.Total = total
 	}
-	_ = p.req.Session.NotifyProgress(p.ctx, params)
+	send := func() { _ = p.req.Session.NotifyProgress(p.ctx, params) }
+	if fromGuest {
+		p.q.try(send)
+	} else {
+		p.q.wait(p.ctx, send)
+	}
 }
 
 // start is sent before the instance is created.
@@ -47,7 +55,7 @@ func (p *progress) start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.last = 0
-	p.notify(0, 0, "started")
+	p.notify(0, 0, "started", false)
 }
 
 // report forwards the guest's own progress, dropping values that do not
@@ -63,7 +71,7 @@ func (p *progress) report(value, total float64, msg string) {
 	if total > 0 {
 		p.lastTotal = total
 	}
-	p.notify(value, total, msg)
+	p.notify(value, total, msg, true)
 }
 
 // finish reports the end of the instance, whatever the outcome, without
@@ -76,12 +84,12 @@ func (p *progress) finish() {
 	switch {
 	case !p.sent:
 		p.last = 1
-		p.notify(1, 1, "finished")
+		p.notify(1, 1, "finished", false)
 	case p.lastTotal > 0 && p.last < p.lastTotal:
 		p.last = p.lastTotal
-		p.notify(p.lastTotal, p.lastTotal, "finished")
+		p.notify(p.lastTotal, p.lastTotal, "finished", false)
 	case p.lastTotal <= 0:
 		p.last++
-		p.notify(p.last, 0, "finished")
+		p.notify(p.last, 0, "finished", false)
 	}
 }

@@ -252,14 +252,7 @@ func TestDisconnectCancelsCall(t *testing.T) {
 	defer srv.Close()
 
 	send := func(ctx context.Context, body, session string) (*http.Response, error) {
-		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/mcp", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		if session != "" {
-			req.Header.Set("Mcp-Session-Id", session)
-			req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-		}
-		return http.DefaultClient.Do(req)
+		return http.DefaultClient.Do(mcpRequest(ctx, "POST", srv.URL+"/mcp", body, session))
 	}
 	resp, err := send(context.Background(), `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`, "")
 	if err != nil {

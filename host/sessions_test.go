@@ -26,14 +26,7 @@ func TestSessionCap(t *testing.T) {
 
 	do := func(method, body, session string) (*http.Response, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+"/mcp", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		if session != "" {
-			req.Header.Set("Mcp-Session-Id", session)
-			req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := http.DefaultClient.Do(mcpRequest(context.Background(), method, srv.URL+"/mcp", body, session))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,4 +110,17 @@ func TestSessionCapTotal(t *testing.T) {
 	if c.total != 2 || c.count["carol"] != 0 { // alice0, alice1 (bob3 ended)
 		t.Fatalf("total %d, carol %d after a slot was given back", c.total, c.count["carol"])
 	}
+}
+
+// mcpRequest is a Streamable HTTP request as a client sends it: JSON in,
+// JSON or SSE out, and within a session its id and protocol version.
+func mcpRequest(ctx context.Context, method, url, body, session string) *http.Request {
+	req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+	}
+	return req
 }

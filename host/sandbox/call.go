@@ -144,6 +144,7 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	if res.Outcome, res.ExitCode, err = m.outcome(ctx, err, stdout.over || stderr.over, mem); err != nil {
 		return nil, err
 	}
+	res.explainExit()
 	return res, nil
 }
 
@@ -189,6 +190,14 @@ func (w *capWriter) Write(p []byte) (int, error) {
 // outcome classifies how one call ended, for every isolation mode: err is
 // what running the guest returned, overflow whether stdout or stderr hit its
 // cap. A non-nil error (ErrClosed) means the runtime closed under the call.
+// explainExit gives a call that returned after moat.exit_code an Err, as
+// every outcome but OutcomeOK has one.
+func (r *Result) explainExit() {
+	if r.Outcome == OutcomeExit && r.Err == nil {
+		r.Err = fmt.Errorf("exit code %d (moat.exit_code)", r.ExitCode)
+	}
+}
+
 func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *memoryAllocator) (Outcome, uint32, error) {
 	var exit *sys.ExitError
 	switch cause := context.Cause(ctx); {
@@ -197,6 +206,9 @@ func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *mem
 		// wrote was cut: never pass a truncated result off as complete.
 		return OutcomeOutputOverflow, 0, nil
 	case err == nil:
+		if code := exitCode(ctx); code != 0 { // the entry returned after moat.exit_code
+			return OutcomeExit, code, nil
+		}
 		return OutcomeOK, 0, nil
 	case ctx.Err() != nil && cause == errTimeout:
 		return OutcomeTimeout, 0, nil

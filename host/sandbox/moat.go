@@ -44,11 +44,12 @@ type hostFunc struct {
 var i32, f64 = api.ValueTypeI32, api.ValueTypeF64
 
 // moatFuncs are the moat host functions. ABI v1: log and progress, always
-// linked, which only report to the MCP client; http_request and
-// http_response, linked with the [net] grant (net.go).
+// linked, which only report to the MCP client; exit_code, always linked;
+// http_request and http_response, linked with the [net] grant (net.go).
 var moatFuncs = []hostFunc{
 	{name: "log", params: []api.ValueType{i32, i32, i32}, fn: moatLog},
 	{name: "progress", params: []api.ValueType{f64, f64, i32, i32}, fn: moatProgress},
+	{name: "exit_code", params: []api.ValueType{i32}, fn: moatExitCode},
 	{name: httpRequestImport, params: []api.ValueType{i32, i32, i32, i32, i32}, results: []api.ValueType{i32}, grant: netGrant, fn: moatHTTPRequest},
 	{name: httpResponseImport, params: []api.ValueType{i32, i32, i32}, results: []api.ValueType{i32}, grant: netGrant, fn: moatHTTPResponse},
 }
@@ -76,7 +77,26 @@ func instantiateMoat(ctx context.Context, r wazero.Runtime) error {
 // callState is one call's view for the host functions.
 type callState struct {
 	hooks *Hooks
-	sent  int // notifications passed to hooks (one guest goroutine: no lock)
+	sent  int    // notifications passed to hooks (one guest goroutine: no lock)
+	exit  uint32 // moat.exit_code's last value: the code of a call whose entry returns
+}
+
+// exitCode is the code moat.exit_code set for the call in ctx (0 if none).
+func exitCode(ctx context.Context) uint32 {
+	if st, _ := ctx.Value(callKey{}).(*callState); st != nil {
+		return st.exit
+	}
+	return 0
+}
+
+// moatExitCode is moat.exit_code(code i32): the exit code the call ends
+// with when its entry function (_start or moat_call) returns normally,
+// instead of 0. Unlike proc_exit it does not end the instance, so a
+// reactor that reports a tool error this way can be reset and reused.
+func moatExitCode(ctx context.Context, _ api.Module, stack []uint64) {
+	if st, _ := ctx.Value(callKey{}).(*callState); st != nil {
+		st.exit = api.DecodeU32(stack[0])
+	}
 }
 
 type callKey struct{}

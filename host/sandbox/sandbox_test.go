@@ -104,6 +104,8 @@ func TestCall(t *testing.T) {
 		{name: "c echo", file: "lim_cecho.wasm", stdin: "héllo\x00\xff", outcome: OutcomeOK, stdout: "héllo\x00\xff"},
 		{name: "go echo", spec: Spec{Name: "echo"}, stdin: `{"x":1}`, outcome: OutcomeOK, stdout: `{"x":1}`},
 		{name: "exit 0", file: "lim_exit.wasm", stdin: "0", outcome: OutcomeOK, exitCode: 0},
+		{name: "moat.exit_code, then return", file: "lim_exitcode.wasm", stdin: "r", outcome: OutcomeExit, exitCode: 7},
+		{name: "moat.exit_code, then proc_exit(0)", file: "lim_exitcode.wasm", stdin: "p", outcome: OutcomeExit, exitCode: 7},
 		{name: "exit 1", file: "lim_exit.wasm", stdin: "1", outcome: OutcomeExit, exitCode: 1},
 		{name: "exit 3", file: "lim_exit.wasm", stdin: "3", outcome: OutcomeExit, exitCode: 3},
 		{name: "exit 255", file: "lim_exit.wasm", stdin: "255", outcome: OutcomeExit, exitCode: 255},

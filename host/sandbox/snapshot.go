@@ -607,13 +607,16 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 	if res.Outcome, res.ExitCode, cerr = m.outcome(ctx, err, stdout.over || stderr.over, alloc); cerr != nil {
 		return nil, cerr
 	}
+	res.explainExit()
 	if in == nil {
 		return res, nil
 	}
 	// Reuse only an instance whose call ended cleanly and that has calls
 	// left (per-call: that could be reset); anything else (an error, a
 	// timeout, proc_exit) discards it.
-	clean := res.Outcome == OutcomeOK && exit == nil && m.stopCtx.Err() == nil
+	// A normal return is clean, whatever exit code moat.exit_code set.
+	returned := err == nil && exit == nil
+	clean := returned && (res.Outcome == OutcomeOK || res.Outcome == OutcomeExit) && m.stopCtx.Err() == nil
 	if m.snap.reset && clean {
 		m.resetLater(in)
 		return res, nil

@@ -73,6 +73,12 @@ func TestReactorIsolation(t *testing.T) {
 		{"per-call: a call that grew the memory is not reused", IsolationPerCall, 0, []reactorStep{
 			{"", "count", "1", ok}, {"", "grow", "33554432", ok}, {"", "count", "1", ok}, {"", "get", "empty", ok},
 		}},
+		{"per-call: a tool error through moat.exit_code keeps the instance, reset", IsolationPerCall, 0, []reactorStep{
+			{"", "put secret", "ok", ok}, {"", "code 3", "", OutcomeExit}, {"", "get", "empty", ok}, {"", "count", "1", ok},
+		}},
+		{"shared: a tool error through moat.exit_code keeps the instance as it is", IsolationShared, 0, []reactorStep{
+			{"", "count", "1", ok}, {"", "code 3", "", OutcomeExit}, {"", "count", "2", ok},
+		}},
 		{"per-call: after a trap or an exit the next call starts afresh", IsolationPerCall, 0, []reactorStep{
 			{"", "put secret", "ok", ok}, {"", "panic", "", OutcomeTrap}, {"", "get", "empty", ok},
 			{"", "put secret", "ok", ok}, {"", "exit 3", "", OutcomeExit}, {"", "get", "empty", ok}, {"", "exit 0", "", ok}, {"", "get", "empty", ok},

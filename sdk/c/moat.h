@@ -39,6 +39,13 @@ enum {
 MOAT_IMPORT("log")
 void moat_log(int32_t level, const char *msg, int32_t len);
 
+/* moat_exit_code sets the exit code the call ends with when the entry
+ * function returns (main returning in a command, moat_call in a reactor):
+ * non-zero is a tool error, stderr its text. Unlike exit(), it leaves a
+ * reactor's instance intact, so the host can reuse it. */
+MOAT_IMPORT("exit_code")
+void moat_exit_code(int32_t code);
+
 /* moat_progress reports progress to the client, if it asked for progress
  * on this call. total <= 0 means unknown. Reports that do not move forward
  * are dropped. */

@@ -2,7 +2,8 @@
 // -buildmode=c-shared): each call runs moat_call, which reads a command
 // from stdin. "count" increments a package-level counter and prints it;
 // "put X" keeps X in memory; "get" prints what was kept (or "empty");
-// "echo" copies stdin; "panic" panics; "exit N" exits with N; "close"
+// "echo" copies stdin; "panic" panics; "exit N" exits with N; "code N" sets exit code N with moat.exit_code and
+// returns; "close"
 // closes stdout and reports on stderr; "grow" allocates 32 MiB (the
 // memory grows); "clock" prints the monotonic time since init and the wall clock; "rand" prints 8 bytes of
 // crypto/rand; "read P" prints the file P; "leak P" opens P and leaves
@@ -50,6 +51,10 @@ func moatCall() {
 	case "exit":
 		n, _ := strconv.Atoi(arg)
 		os.Exit(n)
+	case "code": // a tool error without ending the instance
+		n, _ := strconv.Atoi(arg)
+		fmt.Fprint(os.Stderr, "failed")
+		exitCode(int32(n))
 	case "close":
 		fmt.Fprint(os.Stderr, os.Stdout.Close())
 	case "grow":
@@ -84,5 +89,8 @@ func moatCall() {
 		os.Stdout.Write(in)
 	}
 }
+
+//go:wasmimport moat exit_code
+func exitCode(code int32)
 
 func main() {}

@@ -202,11 +202,17 @@ func TestReactorResetMounts(t *testing.T) {
 		{"read /data/f", "hello", true},
 		{"closefd 1", "", false}, // stdout closed (fd_close is not redirected with mounts)
 		{"get", "empty", true},
+		{"code 3", "", true}, // a tool error through moat.exit_code: the instance is reset, not replaced
+		{"get", "empty", true},
 	}
 	var want uint64
 	for i, st := range steps {
 		res, err := m.Call(context.Background(), []byte(st.in), nil)
-		if err != nil || res.Outcome != OutcomeOK || string(res.Stdout) != st.want {
+		wantOutcome := OutcomeOK
+		if strings.HasPrefix(st.in, "code ") {
+			wantOutcome = OutcomeExit
+		}
+		if err != nil || res.Outcome != wantOutcome || string(res.Stdout) != st.want {
 			t.Fatalf("step %d (%s): %v %q %q, %v; want %q", i, st.in, res.Outcome, res.Stdout, res.Stderr, err, st.want)
 		}
 		m.snap.settle()

@@ -536,3 +536,24 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestToolEntry: moat check says how each kind of module's calls run.
+func TestToolEntry(t *testing.T) {
+	abs := func(name string) string {
+		p, err := filepath.Abs(filepath.Join("..", "testdata", "guests", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct{ module, body, want string }{
+		{abs("lim_echo.wasm"), `name = "echo"`, "command: a new instance per call"},
+		{abs("lim_rx_table.wasm"), `name = "table"`, "reactor, per-call isolation: a new instance from the snapshot per call, not reset in place because it uses table.set"},
+	} {
+		tool := loadTool(t, tc.module, tc.body)
+		if got := tool.Entry(); got != tc.want {
+			t.Errorf("%s: Entry() = %q, want %q", tc.module, got, tc.want)
+		}
+		tool.Close(context.Background())
+	}
+}

@@ -75,6 +75,23 @@ func (t *Tool) Close(ctx context.Context) error {
 	return err
 }
 
+// Entry says how the tool's calls run, for moat check and the log: as a
+// command in a new instance each, or as a reactor from its snapshot, and
+// if a per-call reactor cannot be reset in place, why.
+func (t *Tool) Entry() string {
+	m := t.module
+	switch ok, why := m.ResetInPlace(); {
+	case !m.Reactor():
+		return "command: a new instance per call"
+	case m.Isolation() != sandbox.IsolationPerCall:
+		return "reactor, " + m.Isolation().String() + " isolation: instances reused as they are"
+	case ok:
+		return "reactor, per-call isolation: each call starts from the snapshot, its instance reset in place after"
+	default:
+		return "reactor, per-call isolation: a new instance from the snapshot per call, not reset in place because " + why
+	}
+}
+
 // Name is the tool's MCP name.
 func (t *Tool) Name() string { return t.Manifest.Name }
 

@@ -63,12 +63,14 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				bad++
 				continue
 			}
+			entry := t.Entry()
 			t.Close(ctx)
 			pin := "unpinned"
 			if m.Pinned {
 				pin = "pinned"
 			}
 			fmt.Fprintf(stdout, "ok  %-24s sha256:%s (%s)  %s\n", m.Name, m.SHA256, pin, rel(m.File))
+			fmt.Fprintf(stdout, "    %s\n", entry)
 		}
 	}
 	if bad > 0 {

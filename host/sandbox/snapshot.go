@@ -517,6 +517,11 @@ func (s *snapshot) drain(ctx context.Context) {
 	}
 }
 
+// Reactor reports whether the module is a reactor (exports moat_call and
+// no _start): its calls start from a snapshot instead of re-running its
+// start-up.
+func (m *Module) Reactor() bool { return m.snap != nil }
+
 // ResetInPlace reports whether per-call instances of the module are reset
 // in place between calls (reset.go), and if not, why.
 func (m *Module) ResetInPlace() (ok bool, why string) {

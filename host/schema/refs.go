@@ -296,3 +296,50 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// MaxInPlace bounds how many schemas can apply to one value of the
+// document: a schema's node counted once for every path that reaches it
+// through $ref and the in-place applicators. Without it, a few hundred
+// bytes of acyclic references that each name the next one twice
+// ({"anyOf":[{"$ref":"#/$defs/a1"},{"$ref":"#/$defs/a1"}]}, a1 likewise…)
+// make every validation take 2^n steps.
+const MaxInPlace = 10_000
+
+// ErrSchemaFanOut is CompileInput's error for a schema past MaxInPlace.
+var ErrSchemaFanOut = fmt.Errorf("%w: more than %d subschemas apply to one value (through \"$ref\", allOf, anyOf, oneOf, not, if/then/else)", ErrInvalidSchema, MaxInPlace)
+
+// checkFanOut counts, for every schema, the schemas applied with it to the
+// same value (itself included), over the in-place graph that checkCycles
+// found acyclic. Counts are memoised and capped, so the walk is linear in
+// the schema.
+func (s *Schema) checkFanOut() error {
+	count := map[string]int{}
+	var visit func(ptr string) (int, error)
+	visit = func(ptr string) (int, error) {
+		if n, ok := count[ptr]; ok {
+			return n, nil
+		}
+		next, err := s.inPlace(ptr)
+		if err != nil {
+			return 0, err
+		}
+		n := 1
+		for _, p := range next {
+			m, err := visit(p)
+			if err != nil {
+				return 0, err
+			}
+			if n += m; n > MaxInPlace {
+				return 0, ErrSchemaFanOut
+			}
+		}
+		count[ptr] = n
+		return n, nil
+	}
+	for _, ptr := range sortedKeys(s.nodes) {
+		if _, err := visit(ptr); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -115,6 +115,9 @@ func compile(raw json.RawMessage) (s *Schema, err error) {
 	if err := s.checkCycles(); err != nil {
 		return nil, err
 	}
+	if err := s.checkFanOut(); err != nil {
+		return nil, err
+	}
 
 	// jsonschema-go is a library written for trusted schemas; a panic in it
 	// must not take the host down while loading a manifest.

@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -205,6 +206,8 @@ func TestCompile(t *testing.T) {
 		{name: "dangling ref", raw: `{"$ref":"#/$defs/nope"}`, input: true, wantErr: ErrInvalidSchema,
 			wantMsg: `invalid schema: "$ref" "#/$defs/nope" does not point to a schema in this document`},
 		{name: "ref cycle to self", raw: `{"$ref":"#"}`, input: true, wantErr: ErrRefCycle, wantMsg: `invalid schema: reference cycle through ""`},
+		{name: "fan-out: 20 levels of refs named twice", raw: doublingRefs(20), input: true, wantErr: ErrSchemaFanOut},
+		{name: "fan-out: 8 levels is fine", raw: doublingRefs(8), input: true},
 		{name: "ref cycle via defs", raw: `{"$defs":{"a":{"$ref":"#/$defs/b"},"b":{"allOf":[{"$ref":"#/$defs/a"}]}},"$ref":"#/$defs/a"}`, input: true,
 			wantErr: ErrRefCycle, wantMsg: `invalid schema: reference cycle through "/$defs/a"`},
 		{name: "nested id", raw: `{"properties":{"a":{"$id":"https://x/a"}}}`, input: true, wantErr: ErrInvalidSchema,
@@ -275,4 +278,23 @@ func BenchmarkValidate(b *testing.B) {
 	for b.Loop() {
 		sinkErr = s.Validate(doc)
 	}
+}
+
+// doublingRefs is a schema of n definitions, each applying the next one
+// twice: 2^n schemas apply to the one value, from a few hundred bytes.
+func doublingRefs(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"$defs":{`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		if i == n-1 {
+			fmt.Fprintf(&b, `"d%d":{"type":"object"}`, i)
+			continue
+		}
+		fmt.Fprintf(&b, `"d%d":{"anyOf":[{"$ref":"#/$defs/d%d"},{"$ref":"#/$defs/d%d"}]}`, i, i+1, i+1)
+	}
+	b.WriteString(`},"$ref":"#/$defs/d0"}`)
+	return b.String()
 }

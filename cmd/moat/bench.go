@@ -387,16 +387,26 @@ func benchStartup(ctx context.Context, stdout io.Writer, tmp string, goWasm, rxW
 		t    *host.Tool
 	}{{"Go command", tools[0]}, {"Go reactor (per-call)", tools[1]}} {
 		const calls = 100
-		var s0, s1 runtime.MemStats
+		var s0, s1, s2 runtime.MemStats
+		runtime.GC()
 		runtime.ReadMemStats(&s0)
+		var held uint64
 		for range calls {
-			if _, _, err := c.t.Call(ctx, args, nil); err != nil {
+			_, info, err := c.t.Call(ctx, args, nil)
+			if err != nil {
 				return err
+			}
+			if info.Run != nil {
+				held = max(held, info.Run.Memory)
 			}
 		}
 		runtime.ReadMemStats(&s1)
-		fmt.Fprintf(stdout, "call in flight, %s: %s allocated per call\n", c.kind,
-			sandbox.FormatBytes((s1.TotalAlloc-s0.TotalAlloc)/calls/1024*1024))
+		time.Sleep(100 * time.Millisecond) // the last reset, in the background
+		runtime.GC()
+		runtime.ReadMemStats(&s2)
+		fmt.Fprintf(stdout, "call in flight, %s: guest memory %s, %s allocated per call; kept between calls %s\n", c.kind,
+			sandbox.FormatBytes(held), sandbox.FormatBytes((s1.TotalAlloc-s0.TotalAlloc)/calls/1024*1024),
+			sandbox.FormatBytes(uint64(max(0, int64(s2.HeapInuse)-int64(s0.HeapInuse)))/1024*1024))
 	}
 	fmt.Fprintln(stdout)
 	return nil

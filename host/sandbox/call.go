@@ -42,6 +42,9 @@ type Result struct {
 	Stdout   []byte // at most Limits.MaxOutputBytes
 	Stderr   []byte // at most Limits.MaxStderrBytes
 	Duration time.Duration
+	// Memory is the size of the guest's linear memory when the call
+	// ended (memory only grows, so also its largest): what the call held.
+	Memory uint64
 	// Err is the guest's error as wazero reported it (nil for OutcomeOK),
 	// for the log only: it can contain guest stack traces and must never
 	// be shown to a client.
@@ -135,7 +138,7 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	}
 
 	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
-	res := &Result{Duration: time.Since(start), Stdout: stdout.buf, Stderr: stderr.buf, Err: err}
+	res := &Result{Duration: time.Since(start), Stdout: stdout.buf, Stderr: stderr.buf, Err: err, Memory: mem.size.Load()}
 	if mod != nil {
 		mod.Close(context.WithoutCancel(parent))
 	}

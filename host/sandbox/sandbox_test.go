@@ -816,6 +816,10 @@ func TestPooledMemoryIsZero(t *testing.T) {
 					t.Errorf("call %d/%d found %q in its fresh memory", g, i, res.Stdout)
 					return
 				}
+				if res.Memory != pageSize { // one page, declared
+					t.Errorf("call %d/%d: Memory = %d", g, i, res.Memory)
+					return
+				}
 			}
 		}()
 	}

@@ -607,6 +607,7 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 	var alloc *memoryAllocator
 	if in != nil {
 		alloc = in.alloc
+		res.Memory = alloc.size.Load()
 	}
 	var cerr error
 	if res.Outcome, res.ExitCode, cerr = m.outcome(ctx, err, stdout.over || stderr.over, alloc); cerr != nil {

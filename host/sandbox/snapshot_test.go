@@ -154,6 +154,9 @@ func TestReactorResetState(t *testing.T) {
 		}
 		return res
 	}
+	if res := call("echo"); res.Memory != uint64(m.snap.pages)*pageSize {
+		t.Errorf("Memory = %d, want the snapshot's %d pages", res.Memory, m.snap.pages)
+	}
 	first := string(call("clock").Stdout)
 	for range 3 {
 		if got := string(call("clock").Stdout); got != first {
@@ -173,8 +176,8 @@ func TestReactorResetState(t *testing.T) {
 		t.Errorf("after close: %q", got)
 	}
 	m.snap.settle()
-	if m.Resets() < 9 {
-		t.Errorf("Resets() = %d, want ≥ 9", m.Resets())
+	if m.Resets() < 10 {
+		t.Errorf("Resets() = %d, want ≥ 10", m.Resets())
 	}
 }
 

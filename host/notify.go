@@ -16,24 +16,32 @@ const notifyQueue = 256
 // The host's own start and finish reports wait for room (wait). Before the
 // call's result is sent, drain waits for the queue, so notifications still
 // reach the client before the response, as MCP requires.
+//
+// Most calls send nothing (no progress token, no log): the queue and its
+// goroutine are made on the first notification.
 type notifier struct {
-	ch   chan func()
-	done chan struct{}
-
 	mu      sync.Mutex
+	ch      chan func() // nil until the first notification
+	done    chan struct{}
 	closed  bool
 	dropped int
 }
 
-func newNotifier() *notifier {
-	n := &notifier{ch: make(chan func(), notifyQueue), done: make(chan struct{})}
+func newNotifier() *notifier { return &notifier{} }
+
+// start makes the queue and its sender. Call it with n.mu held.
+func (n *notifier) start() {
+	if n.ch != nil {
+		return
+	}
+	n.ch, n.done = make(chan func(), notifyQueue), make(chan struct{})
+	ch, done := n.ch, n.done
 	go func() {
-		defer close(n.done)
-		for f := range n.ch {
+		defer close(done)
+		for f := range ch {
 			f()
 		}
 	}()
-	return n
 }
 
 // try queues f, or drops it when the queue is full or closed.
@@ -44,6 +52,7 @@ func (n *notifier) try(f func()) {
 		n.dropped++
 		return
 	}
+	n.start()
 	select {
 	case n.ch <- f:
 	default:
@@ -58,6 +67,7 @@ func (n *notifier) wait(ctx context.Context, f func()) {
 	if n.closed {
 		return
 	}
+	n.start()
 	select {
 	case n.ch <- f:
 	case <-ctx.Done():
@@ -68,14 +78,17 @@ func (n *notifier) wait(ctx context.Context, f func()) {
 // ends. It returns how many notifications were dropped.
 func (n *notifier) drain(ctx context.Context) (dropped int) {
 	n.mu.Lock()
-	if !n.closed {
-		n.closed = true
+	if !n.closed && n.ch != nil {
 		close(n.ch)
 	}
-	dropped = n.dropped
+	n.closed = true
+	dropped, done := n.dropped, n.done
 	n.mu.Unlock()
+	if done == nil {
+		return dropped // nothing was ever sent
+	}
 	select {
-	case <-n.done:
+	case <-done:
 	case <-ctx.Done():
 	}
 	return dropped

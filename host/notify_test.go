@@ -60,3 +60,12 @@ func TestNotifierDrainGivesUp(t *testing.T) {
 	defer cancel()
 	n.drain(ctx) // must return: the test would hang otherwise
 }
+
+// TestNotifierIdle: a call that sends nothing starts no goroutine, and
+// drain returns at once.
+func TestNotifierIdle(t *testing.T) {
+	n := newNotifier()
+	if got := n.drain(context.Background()); got != 0 || n.ch != nil {
+		t.Fatalf("drain = %d, queue %v", got, n.ch)
+	}
+}

@@ -112,6 +112,9 @@ func cmdServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "moat serve: %d manifest(s) failed to load; fix or remove them (moat check shows the details)\n", len(rep.Errors))
 		return exitUsage
 	}
+	for _, t := range h.Tools() {
+		log.Info("tool loaded", "tool", t.Name(), "entry", t.Entry())
+	}
 	limiter := ratelimit.New(rateConfig(cfg.Rates, h.Tools()))
 	h.SetLimiter(limiter)
 	go watch(ctx, h, rt, cfg.ManifestDirs, *watchEvery, log, func(rep *host.SyncReport) {

@@ -112,21 +112,12 @@ func (m *Module) acquire(ctx context.Context) error {
 
 func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
 	start := time.Now() // before the timeout starts, so Duration >= Timeout on a timeout
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	unhook := context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
-	defer unhook()
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
-	defer cancelTimeout()
+	env := m.newCallEnv(parent, hooks)
+	defer env.release()
 
 	mem := &memoryAllocator{limit: m.limits.MemoryBytes, pool: &m.memPool, data: m.data}
-	ctx = experimental.WithMemoryAllocator(ctx, mem)
-	ctx = withCall(ctx, hooks)
-	ctx = withNet(ctx, m.http)
-	overflow := func() { cancel(errOutputOverflow) }
-	stdout := &capWriter{max: m.limits.MaxOutputBytes, full: overflow}
-	stderr := &capWriter{max: m.limits.MaxStderrBytes, full: overflow}
-	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(stdout).WithStderr(stderr)
+	ctx := experimental.WithMemoryAllocator(env.ctx, mem)
+	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(env.stdout).WithStderr(env.stderr)
 	if m.sleeps {
 		cfg = cfg.WithNanosleep(func(ns int64) { sleep(ctx, ns) })
 	}
@@ -138,16 +129,49 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	}
 
 	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
-	res := &Result{Duration: time.Since(start), Stdout: stdout.buf, Stderr: stderr.buf, Err: err, Memory: mem.size.Load()}
+	res := &Result{Duration: time.Since(start), Err: err, Memory: mem.size.Load()}
 	if mod != nil {
 		mod.Close(context.WithoutCancel(parent))
 	}
 	mem.recycle() // the guest has stopped: InstantiateModule returned
+	return m.finish(env, res, mem)
+}
 
-	if res.Outcome, res.ExitCode, err = m.outcome(ctx, err, stdout.over || stderr.over, mem); err != nil {
+// callEnv is what every call has around its instance, command or
+// reactor: a context that ends when the Module closes, at the timeout or
+// when the output overflows, carrying the call's hooks and network; and
+// the capped stdout and stderr.
+type callEnv struct {
+	ctx            context.Context
+	stdout, stderr *capWriter
+	release        func() // ends ctx; call when the call is over
+}
+
+func (m *Module) newCallEnv(parent context.Context, hooks *Hooks) *callEnv {
+	ctx, cancel := context.WithCancelCause(parent)
+	unhook := context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
+	overflow := func() { cancel(errOutputOverflow) }
+	return &callEnv{
+		ctx:     withNet(withCall(ctx, hooks), m.http),
+		stdout:  &capWriter{max: m.limits.MaxOutputBytes, full: overflow},
+		stderr:  &capWriter{max: m.limits.MaxStderrBytes, full: overflow},
+		release: func() { cancelTimeout(); unhook(); cancel(nil) },
+	}
+}
+
+// finish fills in res's output and says how the call ended (res.Err is
+// the instance's error, or nil). mem is the instance's allocator, nil when
+// no instance ran.
+func (m *Module) finish(env *callEnv, res *Result, mem *memoryAllocator) (*Result, error) {
+	res.Stdout, res.Stderr = env.stdout.buf, env.stderr.buf
+	var err error
+	if res.Outcome, res.ExitCode, err = m.outcome(env.ctx, res.Err, env.stdout.over || env.stderr.over, mem); err != nil {
 		return nil, err
 	}
-	res.explainExit()
+	if res.Outcome == OutcomeExit && res.Err == nil { // returned after moat.exit_code
+		res.Err = fmt.Errorf("exit code %d (moat.exit_code)", res.ExitCode)
+	}
 	return res, nil
 }
 
@@ -193,14 +217,6 @@ func (w *capWriter) Write(p []byte) (int, error) {
 // outcome classifies how one call ended, for every isolation mode: err is
 // what running the guest returned, overflow whether stdout or stderr hit its
 // cap. A non-nil error (ErrClosed) means the runtime closed under the call.
-// explainExit gives a call that returned after moat.exit_code an Err, as
-// every outcome but OutcomeOK has one.
-func (r *Result) explainExit() {
-	if r.Outcome == OutcomeExit && r.Err == nil {
-		r.Err = fmt.Errorf("exit code %d (moat.exit_code)", r.ExitCode)
-	}
-}
-
 func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *memoryAllocator) (Outcome, uint32, error) {
 	var exit *sys.ExitError
 	switch cause := context.Cause(ctx); {

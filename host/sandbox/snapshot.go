@@ -553,14 +553,9 @@ func (m *Module) IdleInstances() int {
 // modes, reused) instance runs moat_call.
 func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
 	start := time.Now()
-	ctx, cancel := context.WithCancelCause(parent)
-	defer cancel(nil)
-	unhook := context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
-	defer unhook()
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
-	defer cancelTimeout()
-	ctx = withCall(ctx, hooks)
-	ctx = withNet(ctx, m.http)
+	env := m.newCallEnv(parent, hooks)
+	defer env.release()
+	ctx := env.ctx
 
 	key, reuse := poolKey(parent, m.snap.iso)
 	reuse = reuse || m.snap.reset
@@ -585,15 +580,12 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 		}
 	}
 
-	overflow := func() { cancel(errOutputOverflow) }
-	stdout := &capWriter{max: m.limits.MaxOutputBytes, full: overflow}
-	stderr := &capWriter{max: m.limits.MaxStderrBytes, full: overflow}
 	var err error
 	if in == nil {
 		err = context.Cause(ctx)
 	} else {
 		in.alloc.refused.Store(false)
-		in.io.set(ctx, stdin, stdout, stderr)
+		in.io.set(ctx, stdin, env.stdout, env.stderr)
 		_, err = in.call.Call(ctx)
 		in.io.set(nil, nil, nil, nil)
 		in.calls++
@@ -603,19 +595,13 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 	if errors.As(err, &exit) && exit.ExitCode() == 0 {
 		err = nil // proc_exit(0): the instance is closed, the call succeeded
 	}
-	res := &Result{Duration: time.Since(start), Stdout: stdout.buf, Stderr: stderr.buf, Err: err}
-	var alloc *memoryAllocator
-	if in != nil {
-		alloc = in.alloc
-		res.Memory = alloc.size.Load()
-	}
-	var cerr error
-	if res.Outcome, res.ExitCode, cerr = m.outcome(ctx, err, stdout.over || stderr.over, alloc); cerr != nil {
-		return nil, cerr
-	}
-	res.explainExit()
+	res := &Result{Duration: time.Since(start), Err: err}
 	if in == nil {
-		return res, nil
+		return m.finish(env, res, nil)
+	}
+	res.Memory = in.alloc.size.Load()
+	if _, cerr := m.finish(env, res, in.alloc); cerr != nil {
+		return nil, cerr
 	}
 	// Reuse only an instance whose call ended cleanly and that has calls
 	// left (per-call: that could be reset); anything else (an error, a

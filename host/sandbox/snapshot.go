@@ -356,23 +356,18 @@ func (m *Module) resetLater(in *instance) {
 	go func() {
 		defer m.calls.Done()
 		ok := s.resetInPlace(in) && m.stopCtx.Err() == nil
+		discard := in
 		s.mu.Lock()
 		s.resetting--
 		if ok {
-			ok = len(s.idle) < m.limits.MaxConcurrency
-			if ok {
-				s.idle = append(s.idle, in)
-				in.idleSince = time.Now()
-				s.scheduleTrim()
-				in.idleSince = time.Now()
-				s.scheduleTrim()
-			}
+			discard = s.putLocked(in, m.limits.MaxConcurrency)
 		}
 		s.returned.Broadcast()
 		s.mu.Unlock()
-		if !ok {
-			in.mod.Close(context.Background())
-		} else if m.stopCtx.Err() != nil { // closed meanwhile: release what drain missed
+		if discard != nil {
+			discard.mod.Close(context.Background())
+		}
+		if ok && m.stopCtx.Err() != nil { // closed meanwhile: release what drain missed
 			s.drain(context.Background())
 		}
 	}()
@@ -401,18 +396,24 @@ func (s *snapshot) take(key string) *instance {
 // put keeps in for reuse, closing the oldest idle instance past max.
 func (s *snapshot) put(ctx context.Context, in *instance, max int) {
 	s.mu.Lock()
-	s.idle = append(s.idle, in)
-	in.idleSince = time.Now()
-	s.scheduleTrim()
-	var evict *instance
-	if len(s.idle) > max {
-		evict = s.idle[0]
-		s.idle = s.idle[1:]
-	}
+	evict := s.putLocked(in, max)
 	s.mu.Unlock()
 	if evict != nil {
 		evict.mod.Close(ctx)
 	}
+}
+
+// putLocked adds in to the idle instances and returns the oldest one if
+// that makes more than max, for the caller to close outside s.mu.
+func (s *snapshot) putLocked(in *instance, max int) (evict *instance) {
+	s.idle = append(s.idle, in)
+	in.idleSince = time.Now()
+	s.scheduleTrim()
+	if len(s.idle) > max {
+		evict = s.idle[0]
+		s.idle = s.idle[1:]
+	}
+	return evict
 }
 
 // close drains the pool and the spares.

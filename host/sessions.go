@@ -1,12 +1,13 @@
 package host
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -59,11 +60,7 @@ func (c *sessionCap) middleware(next http.Handler) http.Handler {
 				if c.limited != nil {
 					c.limited()
 				}
-				h := w.Header()
-				h.Set("Retry-After", "60")
-				h.Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusTooManyRequests)
-				io.WriteString(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":`+strconv.Quote(msg)+`}}`)
+				ratelimit.WriteRefusal(w, time.Minute, msg)
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"encoding/json"
 	"maps"
 	"net/http"
 	"net/netip"
@@ -287,11 +288,19 @@ func Message(retryAfter time.Duration) string {
 // The id is null because the request body is not read: a limited client
 // costs the host no parsing.
 func WriteTooManyRequests(w http.ResponseWriter, retryAfter time.Duration) {
+	WriteRefusal(w, retryAfter, Message(retryAfter))
+}
+
+// WriteRefusal is WriteTooManyRequests with another message, for the
+// host's other caps (e.g. open sessions): 429, Retry-After, and a JSON-RPC
+// error whose message is msg.
+func WriteRefusal(w http.ResponseWriter, retryAfter time.Duration, msg string) {
+	body, _ := json.Marshal(msg) // a string always marshals
 	h := w.Header()
 	h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds(retryAfter)))
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusTooManyRequests)
-	w.Write([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"` + Message(retryAfter) + `"}}`))
+	w.Write([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":` + string(body) + `}}`))
 }
 
 // AddrKey is the key a client address is limited under. addr is "ip:port"

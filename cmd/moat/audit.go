@@ -35,13 +35,9 @@ Exit 0: intact; 1: broken; 2: usage or read error.
 	fs := newFlags("moat audit verify", stderr, strings.TrimSuffix(usageText, "\n"))
 	prev := fs.String("prev", "", `the prev the first record must carry ("genesis" for a chain's first file)`)
 	head := fs.String("head", "", "the hash the last record must have (from a head recorded elsewhere)")
-	files, err := parseInterspersed(fs, args[1:])
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(files) == 0 {
-		fs.Usage()
-		return exitUsage
+	files, code, ok := parseArgs(fs, args[1:], 1, -1)
+	if !ok {
+		return code
 	}
 	if *prev == "genesis" {
 		*prev = audit.Genesis

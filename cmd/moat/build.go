@@ -37,13 +37,9 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"--check changes nothing and exits 1 when any of them has drifted.")
 	update := fs.String("update-manifest", "", "write the module's sha256 pin and the generated schemas into this manifest")
 	check := fs.String("check", "", "fail (exit 1) when this manifest's pin or schemas differ from a fresh build")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args, 1, -1)
+	if !ok {
+		return code
 	}
 	if *update != "" && *check != "" {
 		fmt.Fprintln(stderr, "moat build: give --update-manifest or --check, not both")

@@ -22,19 +22,18 @@ func cmdCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	argsJSON := fs.String("args", "", "the call's arguments as a JSON object")
 	argsFile := fs.String("args-file", "", "read the arguments from this file")
 	cacheDir := fs.String("cache-dir", "", "compile cache folder (default: the user cache dir)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args, 1, 1)
+	if !ok {
+		return code
 	}
 	if *argsJSON != "" && *argsFile != "" {
 		fmt.Fprintln(stderr, "moat call: give --args or --args-file, not both")
 		return exitUsage
 	}
-	var raw []byte
+	var (
+		raw []byte
+		err error
+	)
 	switch {
 	case *argsJSON != "":
 		raw = []byte(*argsJSON)

@@ -15,13 +15,9 @@ import (
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("moat check", stderr, "usage: moat check PATH...\n\nValidates tool manifests (files, or folders of *.toml), compiles their\nmodules and prints each module's sha256. Exit 2 on any error.")
 	cacheDir := fs.String("cache-dir", "", "compile cache folder (default: the user cache dir)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args, 1, -1)
+	if !ok {
+		return code
 	}
 	var tools []*manifest.Tool
 	bad := 0

@@ -111,6 +111,22 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseArgs parses a subcommand's flags (interspersed with its other
+// arguments) and returns the others. With fewer than min of them, or more
+// than max (max < 0: no limit), it prints the usage. ok is false when the
+// command must return code.
+func parseArgs(fs *flag.FlagSet, args []string, min, max int) (pos []string, code int, ok bool) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, flagExit(err), false
+	}
+	if len(pos) < min || (max >= 0 && len(pos) > max) {
+		fs.Usage()
+		return nil, exitUsage, false
+	}
+	return pos, 0, true
+}
+
 // newFlags is a subcommand's flag set: errors and usage go to stderr, and
 // --help prints usage (one line or a paragraph) followed by the flags.
 func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {

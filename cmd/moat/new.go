@@ -46,13 +46,9 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lang := fs.String("lang", "go", "go, c or assemblyscript")
 	dir := fs.String("dir", "", "the new tool's folder (default ./NAME); it must not hold any of the files")
 	sdkDir := fs.String("sdk", "", "Go only: a local checkout of moat, written as a replace directive in a new go.mod")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	pos, code, ok := parseArgs(fs, args, 1, 1)
+	if !ok {
+		return code
 	}
 	tmplDir, ok := newLangs[strings.ToLower(*lang)]
 	if !ok {

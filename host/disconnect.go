@@ -15,8 +15,8 @@ import (
 // exactly as a client's notifications/cancelled would.
 func cancelOnDisconnect(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		msg, r := peekCall(r)
-		if msg == nil || r.Header.Get("Mcp-Session-Id") == "" || len(msg.ID) == 0 || string(msg.ID) == "null" {
+		msg := headOf(r)
+		if msg.Method != "tools/call" || r.Header.Get("Mcp-Session-Id") == "" || len(msg.ID) == 0 || string(msg.ID) == "null" {
 			next.ServeHTTP(w, r)
 			return
 		}

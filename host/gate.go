@@ -1,7 +1,6 @@
 package host
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,8 +17,8 @@ import (
 // value a client sent, so it cannot be forged.
 const ClientAddrHeader = "X-Moat-Client-Addr"
 
-// WithClientAddr records r.RemoteAddr's host in ClientAddrHeader.
-func WithClientAddr(next http.Handler) http.Handler {
+// withClientAddr records r.RemoteAddr's host in ClientAddrHeader.
+func withClientAddr(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Del(ClientAddrHeader)
 		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
@@ -27,20 +26,6 @@ func WithClientAddr(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// principal finds the caller of one MCP request: the principal the HTTP
-// authenticator verified, else the host's fallback (stdio's local
-// principal, or the anonymous one of --no-auth). nil means nobody, and
-// nobody may use anything.
-func (h *Host) principal(extra *mcp.RequestExtra) *auth.Principal {
-	if extra != nil && extra.TokenInfo != nil {
-		if p, ok := auth.FromTokenInfo(extra.TokenInfo); ok {
-			return p
-		}
-		return nil // a token we did not issue: fail closed
-	}
-	return h.opts.Fallback
 }
 
 func clientAddr(extra *mcp.RequestExtra) string {
@@ -52,7 +37,7 @@ func clientAddr(extra *mcp.RequestExtra) string {
 
 // mayUse reports whether p may see and call t.
 func mayUse(p *auth.Principal, t *Tool) bool {
-	return p != nil && p.MayUse(t.Name(), t.Manifest.RequiredScopes)
+	return p != nil && t != nil && p.MayUse(t.Name(), t.Manifest.RequiredScopes)
 }
 
 // unknownTool is the error for a tool that does not exist and for one the
@@ -60,29 +45,4 @@ func mayUse(p *auth.Principal, t *Tool) bool {
 // reveals nothing about what else is served.
 func unknownTool(name string) error {
 	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", name)}
-}
-
-// listFilter is receiving middleware that removes from tools/list every
-// tool the caller may not use.
-func (h *Host) listFilter(next mcp.MethodHandler) mcp.MethodHandler {
-	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-		res, err := next(ctx, method, req)
-		if err != nil || method != "tools/list" {
-			return res, err
-		}
-		lt, ok := res.(*mcp.ListToolsResult)
-		if !ok {
-			return res, err
-		}
-		p := h.principal(req.GetExtra())
-		kept := make([]*mcp.Tool, 0, len(lt.Tools))
-		for _, mt := range lt.Tools {
-			if t, ok := h.Tool(mt.Name); ok && mayUse(p, t) {
-				kept = append(kept, mt)
-			}
-		}
-		out := *lt
-		out.Tools = kept
-		return &out, nil
-	}
 }

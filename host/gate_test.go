@@ -18,10 +18,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/metrics"
-	"github.com/moatmcp/moat/host/ratelimit"
-	"github.com/moatmcp/moat/host/transport"
 )
 
 type bearer struct {
@@ -39,60 +36,23 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // log, over real HTTP on loopback.
 func gateServer(t *testing.T) (url string, keys map[string]string, auditFile string, mets *metrics.Metrics) {
 	t.Helper()
-	ctx := context.Background()
-	auditFile = filepath.Join(t.TempDir(), "audit.log")
-	alog, err := audit.Open(auditFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { alog.Close() })
-	mets = metrics.New()
-	h := New(&Options{Audit: alog, Metrics: mets})
-	t.Cleanup(func() { h.Close(ctx) })
 	mod := guests["hostfixture"]
-	h.AddTool(loadTool(t, mod, "name = \"emit\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\n[input_schema.properties.password]\ntype = \"string\"\nwriteOnly = true\n"))
-	h.AddTool(loadTool(t, mod, `name = "counter"`))
-	h.AddTool(loadTool(t, mod, "name = \"secret\"\nrequired_scopes = [\"admin\"]"))
-
-	keys = map[string]string{}
-	var cfg auth.Config
-	for _, k := range []struct {
-		id            string
-		tools, scopes []string
-	}{
-		{"reader", []string{"emit"}, nil},
-		{"wide", []string{"*"}, nil},
-		{"admin", []string{"*"}, []string{"admin"}},
-	} {
-		secret, hash, err := auth.NewKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[k.id] = secret
-		cfg.Keys = append(cfg.Keys, auth.APIKey{ID: k.id, Hash: hash, Tools: k.tools, Scopes: k.scopes})
-	}
-	lc := ratelimit.DefaultConfig()
-	lc.PerPrincipalTool = ratelimit.MustParseRate("3/min burst 3")
-	limiter := ratelimit.New(lc)
-	h.SetLimiter(limiter)
-	authn, err := auth.New(ctx, cfg, &auth.Options{OnDecision: func(r *http.Request, d auth.Decision) {
-		h.AuthDecision(r, d)
-		if !d.OK {
-			limiter.AuthFailed(d.Addr)
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.Handler = h.HTTPStack(HTTPOptions{
-		Transport: transport.Options{ListenAddr: srv.Listener.Addr().String()},
-		Auth:      authn,
-		Limiter:   limiter,
+	tk := newTestKeys(t, "reader", "wide", "admin")
+	ts := newTestServer(t, testConfig{
+		http: true,
+		toml: "[rate_limits]\nper_principal_tool = \"3/min burst 3\"\n" +
+			keyBlock(tk["reader"], `["emit"]`) + keyBlock(tk["wide"], `["*"]`) + keyBlock(tk["admin"], `["*"]`, `scopes = ["admin"]`),
+		tools: map[string]string{
+			"emit":    manifestText(mod, "name = \"emit\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\n[input_schema.properties.password]\ntype = \"string\"\nwriteOnly = true\n"),
+			"counter": manifestText(mod, `name = "counter"`),
+			"secret":  manifestText(mod, "name = \"secret\"\nrequired_scopes = [\"admin\"]"),
+		},
 	})
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.URL, keys, auditFile, mets
+	keys = map[string]string{}
+	for id, k := range tk {
+		keys[id] = k.secret
+	}
+	return ts.url, keys, filepath.Join(ts.dir, "audit.log"), ts.metrics
 }
 
 func dial(t *testing.T, url, token string) *mcp.ClientSession {
@@ -236,23 +196,17 @@ func TestGate(t *testing.T) {
 // its call runs stops the guest (protocol 2025-11-25, where the go-sdk
 // alone would keep it running until its timeout).
 func TestDisconnectCancelsCall(t *testing.T) {
-	var buf syncBuf
-	h := newTestHost(&Options{Audit: audit.New(&buf)})
-	defer h.Close(context.Background())
-	sleep, err := os.ReadFile("../testdata/guests/lim_sleep.wasm")
+	sleep, err := filepath.Abs("../testdata/guests/lim_sleep.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "sleep.wasm"), sleep, 0o644)
-	h.AddTool(loadTool(t, filepath.Join(dir, "sleep.wasm"), "name = \"sleepy\"\n[grants]\nclock = true\n[limits]\ntimeout = \"10m\""))
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.Handler = h.HTTPStack(HTTPOptions{Transport: transport.Options{ListenAddr: srv.Listener.Addr().String()}})
-	srv.Start()
-	defer srv.Close()
+	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{
+		"sleepy": manifestText(sleep, "name = \"sleepy\"\n[grants]\nclock = true\n[limits]\ntimeout = \"10m\""),
+	}})
+	buf := auditReader{ts}
 
 	send := func(ctx context.Context, body, session string) (*http.Response, error) {
-		return http.DefaultClient.Do(mcpRequest(ctx, "POST", srv.URL+"/mcp", body, session))
+		return http.DefaultClient.Do(mcpRequest(ctx, "POST", ts.url+"/mcp", body, session))
 	}
 	resp, err := send(context.Background(), `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`, "")
 	if err != nil {
@@ -287,15 +241,15 @@ func TestNetRequestsAudited(t *testing.T) {
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
 	defer web.Close()
 	host := strings.TrimPrefix(web.URL, "http://")
-	var buf syncBuf
-	h := newTestHost(&Options{Audit: audit.New(&buf)})
-	defer h.Close(context.Background())
 	fetch, err := filepath.Abs("../testdata/guests/net_fetch.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.AddTool(loadTool(t, fetch, "name = \"fetch\"\n[net]\nallow = [\""+host+"\"]\nhttp_hosts = [\""+host+"\"]\nallow_ips = [\"127.0.0.1\"]\n"))
-	cs, _ := connect(t, h)
+	ts := newTestServer(t, testConfig{tools: map[string]string{
+		"fetch": manifestText(fetch, "name = \"fetch\"\n[net]\nallow = [\""+host+"\"]\nhttp_hosts = [\""+host+"\"]\nallow_ips = [\"127.0.0.1\"]\n"),
+	}})
+	buf := auditReader{ts}
+	cs, _ := connect(t, ts)
 	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "fetch", Arguments: map[string]any{"method": "GET", "url": web.URL + "/secret-path?token=abc"}})
 	if err != nil || res.IsError {
 		t.Fatalf("call: %v %+v", err, res)

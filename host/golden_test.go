@@ -3,20 +3,16 @@ package host
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/moatmcp/moat/host/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden transcripts in testdata/golden")
@@ -34,13 +30,9 @@ func TestGoldenTranscripts(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			h := newTestHost(nil)
-			defer h.Close(context.Background())
-			h.AddTool(loadTool(t, guests["hostfixture"], "name = \"emit\"\ndescription = \"Echo what it is told to.\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\nmaxLength = 64\n[input_schema.properties.exit]\ntype = \"integer\"\n"))
-			srv := httptest.NewUnstartedServer(nil)
-			srv.Config.Handler = h.HTTPStack(HTTPOptions{Transport: transport.Options{ListenAddr: srv.Listener.Addr().String()}})
-			srv.Start()
-			defer srv.Close()
+			ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{
+				"emit": manifestText(guests["hostfixture"], "name = \"emit\"\ndescription = \"Echo what it is told to.\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\nmaxLength = 64\n[input_schema.properties.exit]\ntype = \"integer\"\n"),
+			}})
 
 			archive := parseTxtar(t, file)
 			session := ""
@@ -51,7 +43,7 @@ func TestGoldenTranscripts(t *testing.T) {
 				}
 			}
 			for _, sec := range requests {
-				got, sid := exchange(t, srv.URL+"/mcp", sec.body, session)
+				got, sid := exchange(t, ts.url+"/mcp", sec.body, session)
 				if sid != "" {
 					session = sid
 				}

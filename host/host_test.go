@@ -16,8 +16,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/sandbox"
 )
@@ -366,11 +364,11 @@ type notes struct {
 	progress []string
 }
 
-func connect(t *testing.T, h *Host) (*mcp.ClientSession, *notes) {
+func connect(t *testing.T, ts *testServer) (*mcp.ClientSession, *notes) {
 	t.Helper()
 	ctx := context.Background()
 	st, ct := mcp.NewInMemoryTransports()
-	if _, err := h.Server().Connect(ctx, st, nil); err != nil {
+	if _, err := ts.mcp.Connect(ctx, st, nil); err != nil {
 		t.Fatal(err)
 	}
 	n := &notes{}
@@ -395,11 +393,11 @@ func connect(t *testing.T, h *Host) (*mcp.ClientSession, *notes) {
 }
 
 func TestServeOverMCP(t *testing.T) {
-	h := newTestHost(nil)
-	defer h.Close(context.Background())
-	h.AddTool(loadTool(t, guests["hostfixture"], "name = \"notify\"\n[[mount]]\nhost = \".\"\nguest = \"/w\"\nmode = \"rw\""))
-	h.AddTool(loadTool(t, guests["hostfixture"], "name = \"emit\"\ntitle = \"Emit\"\n[annotations]\nidempotent = true"))
-	cs, n := connect(t, h)
+	ts := newTestServer(t, testConfig{tools: map[string]string{
+		"notify": manifestText(guests["hostfixture"], "name = \"notify\"\n[[mount]]\nhost = \".\"\nguest = \"/w\"\nmode = \"rw\""),
+		"emit":   manifestText(guests["hostfixture"], "name = \"emit\"\ntitle = \"Emit\"\n[annotations]\nidempotent = true"),
+	}})
+	cs, n := connect(t, ts)
 	ctx := context.Background()
 
 	lt, err := cs.ListTools(ctx, nil)
@@ -456,10 +454,8 @@ func TestServeOverMCP(t *testing.T) {
 }
 
 func TestUnknownToolIsAProtocolError(t *testing.T) {
-	h := newTestHost(nil)
-	defer h.Close(context.Background())
-	h.AddTool(loadTool(t, guests["hostfixture"], `name = "emit"`))
-	cs, _ := connect(t, h)
+	ts := newTestServer(t, testConfig{tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	cs, _ := connect(t, ts)
 	_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "nope", Arguments: map[string]any{}})
 	var rpcErr *jsonrpc.Error
 	if err == nil || !errors.As(err, &rpcErr) || rpcErr.Code != jsonrpc.CodeInvalidParams {
@@ -467,34 +463,19 @@ func TestUnknownToolIsAProtocolError(t *testing.T) {
 	}
 }
 
-// newTestHost is a Host whose callers without a token (the in-memory
-// transport has none) are a local principal allowed every tool.
-func newTestHost(opts *Options) *Host {
-	if opts == nil {
-		opts = &Options{}
-	}
-	if opts.Fallback == nil {
-		opts.Fallback = &auth.Principal{ID: "test", Method: auth.MethodLocal, Tools: []string{"*"}}
-	}
-	return New(opts)
-}
-
 // TestCallAfterCancellation: a client that cancels a call stops its guest
 // (the audit record says canceled), and the session goes on working.
 func TestCallAfterCancellation(t *testing.T) {
-	var buf syncBuf
-	alog := audit.New(&buf)
-	h := newTestHost(&Options{Audit: alog})
-	defer h.Close(context.Background())
-	sleep, err := os.ReadFile("../testdata/guests/lim_sleep.wasm")
+	sleep, err := filepath.Abs("../testdata/guests/lim_sleep.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "sleep.wasm"), sleep, 0o644)
-	h.AddTool(loadTool(t, filepath.Join(dir, "sleep.wasm"), "name = \"sleepy\"\n[grants]\nclock = true\n[limits]\ntimeout = \"10m\""))
-	h.AddTool(loadTool(t, guests["hostfixture"], `name = "emit"`))
-	cs, _ := connect(t, h)
+	ts := newTestServer(t, testConfig{tools: map[string]string{
+		"sleepy": manifestText(sleep, "name = \"sleepy\"\n[grants]\nclock = true\n[limits]\ntimeout = \"10m\""),
+		"emit":   manifestText(guests["hostfixture"], `name = "emit"`),
+	}})
+	buf := auditReader{ts}
+	cs, _ := connect(t, ts)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)

@@ -5,143 +5,291 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/sandbox"
 )
 
-// SyncReport says what one Sync changed.
-type SyncReport struct {
-	Added, Changed, Removed, Kept []string // tool names
-	Errors                        []error  // one per manifest that failed; its previous version (if any) keeps serving
+// ReloadReport says what one reload did.
+type ReloadReport struct {
+	// Err is why the reload was refused; the previous snapshot keeps
+	// serving, whole. nil when the new snapshot serves.
+	Err error
+	// What changed, by name (empty when Err is set).
+	ToolsAdded, ToolsChanged, ToolsRemoved []string
+	KeysAdded, KeysChanged, KeysRemoved    []string
+	// SessionsEnded counts the MCP sessions of revoked credentials that
+	// were closed.
+	SessionsEnded int
 }
 
-// OK reports whether every manifest loaded.
-func (r *SyncReport) OK() bool { return len(r.Errors) == 0 }
+// OK reports whether the new snapshot serves.
+func (r *ReloadReport) OK() bool { return r.Err == nil }
 
-func (r *SyncReport) String() string {
-	return fmt.Sprintf("%d added, %d changed, %d removed, %d unchanged, %d failed",
-		len(r.Added), len(r.Changed), len(r.Removed), len(r.Kept), len(r.Errors))
+// Changes lists what changed, one line per tool or key, for the log and
+// the audit record.
+func (r *ReloadReport) Changes() []string {
+	var out []string
+	add := func(kind, verb string, names []string) {
+		for _, n := range names {
+			out = append(out, kind+" "+n+" "+verb)
+		}
+	}
+	add("tool", "added", r.ToolsAdded)
+	add("tool", "changed", r.ToolsChanged)
+	add("tool", "removed", r.ToolsRemoved)
+	add("key", "added", r.KeysAdded)
+	add("key", "changed", r.KeysChanged)
+	add("key", "removed", r.KeysRemoved)
+	return out
 }
 
-// Sync makes the served tools match the manifests in dirs: new tools are
-// added, changed ones replaced, tools whose manifest is gone removed. It is
-// atomic per tool and never leaves a hole: a manifest that fails to load
-// keeps the previous version of its tool serving, and the error is in the
-// report. Clients are told through notifications/tools/list_changed. Calls
-// in flight finish on the version they started with.
-//
-// Integrity: a pinned tool (sha256 in its manifest) whose manifest changes
-// in any way — description, schemas, grants — while the pin stays the same
-// is refused, and so is a pin that disappears: changing what an agent is
-// told about a tool, or what the tool may do, must go with a new pin (no
-// silent "rug pull").
-func (h *Host) Sync(ctx context.Context, rt *sandbox.Runtime, dirs []string) *SyncReport {
-	rep := &SyncReport{}
-	h.syncMu.Lock()
-	defer h.syncMu.Unlock()
+// changeSet is the difference between two snapshots.
+type changeSet struct {
+	toolsAdded, toolsChanged, toolsRemoved []string
+	keysAdded, keysChanged, keysRemoved    []string
+	// revoked are principal ids whose credential no longer works: removed
+	// keys and keys whose secret changed. Their sessions are ended.
+	revoked map[string]bool
+	// jwtChanged: [auth.jwt] changed or went away; sessions of JWT
+	// principals are ended (their next request authenticates anew).
+	jwtChanged bool
+	// listChanged: what tools/list shows may differ.
+	listChanged bool
+}
 
-	type loaded struct {
-		m    *manifest.Tool
-		fp   string
-		file string
+func diff(prev, cur *snapshot) *changeSet {
+	ch := &changeSet{revoked: map[string]bool{}}
+	if prev == nil {
+		return ch
 	}
-	want := map[string]loaded{}
-	failedFiles := map[string]bool{}
-	for _, dir := range dirs {
-		ms, errs := manifest.LoadDir(dir)
-		for _, err := range errs {
-			rep.Errors = append(rep.Errors, err)
-			if f := errorFile(err); f != "" {
-				failedFiles[f] = true
-			}
-		}
-		for _, m := range ms {
-			if prev, dup := want[m.Name]; dup {
-				rep.Errors = append(rep.Errors, fmt.Errorf("%s: name: tool %q is already defined in %s", m.File, m.Name, prev.file))
-				failedFiles[m.File] = true
-				continue
-			}
-			want[m.Name] = loaded{m: m, fp: fingerprint(m), file: m.File}
+	for _, name := range cur.names {
+		old, ok := prev.tools[name]
+		switch {
+		case !ok:
+			ch.toolsAdded = append(ch.toolsAdded, name)
+		case old != cur.tools[name]:
+			ch.toolsChanged = append(ch.toolsChanged, name)
 		}
 	}
+	for _, name := range prev.names {
+		if _, ok := cur.tools[name]; !ok {
+			ch.toolsRemoved = append(ch.toolsRemoved, name)
+		}
+	}
+	for id, d := range cur.keys {
+		old, ok := prev.keys[id]
+		switch {
+		case !ok:
+			ch.keysAdded = append(ch.keysAdded, id)
+		case old != d:
+			ch.keysChanged = append(ch.keysChanged, id)
+		}
+	}
+	for id := range prev.keys {
+		if _, ok := cur.keys[id]; !ok {
+			ch.keysRemoved = append(ch.keysRemoved, id)
+			ch.revoked[id] = true
+		}
+	}
+	for _, id := range ch.keysChanged {
+		// Any change to a key's entry ends its sessions: a new hash
+		// revokes the old secret, and narrower grants or a new expiry
+		// must not ride on a session opened under the old ones.
+		ch.revoked[id] = true
+	}
+	ch.jwtChanged = prev.jwt != "" && prev.jwt != cur.jwt
+	for _, l := range [][]string{ch.keysAdded, ch.keysChanged, ch.keysRemoved} {
+		sort.Strings(l)
+	}
+	// Scopes, grants and the [auth.local] principal decide what each
+	// caller's list shows; tell clients to look again on any change.
+	ch.listChanged = len(ch.toolsAdded)+len(ch.toolsChanged)+len(ch.toolsRemoved)+
+		len(ch.keysAdded)+len(ch.keysChanged)+len(ch.keysRemoved) > 0 || ch.jwtChanged
+	return ch
+}
 
-	names := make([]string, 0, len(want))
-	for n := range want {
-		names = append(names, n)
+// Reload builds a whole new snapshot from the files and swaps it in. If
+// any file is broken, or a change needs a restart, the previous snapshot
+// keeps serving, whole, and the report's Err names the file, line and
+// field. Calls in flight finish under the snapshot they started with; the
+// next request sees the new one: a revoked key is refused at its next
+// request, and its sessions are ended. Every reload is logged, audited and
+// counted in metrics, refused ones too.
+func (s *Server) Reload(ctx context.Context) *ReloadReport {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	rep := &ReloadReport{}
+	prev := s.current()
+	if prev == nil {
+		rep.Err = fmt.Errorf("server closed")
+		return rep
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		w := want[name]
-		old, exists := h.Tool(name)
-		if exists && old.fingerprint == w.fp {
-			rep.Kept = append(rep.Kept, name)
-			continue
-		}
-		if exists {
-			if err := checkPin(old.Manifest, w.m); err != nil {
-				rep.Errors = append(rep.Errors, err)
-				failedFiles[w.file] = true
-				continue
-			}
-		}
-		t, err := LoadTool(ctx, rt, w.m)
-		if err != nil {
-			rep.Errors = append(rep.Errors, err)
-			failedFiles[w.file] = true
-			continue
-		}
-		t.fingerprint = w.fp
-		h.AddTool(t)
-		if exists {
-			rep.Changed = append(rep.Changed, name)
-		} else {
-			rep.Added = append(rep.Added, name)
-		}
+	cfg, err := s.loadConfig()
+	var snap *snapshot
+	var ch *changeSet
+	if err == nil {
+		snap, ch, err = s.build(ctx, cfg, prev)
 	}
-
-	// Remove tools whose manifest is gone — but not those whose manifest
-	// is still there and merely broken: they keep serving.
-	for _, t := range h.Tools() {
-		if _, ok := want[t.Name()]; ok {
-			continue
-		}
-		if failedFiles[t.Manifest.File] {
-			if _, err := os.Stat(t.Manifest.File); err == nil {
-				rep.Kept = append(rep.Kept, t.Name())
-				continue
-			}
-		}
-		h.RemoveTool(t.Name())
-		rep.Removed = append(rep.Removed, t.Name())
+	if err != nil {
+		rep.Err = err
+		s.log.Error("reload refused; the previous configuration keeps serving", "err", err)
+		s.metrics.Reload(false)
+		s.metrics.LoadError("reload")
+		s.auditReload(rep)
+		return rep
 	}
+	rep.ToolsAdded, rep.ToolsChanged, rep.ToolsRemoved = ch.toolsAdded, ch.toolsChanged, ch.toolsRemoved
+	rep.KeysAdded, rep.KeysChanged, rep.KeysRemoved = ch.keysAdded, ch.keysChanged, ch.keysRemoved
+	rep.SessionsEnded = s.install(snap, ch)
+	s.metrics.Reload(true)
+	s.auditReload(rep)
+	s.log.Info("reload finished", "changes", rep.Changes(), "sessions_ended", rep.SessionsEnded)
 	return rep
 }
 
-// checkPin refuses a change to a pinned tool that does not come with a new
-// pin.
-func checkPin(old, cur *manifest.Tool) error {
-	if !old.Pinned {
-		return nil
+// install makes snap the serving snapshot: it tells the go-sdk what tools
+// changed (clients get notifications/tools/list_changed), ends the sessions
+// of revoked credentials, and closes the previous snapshot's own tools once
+// its last call has finished. It returns the number of sessions ended.
+func (s *Server) install(snap *snapshot, ch *changeSet) int {
+	prev := s.snap.Swap(snap)
+	s.syncSDKTools(prev, snap)
+	ended := 0
+	if ch != nil {
+		ended = s.endSessions(ch)
+		if ch.listChanged && len(ch.toolsAdded)+len(ch.toolsChanged)+len(ch.toolsRemoved) == 0 {
+			s.notifyListChanged()
+		}
 	}
-	if !cur.Pinned {
-		return fmt.Errorf("%s: sha256: the pin was removed from a pinned tool; refusing the change (restart moat to accept it)", cur.File)
+	if prev != nil {
+		prev.retire()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			<-prev.drained
+			if err := prev.closeTools(context.Background(), snap); err != nil {
+				s.log.Warn("closing replaced tools", "err", err)
+			}
+		}()
 	}
-	if old.SHA256 == cur.SHA256 {
-		return fmt.Errorf("%s: sha256: the tool changed but its pin did not; update sha256 to accept the change", cur.File)
-	}
-	return nil
+	return ended
 }
 
-// fingerprint identifies everything about a manifest that matters to
+// auditReload writes the reload's record: what changed per tool and per
+// key, or why it was refused (the error names files and fields, never a
+// secret: manifest errors never echo values taken from the environment).
+func (s *Server) auditReload(rep *ReloadReport) {
+	rec := audit.Record{Event: audit.EventReload, Outcome: "ok", Changes: rep.Changes()}
+	if rep.Err != nil {
+		rec.Outcome = "error"
+		rec.ErrorID = NewErrorID()
+		rec.Reason = firstLine(rep.Err.Error())
+	}
+	s.writeAudit(rec)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " (and more: see the log)"
+	}
+	return s
+}
+
+// watch reloads whenever a file a snapshot was built from changes (by
+// size, modification time or existence), or a manifest appears in a
+// manifest folder. It polls metadata rather than using inotify: it needs
+// no dependency, works on every OS and filesystem, and a couple of
+// seconds' delay is fine for a config change.
+func (s *Server) watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := s.stamp()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.closed:
+			return
+		case <-t.C:
+		}
+		cur := s.stamp()
+		if cur == last {
+			continue
+		}
+		s.log.Info("configuration files changed: reloading")
+		s.Reload(ctx)
+		// Whether or not it took: a broken file is reported once, and
+		// reloaded again when it changes.
+		last = cur
+	}
+}
+
+// stamp is the name, size and modification time of every file the serving
+// snapshot depends on, and of the manifests now in its folders.
+func (s *Server) stamp() string {
+	snap := s.current()
+	if snap == nil {
+		return ""
+	}
+	files := slices.Clone(snap.files)
+	for _, d := range snap.cfg.ManifestDirs {
+		m, _ := filepath.Glob(filepath.Join(d, "*.toml"))
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	files = slices.Compact(files)
+	var b strings.Builder
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			fmt.Fprintf(&b, "%s:missing\n", f)
+			continue
+		}
+		fmt.Fprintf(&b, "%s:%d:%d\n", f, st.Size(), st.ModTime().UnixNano())
+	}
+	return b.String()
+}
+
+// snapshotFiles is every file a snapshot is built from: moat.toml, the
+// files it names, each manifest and the files it references.
+func snapshotFiles(cfg *manifest.Config, ms []*manifest.Tool) []string {
+	var files []string
+	add := func(f string) {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	add(cfg.File)
+	add(cfg.TLSCert)
+	add(cfg.TLSKey)
+	if cfg.Auth.JWT != nil {
+		add(cfg.Auth.JWT.JWKSFile)
+	}
+	for _, m := range ms {
+		for _, f := range manifestFiles(m) {
+			add(f)
+		}
+	}
+	sort.Strings(files)
+	return slices.Compact(files)
+}
+
+// manifestFiles is the manifest and every file it references.
+func manifestFiles(m *manifest.Tool) []string {
+	return []string{m.File, m.ModulePath}
+}
+
+// manifestDigest identifies everything about a manifest that matters to
 // clients and to the sandbox, so an unchanged tool is not recompiled.
-func fingerprint(m *manifest.Tool) string {
+func manifestDigest(m *manifest.Tool) string {
 	b, err := json.Marshal(struct {
 		Name, Title, Description, ModulePath, SHA256 string
 		Pinned                                       bool
@@ -152,27 +300,15 @@ func fingerprint(m *manifest.Tool) string {
 		Env                                          []manifest.EnvVar
 		Clock, Random                                bool
 		Limits                                       manifest.Limits
+		Isolation                                    manifest.Isolation
+		RequiredScopes                               []string
+		Net                                          *manifest.NetGrant
 	}{m.Name, m.Title, m.Description, m.ModulePath, m.SHA256, m.Pinned, m.InputSchema, m.OutputSchema,
-		m.Result, m.Annotations, m.Mounts, m.Env, m.Clock, m.Random, m.Limits})
+		m.Result, m.Annotations, m.Mounts, m.Env, m.Clock, m.Random, m.Limits, m.Isolation, m.RequiredScopes, m.Net})
 	if err != nil {
 		// Never treat an unfingerprintable manifest as unchanged.
 		b = []byte(NewErrorID())
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// errorFile extracts the manifest file an error is about.
-func errorFile(err error) string {
-	var me *manifest.Error
-	if errors.As(err, &me) && me.File != "" {
-		return me.File
-	}
-	s := err.Error()
-	if i := strings.Index(s, ".toml"); i > 0 {
-		if f, err := filepath.Abs(s[:i+len(".toml")]); err == nil {
-			return f
-		}
-	}
-	return ""
 }

@@ -4,10 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -25,17 +23,19 @@ import (
 // and is given back otherwise. When a principal or the host is at its cap,
 // the slots of sessions the go-sdk has since closed (timed out) are
 // reclaimed before the request is refused.
+//
+// The caps come from the serving snapshot ([server] max_sessions and
+// max_sessions_per_principal), the counts live here, across reloads.
 type sessionCap struct {
-	live          func() map[string]bool // ids of the go-sdk's live sessions
-	max, perPrinc int
-	limited       func() // metrics
-	mu            sync.Mutex
-	owner         map[string]string // session id → principal id
-	count         map[string]int    // principal id → sessions and pending slots
-	total         int               // sum of count
+	live    func() map[string]bool // ids of the go-sdk's live sessions
+	limited func()                 // metrics
+	mu      sync.Mutex
+	owner   map[string]string // session id → principal id
+	count   map[string]int    // principal id → sessions and pending slots
+	total   int               // sum of count
 }
 
-func newSessionCap(server *mcp.Server, max, perPrincipal int, limited func()) *sessionCap {
+func newSessionCap(server *mcp.Server, limited func()) *sessionCap {
 	live := func() map[string]bool {
 		ids := map[string]bool{}
 		for s := range server.Sessions() {
@@ -43,11 +43,18 @@ func newSessionCap(server *mcp.Server, max, perPrincipal int, limited func()) *s
 		}
 		return ids
 	}
-	return &sessionCap{live: live, max: max, perPrinc: perPrincipal, limited: limited,
-		owner: map[string]string{}, count: map[string]int{}}
+	return &sessionCap{live: live, limited: limited, owner: map[string]string{}, count: map[string]int{}}
 }
 
-func (c *sessionCap) middleware(next http.Handler) http.Handler {
+// middleware applies the caps max (in total) and perPrincipal; a refused
+// request is answered by refuse.
+func (c *sessionCap) middleware(next http.Handler, max, perPrincipal int, refuse func(http.ResponseWriter, *http.Request, string)) http.Handler {
+	if max <= 0 {
+		max = 4096
+	}
+	if perPrincipal <= 0 {
+		perPrincipal = min(256, max)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sid := r.Header.Get("Mcp-Session-Id")
 		switch {
@@ -56,11 +63,11 @@ func (c *sessionCap) middleware(next http.Handler) http.Handler {
 			if pr, ok := auth.FromContext(r.Context()); ok {
 				p = pr.ID
 			}
-			if msg := c.take(p); msg != "" {
+			if msg := c.take(p, max, perPrincipal); msg != "" {
 				if c.limited != nil {
 					c.limited()
 				}
-				ratelimit.WriteRefusal(w, time.Minute, msg)
+				refuse(w, r, msg)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -75,16 +82,16 @@ func (c *sessionCap) middleware(next http.Handler) http.Handler {
 }
 
 // take reserves a slot for a new session of principal p, or says why not.
-func (c *sessionCap) take(p string) (refusal string) {
+func (c *sessionCap) take(p string, max, perPrinc int) (refusal string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.count[p] >= c.perPrinc || c.total >= c.max {
+	if c.count[p] >= perPrinc || c.total >= max {
 		c.reclaim()
 	}
 	switch {
-	case c.count[p] >= c.perPrinc:
-		return "too many open sessions for this caller (" + strconv.Itoa(c.perPrinc) + "); end unused ones (HTTP DELETE with their Mcp-Session-Id) or wait for them to idle out"
-	case c.total >= c.max:
+	case c.count[p] >= perPrinc:
+		return "too many open sessions for this caller (" + strconv.Itoa(perPrinc) + "); end unused ones (HTTP DELETE with their Mcp-Session-Id) or wait for them to idle out"
+	case c.total >= max:
 		return "the server has too many open sessions; retry later"
 	}
 	c.count[p]++
@@ -124,6 +131,19 @@ func (c *sessionCap) reclaim() {
 			c.drop(p)
 		}
 	}
+}
+
+// sessionsOf returns the ids of the sessions whose principal matches.
+func (c *sessionCap) sessionsOf(match func(principal string) bool) map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := map[string]bool{}
+	for id, p := range c.owner {
+		if match(p) {
+			ids[id] = true
+		}
+	}
+	return ids
 }
 
 func (c *sessionCap) drop(p string) {

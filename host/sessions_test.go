@@ -4,29 +4,20 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/moatmcp/moat/host/transport"
 )
 
 // TestSessionCap: a principal (here everyone: no authentication) opens at
 // most MaxSessionsPerPrincipal sessions; ending one with DELETE, or its
 // idling out, frees its slot. Requests within a session are never refused.
 func TestSessionCap(t *testing.T) {
-	h := newTestHost(&Options{SessionTimeout: time.Hour})
-	defer h.Close(context.Background())
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config.Handler = h.HTTPStack(HTTPOptions{Transport: transport.Options{ListenAddr: srv.Listener.Addr().String()},
-		MaxSessions: 3, MaxSessionsPerPrincipal: 2})
-	srv.Start()
-	defer srv.Close()
+	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: "[server]\nmax_sessions = 3\nmax_sessions_per_principal = 2\n",
+		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 
 	do := func(method, body, session string) (*http.Response, string) {
 		t.Helper()
-		resp, err := http.DefaultClient.Do(mcpRequest(context.Background(), method, srv.URL+"/mcp", body, session))
+		resp, err := http.DefaultClient.Do(mcpRequest(context.Background(), method, ts.url+"/mcp", body, session))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +56,7 @@ func TestSessionCap(t *testing.T) {
 	}
 	// A session the go-sdk closed on its own (here: closed server-side, as
 	// an idle timeout does) is reclaimed when the cap is reached.
-	for s := range h.server.Sessions() {
+	for s := range ts.mcp.Sessions() {
 		if s.ID() == b {
 			s.Close()
 		}
@@ -78,9 +69,8 @@ func TestSessionCap(t *testing.T) {
 // TestSessionCapTotal: the total cap holds across principals, and a
 // reserved slot whose request made no session is given back.
 func TestSessionCapTotal(t *testing.T) {
-	h := newTestHost(nil)
-	defer h.Close(context.Background())
-	c := newSessionCap(h.server, 3, 2, nil)
+	ts := newTestServer(t, testConfig{tools: map[string]string{}})
+	c := newSessionCap(ts.mcp, nil)
 	c.live = func() map[string]bool { // every session made here stays live
 		ids := map[string]bool{}
 		for id := range c.owner {
@@ -91,7 +81,7 @@ func TestSessionCapTotal(t *testing.T) {
 	for i, step := range []struct{ p, refusal string }{
 		{"alice", ""}, {"alice", ""}, {"alice", "for this caller"}, {"bob", ""}, {"bob", "the server has too many"},
 	} {
-		got := c.take(step.p)
+		got := c.take(step.p, 3, 2)
 		if (step.refusal == "") != (got == "") || !strings.Contains(got, step.refusal) {
 			t.Fatalf("step %d (%s): %q, want %q", i, step.p, got, step.refusal)
 		}
@@ -99,11 +89,11 @@ func TestSessionCapTotal(t *testing.T) {
 			c.settle(step.p, step.p+string(rune('0'+i)))
 		}
 	}
-	if got := c.take("carol"); got == "" {
+	if got := c.take("carol", 3, 2); got == "" {
 		t.Fatal("carol got a slot past the total")
 	}
 	c.release("bob3")
-	if got := c.take("carol"); got != "" {
+	if got := c.take("carol", 3, 2); got != "" {
 		t.Fatalf("after bob's session ended: %q", got)
 	}
 	c.settle("carol", "")                      // the request made no session

@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/netpolicy"
 	"github.com/moatmcp/moat/host/sandbox"
@@ -29,7 +30,8 @@ type Tool struct {
 	mcpTool  *mcp.Tool
 	net      *netpolicy.Policy // nil without [net]; its idle connections close with the tool
 
-	fingerprint string // of the manifest, to skip unchanged tools on reload
+	digest    string   // of the manifest, to share an unchanged tool with the next snapshot
+	sensitive []string // argument paths the audit log redacts (from the input schema)
 }
 
 // LoadTool compiles the manifest's module in rt and resolves its schemas.
@@ -58,7 +60,8 @@ func LoadTool(ctx context.Context, rt *sandbox.Runtime, m *manifest.Tool) (*Tool
 	}
 	t := &Tool{Manifest: m, module: mod, input: in, output: out, net: pol}
 	t.mcpTool = describeTool(m, in, out)
-	t.fingerprint = fingerprint(m)
+	t.digest = manifestDigest(m)
+	t.sensitive = audit.SensitivePaths(m.InputSchema)
 	return t, nil
 }
 

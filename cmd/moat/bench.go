@@ -24,10 +24,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host"
-	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/sandbox"
-	"github.com/moatmcp/moat/host/transport"
 )
 
 //go:embed benchdata/echo.wasm
@@ -88,25 +86,18 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitInternal
 	}
 	defer os.RemoveAll(tmp)
-	rt, err := sandbox.New(ctx, &sandbox.Options{CacheDir: filepath.Join(tmp, "cache")})
-	if err != nil {
+	// The sandboxed rows are served by a real moat (host.Server) from
+	// manifests written here, without authentication (one anonymous
+	// principal on loopback) and with rates off, so that the bench
+	// measures the call path, not the limiter; the native row is a plain
+	// go-sdk server beside it, the baseline.
+	bt := &benchTools{dir: filepath.Join(tmp, "tools")}
+	if err := os.MkdirAll(bt.dir, 0o700); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInternal
 	}
-	defer rt.Close(context.Background())
-	// One local principal for every client: the gate lets it call the
-	// bench tools, and the per-principal tool reuses its instances.
-	h := host.New(&host.Options{Fallback: &auth.Principal{ID: "bench", Method: auth.MethodLocal, Tools: []string{"*"}}})
-	defer h.Close(context.Background())
-
 	tools := []string{"native"}
-	mcp.AddTool(h.Server(), &mcp.Tool{Name: "echo_native", Description: "echo, in process"},
-		func(_ context.Context, req *mcp.CallToolRequest, in struct {
-			Msg string `json:"msg"`
-		}) (*mcp.CallToolResult, any, error) {
-			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(req.Params.Arguments)}}}, nil, nil
-		})
-	if err := addBenchGuest(ctx, rt, h, "echo_wat", echoWasm); err != nil {
+	if err := bt.add("echo_wat", echoWasm, manifest.IsolationPerCall); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInternal
 	}
@@ -115,7 +106,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		row  string
 		wasm []byte
 	}{{"c", cEchoWasm}, {"as", asEchoWasm}} {
-		if err := addBenchGuest(ctx, rt, h, "echo_"+g.row, g.wasm); err != nil {
+		if err := bt.add("echo_"+g.row, g.wasm, manifest.IsolationPerCall); err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitInternal
 		}
@@ -128,7 +119,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stderr, "moat bench: skipping the Go guest: %v\n", err)
 		} else if wasm, err := os.ReadFile(out); err == nil {
 			goWasm = wasm
-			if err := addBenchGuest(ctx, rt, h, "echo_go", wasm); err != nil {
+			if err := bt.add("echo_go", wasm, manifest.IsolationPerCall); err != nil {
 				fmt.Fprintln(stderr, err)
 				return exitInternal
 			}
@@ -146,7 +137,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				tool string
 				iso  manifest.Isolation
 			}{{"go-rx", manifest.IsolationPerCall}, {"go-rx-pp", manifest.IsolationPerPrincipal}, {"go-rx-sh", manifest.IsolationShared}} {
-				if err := addBenchGuestIso(ctx, rt, h, "echo_"+mode.tool, rxWasm, mode.iso); err != nil {
+				if err := bt.add("echo_"+mode.tool, rxWasm, mode.iso); err != nil {
 					fmt.Fprintln(stderr, err)
 					return exitInternal
 				}
@@ -161,16 +152,18 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	moatURL, stopMoat, err := bt.serve(ctx, tmp)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInternal
 	}
-	addr := ln.Addr().String()
-	srv := &http.Server{Handler: transport.Wrap(h.HTTPHandler(0), &transport.Options{ListenAddr: addr})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + addr
+	defer stopMoat()
+	nativeURL, stopNative, err := serveNative()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInternal
+	}
+	defer stopNative()
 
 	if *only != "" {
 		keep := strings.Split(*only, ",")
@@ -194,6 +187,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, n := range clients {
 		var native float64
 		for _, tool := range tools {
+			url := moatURL
+			if tool == "native" {
+				url = nativeURL
+			}
 			row, err := benchCell(ctx, url, "echo_"+tool, n, *dur)
 			if err != nil {
 				fmt.Fprintf(stderr, "moat bench: %s: %v\n", tool, err)
@@ -211,28 +208,90 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-func addBenchGuest(ctx context.Context, rt *sandbox.Runtime, h *host.Host, name string, wasm []byte) error {
-	return addBenchGuestIso(ctx, rt, h, name, wasm, manifest.IsolationPerCall)
-}
+// benchTools writes the bench's guests and their manifests into dir.
+type benchTools struct{ dir string }
 
-func addBenchGuestIso(ctx context.Context, rt *sandbox.Runtime, h *host.Host, name string, wasm []byte, iso manifest.Isolation) error {
-	m := &manifest.Tool{
-		Isolation:   iso,
-		File:        "(bench)",
-		Name:        name,
-		Description: "echo, as a sandboxed guest",
-		Wasm:        wasm,
-		InputSchema: json.RawMessage(`{"type":"object","properties":{"msg":{"type":"string"}}}`),
-		Result:      manifest.ResultText,
-		Limits:      manifest.DefaultLimits(),
-	}
-	m.Limits.MaxConcurrency = 64
-	t, err := host.LoadTool(ctx, rt, m)
-	if err != nil {
+func (b *benchTools) add(name string, wasm []byte, iso manifest.Isolation) error {
+	mod := filepath.Join(b.dir, name+".wasm")
+	if err := os.WriteFile(mod, wasm, 0o600); err != nil {
 		return err
 	}
-	h.AddTool(t)
-	return nil
+	text := fmt.Sprintf(`name = %q
+description = "echo, as a sandboxed guest"
+module = %q
+isolation = %q
+[input_schema]
+type = "object"
+[input_schema.properties.msg]
+type = "string"
+[limits]
+max_concurrency = 64
+`, name, mod, iso)
+	return os.WriteFile(filepath.Join(b.dir, name+".toml"), []byte(text), 0o600)
+}
+
+// serve runs a moat over the bench's tools on a loopback port.
+func (b *benchTools) serve(ctx context.Context, tmp string) (url string, stop func(), err error) {
+	cfgFile := filepath.Join(tmp, "moat.toml")
+	cfg := fmt.Sprintf(`[tools]
+dirs = [%q]
+[sandbox]
+cache_dir = %q
+[audit]
+file = %q
+[rate_limits]
+per_principal = "unlimited"
+per_principal_requests = "unlimited"
+per_principal_tool = "unlimited"
+per_tool = "unlimited"
+`, b.dir, filepath.Join(tmp, "cache"), filepath.Join(tmp, "audit.log"))
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv, err := host.New(ctx, &host.Options{ConfigFile: cfgFile, NoAuth: true, Listener: ln, Notice: io.Discard})
+	if err != nil {
+		ln.Close()
+		return "", nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(sctx)
+	}()
+	return "http://" + ln.Addr().String(), func() {
+		cancel()
+		<-done
+		srv.Close(context.Background())
+	}, nil
+}
+
+// serveNative serves the echo as a plain go-sdk tool on a loopback port:
+// the bench's baseline.
+func serveNative() (url string, stop func(), err error) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "native", Version: "1"}, nil)
+	mcp.AddTool(s, &mcp.Tool{Name: "echo_native", Description: "echo, in process"},
+		func(_ context.Context, req *mcp.CallToolRequest, in struct {
+			Msg string `json:"msg"`
+		}) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(req.Params.Arguments)}}}, nil, nil
+		})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	srv := &http.Server{Handler: mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	return "http://" + addr, func() { srv.Close(); <-done }, nil
 }
 
 // benchCell runs n clients, each in its own MCP session, calling tool in a

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/ratelimit"
 )
 
 // cmdKeys manages API keys: "moat keys new" makes one. The secret is
@@ -35,9 +36,12 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "moat keys new: --expires must be positive")
 		return exitUsage
 	}
-	if strings.ContainsAny(*rate, "\"\\") {
-		fmt.Fprintln(stderr, "moat keys new: --rate: quotes and backslashes are not allowed")
-		return exitUsage
+	var keyRate ratelimit.Rate
+	if *rate != "" {
+		if keyRate, err = ratelimit.ParseRate(*rate); err != nil {
+			fmt.Fprintf(stderr, "moat keys new: --rate %q: write a rate like \"600/min\", \"10/s burst 20\" or \"unlimited\"\n", *rate)
+			return exitUsage
+		}
 	}
 
 	secret, hash, err := auth.NewKey()
@@ -45,7 +49,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "moat keys new: %v\n", err)
 		return exitInternal
 	}
-	k := auth.APIKey{ID: *id, Hash: hash, Tools: splitKeyList(*tools), Scopes: splitKeyList(*scopes), Rate: *rate}
+	k := auth.APIKey{ID: *id, Hash: hash, Tools: splitKeyList(*tools), Scopes: splitKeyList(*scopes), Rate: keyRate}
 	if *expires > 0 {
 		k.Expires = time.Now().Add(*expires).UTC().Truncate(time.Second)
 	}

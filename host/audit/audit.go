@@ -51,6 +51,11 @@ const (
 	EventAuth       = "auth"
 	EventNetRequest = "net_request"
 	EventReload     = "reload"
+	// EventRefusal is a request refused before any tool ran: over a rate
+	// or a cap (429), too large (413), a bad Origin or Host (403), a
+	// missing scope (403). Reason says which; Status is the HTTP status.
+	// Failed authentications are EventAuth.
+	EventRefusal = "refusal"
 )
 
 // Genesis is the Prev of the first record of a chain.
@@ -64,6 +69,10 @@ const MaxLineBytes = 64 << 10
 // maxFieldBytes caps each free-form string field (Reason, Principal, Tool,
 // ClientAddr, ...) so one record cannot grow without bound.
 const maxFieldBytes = 1024
+
+// MaxChanges caps Record.Changes, so one reload of many tools stays one
+// bounded line.
+const MaxChanges = 32
 
 // Record is one audit line. Field names are the JSON keys. It never holds a
 // credential or file contents: Principal is an id, Args is the output of
@@ -95,6 +104,10 @@ type Record struct {
 	ExitCode   *uint32 `json:"exit_code,omitempty"`
 	BytesIn    int     `json:"bytes_in,omitempty"`
 	BytesOut   int     `json:"bytes_out,omitempty"`
+	// Changes says what a reload (EventReload) changed, one entry per tool
+	// or key: "tool read_file changed", "key ci added". Names only, never a
+	// key's hash or any secret. At most MaxChanges entries are kept.
+	Changes []string `json:"changes,omitempty"`
 	// Prev is the hex SHA-256 of the previous line's bytes, without its
 	// newline; Genesis for the first record of a chain.
 	Prev string `json:"prev"`
@@ -267,6 +280,15 @@ func (l *Logger) Log(r Record) error {
 	clip(&r.Tool)
 	clip(&r.Outcome)
 	clip(&r.Reason)
+	if len(r.Changes) > MaxChanges {
+		more := len(r.Changes) - MaxChanges + 1
+		r.Changes = append(r.Changes[:MaxChanges-1:MaxChanges-1], fmt.Sprintf("… and %d more", more))
+	} else {
+		r.Changes = append([]string(nil), r.Changes...) // clipped below: not the caller's
+	}
+	for i := range r.Changes {
+		clip(&r.Changes[i])
+	}
 	if len(r.Args) > 0 && (len(r.Args) > MaxSummaryBytes || !json.Valid(r.Args)) {
 		r.Args = json.RawMessage(fmt.Sprintf(`{"_unparsed":%d}`, len(r.Args)))
 	}

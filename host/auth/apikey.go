@@ -10,6 +10,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/moatmcp/moat/host/ratelimit"
 )
 
 // KeyPrefix starts every API key secret. It tells a key from a JWT at a
@@ -35,9 +37,9 @@ type APIKey struct {
 	Scopes []string
 	// Expires is when the key stops working. Zero = never.
 	Expires time.Time
-	// Rate overrides the per-principal rate limit, e.g. "10/s". Empty = the
+	// Rate overrides the per-principal rate limit, e.g. "10/s". Zero = the
 	// default. Opaque here; host/ratelimit parses it.
-	Rate string
+	Rate ratelimit.Rate
 }
 
 // Validate reports what is wrong with k, wrapping ErrConfig; nil if nothing.
@@ -194,8 +196,8 @@ func (k *APIKey) Snippet() string {
 	if !k.Expires.IsZero() {
 		fmt.Fprintf(&b, "expires = %s\n", k.Expires.UTC().Truncate(time.Second).Format(time.RFC3339))
 	}
-	if k.Rate != "" {
-		fmt.Fprintf(&b, "rate    = %s\n", tomlString(k.Rate))
+	if !k.Rate.IsZero() {
+		fmt.Fprintf(&b, "rate    = %s\n", tomlString(k.Rate.String()))
 	}
 	return b.String()
 }

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -119,6 +120,10 @@ type Options struct {
 	OnDecision func(r *http.Request, d Decision)
 	// Logger receives JWKS fetch failures at New. Nil = slog.Default().
 	Logger *slog.Logger
+	// TokenExtra is copied into the Extra of every go-sdk TokenInfo that
+	// Middleware hands on, next to the principal: how the host ties each
+	// MCP request to the configuration that authenticated it. Nil = none.
+	TokenExtra map[string]any
 }
 
 // Decision is the outcome of one authentication attempt, for the audit log.
@@ -149,6 +154,7 @@ type Authenticator struct {
 	jwt          *jwtVerifier
 	now          func() time.Time
 	onDecision   func(*http.Request, Decision)
+	tokenExtra   map[string]any
 	metadataURL  string // "" without ResourceURL
 	metadataPath string // path of metadataURL
 	sdkLeeway    time.Duration
@@ -163,7 +169,7 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Authenticator, error)
 	if opts == nil {
 		opts = &Options{}
 	}
-	a := &Authenticator{now: opts.Now, onDecision: opts.OnDecision}
+	a := &Authenticator{now: opts.Now, onDecision: opts.OnDecision, tokenExtra: maps.Clone(opts.TokenExtra)}
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -13,6 +13,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+
+	"github.com/moatmcp/moat/host/ratelimit"
 )
 
 // fixture is an Authenticator over two API keys and a JWKS file, and the
@@ -43,7 +45,7 @@ func newFixture(t testing.TB, mutate func(*Config)) *fixture {
 		ResourceURL:     testResource,
 		ScopesSupported: []string{"tools:call"},
 		Keys: []APIKey{
-			{ID: "k1", Hash: h1, Tools: []string{"echo", "fs_*"}, Scopes: []string{"files"}, Rate: "10/s"},
+			{ID: "k1", Hash: h1, Tools: []string{"echo", "fs_*"}, Scopes: []string{"files"}, Rate: ratelimit.MustParseRate("10/s")},
 			{ID: "old", Hash: h2, Tools: []string{"*"}, Expires: f.now.Add(-time.Hour)},
 		},
 		JWT: &JWTConfig{

@@ -144,6 +144,11 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		ti := p.TokenInfo()
+		for k, v := range a.tokenExtra {
+			if k != principalExtraKey {
+				ti.Extra[k] = v
+			}
+		}
 		ctx := WithPrincipal(context.WithValue(r.Context(), verifiedKey{}, ti), p)
 		handOver.ServeHTTP(w, r.WithContext(ctx))
 	})

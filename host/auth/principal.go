@@ -7,6 +7,8 @@ import (
 	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
+
+	"github.com/moatmcp/moat/host/ratelimit"
 )
 
 // Authentication methods, the values of Principal.Method.
@@ -43,9 +45,9 @@ type Principal struct {
 	Tools []string
 	// Expires is when the credential stops being accepted. Zero = never.
 	Expires time.Time
-	// Rate is an optional per-principal rate override such as "10/s",
-	// parsed by host/ratelimit and carried opaque here. Empty = the default.
-	Rate string
+	// Rate is an optional per-principal rate override, such as an API
+	// key's own rate. The zero Rate = the default.
+	Rate ratelimit.Rate
 }
 
 // MayUse reports whether p may call tool: tool matches one of p.Tools and p

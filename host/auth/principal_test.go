@@ -87,7 +87,7 @@ func TestContext(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
 	r.Header.Set("Authorization", "Bearer "+f.secret)
 	h.ServeHTTP(httptest.NewRecorder(), r)
-	if fromSDK == nil || fromSDK.ID != "k1" || fromSDK.Rate != "10/s" {
+	if fromSDK == nil || fromSDK.ID != "k1" || fromSDK.Rate.String() != "10/s" {
 		t.Errorf("principal from the go-sdk TokenInfo = %+v", fromSDK)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/moatmcp/moat/host/ratelimit"
 )
 
 // TestSnippet: what `moat keys new` prints is TOML that decodes back to the
@@ -19,7 +21,7 @@ func TestSnippet(t *testing.T) {
 	}{
 		{"minimal", APIKey{ID: "ci", Hash: h}, "[[auth.keys]]\nid      = \"ci\"\nhash    = \"" + h + "\"\n"},
 		{"everything", APIKey{ID: "ci", Hash: h, Tools: []string{"echo", `fs_\*`}, Scopes: []string{"files", "net:read"},
-			Expires: time.Date(2026, 6, 1, 12, 30, 0, 999, time.FixedZone("x", 3600)), Rate: "10/s"},
+			Expires: time.Date(2026, 6, 1, 12, 30, 0, 999, time.FixedZone("x", 3600)), Rate: ratelimit.MustParseRate("10/s")},
 			"[[auth.keys]]\nid      = \"ci\"\nhash    = \"" + h + "\"\ntools   = [\"echo\", \"fs_\\\\*\"]\nscopes  = [\"files\", \"net:read\"]\nexpires = 2026-06-01T11:30:00Z\nrate    = \"10/s\"\n"},
 	}
 	for _, tc := range tests {
@@ -44,7 +46,13 @@ func TestSnippet(t *testing.T) {
 				t.Fatal(err)
 			}
 			k := doc.Auth.Keys[0]
-			back := APIKey{ID: k.ID, Hash: k.Hash, Tools: k.Tools, Scopes: k.Scopes, Expires: k.Expires, Rate: k.Rate}
+			back := APIKey{ID: k.ID, Hash: k.Hash, Tools: k.Tools, Scopes: k.Scopes, Expires: k.Expires}
+			if k.Rate != "" {
+				var err error
+				if back.Rate, err = ratelimit.ParseRate(k.Rate); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if back.ID != tc.key.ID || back.Hash != tc.key.Hash || back.Rate != tc.key.Rate ||
 				!slices.Equal(back.Tools, tc.key.Tools) || !slices.Equal(back.Scopes, tc.key.Scopes) ||
 				!back.Expires.Equal(tc.key.Expires.Truncate(time.Second)) {

@@ -52,6 +52,7 @@ type Config struct {
 	Auth           AuthConfig // [auth]: API keys, JWT, the stdio principal (gate.go)
 	Rates          RateConfig // [rate_limits]
 	AuditFile      string     // [audit] file: the audit log; "" or "-" = stderr
+	AuditOnFailure string     // [audit] on_failure: "refuse" (default) or "continue"
 	MetricsListen  string     // [metrics] listen: a separate listener for /metrics; "" = /metrics on the main listener, behind auth
 }
 

@@ -49,13 +49,14 @@ type LocalConfig struct {
 // RateConfig is [rate_limits]; every rate is written like "600/min" or
 // "10/s burst 20" (docs/ratelimit.md). Zero fields take the defaults.
 type RateConfig struct {
-	PerPrincipal      ratelimit.Rate
-	PerPrincipalTool  ratelimit.Rate
-	PerTool           ratelimit.Rate
-	FailedAuthPerAddr ratelimit.Rate
-	MaxEntries        int
-	IdleTTL           time.Duration
-	ConcurrencyWait   time.Duration
+	PerPrincipal         ratelimit.Rate // per_principal: tool calls per principal
+	PerPrincipalRequests ratelimit.Rate // per_principal_requests: the ceiling on raw requests per principal
+	PerPrincipalTool     ratelimit.Rate
+	PerTool              ratelimit.Rate
+	FailedAuthPerAddr    ratelimit.Rate
+	MaxEntries           int
+	IdleTTL              time.Duration
+	ConcurrencyWait      time.Duration
 }
 
 var scopeToken = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,128}$`) // RFC 6749 scope-token
@@ -280,12 +281,12 @@ func (d *doc) rateConfig(c *Config, root table) error {
 	if err != nil {
 		return err
 	}
-	if err := d.strict(rt, "per_principal", "per_principal_tool", "per_tool", "failed_auth_per_addr", "max_entries", "idle_ttl", "concurrency_wait"); err != nil {
+	if err := d.strict(rt, "per_principal", "per_principal_requests", "per_principal_tool", "per_tool", "failed_auth_per_addr", "max_entries", "idle_ttl", "concurrency_wait"); err != nil {
 		return err
 	}
 	r := &c.Rates
 	for key, dst := range map[string]*ratelimit.Rate{
-		"per_principal": &r.PerPrincipal, "per_principal_tool": &r.PerPrincipalTool,
+		"per_principal": &r.PerPrincipal, "per_principal_requests": &r.PerPrincipalRequests, "per_principal_tool": &r.PerPrincipalTool,
 		"per_tool": &r.PerTool, "failed_auth_per_addr": &r.FailedAuthPerAddr,
 	} {
 		if *dst, err = d.rate(rt, key); err != nil {

@@ -1,13 +1,13 @@
 package ratelimit
 
 import (
+	"bytes"
 	"encoding/json"
 	"maps"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -26,10 +26,17 @@ const DefaultConcurrencyWait = time.Second
 // means its default, as DefaultConfig returns; use Unlimited to turn one
 // rate off.
 type Config struct {
-	// PerPrincipal limits HTTP requests per principal (an API key id or a
-	// token subject). Over it the client gets HTTP 429 with Retry-After.
-	// Default "600/min burst 60". An API key's own rate overrides it.
+	// PerPrincipal limits tool calls per principal (an API key id or a
+	// token subject), whatever protocol housekeeping (initialize,
+	// notifications, tools/list) surrounds them. Over it the client gets
+	// HTTP 429 with Retry-After. Default "600/min burst 60". An API key's
+	// own rate overrides it.
 	PerPrincipal Rate
+	// PerPrincipalRequests is the ceiling on raw HTTP requests per
+	// principal, of any kind: flood protection, kept generous so that it
+	// never bites before PerPrincipal does for a well-behaved client.
+	// Default DefaultRequestCeiling, "6000/min burst 600".
+	PerPrincipalRequests Rate
 	// PerPrincipalTool limits calls of one tool by one principal.
 	// Default "120/min burst 20".
 	PerPrincipalTool Rate
@@ -77,21 +84,27 @@ type ToolRates struct {
 // below what a small host can serve.
 func DefaultConfig() Config {
 	return Config{
-		PerPrincipal:      MustParseRate("600/min burst 60"),
-		PerPrincipalTool:  MustParseRate("120/min burst 20"),
-		PerTool:           MustParseRate("6000/min burst 200"),
-		FailedAuthPerAddr: MustParseRate("20/min burst 10"),
-		MaxEntries:        DefaultMaxEntries,
-		IdleTTL:           DefaultIdleTTL,
-		ConcurrencyWait:   DefaultConcurrencyWait,
+		PerPrincipal:         MustParseRate("600/min burst 60"),
+		PerPrincipalRequests: MustParseRate(DefaultRequestCeiling),
+		PerPrincipalTool:     MustParseRate("120/min burst 20"),
+		PerTool:              MustParseRate("6000/min burst 200"),
+		FailedAuthPerAddr:    MustParseRate("20/min burst 10"),
+		MaxEntries:           DefaultMaxEntries,
+		IdleTTL:              DefaultIdleTTL,
+		ConcurrencyWait:      DefaultConcurrencyWait,
 	}
 }
 
-// withDefaults returns c with every unset field set to its default.
+// withDefaults returns c with every unset field set to its default, and
+// its own copy of Tools.
 func (c Config) withDefaults() Config {
+	c.Tools = maps.Clone(c.Tools)
 	d := DefaultConfig()
 	if c.PerPrincipal.IsZero() {
 		c.PerPrincipal = d.PerPrincipal
+	}
+	if c.PerPrincipalRequests.IsZero() {
+		c.PerPrincipalRequests = d.PerPrincipalRequests
 	}
 	if c.PerPrincipalTool.IsZero() {
 		c.PerPrincipalTool = d.PerPrincipalTool
@@ -117,24 +130,39 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Limiter is the host's rate limiting: per principal at the HTTP layer, per
-// principal×tool and per tool for each call, and failed authentications per
-// client address.
+// DefaultRequestCeiling is Config.PerPrincipalRequests when it is not set:
+// a flood guard on raw HTTP requests, well above what protocol housekeeping
+// around PerPrincipal's calls needs.
+const DefaultRequestCeiling = "6000/min burst 600"
+
+// Limiter is the host's rate limiting: per principal (tool calls, and a
+// generous ceiling on raw requests) at the HTTP layer, per principal×tool
+// and per tool for each call, and failed authentications per client
+// address.
 //
 // # Notes
 //
-//   - Safe for concurrent use; immutable apart from its tables.
+//   - Safe for concurrent use; its Config never changes. A reload makes a
+//     new Limiter with With, which shares this one's tables: the buckets
+//     already filled are kept, so nobody gets a fresh burst because a file
+//     was touched.
 //   - Every table is bounded by Config.MaxEntries and fails closed when it
 //     is full of keys being limited (see Table).
 type Limiter struct {
-	cfg           Config
-	principal     *Table
+	cfg Config
+	*tables
+}
+
+// tables is the state a Limiter keeps: buckets, shared by the Limiters a
+// reload makes (With).
+type tables struct {
+	maxEntries    int
+	idleTTL       time.Duration
+	principal     *Table // tool calls per principal
+	requests      *Table // raw requests per principal (the ceiling)
 	principalTool *Table
 	tool          *Table
 	failedAuth    *Table
-
-	// tools is cfg.Tools, replaceable while serving (SetToolRates).
-	tools atomic.Pointer[map[string]ToolRates]
 
 	// callMu makes AllowCall's two takes (and a refund) one step, so a
 	// call refused by the tool table gives its principal×tool event back
@@ -145,31 +173,40 @@ type Limiter struct {
 // New returns a Limiter for cfg, with defaults for its unset fields.
 func New(cfg Config) *Limiter {
 	cfg = cfg.withDefaults()
+	return &Limiter{cfg: cfg, tables: newTables(cfg)}
+}
+
+func newTables(cfg Config) *tables {
 	opts := TableOptions{MaxEntries: cfg.MaxEntries, IdleTTL: cfg.IdleTTL, Now: cfg.Now}
-	l := &Limiter{
-		cfg:           cfg,
+	return &tables{
+		maxEntries:    cfg.MaxEntries,
+		idleTTL:       cfg.IdleTTL,
 		principal:     NewTable(cfg.PerPrincipal, opts),
+		requests:      NewTable(cfg.PerPrincipalRequests, opts),
 		principalTool: NewTable(cfg.PerPrincipalTool, opts),
 		tool:          NewTable(cfg.PerTool, opts),
 		failedAuth:    NewTable(cfg.FailedAuthPerAddr, opts),
 	}
-	l.SetToolRates(cfg.Tools)
-	return l
 }
 
-// SetToolRates replaces Config.Tools, the per-tool overrides, for the calls
-// that follow (a reload that changed a manifest's rate or rate_all). The
-// buckets already filled are kept: a tool's callers do not get a fresh
-// burst because its manifest was touched.
-func (l *Limiter) SetToolRates(tools map[string]ToolRates) {
-	m := maps.Clone(tools)
-	l.tools.Store(&m)
+// With returns a Limiter that applies cfg's rates to l's buckets: a
+// reload's new rates (a key's own rate, a manifest's rate or rate_all, the
+// defaults) take effect at the next request, and nobody's bucket is
+// refilled by it. Only when cfg changes the tables' shape (MaxEntries or
+// IdleTTL) does the new Limiter start from empty tables. cfg.Now must be
+// the clock l was made with (or nil for both).
+func (l *Limiter) With(cfg Config) *Limiter {
+	cfg = cfg.withDefaults()
+	if cfg.MaxEntries != l.maxEntries || cfg.IdleTTL != l.idleTTL {
+		return New(cfg)
+	}
+	return &Limiter{cfg: cfg, tables: l.tables}
 }
 
 // Config returns the configuration in use, defaults filled in.
 func (l *Limiter) Config() Config {
 	c := l.cfg
-	c.Tools = maps.Clone(*l.tools.Load())
+	c.Tools = maps.Clone(c.Tools)
 	return c
 }
 
@@ -185,7 +222,7 @@ func (l *Limiter) Config() Config {
 // formed and the host is healthy; only this caller must slow down.
 func (l *Limiter) AllowCall(principal, tool string) (ok bool, retryAfter time.Duration, which string) {
 	ppt, pt := l.cfg.PerPrincipalTool, l.cfg.PerTool
-	if o, found := (*l.tools.Load())[tool]; found {
+	if o, found := l.cfg.Tools[tool]; found {
 		if !o.PerPrincipalTool.IsZero() {
 			ppt = o.PerPrincipalTool
 		}
@@ -209,6 +246,37 @@ func (l *Limiter) AllowCall(principal, tool string) (ok bool, retryAfter time.Du
 	return true, 0, ""
 }
 
+// PrincipalKey is the key a request is limited under by AllowPrincipal
+// and AllowRequest: the principal's id, or, for a request that somehow has
+// none, its client address (IPv4, or IPv6 /64), so that it is still
+// limited.
+func PrincipalKey(id, remoteAddr string) string {
+	if id == "" {
+		return "a:" + AddrKey(remoteAddr)
+	}
+	return "p:" + id
+}
+
+// AllowPrincipal takes one tool call of the principal under key
+// (PrincipalKey) at its own rate own, or at PerPrincipal when own is the
+// zero Rate. Only tool calls count: initialize, notifications, tools/list
+// and the like are protocol housekeeping, which AllowRequest bounds, so a
+// key's rate is the number of tool calls it may make whatever its client
+// sends around them.
+func (l *Limiter) AllowPrincipal(key string, own Rate) (ok bool, retryAfter time.Duration) {
+	if own.IsZero() {
+		own = l.cfg.PerPrincipal
+	}
+	return l.principal.AllowRate(key, own)
+}
+
+// AllowRequest takes one HTTP request of the principal under key
+// (PrincipalKey) from the raw request ceiling, PerPrincipalRequests: flood
+// protection against a client that sends anything at all, fast.
+func (l *Limiter) AllowRequest(key string) (ok bool, retryAfter time.Duration) {
+	return l.requests.AllowRate(key, l.cfg.PerPrincipalRequests)
+}
+
 // principalToolKey joins the two names unambiguously whatever bytes they
 // hold: the principal's length comes first.
 func principalToolKey(principal, tool string) string {
@@ -222,7 +290,7 @@ func principalToolKey(principal, tool string) string {
 // Behind a reverse proxy the host must pass the client's address as the
 // proxy reports it; the Limiter never reads X-Forwarded-For itself.
 func (l *Limiter) AuthFailed(addr string) {
-	l.failedAuth.Allow(AddrKey(addr))
+	l.failedAuth.AllowRate(AddrKey(addr), l.cfg.FailedAuthPerAddr)
 }
 
 // Blocked reports whether addr has failed authentication too often and
@@ -233,33 +301,6 @@ func (l *Limiter) AuthFailed(addr string) {
 // (fail closed: that only happens under a distributed attack).
 func (l *Limiter) Blocked(addr string) (bool, time.Duration) {
 	return l.failedAuth.Limited(AddrKey(addr))
-}
-
-// PrincipalMiddleware limits requests per principal before next sees them.
-// principal returns the request's principal id, as authentication set it,
-// and its own rate (the zero Rate for the PerPrincipal default). An empty
-// id is limited by the client address instead (IPv4, or IPv6 /64), so a
-// request that somehow arrives without a principal is still limited. It
-// must run after authentication.
-//
-// A refused request gets WriteTooManyRequests: 429, Retry-After, and a
-// JSON-RPC error body; limited, when not nil, is called first (metrics).
-func (l *Limiter) PrincipalMiddleware(next http.Handler, principal func(*http.Request) (id string, r Rate), limited func()) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		id, r := principal(req)
-		key := "p:" + id
-		if id == "" {
-			key = "a:" + AddrKey(req.RemoteAddr)
-		}
-		if ok, d := l.principal.AllowRate(key, r); !ok {
-			if limited != nil {
-				limited()
-			}
-			WriteTooManyRequests(w, d)
-			return
-		}
-		next.ServeHTTP(w, req)
-	})
 }
 
 // maxRetryAfter caps the delay written in Retry-After and Message. Only a
@@ -283,24 +324,39 @@ func Message(retryAfter time.Duration) string {
 // WriteTooManyRequests writes the HTTP response for a limited request:
 // status 429, a Retry-After header (RetryAfterSeconds), and the body
 //
-//	{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"rate limit exceeded; retry after 3s"}}
+//	{"jsonrpc":"2.0","id":7,"error":{"code":-32000,"message":"rate limit exceeded; retry after 3s"}}
 //
-// The id is null because the request body is not read: a limited client
-// costs the host no parsing.
-func WriteTooManyRequests(w http.ResponseWriter, retryAfter time.Duration) {
-	WriteRefusal(w, retryAfter, Message(retryAfter))
+// id is the request's JSON-RPC id as the client sent it (a number or a
+// string); nil or anything that is not one of those writes null.
+func WriteTooManyRequests(w http.ResponseWriter, id json.RawMessage, retryAfter time.Duration) {
+	WriteRefusal(w, id, retryAfter, Message(retryAfter))
 }
 
 // WriteRefusal is WriteTooManyRequests with another message, for the
 // host's other caps (e.g. open sessions): 429, Retry-After, and a JSON-RPC
 // error whose message is msg.
-func WriteRefusal(w http.ResponseWriter, retryAfter time.Duration, msg string) {
+func WriteRefusal(w http.ResponseWriter, id json.RawMessage, retryAfter time.Duration, msg string) {
 	body, _ := json.Marshal(msg) // a string always marshals
 	h := w.Header()
 	h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds(retryAfter)))
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusTooManyRequests)
-	w.Write([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":` + string(body) + `}}`))
+	w.Write([]byte(`{"jsonrpc":"2.0","id":` + string(ValidID(id)) + `,"error":{"code":-32000,"message":` + string(body) + `}}`))
+}
+
+// ValidID returns id when it is a JSON-RPC request id (a JSON string or
+// number, at most 256 bytes), else null: an id is echoed to the client, so
+// only a well-formed one is.
+func ValidID(id json.RawMessage) json.RawMessage {
+	id = json.RawMessage(bytes.TrimSpace(id))
+	if len(id) == 0 || len(id) > 256 || !json.Valid(id) {
+		return json.RawMessage("null")
+	}
+	switch c := id[0]; {
+	case c == '"', c == '-', c >= '0' && c <= '9':
+		return id
+	}
+	return json.RawMessage("null")
 }
 
 // AddrKey is the key a client address is limited under. addr is "ip:port"

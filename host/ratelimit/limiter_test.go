@@ -1,10 +1,11 @@
 package ratelimit
 
 import (
-	"net/http"
+	"encoding/json"
 	"net/http/httptest"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,9 +118,10 @@ func TestAllowCall(t *testing.T) {
 	}
 }
 
-// TestSetToolRates: a reload's new per-tool rates apply to the next call,
-// and a removed override falls back to the defaults.
-func TestSetToolRates(t *testing.T) {
+// TestWith: a reload's Limiter (With) applies its new per-tool rates to
+// the next call and keeps the buckets already filled; a change of the
+// tables' shape starts new tables.
+func TestWith(t *testing.T) {
 	clock := newClock()
 	l := New(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
 	if ok, _, _ := l.AllowCall("alice", "echo"); !ok {
@@ -129,21 +131,30 @@ func TestSetToolRates(t *testing.T) {
 		t.Fatal("second call allowed under 1/s burst 1")
 	}
 	tools := map[string]ToolRates{"echo": {PerPrincipalTool: Unlimited}}
-	l.SetToolRates(tools)
-	tools["echo"] = ToolRates{} // the limiter kept its own copy
+	l2 := l.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited, Tools: tools})
+	tools["echo"] = ToolRates{} // the limiter keeps its own copy
 	for i := range 5 {
-		if ok, _, which := l.AllowCall("alice", "echo"); !ok {
+		if ok, _, which := l2.AllowCall("alice", "echo"); !ok {
 			t.Fatalf("call %d refused by %s after the override", i, which)
 		}
 	}
-	if got := l.Config().Tools["echo"].PerPrincipalTool; got != Unlimited {
-		t.Errorf("Config().Tools[echo] = %v", got)
-	}
-	l.SetToolRates(nil)
+	// The override removed: the default applies again.
+	l3 := l2.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
 	clock.Advance(time.Second)
-	l.AllowCall("alice", "echo")
-	if ok, _, which := l.AllowCall("alice", "echo"); ok || which != WhichPrincipalTool {
+	l3.AllowCall("alice", "echo")
+	if ok, _, which := l3.AllowCall("alice", "echo"); ok || which != WhichPrincipalTool {
 		t.Fatalf("after the override was removed: %v, %q; want the default's refusal", ok, which)
+	}
+	// A bucket is kept across With: bob's spent burst stays spent.
+	l3.AllowCall("bob", "echo")
+	l5 := l3.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
+	if ok, _, _ := l5.AllowCall("bob", "echo"); ok {
+		t.Fatal("a reload refilled bob's bucket")
+	}
+	// A new table shape: fresh tables.
+	l4 := l3.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited, MaxEntries: 500})
+	if ok, _, _ := l4.AllowCall("alice", "echo"); !ok {
+		t.Fatal("new tables still refused alice")
 	}
 }
 
@@ -206,72 +217,72 @@ func TestFailedAuth(t *testing.T) {
 	blocked("[2001:db8:0:1::1]:1", false, 0)
 }
 
-func TestPrincipalMiddleware(t *testing.T) {
+// TestAllowPrincipal: tool calls per principal, at the principal's own
+// rate or the default, keyed by id or (without one) by address; and the
+// raw request ceiling, a separate table.
+func TestAllowPrincipal(t *testing.T) {
 	clock := newClock()
-	l := New(Config{PerPrincipal: MustParseRate("1/s burst 1"), Now: clock.Now})
+	l := New(Config{PerPrincipal: MustParseRate("1/s burst 1"), PerPrincipalRequests: MustParseRate("1/s burst 3"), Now: clock.Now})
 	vip := MustParseRate("10/s burst 2")
-	refusals := 0
-	h := l.PrincipalMiddleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("ok"))
-	}), func(r *http.Request) (string, Rate) {
-		id := r.Header.Get("X-Test-Principal")
-		if id == "vip" {
-			return id, vip
-		}
-		return id, Rate{}
-	}, func() { refusals++ })
-	const limited = `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"rate limit exceeded; retry after 1s"}}`
 	tests := []struct {
-		name       string
-		advance    time.Duration
-		principal  string
-		remote     string
-		wantStatus int
-		wantRetry  string
-		wantBody   string
+		name      string
+		advance   time.Duration
+		principal string
+		remote    string
+		own       Rate
+		wantOK    bool
+		wantRetry time.Duration
 	}{
-		{"first", 0, "alice", "192.0.2.1:1", 200, "", "ok"},
-		{"second is limited", 0, "alice", "192.0.2.1:1", 429, "1", limited},
-		{"other address same principal", 0, "alice", "192.0.2.9:1", 429, "1", limited},
-		{"other principal", 0, "bob", "192.0.2.1:1", 200, "", "ok"},
-		{"delay rounds up", 300 * time.Millisecond, "alice", "192.0.2.1:1", 429, "1", limited},
-		{"refilled", 700 * time.Millisecond, "alice", "192.0.2.1:1", 200, "", "ok"},
-		{"own rate", 0, "vip", "192.0.2.1:1", 200, "", "ok"},
-		{"own rate burst", 0, "vip", "192.0.2.1:1", 200, "", "ok"},
-		{"own rate limited", 0, "vip", "192.0.2.1:1", 429, "1", limited},
-		{"no principal", 0, "", "192.0.2.1:1", 200, "", "ok"},
-		{"no principal, same address", 0, "", "192.0.2.1:2", 429, "1", limited},
-		{"no principal, other address", 0, "", "192.0.2.2:2", 200, "", "ok"},
-		{"principal named like an address key", 0, "a:192.0.2.2", "192.0.2.3:1", 200, "", "ok"},
+		{"first", 0, "alice", "192.0.2.1:1", Rate{}, true, 0},
+		{"second is limited", 0, "alice", "192.0.2.1:1", Rate{}, false, time.Second},
+		{"other address same principal", 0, "alice", "192.0.2.9:1", Rate{}, false, time.Second},
+		{"other principal", 0, "bob", "192.0.2.1:1", Rate{}, true, 0},
+		{"delay shrinks", 300 * time.Millisecond, "alice", "192.0.2.1:1", Rate{}, false, 700 * time.Millisecond},
+		{"refilled", 700 * time.Millisecond, "alice", "192.0.2.1:1", Rate{}, true, 0},
+		{"own rate", 0, "vip", "192.0.2.1:1", vip, true, 0},
+		{"own rate burst", 0, "vip", "192.0.2.1:1", vip, true, 0},
+		{"own rate limited", 0, "vip", "192.0.2.1:1", vip, false, 100 * time.Millisecond},
+		{"no principal", 0, "", "192.0.2.1:1", Rate{}, true, 0},
+		{"no principal, same address", 0, "", "192.0.2.1:2", Rate{}, false, time.Second},
+		{"no principal, other address", 0, "", "192.0.2.2:2", Rate{}, true, 0},
+		{"principal named like an address key", 0, "a:192.0.2.2", "192.0.2.3:1", Rate{}, true, 0},
 	}
 	for _, tc := range tests {
 		clock.Advance(tc.advance)
-		req := httptest.NewRequest("POST", "/mcp", nil)
-		req.RemoteAddr = tc.remote
-		if tc.principal != "" {
-			req.Header.Set("X-Test-Principal", tc.principal)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != tc.wantStatus || rec.Header().Get("Retry-After") != tc.wantRetry || rec.Body.String() != tc.wantBody {
-			t.Fatalf("%s: got %d, Retry-After %q, body %q; want %d, %q, %q", tc.name,
-				rec.Code, rec.Header().Get("Retry-After"), rec.Body.String(), tc.wantStatus, tc.wantRetry, tc.wantBody)
-		}
-		if tc.wantStatus == 429 && rec.Header().Get("Content-Type") != "application/json" {
-			t.Errorf("%s: Content-Type %q", tc.name, rec.Header().Get("Content-Type"))
+		ok, wait := l.AllowPrincipal(PrincipalKey(tc.principal, tc.remote), tc.own)
+		if ok != tc.wantOK || wait != tc.wantRetry {
+			t.Fatalf("%s: got %v, %v; want %v, %v", tc.name, ok, wait, tc.wantOK, tc.wantRetry)
 		}
 	}
-	if want := 5; refusals != want { // the 429 rows
-		t.Errorf("limited called %d times, want %d", refusals, want)
+	// The ceiling is its own table: carol's calls took nothing from it.
+	for i, want := range []bool{true, true, true, false} {
+		if ok, _ := l.AllowRequest(PrincipalKey("carol", "")); ok != want {
+			t.Fatalf("request %d: %v, want %v", i, ok, want)
+		}
+	}
+	if ok, _ := l.AllowPrincipal(PrincipalKey("carol", ""), Rate{}); !ok {
+		t.Fatal("carol's first call refused after her requests")
 	}
 }
 
 func TestWriteTooManyRequests(t *testing.T) {
-	rec := httptest.NewRecorder()
-	WriteTooManyRequests(rec, 2500*time.Millisecond)
-	const body = `{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"rate limit exceeded; retry after 3s"}}`
-	if rec.Code != 429 || rec.Header().Get("Retry-After") != "3" || rec.Body.String() != body {
-		t.Errorf("got %d, Retry-After %q, body %q", rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())
+	for _, tc := range []struct {
+		name, id, wantID string
+	}{
+		{"number", "7", "7"},
+		{"string", `"a-1"`, `"a-1"`},
+		{"none", "", "null"},
+		{"null", "null", "null"},
+		{"object", `{"x":1}`, "null"},
+		{"not JSON", `7x`, "null"},
+		{"too long", `"` + strings.Repeat("a", 300) + `"`, "null"},
+	} {
+		rec := httptest.NewRecorder()
+		WriteTooManyRequests(rec, json.RawMessage(tc.id), 2500*time.Millisecond)
+		body := `{"jsonrpc":"2.0","id":` + tc.wantID + `,"error":{"code":-32000,"message":"rate limit exceeded; retry after 3s"}}`
+		if rec.Code != 429 || rec.Header().Get("Retry-After") != "3" || rec.Body.String() != body || !json.Valid(rec.Body.Bytes()) {
+			t.Errorf("%s: got %d, Retry-After %q, body %q", tc.name, rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())
+		}
 	}
 }
 
@@ -321,17 +332,13 @@ func TestBoundedUnderFlood(t *testing.T) {
 		t.Run("step "+step.String(), func(t *testing.T) {
 			clock := newClock()
 			l := New(Config{Now: clock.Now})
-			h := l.PrincipalMiddleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
-				func(r *http.Request) (string, Rate) { return r.Header.Get("X-P"), Rate{} }, nil)
-			req := httptest.NewRequest("POST", "/mcp", nil)
-			rec := httptest.NewRecorder()
 			before := heapAlloc()
 			var allowed, refused int
 			for i := range n {
 				clock.Advance(step)
 				p := "principal-" + strconv.Itoa(i)
-				req.Header.Set("X-P", p)
-				h.ServeHTTP(rec, req)
+				l.AllowPrincipal(PrincipalKey(p, ""), Rate{})
+				l.AllowRequest(PrincipalKey(p, ""))
 				if ok, _, _ := l.AllowCall(p, "tool-"+strconv.Itoa(i%500)); ok {
 					allowed++
 				} else {
@@ -347,7 +354,7 @@ func TestBoundedUnderFlood(t *testing.T) {
 			growth := int64(heapAlloc()) - int64(before)
 			t.Logf("heap growth %d KiB; calls allowed %d, refused %d; tables: principal %d, principal×tool %d, tool %d, failed auth %d",
 				growth>>10, allowed, refused, l.principal.Len(), l.principalTool.Len(), l.tool.Len(), l.failedAuth.Len())
-			for name, table := range map[string]*Table{"principal": l.principal, "principal×tool": l.principalTool, "tool": l.tool, "failed auth": l.failedAuth} {
+			for name, table := range map[string]*Table{"principal": l.principal, "requests": l.requests, "principal×tool": l.principalTool, "tool": l.tool, "failed auth": l.failedAuth} {
 				if table.Len() > DefaultMaxEntries {
 					t.Errorf("%s table: Len %d > %d", name, table.Len(), DefaultMaxEntries)
 				}

@@ -95,6 +95,10 @@ type Options struct {
 	// Zero value: DefaultMaxBodyBytes. Keep the go-sdk's
 	// StreamableHTTPOptions.MaxRequestBodyBytes at least this large.
 	MaxBodyBytes int64
+	// OnRefusal is called for every request refused here, with the status
+	// it gets and the refusal's fixed text (for the audit log). nil = not
+	// called. It must be quick and safe for concurrent use.
+	OnRefusal func(r *http.Request, status int, reason string)
 }
 
 // Wrap returns a handler that checks each request, then passes it to next.
@@ -121,7 +125,7 @@ func Wrap(next http.Handler, opts *Options) http.Handler {
 	if opts != nil {
 		o = *opts
 	}
-	w := &wrapper{next: next, maxBody: o.MaxBodyBytes}
+	w := &wrapper{next: next, maxBody: o.MaxBodyBytes, onRefusal: o.OnRefusal}
 	if w.maxBody <= 0 {
 		w.maxBody = DefaultMaxBodyBytes
 	}
@@ -147,6 +151,7 @@ type wrapper struct {
 	listenHost     string
 	listenPort     string
 	listenLoopback bool
+	onRefusal      func(*http.Request, int, string)
 }
 
 // versionPattern is the shape of an MCP protocol version. The go-sdk answers
@@ -157,6 +162,10 @@ var versionPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
 func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err := w.check(r); err != nil {
+		if w.onRefusal != nil {
+			status, _ := StatusAndCode(err)
+			w.onRefusal(r, status, err.Error())
+		}
 		writeError(rw, err)
 		return
 	}
@@ -357,4 +366,12 @@ func writeError(rw http.ResponseWriter, err error) {
 	}
 	rw.WriteHeader(status)
 	io.WriteString(rw, `{"jsonrpc":"2.0","id":null,"error":{"code":`+strconv.Itoa(code)+`,"message":`+strconv.Quote(err.Error())+`}}`)
+}
+
+// IsLoopbackListen reports whether a listen address ("host:port") accepts
+// connections from this machine only: "localhost" or a loopback IP.
+// Empty, 0.0.0.0 and :: listen on every interface, and are not.
+func IsLoopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && isLoopbackHost(host)
 }

@@ -1,0 +1,157 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/host/netpolicy"
+	"github.com/moatmcp/moat/host/ratelimit"
+	"github.com/moatmcp/moat/host/sandbox"
+)
+
+// errUnavailable answers a request that arrives while the server is
+// closing (no snapshot to run it under).
+var errUnavailable = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "server unavailable; retry later"}
+
+// call runs one tools/call under snap: authorise → rate limit →
+// (validate → sandbox → result, in Tool.Call) → audit. Host faults become
+// an internal error that carries only an error id.
+func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	start := time.Now()
+	p := principalOf(snap, req.Extra)
+	name := ""
+	if req.Params != nil {
+		name = req.Params.Name
+	}
+	t := snap.tools[name]
+	rec := audit.Record{Event: audit.EventToolCall, Tool: name, ClientAddr: clientAddr(req.Extra)}
+	if t != nil {
+		rec.Args = audit.Summarize(req.Params.Arguments, t.sensitive)
+		rec.BytesIn = len(req.Params.Arguments)
+	}
+	if p != nil {
+		rec.Principal, rec.AuthMethod = p.ID, p.Method
+	}
+	finish := func(outcome, reason string) error {
+		rec.Outcome, rec.Reason = outcome, reason
+		rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+		s.metrics.Call(s.metricsTool(snap, name), outcome, time.Since(start))
+		return s.writeAudit(rec)
+	}
+
+	// Authorise: a tool the caller may not use does not exist for it.
+	if t == nil || !mayUse(p, t) {
+		if t == nil {
+			rec.Tool = "" // an unknown name is the caller's text: not a label, not a record field
+		}
+		if err := finish("denied", "tool not granted to principal"); err != nil {
+			return nil, s.auditFailure(err)
+		}
+		s.metrics.Denied("forbidden")
+		return nil, unknownTool(name)
+	}
+	if ok, wait, which := snap.limiter.AllowCall(p.ID, t.Name()); !ok {
+		if err := finish("limited", which); err != nil {
+			return nil, s.auditFailure(err)
+		}
+		s.metrics.Limited(which)
+		return toolError(fmt.Sprintf("rate limit exceeded for tool %s; retry after %ds", t.Name(), ratelimit.RetryAfterSeconds(wait))), nil
+	}
+
+	q := newNotifier()
+	prog := newProgress(ctx, req, q)
+	prog.start()
+	hooks := &sandbox.Hooks{
+		Log: func(level int, msg string) {
+			if req.Session == nil {
+				return
+			}
+			params := &mcp.LoggingMessageParams{Level: LogLevel(level), Data: msg, Logger: t.Name()}
+			q.try(func() { _ = req.Session.Log(ctx, params) })
+		},
+		Progress: prog.report,
+	}
+	// One audit record per outbound request the tool makes (net grant).
+	ctx = netpolicy.WithObserver(ctx, func(e netpolicy.Event) {
+		_ = s.writeAudit(audit.Record{
+			Event: audit.EventNetRequest, Tool: t.Name(), Principal: rec.Principal, ClientAddr: rec.ClientAddr,
+			Outcome: e.Outcome, Host: e.Host, Method: e.Method, Status: e.Status,
+			BytesIn: int(e.BytesIn), BytesOut: int(e.BytesOut), DurationMS: float64(e.Duration.Microseconds()) / 1000,
+		})
+	})
+	s.metrics.InFlight(t.Name(), 1)
+	// The principal decides which instances a per-principal tool may reuse.
+	res, info, err := t.Call(sandbox.WithPrincipal(ctx, p.ID), req.Params.Arguments, hooks)
+	s.metrics.InFlight(t.Name(), -1)
+	prog.finish()
+	if dropped := q.drain(ctx); dropped > 0 { // before the result: notifications come first
+		s.log.Warn("client too slow for the tool's notifications; some were dropped", "tool", t.Name(), "principal", rec.Principal, "dropped", dropped)
+	}
+	if info.Run != nil {
+		code := info.Run.ExitCode
+		rec.ExitCode = &code
+	}
+	rec.BytesOut = info.BytesOut
+	if err != nil {
+		id := NewErrorID()
+		rec.ErrorID = id
+		s.log.Error("tool call failed", "error_id", id, "tool", t.Name(), "principal", rec.Principal, "err", err)
+		if aerr := finish("host_error", ""); aerr != nil {
+			return nil, s.auditFailure(aerr)
+		}
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("internal error (error id %s)", id)}
+	}
+	if info.Run != nil && info.Run.Err != nil && info.Outcome != "ok" {
+		// The guest's own error, for the operator; never sent to the client.
+		id := NewErrorID()
+		rec.ErrorID = id
+		s.log.Info("tool call ended badly", "error_id", id, "tool", t.Name(), "outcome", info.Outcome, "err", info.Run.Err)
+	}
+	if err := finish(info.Outcome, ""); err != nil {
+		// The call ran, but it cannot be recorded: its result is not
+		// released (fail closed, [audit] on_failure = "refuse").
+		return nil, s.auditFailure(err)
+	}
+	return res, nil
+}
+
+// metricsTool is the tool label of a call's metrics: the tool's name when
+// it exists, else "" (metrics turns it into a bounded placeholder).
+func (s *Server) metricsTool(snap *snapshot, name string) string {
+	if _, ok := snap.tools[name]; ok {
+		return name
+	}
+	return ""
+}
+
+// errAuditUnavailable is what writeAudit returns while the audit log
+// cannot be written and [audit] on_failure is "refuse".
+var errAuditUnavailable = errors.New("audit log unavailable")
+
+// auditFailure is the client-facing error of a request refused because its
+// audit record could not be written.
+func (s *Server) auditFailure(err error) error {
+	id := NewErrorID()
+	s.log.Error("request refused: its audit record could not be written", "error_id", id, "err", err)
+	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("service unavailable: the audit log cannot be written (error id %s)", id)}
+}
+
+// logLevels are MCP's log levels in syslog order, as moat.log numbers them.
+var logLevels = [...]mcp.LoggingLevel{"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
+
+// LogLevel names a moat.log level (0 debug … 7 emergency, clamped).
+func LogLevel(n int) mcp.LoggingLevel {
+	if n < 0 {
+		n = 0
+	}
+	if n >= len(logLevels) {
+		n = len(logLevels) - 1
+	}
+	return logLevels[n]
+}

@@ -1,0 +1,167 @@
+package host
+
+import (
+	"context"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/moatmcp/moat/host/auth"
+)
+
+// newMCPServer makes the go-sdk server, which outlives snapshots: it holds
+// the MCP sessions. Tool lists and calls never come from its own registry:
+// dispatch answers them from the snapshot of each request, so that one
+// request never sees two snapshots. The registry is kept in step with the
+// serving snapshot (syncSDKTools) only so that the go-sdk tells clients
+// when the list changed.
+func newMCPServer(s *Server) *mcp.Server {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "moat", Title: "moat tool host", Version: Version}, &mcp.ServerOptions{
+		Logger: s.log,
+		// Advertise tools (with list_changed for hot reload) and logging,
+		// which tools use through moat.log.
+		Capabilities: &mcp.ServerCapabilities{
+			Tools:   &mcp.ToolCapabilities{ListChanged: true},
+			Logging: &mcp.LoggingCapabilities{},
+		},
+		// What a caller may list depends on who the caller is, so no list
+		// may be cached for anyone else, and tools change on reload.
+		SetCacheable: func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) {
+			c.CacheScope = "private"
+			c.TTLMs = 0
+		},
+	})
+	srv.AddReceivingMiddleware(s.dispatch)
+	return srv
+}
+
+// dispatch answers tools/list and tools/call from the request's snapshot;
+// every other method goes to the go-sdk.
+func (s *Server) dispatch(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		switch method {
+		case "tools/list":
+			snap, release := s.requestSnapshot(req.GetExtra())
+			if snap == nil {
+				return nil, errUnavailable
+			}
+			defer release()
+			p := principalOf(snap, req.GetExtra())
+			// Filtered per caller and changed by reloads: never cacheable
+			// for anyone else.
+			res := &mcp.ListToolsResult{Tools: []*mcp.Tool{}, Cacheable: mcp.Cacheable{CacheScope: "private"}}
+			for _, name := range snap.names {
+				if t := snap.tools[name]; mayUse(p, t) {
+					res.Tools = append(res.Tools, t.MCPTool())
+				}
+			}
+			return res, nil
+		case "tools/call":
+			creq, ok := req.(*mcp.CallToolRequest)
+			if !ok {
+				return next(ctx, method, req)
+			}
+			snap, release := s.requestSnapshot(req.GetExtra())
+			if snap == nil {
+				return nil, errUnavailable
+			}
+			defer release()
+			return s.call(ctx, snap, creq)
+		}
+		return next(ctx, method, req)
+	}
+}
+
+// requestSnapshot is the snapshot a request runs under: the one that
+// authenticated it over HTTP (held by the HTTP request until it ends), or,
+// without authentication (stdio, --no-auth), the one serving now, held
+// until release.
+func (s *Server) requestSnapshot(extra *mcp.RequestExtra) (*snapshot, func()) {
+	if extra != nil && extra.TokenInfo != nil {
+		if snap, ok := extra.TokenInfo.Extra[snapshotExtraKey].(*snapshot); ok && snap != nil {
+			return snap, func() {}
+		}
+		return nil, nil // a token we did not issue: fail closed
+	}
+	snap := s.acquire()
+	if snap == nil {
+		return nil, nil
+	}
+	return snap, snap.release
+}
+
+// principalOf finds the caller of one MCP request: the principal the HTTP
+// authenticator verified, else the snapshot's fallback (stdio's local
+// principal, or the anonymous one of --no-auth). nil means nobody, and
+// nobody may use anything.
+func principalOf(snap *snapshot, extra *mcp.RequestExtra) *auth.Principal {
+	if extra != nil && extra.TokenInfo != nil {
+		if p, ok := auth.FromTokenInfo(extra.TokenInfo); ok {
+			return p
+		}
+		return nil // a token we did not issue: fail closed
+	}
+	return snap.fallback
+}
+
+// syncSDKTools makes the go-sdk's registry match cur (see newMCPServer):
+// adding or replacing a tool and removing one each make the go-sdk send
+// notifications/tools/list_changed.
+func (s *Server) syncSDKTools(prev, cur *snapshot) {
+	var removed []string
+	if prev != nil {
+		for _, name := range prev.names {
+			if _, ok := cur.tools[name]; !ok {
+				removed = append(removed, name)
+			}
+		}
+	}
+	if len(removed) > 0 {
+		s.mcp.RemoveTools(removed...)
+	}
+	for _, name := range cur.names {
+		t := cur.tools[name]
+		if prev != nil && prev.tools[name] == t {
+			continue
+		}
+		s.mcp.AddTool(t.MCPTool(), unreachableHandler)
+	}
+}
+
+// notifyListChanged makes the go-sdk tell clients to list tools again when
+// no tool changed but who may see them did (keys, scopes, [auth.local]):
+// re-adding a tool counts as a change.
+func (s *Server) notifyListChanged() {
+	if snap := s.current(); snap != nil && len(snap.names) > 0 {
+		s.mcp.AddTool(snap.tools[snap.names[0]].MCPTool(), unreachableHandler)
+	}
+}
+
+// unreachableHandler is what the go-sdk's registry holds: dispatch answers
+// every tools/call before the registry is consulted.
+func unreachableHandler(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return nil, errUnavailable
+}
+
+// endSessions closes the MCP sessions of credentials a reload revoked.
+// Their next request is refused by the new snapshot's authenticator anyway;
+// ending the session also ends its GET stream and frees its slot.
+func (s *Server) endSessions(ch *changeSet) int {
+	if len(ch.revoked) == 0 && !ch.jwtChanged {
+		return 0
+	}
+	ids := s.caps.sessionsOf(func(principal string) bool {
+		return ch.revoked[principal] || (ch.jwtChanged && len(principal) > 4 && principal[:4] == "jwt:")
+	})
+	if len(ids) == 0 {
+		return 0
+	}
+	n := 0
+	for ss := range s.mcp.Sessions() {
+		if ids[ss.ID()] {
+			_ = ss.Close()
+			s.caps.release(ss.ID())
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,183 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/moatmcp/moat/host/auth"
+)
+
+// testServer is a Server built the way moat serve builds one: from a
+// moat.toml and a folder of manifests, written into a temp folder that
+// tests may change and reload.
+type testServer struct {
+	*Server
+	t      *testing.T
+	dir    string // moat.toml, audit.log
+	tools  string // the manifest folder
+	cfg    string // moat.toml's path
+	url    string // "http://127.0.0.1:port" when served over HTTP
+	notice *syncBuf
+	extra  string // the caller's part of moat.toml
+}
+
+// testConfig describes a testServer.
+type testConfig struct {
+	// toml is moat.toml besides [tools], [sandbox] and [audit], which the
+	// helper writes.
+	toml string
+	// tools are manifests by file name (".toml" added).
+	tools map[string]string
+	// http serves over HTTP on 127.0.0.1:0; otherwise the server is made
+	// for stdio (callers without a token are [auth.local]: every tool)
+	// and tests connect in memory (connect).
+	http bool
+	// noAuth serves HTTP without authentication.
+	noAuth bool
+}
+
+var (
+	cacheOnce sync.Once
+	cacheDir  string
+)
+
+// sharedCache is one compile cache for every test server, so a module is
+// compiled once per test run.
+func sharedCache(t *testing.T) string {
+	cacheOnce.Do(func() {
+		d, err := os.MkdirTemp("", "moat-host-cache")
+		if err == nil {
+			os.Chmod(d, 0o700)
+			cacheDir = d
+		}
+	})
+	if cacheDir == "" {
+		t.Fatal("no cache dir")
+	}
+	return cacheDir
+}
+
+// manifestText is a manifest for module with body's other fields.
+func manifestText(module, body string) string {
+	return fmt.Sprintf("module = %q\n%s\n", module, body)
+}
+
+func newTestServer(t *testing.T, c testConfig) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	ts := &testServer{t: t, dir: dir, tools: filepath.Join(dir, "tools"), cfg: filepath.Join(dir, "moat.toml"), notice: &syncBuf{}, extra: c.toml}
+	if err := os.Mkdir(ts.tools, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range c.tools {
+		ts.writeTool(name, text)
+	}
+	ts.writeConfig(c.toml)
+	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice}
+	if c.http {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Listener = ln
+		ts.url = "http://" + ln.Addr().String()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(ctx, opts)
+	if err != nil {
+		cancel()
+		t.Fatalf("New: %v", err)
+	}
+	ts.Server = s
+	done := make(chan struct{})
+	if c.http {
+		go func() {
+			defer close(done)
+			if err := s.Serve(ctx); err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		}()
+	} else {
+		close(done)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if err := s.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return ts
+}
+
+// writeConfig writes moat.toml with extra as the caller's part.
+func (ts *testServer) writeConfig(extra string) {
+	ts.t.Helper()
+	text := fmt.Sprintf("[tools]\ndirs = [\"tools\"]\n[sandbox]\ncache_dir = %q\n[audit]\nfile = \"audit.log\"\n%s\n", sharedCache(ts.t), extra)
+	if err := os.WriteFile(ts.cfg, []byte(text), 0o600); err != nil {
+		ts.t.Fatal(err)
+	}
+	ts.extra = extra
+}
+
+func (ts *testServer) writeTool(name, text string) {
+	ts.t.Helper()
+	if err := os.WriteFile(filepath.Join(ts.tools, name+".toml"), []byte(text), 0o644); err != nil {
+		ts.t.Fatal(err)
+	}
+}
+
+// auditText is the audit log so far.
+func (ts *testServer) auditText() string {
+	ts.t.Helper()
+	b, err := os.ReadFile(filepath.Join(ts.dir, "audit.log"))
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// reload reloads and fails the test unless it took.
+func (ts *testServer) reload() *ReloadReport {
+	ts.t.Helper()
+	rep := ts.Reload(context.Background())
+	if !rep.OK() {
+		ts.t.Fatalf("reload: %v", rep.Err)
+	}
+	return rep
+}
+
+// testKey is one API key of a test config.
+type testKey struct {
+	id, secret, hash string
+}
+
+// newTestKeys makes keys with the given ids.
+func newTestKeys(t *testing.T, ids ...string) map[string]testKey {
+	t.Helper()
+	keys := map[string]testKey{}
+	for _, id := range ids {
+		secret, hash, err := auth.NewKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[id] = testKey{id: id, secret: secret, hash: hash}
+	}
+	return keys
+}
+
+// keyBlock is an [[auth.keys]] entry.
+func keyBlock(k testKey, tools string, more ...string) string {
+	return fmt.Sprintf("[[auth.keys]]\nid = %q\nhash = %q\ntools = %s\n%s\n", k.id, k.hash, tools, strings.Join(more, "\n"))
+}
+
+// auditReader reads a test server's audit log, as a String.
+type auditReader struct{ ts *testServer }
+
+func (a auditReader) String() string { return a.ts.auditText() }

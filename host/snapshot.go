@@ -1,0 +1,366 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/host/ratelimit"
+	"github.com/moatmcp/moat/host/transport"
+)
+
+// snapshot is everything moat.toml and the manifests decide, provisioned
+// whole: the compiled tools, the authenticator with its keys and JWT
+// settings, the principals of stdio and --no-auth, the limiter's rates, the
+// TLS certificate, and the HTTP stack built from them. A reload builds a
+// new snapshot and swaps it in; nothing in a snapshot changes after build.
+//
+// # Notes
+//
+//   - Holders (acquire/release) keep its tools open: a call runs under the
+//     snapshot it started with, and a retired snapshot's own tools close
+//     only once its last holder has released it.
+//   - Tools whose manifest digest did not change are shared with the
+//     previous snapshot, not recompiled.
+type snapshot struct {
+	gen      uint64
+	cfg      *manifest.Config
+	tools    map[string]*Tool
+	names    []string            // sorted: the order of tools/list
+	authn    *auth.Authenticator // nil: no authentication (stdio, --no-auth)
+	fallback *auth.Principal     // caller of requests without a verified token; nil = nobody
+	limiter  *ratelimit.Limiter
+	cert     *tls.Certificate  // nil without TLS
+	keys     map[string]string // API key id → digest of its entry (reload reports)
+	jwt      string            // digest of [auth.jwt]; "" without
+	files    []string          // every file it was built from, for the watcher
+	handler  http.Handler      // the HTTP stack (stack.go)
+
+	mu      sync.Mutex
+	refs    int
+	retired bool
+	drained chan struct{} // closed once retired and released by all
+}
+
+// acquire holds the snapshot; false once it is retired.
+func (s *snapshot) acquire() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retired {
+		return false
+	}
+	s.refs++
+	return true
+}
+
+func (s *snapshot) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refs--
+	if s.retired && s.refs == 0 {
+		close(s.drained)
+	}
+}
+
+// retire marks the snapshot superseded: no new holder, and drained closes
+// when the last one releases it.
+func (s *snapshot) retire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retired {
+		return
+	}
+	s.retired = true
+	if s.refs == 0 {
+		close(s.drained)
+	}
+}
+
+// closeTools closes the snapshot's tools that keep does not hold too.
+func (s *snapshot) closeTools(ctx context.Context, keep *snapshot) error {
+	var errs []error
+	for name, t := range s.tools {
+		if keep != nil && keep.tools[name] == t {
+			continue
+		}
+		errs = append(errs, t.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// snapshotExtraKey carries the snapshot that authenticated a request in
+// the go-sdk's TokenInfo.Extra, so the MCP handlers run each request under
+// the snapshot its HTTP stages used.
+const snapshotExtraKey = "moat.snapshot"
+
+// build provisions a snapshot from cfg. prev (nil at start) lends its
+// unchanged tools and its limiter's buckets. On error nothing is left
+// open, and prev is untouched.
+func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot) (snap *snapshot, ch *changeSet, err error) {
+	snap = &snapshot{gen: s.gen.Add(1), cfg: cfg, tools: map[string]*Tool{}, drained: make(chan struct{})}
+	if prev != nil {
+		if err := restartOnly(prev.cfg, cfg); err != nil {
+			return nil, nil, err
+		}
+	}
+	var made []*Tool // closed if the build fails
+	defer func() {
+		if err != nil {
+			for _, t := range made {
+				t.Close(context.Background())
+			}
+		}
+	}()
+
+	ms, err := loadManifests(cfg.ManifestDirs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range ms {
+		digest := manifestDigest(m)
+		if prev != nil {
+			if old, ok := prev.tools[m.Name]; ok {
+				if old.digest == digest {
+					snap.tools[m.Name] = old
+					continue
+				}
+				if err := checkPin(old.Manifest, m); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		t, err := LoadTool(ctx, s.rt, m)
+		if err != nil {
+			return nil, nil, err
+		}
+		made = append(made, t)
+		snap.tools[m.Name] = t
+	}
+	for name := range snap.tools {
+		snap.names = append(snap.names, name)
+	}
+	sort.Strings(snap.names)
+
+	if err := s.provisionAuth(ctx, cfg, snap); err != nil {
+		return nil, nil, err
+	}
+	rc := rateConfig(cfg.Rates, snap.tools)
+	if prev != nil {
+		snap.limiter = prev.limiter.With(rc)
+	} else {
+		snap.limiter = ratelimit.New(rc)
+	}
+	if cfg.TLSCert != "" && !s.opts.Stdio {
+		c, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: [server.tls]: the certificate and key do not load as a pair", cfg.File)
+		}
+		snap.cert = &c
+	}
+	snap.files = snapshotFiles(cfg, ms)
+	snap.handler = s.stack(snap)
+	return snap, diff(prev, snap), nil
+}
+
+// loadManifests loads every manifest in dirs; any error fails the whole
+// set, with every file's error named.
+func loadManifests(dirs []string) ([]*manifest.Tool, error) {
+	var (
+		all  []*manifest.Tool
+		errs []error
+		seen = map[string]string{}
+	)
+	for _, dir := range dirs {
+		ms, derrs := manifest.LoadDir(dir)
+		errs = append(errs, derrs...)
+		for _, m := range ms {
+			if prev, dup := seen[m.Name]; dup {
+				errs = append(errs, &manifest.Error{File: m.File, Line: m.Line("name"), Field: "name",
+					Msg: fmt.Sprintf("tool %q is already defined in %s", m.Name, prev), Err: manifest.ErrDuplicateTool})
+				continue
+			}
+			seen[m.Name] = m.File
+			all = append(all, m)
+		}
+	}
+	return all, errors.Join(errs...)
+}
+
+// restartOnly refuses a reload that changes what only a restart can
+// change: the listeners, the compile cache and the audit file. The whole
+// reload is refused, so the files and the server never disagree silently.
+func restartOnly(old, cur *manifest.Config) error {
+	for _, f := range []struct {
+		field    string
+		old, cur string
+	}{
+		{"[server] listen", old.Listen, cur.Listen},
+		{"[metrics] listen", old.MetricsListen, cur.MetricsListen},
+		{"[sandbox] cache_dir", old.CacheDir, cur.CacheDir},
+		{"[audit] file", old.AuditFile, cur.AuditFile},
+		{"[server.tls] (on or off)", fmt.Sprint(old.TLSCert != ""), fmt.Sprint(cur.TLSCert != "")},
+		{"[server] max_body", fmt.Sprint(old.MaxBodyBytes), fmt.Sprint(cur.MaxBodyBytes)},
+	} {
+		if f.old != f.cur {
+			return fmt.Errorf("%s: %s changed from %q to %q: that takes a restart; the previous configuration keeps serving", cur.File, f.field, f.old, f.cur)
+		}
+	}
+	return nil
+}
+
+// checkPin refuses a change to a pinned tool that does not come with a new
+// pin: changing what an agent is told about a tool, or what the tool may
+// do, must go with a new pin (no silent "rug pull").
+func checkPin(old, cur *manifest.Tool) error {
+	if !old.Pinned {
+		return nil
+	}
+	if !cur.Pinned {
+		return fmt.Errorf("%s: sha256: the pin was removed from a pinned tool; refusing the change (restart moat to accept it)", cur.File)
+	}
+	if old.SHA256 == cur.SHA256 {
+		return fmt.Errorf("%s: sha256: the tool changed but its pin did not; update sha256 to accept the change", cur.File)
+	}
+	return nil
+}
+
+// provisionAuth decides how callers are authenticated. Never silently
+// open: with no keys and no JWT configured on a loopback address it uses
+// a key made for this run (devKey) and printed once; on any other address
+// it refuses. --no-auth is loopback-only (checked at New).
+func (s *Server) provisionAuth(ctx context.Context, cfg *manifest.Config, snap *snapshot) error {
+	switch {
+	case s.opts.Stdio:
+		// The MCP spec leaves stdio's credentials to the environment.
+		l := cfg.Auth.Local
+		snap.fallback = &auth.Principal{ID: "local", Method: auth.MethodLocal, Tools: slices.Clone(l.Tools), Scopes: slices.Clone(l.Scopes)}
+		return nil
+	case s.opts.NoAuth:
+		snap.fallback = &auth.Principal{ID: "anonymous", Method: "none", Tools: []string{"*"}}
+		return nil
+	}
+	ac := authConfig(cfg.Auth)
+	if len(ac.Keys) == 0 && ac.JWT == nil {
+		if !transport.IsLoopbackListen(cfg.Listen) {
+			return fmt.Errorf("no API keys or [auth.jwt] configured: refusing to serve %s without authentication (see docs/auth.md; `moat keys new` makes a key)", cfg.Listen)
+		}
+		k, err := s.devKey.get(s.notice, cfg.Auth.ScopesSupported)
+		if err != nil {
+			return err
+		}
+		ac.Keys = []auth.APIKey{k}
+	}
+	snap.keys = map[string]string{}
+	for _, k := range ac.Keys {
+		snap.keys[k.ID] = keyDigest(k)
+	}
+	if j := ac.JWT; j != nil {
+		snap.jwt = digestStrings(j.Issuer, j.Audience, j.JWKSFile, j.JWKSURL, strings.Join(j.Algorithms, " "), j.Leeway.String())
+	}
+	authn, err := auth.New(ctx, ac, &auth.Options{
+		Logger: s.log,
+		OnDecision: func(r *http.Request, d auth.Decision) {
+			s.authDecision(r, d)
+			if !d.OK {
+				snap.limiter.AuthFailed(d.Addr)
+			}
+		},
+		TokenExtra: map[string]any{snapshotExtraKey: snap},
+	})
+	if err != nil {
+		return fmt.Errorf("%s: [auth]: %w", cfg.File, err)
+	}
+	snap.authn = authn
+	return nil
+}
+
+// devKey is the key made for one run when no key is configured. It is
+// made once and kept across reloads (so a reload that still configures no
+// key does not lock its holder out); a reload that configures keys retires
+// it, and its sessions end.
+type devKey struct {
+	mu  sync.Mutex
+	key *auth.APIKey
+}
+
+func (d *devKey) get(notice interface{ Write([]byte) (int, error) }, scopes []string) (auth.APIKey, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.key == nil {
+		secret, hash, err := auth.NewKey()
+		if err != nil {
+			return auth.APIKey{}, err
+		}
+		d.key = &auth.APIKey{ID: "dev", Hash: hash, Tools: []string{"*"}}
+		// Shown once, to the operator's terminal, like a notebook token;
+		// never written to the log or the audit trail.
+		fmt.Fprintf(notice, "moat: no keys configured; a key for this run only (all tools):\n\n    Authorization: Bearer %s\n\n", secret)
+	}
+	k := *d.key
+	k.Scopes = slices.Clone(scopes)
+	return k, nil
+}
+
+// authConfig turns [auth] into the authenticator's config.
+func authConfig(c manifest.AuthConfig) auth.Config {
+	ac := auth.Config{
+		ResourceURL:          c.ResourceURL,
+		AuthorizationServers: c.AuthorizationServers,
+		ScopesSupported:      c.ScopesSupported,
+	}
+	for _, k := range c.Keys {
+		ac.Keys = append(ac.Keys, auth.APIKey{ID: k.ID, Hash: k.Hash, Tools: k.Tools, Scopes: k.Scopes, Expires: k.Expires, Rate: k.Rate})
+	}
+	if j := c.JWT; j != nil {
+		ac.JWT = &auth.JWTConfig{Issuer: j.Issuer, Audience: j.Audience, JWKSFile: j.JWKSFile, JWKSURL: j.JWKSURL, Algorithms: j.Algorithms, Leeway: j.Leeway}
+	}
+	return ac
+}
+
+// rateConfig turns [rate_limits] and the manifests' own rates (limits.rate,
+// limits.rate_all) into the limiter's config; zero fields keep the
+// defaults.
+func rateConfig(c manifest.RateConfig, tools map[string]*Tool) ratelimit.Config {
+	rc := ratelimit.Config{
+		PerPrincipal:         c.PerPrincipal,
+		PerPrincipalRequests: c.PerPrincipalRequests,
+		PerPrincipalTool:     c.PerPrincipalTool,
+		PerTool:              c.PerTool,
+		FailedAuthPerAddr:    c.FailedAuthPerAddr,
+		MaxEntries:           c.MaxEntries,
+		IdleTTL:              c.IdleTTL,
+		ConcurrencyWait:      c.ConcurrencyWait,
+		Tools:                map[string]ratelimit.ToolRates{},
+	}
+	for name, t := range tools {
+		l := t.Manifest.Limits
+		if !l.Rate.IsZero() || !l.RateAll.IsZero() {
+			rc.Tools[name] = ratelimit.ToolRates{PerPrincipalTool: l.Rate, PerTool: l.RateAll}
+		}
+	}
+	return rc
+}
+
+// keyDigest identifies one API key entry: a change of any field is a
+// change of the key, and a change of its hash revokes the old secret.
+func keyDigest(k auth.APIKey) string {
+	return digestStrings(k.ID, k.Hash, strings.Join(k.Tools, "\x00"), strings.Join(k.Scopes, "\x00"), k.Expires.UTC().String(), k.Rate.String())
+}
+
+func digestStrings(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,333 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/ratelimit"
+	"github.com/moatmcp/moat/host/transport"
+)
+
+// stage is one step of the HTTP path: a name for the reader, and the
+// middleware.
+type stage struct {
+	name string
+	wrap func(next http.Handler) http.Handler
+}
+
+// stack builds a snapshot's HTTP handler from one ordered list that reads
+// in call-path order; the go-sdk's handler (shared by every snapshot: it
+// holds the sessions) is last, and the MCP methods are answered by
+// dispatch (mcp.go) under the same snapshot.
+func (s *Server) stack(snap *snapshot) http.Handler {
+	cfg := snap.cfg
+	topts := transport.Options{
+		AllowedOrigins: cfg.AllowedOrigins,
+		AllowedHosts:   cfg.AllowedHosts,
+		ListenAddr:     s.addr,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		OnRefusal:      s.refusalAudit,
+	}
+	stages := []stage{
+		{"transport: body cap, content type, Origin and Host checks", func(n http.Handler) http.Handler { return transport.Wrap(n, &topts) }},
+		{"request head: the JSON-RPC id, method and tool name, parsed once", parseHead},
+		{"failed authentications per client address (429)", s.authFailureLimit(snap)},
+		{"authenticate: API key or JWT → principal (401, 403)", s.authenticate(snap)},
+		{"audit: refuse while the audit log cannot be written (503)", s.auditGate},
+		{"raw requests per principal: the flood ceiling (429)", s.requestCeiling(snap)},
+		{"tool calls per principal (429)", s.principalRate(snap)},
+		{"live sessions per principal and in total (429)", s.sessionLimit(snap)},
+		{"scopes: step-up for a granted tool (403 insufficient_scope)", s.scopeCheck(snap)},
+		{"client address, for the MCP handlers", withClientAddr},
+		{"release the snapshot early for streams", releaseStreams},
+		{"cancel a call whose request went away", cancelOnDisconnect},
+		{"go-sdk errors without Go error text", func(n http.Handler) http.Handler { return sdkErrors(s.log, n) }},
+	}
+	h := s.mcpHTTP
+	for i := len(stages) - 1; i >= 0; i-- {
+		h = stages[i].wrap(h)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", h)
+	if cfg.MetricsListen == "" {
+		// Behind the same authentication as /mcp.
+		mux.Handle("/metrics", s.authFailureLimit(snap)(s.authenticate(snap)(s.metrics.Handler())))
+	}
+	if snap.authn != nil {
+		for _, p := range snap.authn.MetadataPaths() {
+			mux.Handle(p, snap.authn.MetadataHandler())
+		}
+	}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if why := s.notReady(); why != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, why+"\n")
+			return
+		}
+		fmt.Fprintf(w, "ready: %d tools\n", len(snap.names))
+	})
+	return mux
+}
+
+// Handler is the whole HTTP side of the server: /mcp, /metrics (unless it
+// has its own listener), /healthz, /readyz and the OAuth protected resource
+// metadata. Each request runs under the snapshot serving when it arrived.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snap := s.acquire()
+		if snap == nil {
+			http.Error(w, "server closed", http.StatusServiceUnavailable)
+			return
+		}
+		h := &hold{snap: snap}
+		defer h.release()
+		snap.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), holdKey{}, h)))
+	})
+}
+
+// hold is one HTTP request's hold on its snapshot.
+type hold struct {
+	snap *snapshot
+	once sync.Once
+}
+
+func (h *hold) release() { h.once.Do(h.snap.release) }
+
+type holdKey struct{}
+
+// releaseStreams lets go of the snapshot for requests that are not calls
+// (a GET stream lives as long as the client likes; a DELETE runs nothing):
+// they must not keep a replaced snapshot's tools open.
+func releaseStreams(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			if h, ok := r.Context().Value(holdKey{}).(*hold); ok {
+				h.release()
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// notReady says why the server should not get traffic, or "".
+func (s *Server) notReady() string {
+	switch {
+	case s.stopping.Load():
+		return "shutting down"
+	case s.auditBroken() != nil:
+		return "audit log cannot be written"
+	}
+	return ""
+}
+
+// requestHead is what the HTTP stages need of a JSON-RPC request: parsed
+// once per request (parseHead), from the body transport.Wrap has capped
+// and checked.
+type requestHead struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params struct {
+		Name string `json:"name"`
+	} `json:"params"`
+}
+
+type headKey struct{}
+
+// parseHead reads a POST's body once and puts its head in the context;
+// the body is handed on as a fresh reader.
+func parseHead(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		head := &requestHead{}
+		if r.Method == http.MethodPost && r.Body != nil {
+			if body, err := io.ReadAll(r.Body); err == nil {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				_ = json.Unmarshal(body, head) // transport.Wrap refused bodies that are not JSON
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), headKey{}, head)))
+	})
+}
+
+// headOf is the request's head; an empty one when parseHead did not run.
+func headOf(r *http.Request) *requestHead {
+	if h, ok := r.Context().Value(headKey{}).(*requestHead); ok {
+		return h
+	}
+	return &requestHead{}
+}
+
+// authFailureLimit refuses, before its credentials are even checked, an
+// address that failed authentication too often.
+func (s *Server) authFailureLimit(snap *snapshot) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if snap.authn == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if blocked, wait := snap.limiter.Blocked(r.RemoteAddr); blocked {
+				s.metrics.Limited("auth_failures")
+				s.refuse(w, r, wait, ratelimit.Message(wait), "auth_failures")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// authenticate runs the snapshot's authenticator; without one (stdio,
+// --no-auth) every request is the snapshot's fallback principal.
+func (s *Server) authenticate(snap *snapshot) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if snap.authn == nil {
+			return next
+		}
+		return snap.authn.Middleware(next)
+	}
+}
+
+// principalKey is the limiter key of a request's principal.
+func principalKey(r *http.Request) (string, ratelimit.Rate) {
+	if p, ok := auth.FromContext(r.Context()); ok {
+		return ratelimit.PrincipalKey(p.ID, r.RemoteAddr), p.Rate
+	}
+	return ratelimit.PrincipalKey("", r.RemoteAddr), ratelimit.Rate{}
+}
+
+// requestCeiling bounds raw requests per principal: flood protection that
+// a well-behaved client never meets.
+func (s *Server) requestCeiling(snap *snapshot) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key, _ := principalKey(r)
+			if ok, wait := snap.limiter.AllowRequest(key); !ok {
+				s.metrics.Limited("principal")
+				s.refuse(w, r, wait, ratelimit.Message(wait), "requests")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// principalRate counts a principal's tool calls against its rate (an API
+// key's own, else [rate_limits] per_principal). Only tools/call counts:
+// the housekeeping around calls does not use up a key's calls.
+func (s *Server) principalRate(snap *snapshot) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if headOf(r).Method != "tools/call" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			key, own := principalKey(r)
+			if ok, wait := snap.limiter.AllowPrincipal(key, own); !ok {
+				s.metrics.Limited("principal")
+				s.refuse(w, r, wait, ratelimit.Message(wait), "principal")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// sessionLimit caps live MCP sessions (sessions.go) at the snapshot's
+// [server] max_sessions and max_sessions_per_principal.
+func (s *Server) sessionLimit(snap *snapshot) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return s.caps.middleware(next, snap.cfg.MaxSessions, snap.cfg.MaxSessionsPer, func(w http.ResponseWriter, r *http.Request, msg string) {
+			s.refuse(w, r, time.Minute, msg, "sessions")
+		})
+	}
+}
+
+// refuse answers 429 with the request's JSON-RPC id and records the
+// refusal in the audit log.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, wait time.Duration, msg, which string) {
+	head := headOf(r)
+	rec := audit.Record{Event: audit.EventRefusal, Outcome: "limited", Reason: which, Status: http.StatusTooManyRequests, ClientAddr: clientAddrOf(r)}
+	if p, ok := auth.FromContext(r.Context()); ok {
+		rec.Principal, rec.AuthMethod = p.ID, p.Method
+	}
+	if head.Method == "tools/call" {
+		rec.Tool = s.knownTool(r, head.Params.Name)
+	}
+	_ = s.writeAudit(rec)
+	ratelimit.WriteRefusal(w, head.ID, wait, msg)
+}
+
+// refusalAudit records a refusal of the transport stage (413, 415, 403 on
+// Origin or Host, 400 on a malformed body).
+func (s *Server) refusalAudit(r *http.Request, status int, reason string) {
+	_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: "refused", Reason: reason, Status: status, ClientAddr: clientAddrOf(r)})
+}
+
+// knownTool is name when the request's snapshot serves a tool of that
+// name, else "": a name the client made up is not recorded as a tool.
+func (s *Server) knownTool(r *http.Request, name string) string {
+	if h, ok := r.Context().Value(holdKey{}).(*hold); ok {
+		if _, ok := h.snap.tools[name]; ok {
+			return name
+		}
+	}
+	return ""
+}
+
+// scopeCheck answers a tools/call for a tool the principal is granted by
+// name but lacks the scopes of with 403 insufficient_scope and the scopes
+// it needs, so an OAuth client can step up (MCP authorization, "Scope
+// challenge handling"). Tools the principal is not granted at all are left
+// to the MCP handler, which reports them as unknown.
+func (s *Server) scopeCheck(snap *snapshot) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if snap.authn == nil {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, ok := auth.FromContext(r.Context())
+			head := headOf(r)
+			if ok && head.Method == "tools/call" {
+				if t, ok := snap.tools[head.Params.Name]; ok && grantedByName(p, t.Name()) && !p.MayUse(t.Name(), t.Manifest.RequiredScopes) {
+					s.metrics.Denied("scope")
+					_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: "denied", Reason: "insufficient_scope", Status: http.StatusForbidden,
+						Principal: p.ID, AuthMethod: p.Method, Tool: t.Name(), ClientAddr: clientAddrOf(r)})
+					snap.authn.WriteError(w, auth.ErrInsufficientScope, t.Manifest.RequiredScopes)
+					return
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func grantedByName(p *auth.Principal, tool string) bool {
+	for _, g := range p.Tools {
+		if ok, _ := path.Match(g, tool); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddrOf is the host part of r.RemoteAddr.
+func clientAddrOf(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}

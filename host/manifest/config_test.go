@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"github.com/moatmcp/moat/host/ratelimit"
 	"time"
 
 	"errors"
@@ -124,12 +123,12 @@ listen = "127.0.0.1:9090"
 			ScopesSupported:      []string{"files:read"},
 			Keys: []KeyConfig{{ID: "ci", Hash: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 				Tools: []string{"read_*"}, Scopes: []string{"files:read"},
-				Expires: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC), Rate: ratelimit.MustParseRate("10/s burst 20")}},
+				Expires: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC), Rate: MustParseRate("10/s burst 20")}},
 			JWT: &JWTConfig{Issuer: "https://auth.example.com", Audience: "https://tools.example.com/mcp",
 				JWKSURL: "https://auth.example.com/jwks", Leeway: 10 * time.Second},
 			Local: LocalConfig{Tools: []string{"list_files"}},
 		},
-		Rates:         RateConfig{PerPrincipal: ratelimit.MustParseRate("100/min"), MaxEntries: 5000, IdleTTL: 5 * time.Minute},
+		Rates:         RateConfig{PerPrincipal: MustParseRate("100/min"), MaxEntries: 5000, IdleTTL: 5 * time.Minute},
 		AuditFile:     filepath.Join(dir, "audit.log"),
 		MetricsListen: "127.0.0.1:9090",
 	}

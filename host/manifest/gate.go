@@ -4,8 +4,6 @@ import (
 	"net/url"
 	"regexp"
 	"time"
-
-	"github.com/moatmcp/moat/host/ratelimit"
 )
 
 // AuthConfig is [auth] in moat.toml: who may call, and how they prove it.
@@ -21,12 +19,12 @@ type AuthConfig struct {
 
 // KeyConfig is one [[auth.keys]] entry. Only the key's hash is stored.
 type KeyConfig struct {
-	ID      string         // id: shown in logs and the audit trail
-	Hash    string         // hash: "sha256:<64 hex>", as `moat keys new` prints it
-	Tools   []string       // tools: names or globs (path.Match) the key may call; empty = none
-	Scopes  []string       // scopes
-	Expires time.Time      // expires: RFC 3339; zero = never
-	Rate    ratelimit.Rate // rate: this key's own per-principal rate; zero = the server default
+	ID      string    // id: shown in logs and the audit trail
+	Hash    string    // hash: "sha256:<64 hex>", as `moat keys new` prints it
+	Tools   []string  // tools: names or globs (path.Match) the key may call; empty = none
+	Scopes  []string  // scopes
+	Expires time.Time // expires: RFC 3339; zero = never
+	Rate    Rate      // rate: this key's own per-principal rate; zero = the server default
 }
 
 // JWTConfig is [auth.jwt]: an OAuth 2.1 resource server.
@@ -49,10 +47,10 @@ type LocalConfig struct {
 // RateConfig is [rate_limits]; every rate is written like "600/min" or
 // "10/s burst 20" (docs/ratelimit.md). Zero fields take the defaults.
 type RateConfig struct {
-	PerPrincipal      ratelimit.Rate
-	PerPrincipalTool  ratelimit.Rate
-	PerTool           ratelimit.Rate
-	FailedAuthPerAddr ratelimit.Rate
+	PerPrincipal      Rate
+	PerPrincipalTool  Rate
+	PerTool           Rate
+	FailedAuthPerAddr Rate
 	MaxEntries        int
 	IdleTTL           time.Duration
 	ConcurrencyWait   time.Duration
@@ -75,12 +73,12 @@ func (d *doc) scopes(t table, key string) ([]string, error) {
 	return s, nil
 }
 
-func (d *doc) rate(t table, key string) (ratelimit.Rate, error) {
+func (d *doc) rate(t table, key string) (Rate, error) {
 	s, ok, err := d.str(t, key)
 	if err != nil || !ok {
-		return ratelimit.Rate{}, err
+		return Rate{}, err
 	}
-	r, err := ratelimit.ParseRate(s)
+	r, err := ParseRate(s)
 	if err != nil {
 		return r, d.errorf(t.field(key), ErrInvalid, "%q: write a rate like \"600/min\", \"10/s burst 20\" or \"unlimited\"", s)
 	}
@@ -284,7 +282,7 @@ func (d *doc) rateConfig(c *Config, root table) error {
 		return err
 	}
 	r := &c.Rates
-	for key, dst := range map[string]*ratelimit.Rate{
+	for key, dst := range map[string]*Rate{
 		"per_principal": &r.PerPrincipal, "per_principal_tool": &r.PerPrincipalTool,
 		"per_tool": &r.PerTool, "failed_auth_per_addr": &r.FailedAuthPerAddr,
 	} {

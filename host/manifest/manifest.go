@@ -25,8 +25,6 @@
 package manifest
 
 import (
-	"github.com/moatmcp/moat/host/ratelimit"
-
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -156,13 +154,13 @@ type EnvVar struct {
 
 // Limits bound one call of a tool.
 type Limits struct {
-	Memory         uint64         // linear memory, bytes, a whole number of 64 KiB pages
-	Timeout        time.Duration  // wall-clock time of one call
-	MaxInput       int64          // stdin (the argument JSON), bytes
-	MaxOutput      int64          // stdout, bytes
-	MaxConcurrency int            // calls of this tool running at once
-	Rate           ratelimit.Rate // rate: calls per principal of this tool; zero = the server's per_principal_tool
-	RateAll        ratelimit.Rate // rate_all: calls of this tool by everyone together; zero = the server's per_tool
+	Memory         uint64        // linear memory, bytes, a whole number of 64 KiB pages
+	Timeout        time.Duration // wall-clock time of one call
+	MaxInput       int64         // stdin (the argument JSON), bytes
+	MaxOutput      int64         // stdout, bytes
+	MaxConcurrency int           // calls of this tool running at once
+	Rate           Rate          // rate: calls per principal of this tool; zero = the server's per_principal_tool
+	RateAll        Rate          // rate_all: calls of this tool by everyone together; zero = the server's per_tool
 }
 
 // DefaultLimits returns the limits a manifest gets for the fields its

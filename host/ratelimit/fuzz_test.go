@@ -37,8 +37,8 @@ func FuzzParseRate(f *testing.F) {
 			}
 			return
 		}
-		if !r.IsUnlimited() && (r.Burst() < 1 || r.Limit() <= 0) {
-			t.Fatalf("ParseRate(%q) = %#v: burst %d, limit %v", s, r, r.Burst(), r.Limit())
+		if !r.IsUnlimited() && (r.Burst() < 1 || limitOf(r) <= 0) {
+			t.Fatalf("ParseRate(%q) = %#v: burst %d, limit %v", s, r, r.Burst(), limitOf(r))
 		}
 		again, err := ParseRate(r.String())
 		if err != nil || again != r {

@@ -1,4 +1,4 @@
-package ratelimit
+package manifest
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
+	"math"
 )
 
 func TestParseRate(t *testing.T) {
@@ -14,12 +14,12 @@ func TestParseRate(t *testing.T) {
 		name   string
 		in     string
 		want   Rate
-		limit  rate.Limit
+		limit  float64
 		string string
 	}{
 		{"empty is unset", "", Rate{}, 0, ""},
 		{"blank is unset", "  \t", Rate{}, 0, ""},
-		{"unlimited", "unlimited", Unlimited, rate.Inf, "unlimited"},
+		{"unlimited", "unlimited", Unlimited, math.Inf(1), "unlimited"},
 		{"per second", "10/s", Rate{count: 10, per: time.Second, burst: 10}, 10, "10/s"},
 		{"sec", "10/sec", Rate{count: 10, per: time.Second, burst: 10}, 10, "10/s"},
 		{"second", "10/second", Rate{count: 10, per: time.Second, burst: 10}, 10, "10/s"},
@@ -47,8 +47,8 @@ func TestParseRate(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("ParseRate(%q) = %#v, want %#v", tc.in, got, tc.want)
 			}
-			if got.Limit() != tc.limit {
-				t.Errorf("Limit() = %v, want %v", got.Limit(), tc.limit)
+			if got.PerSecond() != tc.limit {
+				t.Errorf("PerSecond() = %v, want %v", got.PerSecond(), tc.limit)
 			}
 			if s := got.String(); s != tc.string {
 				t.Errorf("String() = %q, want %q", s, tc.string)

@@ -89,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key in from_host", base + "[env]\nA = { from_host = \"HOME\", default = \"x\" }\n", 4, "env.A.default", ErrUnknownField, `unknown field "default"`},
 		{"reserved future key", base + "[sockets]\n", 3, "sockets", ErrUnknownField, "unknown field"},
 		{"bad required scope", base + "required_scopes = [\"a b\"]\n", 3, "required_scopes[0]", ErrInvalid, "not a valid OAuth scope"},
-		{"bad tool rate", base + "[limits]\nrate = \"fast\"\n", 4, "limits.rate", ErrInvalid, `"fast": write a rate`},
+		{"bad tool rate", base + "[limits]\nrate = \"fast\"\n", 4, "limits.rate", ErrInvalid, `rate "fast": want "N/unit"`},
 		{"first unknown key in document order", base + "zzz = 1\naaa = 2\n", 3, "zzz", ErrUnknownField, `"zzz"`},
 
 		// Types.
@@ -234,7 +234,7 @@ func TestErrorString(t *testing.T) {
 		name, toml, want string
 	}{
 		{"unknown key column", "name = \"t\"\nmodule = \"m.wasm\"\n[limits]\n  memroy = \"1MiB\"\n",
-			file + `:4:3: limits.memroy: unknown field "memroy" (known fields in limits: memory, timeout, max_input, max_output, max_concurrency, rate, rate_all)`},
+			file + `:4:3: limits.memroy: unknown field "memroy" (known fields in limits: memory, timeout, max_input, max_output, max_concurrency, rate, rate_all); did you mean "memory"?`},
 		{"dotted key column", "name = \"t\"\nmodule = \"m.wasm\"\nlimits.timeout = \"1h\"\n",
 			file + `:3:1: limits.timeout: 1h0m0s is out of bounds: must be between 1ms and 10m0s`},
 		{"missing field has no line", "module = \"m.wasm\"\n",
@@ -263,6 +263,10 @@ func TestParseDefaults(t *testing.T) {
 		t.Errorf("Line helper is wrong")
 	}
 	tool.Line = nil
+	if !strings.HasPrefix(tool.Digest, "sha256:") || !reflect.DeepEqual(tool.Files, []string{file, filepath.Join(dir, "m.wasm")}) {
+		t.Errorf("Digest %q, Files %q", tool.Digest, tool.Files)
+	}
+	tool.Digest, tool.Files = "", nil
 	want := &Tool{
 		File:        file,
 		Name:        "t",
@@ -355,6 +359,10 @@ max_concurrency = 3
 		t.Errorf(`Line("output_schema.properties.n.maximum") = %d, want %d`, got, want)
 	}
 	tool.Line = nil
+	if !strings.HasPrefix(tool.Digest, "sha256:") || !reflect.DeepEqual(tool.Files, []string{file, filepath.Join(dir, "m.wasm"), filepath.Join(dir, "in.json")}) {
+		t.Errorf("Digest %q, Files %q", tool.Digest, tool.Files)
+	}
+	tool.Digest, tool.Files = "", nil
 	yes, no := true, false
 	want := &Tool{
 		File:         file,

@@ -37,7 +37,7 @@ const (
 //     (host/transport), not here.
 //   - Paths are absolute, resolved against the config file's folder.
 type Config struct {
-	File           string     // absolute path of the config file; "" for DefaultConfig
+	File           string     `digest:"-"` // absolute path of the config file; "" for DefaultConfig
 	Listen         string     // [server] listen: host:port; default "127.0.0.1:8080"
 	TLSCert        string     // [server.tls] cert: PEM certificate chain; set with TLSKey or not at all
 	TLSKey         string     // [server.tls] key: PEM private key
@@ -65,7 +65,7 @@ type Config struct {
 	// Digest is "sha256:<hex>" over every field above but File, Files and
 	// Digest, and over the bytes of every file in Files but the config
 	// itself (digest.go): equal digests mean an equal config.
-	Digest string
+	Digest string `digest:"-"`
 	// Files are the absolute paths of the config file and of every file it
 	// names (TLS certificate and key, JWKS file), for a reload to watch.
 	Files []string

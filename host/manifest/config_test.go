@@ -132,7 +132,7 @@ listen = "127.0.0.1:9090"
 				JWKSURL: "https://auth.example.com/jwks", Leeway: 10 * time.Second},
 			Local: LocalConfig{Tools: []string{"list_files"}},
 		},
-		Rates:         RateConfig{PerPrincipal: MustParseRate("100/min"), MaxEntries: 5000, IdleTTL: 5 * time.Minute},
+		Rates:          RateConfig{PerPrincipal: MustParseRate("100/min"), MaxEntries: 5000, IdleTTL: 5 * time.Minute},
 		AuditFile:      filepath.Join(dir, "audit.log"),
 		MetricsListen:  "127.0.0.1:9090",
 		AuditOnFailure: AuditRefuse,

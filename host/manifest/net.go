@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/moatmcp/moat/host/netpolicy"
 )
 
 // Bounds of [net].
@@ -18,10 +16,17 @@ const (
 	maxNetRedirects     = 20
 	maxSecretFileBytes  = 64 << 10
 	defaultNetRedirects = 3
+
+	// Defaults of [net] max_request, max_response and timeout; also what
+	// host/netpolicy takes for the zero value.
+	DefaultNetMaxRequest  = 64 << 10
+	DefaultNetMaxResponse = 1 << 20
+	DefaultNetTimeout     = 10 * time.Second
 )
 
 // NetGrant is a tool's [net] table: the outbound HTTP it may make through
-// moat.http_request (docs/network.md). host/netpolicy enforces it.
+// moat.http_request (docs/network.md). host/netpolicy enforces it
+// (netpolicy.ConfigFor turns it into a policy's configuration).
 type NetGrant struct {
 	Allow        []string // host patterns: "api.github.com", "api.github.com:8443", "*.example.com"
 	Methods      []string // default ["GET"]
@@ -49,19 +54,6 @@ type Secret string
 
 func (Secret) String() string   { return "[secret]" }
 func (Secret) GoString() string { return `"[secret]"` }
-
-// Policy returns the netpolicy configuration of g. The resolver, TLS
-// roots and audit callback are the host's to add.
-func (g *NetGrant) Policy() netpolicy.Config {
-	c := netpolicy.Config{
-		Allow: g.Allow, Methods: g.Methods, HTTPHosts: g.HTTPHosts, AllowIPs: g.AllowIPs,
-		MaxRequest: g.MaxRequest, MaxResponse: g.MaxResponse, Timeout: g.Timeout, MaxRedirects: g.MaxRedirects,
-	}
-	for _, h := range g.Headers {
-		c.Headers = append(c.Headers, netpolicy.Header{Host: h.Host, Name: h.Name, Value: string(h.Value)})
-	}
-	return c
-}
 
 // netTable is [net] as written.
 type netTable struct {
@@ -98,7 +90,7 @@ func (d *doc) net(nt *netTable, dir string) (*NetGrant, error) {
 	g := &NetGrant{}
 	patterns := func(key string, ss []string) ([]string, error) {
 		for i, s := range ss {
-			if _, err := netpolicy.ParsePattern(s); err != nil {
+			if _, err := ParseHostPattern(s); err != nil {
 				return nil, d.errorf(indexPath(joinPath("net", key), i), ErrInvalid, "%v", err)
 			}
 		}
@@ -124,7 +116,7 @@ func (d *doc) net(nt *netTable, dir string) (*NetGrant, error) {
 		g.Methods = *nt.Methods
 	}
 	for i, m := range g.Methods {
-		if err := netpolicy.CheckMethod(m); err != nil {
+		if err := CheckMethod(m); err != nil {
 			return nil, d.errorf(indexPath("net.methods", i), ErrInvalid, "%v", err)
 		}
 		if slices.Index(g.Methods, m) != i {
@@ -134,21 +126,21 @@ func (d *doc) net(nt *netTable, dir string) (*NetGrant, error) {
 
 	g.AllowIPs = nt.AllowIPs
 	for i, s := range g.AllowIPs {
-		if _, err := netpolicy.ParsePrefix(s); err != nil {
+		if _, err := ParseIPPrefix(s); err != nil {
 			return nil, d.errorf(indexPath("net.allow_ips", i), ErrInvalid, "%v", err)
 		}
 	}
 
-	n, err := d.size("net.max_request", nt.MaxRequest, netpolicy.DefaultMaxRequest, 1, maxNetRequest)
+	n, err := d.size("net.max_request", nt.MaxRequest, DefaultNetMaxRequest, 1, maxNetRequest)
 	if err != nil {
 		return nil, err
 	}
 	g.MaxRequest = int64(n)
-	if n, err = d.size("net.max_response", nt.MaxResponse, netpolicy.DefaultMaxResponse, 1, maxNetResponse); err != nil {
+	if n, err = d.size("net.max_response", nt.MaxResponse, DefaultNetMaxResponse, 1, maxNetResponse); err != nil {
 		return nil, err
 	}
 	g.MaxResponse = int64(n)
-	if g.Timeout, err = d.duration("net.timeout", nt.Timeout, netpolicy.DefaultTimeout, minTimeout, maxTimeout); err != nil {
+	if g.Timeout, err = d.duration("net.timeout", nt.Timeout, DefaultNetTimeout, minTimeout, maxTimeout); err != nil {
 		return nil, err
 	}
 	r, err := d.integer("net.max_redirects", nt.MaxRedirects, defaultNetRedirects, 0, maxNetRedirects)
@@ -160,12 +152,6 @@ func (d *doc) net(nt *netTable, dir string) (*NetGrant, error) {
 	if g.Headers, err = d.netHeaders(nt.Header, dir); err != nil {
 		return nil, err
 	}
-	// A last check of the whole: New's errors name fields and never values.
-	p, err := netpolicy.New(g.Policy())
-	if err != nil {
-		return nil, d.errorf("net", ErrInvalid, "%v", err)
-	}
-	p.Close()
 	return g, nil
 }
 
@@ -179,14 +165,14 @@ func (d *doc) netHeaders(in []netHeaderTable, dir string) ([]NetHeader, error) {
 			return nil, d.errorf(joinPath(f, "host"), ErrMissing, `required: the host the header is sent to, e.g. "api.github.com"`)
 		}
 		h.Host = *ht.Host
-		if _, err := netpolicy.ParsePattern(h.Host); err != nil {
+		if _, err := ParseHostPattern(h.Host); err != nil {
 			return nil, d.errorf(joinPath(f, "host"), ErrInvalid, "%v", err)
 		}
 		if ht.Name == nil {
 			return nil, d.errorf(joinPath(f, "name"), ErrMissing, `required: the header name, e.g. "Authorization"`)
 		}
 		h.Name = *ht.Name
-		if err := netpolicy.CheckHeaderName(h.Name); err != nil {
+		if err := CheckInjectedHeaderName(h.Name); err != nil {
 			return nil, d.errorf(joinPath(f, "name"), ErrInvalid, "%v", err)
 		}
 		var err error
@@ -240,7 +226,7 @@ func (d *doc) secret(f string, ref *secretRef, dir string) (Secret, string, erro
 	if value == "" {
 		return "", "", d.errorf(f, ErrInvalid, "the secret (%s) is empty", from)
 	}
-	if err := netpolicy.CheckHeaderValue(value); err != nil {
+	if err := CheckHeaderValue(value); err != nil {
 		return "", "", d.errorf(f, ErrInvalid, "the secret (%s) contains a control character such as CR, LF or NUL", from)
 	}
 	return Secret(value), from, nil

@@ -18,7 +18,9 @@ func sections(t reflect.Type, path string, out map[string][]string) {
 		t = t.Elem()
 	}
 	keys := tomlKeys(t)
-	out[path] = out[path] // a table with no plain keys is still a section
+	if _, ok := out[path]; !ok {
+		out[path] = nil // a table with no plain keys is still a section
+	}
 	for _, k := range keys.names {
 		ft := t.Field(keys.index[k]).Type
 		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
@@ -47,7 +49,9 @@ func TestConfigDocsMatchDecoder(t *testing.T) {
 	for _, line := range strings.Split(string(md), "\n") {
 		if m := heading.FindStringSubmatch(line); m != nil {
 			section = m[1]
-			documented[section] = documented[section]
+			if _, ok := documented[section]; !ok {
+				documented[section] = nil
+			}
 			continue
 		}
 		if strings.HasPrefix(line, "## ") {

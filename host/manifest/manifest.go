@@ -386,8 +386,7 @@ func (d *doc) tool(t *Tool, dir string) error {
 		return err
 	}
 
-	a := f.Annotations
-	t.Annotations = Annotations{ReadOnly: a.ReadOnly, Destructive: a.Destructive, Idempotent: a.Idempotent, OpenWorld: a.OpenWorld}
+	t.Annotations = Annotations(f.Annotations)
 
 	if t.Mounts, err = d.mounts(f.Mount, dir); err != nil {
 		return err

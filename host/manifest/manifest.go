@@ -9,11 +9,16 @@
 // Tool.InputSchema/OutputSchema) and the sandbox stage (host/sandbox and
 // host/rootfs, from Tool.Mounts, Env, Clock, Random, Limits) from Tool.
 //
-// Decoding is strict and fails closed: an unknown key, a value of the wrong
-// type, a duplicate key or a value that breaks a rule is an *Error naming the
-// file, line, column and field. Nothing is granted by default: no mounts, no
-// environment, a fake clock and deterministic randomness. docs/manifest.md
-// and docs/config.md describe every field.
+// Decoding is strict and fails closed: an unknown key (with a "did you
+// mean" for a likely typo), a value of the wrong type, a duplicate key or a
+// value that breaks a rule is an *Error naming the file, line, column and
+// field. Nothing is granted by default: no mounts, no environment, a fake
+// clock and deterministic randomness. docs/manifest.md and docs/config.md
+// describe every field.
+//
+// This is the one package that imports go-toml, and it imports no other
+// moat package: the vocabulary types it defines (Rate, Size, Duration,
+// HostPattern) are used by the runtime packages that enforce them.
 //
 // # Notes
 //
@@ -22,6 +27,9 @@
 //   - Host-side state is captured at load: the module's bytes and digest,
 //     the values of [env] variables taken from the host's environment, and
 //     the existence of mounted folders. Reload to pick up changes.
+//   - Tool.Digest and Config.Digest cover every decoded field and the bytes
+//     of every referenced file (digest.go): a reload compares them instead
+//     of a hand-kept list of fields, and watches Tool.Files and Config.Files.
 package manifest
 
 import (

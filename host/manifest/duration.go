@@ -35,7 +35,3 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 func (d Duration) String() string { return time.Duration(d).String() }
 
 func (Duration) tomlWant() string { return `a duration such as "5s" or "500ms"` }
-
-func (Rate) tomlWant() string {
-	return `a rate such as "600/min", "10/s burst 20" or "unlimited"`
-}

@@ -208,3 +208,7 @@ func (r *Rate) UnmarshalText(b []byte) error {
 	*r = v
 	return nil
 }
+
+func (Rate) tomlWant() string {
+	return `a rate such as "600/min", "10/s burst 20" or "unlimited"`
+}

@@ -66,3 +66,31 @@ func TestParseSkim(t *testing.T) {
 		t.Errorf("over the cap: %v", err)
 	}
 }
+
+// FuzzEditTopLevel: EditTopLevel never panics, and when it edits a valid
+// document the result is valid TOML whose top-level keys hold the edits.
+func FuzzEditTopLevel(f *testing.F) {
+	for _, s := range []string{
+		"module = \"t.wasm\"\n", "module = 't.wasm' # c\nsha256 = \"x\"\n[limits]\n", "module = \"\"\"\na\n\"\"\"\n",
+		"name = \"t\"\nmodule = \"m\"\noutput_schema_file = \"o\"\n", "a.module = 1\nmodule = \"m\"", "module = \"m\"\r\n",
+	} {
+		f.Add(s)
+	}
+	edits := []Edit{{Key: "sha256", Value: "abc"}, {Key: "input_schema_file", Value: "i.json"}, {Key: "output_schema_file", Remove: true}}
+	f.Fuzz(func(t *testing.T, doc string) {
+		out, err := EditTopLevel([]byte(doc), edits)
+		if err != nil {
+			return
+		}
+		if _, err := ParseSkim([]byte(doc)); err != nil {
+			return // the input was not TOML to begin with
+		}
+		s, err := ParseSkim(out)
+		if err != nil {
+			t.Fatalf("EditTopLevel(%q) = %q, which does not parse: %v", doc, out, err)
+		}
+		if s.SHA256 != "abc" || s.InputSchemaFile != "i.json" || s.OutputSchemaFile != "" {
+			t.Fatalf("EditTopLevel(%q) = %q: %+v", doc, out, s)
+		}
+	})
+}

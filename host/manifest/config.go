@@ -13,7 +13,6 @@ import (
 // Caps and bounds of moat.toml.
 const (
 	maxConfigBytes = 1 << 20
-	maxListEntries = 256 // allowed_origins, allowed_hosts, dirs
 
 	// Live MCP sessions over HTTP: each holds memory until the client
 	// ends it or it idles out, so they are capped, in total and per

@@ -53,6 +53,8 @@ import (
 
 // Caps on what a manifest may declare or name. They bound the memory one
 // manifest can make the host use at load, and are far above real use.
+// The caps on lists and tables ([[mount]], [env], required_scopes, the
+// lists of [net] and moat.toml) are the max tags of the decode structs.
 const (
 	maxManifestBytes    = 1 << 20   // the manifest file itself
 	maxModuleBytes      = 256 << 20 // the module file
@@ -60,8 +62,6 @@ const (
 	maxNameLen          = 128       // name, in bytes (ASCII only)
 	maxTitleBytes       = 1 << 10   // title
 	maxDescriptionBytes = 8 << 10   // description
-	maxMounts           = 64        // [[mount]] entries
-	maxEnv              = 256       // [env] entries
 	maxGuestPathBytes   = 1024      // mount guest path
 	maxEnvValueBytes    = 32 << 10  // one [env] value
 )

@@ -10,7 +10,6 @@ import (
 
 // Bounds of [net].
 const (
-	maxNetEntries       = 64 // allow, methods, http_hosts, allow_ips, [[net.header]]
 	maxNetRequest       = 4 << 20
 	maxNetResponse      = 16 << 20
 	maxNetRedirects     = 20

@@ -147,6 +147,8 @@ func TestParseErrors(t *testing.T) {
 		{"missing host dir", base + mount("nope", "/d"), 4, "mount[0].host", fs.ErrNotExist, `host folder "nope" (` + filepath.Join(dir, "nope") + ") does not exist"},
 		{"host is a file", base + mount("file", "/d"), 4, "mount[0].host", ErrFile, `host folder "file" (` + filepath.Join(dir, "file") + ") is not a folder"},
 		{"bad mode", base + mount("data", "/d") + "mode = \"wr\"\n", 6, "mount[0].mode", ErrInvalid, `"wr" is not a mode`},
+		{"too many mounts", base + strings.Repeat(mount("data", "/d"), 65), 3, "mount", ErrTooLarge, "65 entries; the limit is 64"},
+		{"too many scopes", base + "required_scopes = [" + strings.Repeat("\"a\", ", 257) + "]\n", 3, "required_scopes", ErrTooLarge, "257 entries; the limit is 256"},
 
 		// Env.
 		{"env from_host unset", base + "[env]\nTOKEN = { from_host = \"MOAT_TEST_UNSET_VAR\" }\n", 4, "env.TOKEN.from_host", ErrEnvUnset, "host variable MOAT_TEST_UNSET_VAR is not set"},

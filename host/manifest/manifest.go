@@ -172,6 +172,15 @@ type EnvVar struct {
 	Value string `digest:"secret"` // often a secret (from_host): in Tool.Digest only as its sha256
 }
 
+// String and GoString hide the value, which is often a secret (from_host),
+// so a Tool logged with %v, %+v or %#v does not leak it.
+func (e EnvVar) String() string { return e.Name + "=[hidden]" }
+
+// GoString implements fmt.GoStringer; see String.
+func (e EnvVar) GoString() string {
+	return fmt.Sprintf("manifest.EnvVar{Name:%q, Value:\"[hidden]\"}", e.Name)
+}
+
 // Limits bound one call of a tool.
 type Limits struct {
 	Memory         uint64        // linear memory, bytes, a whole number of 64 KiB pages

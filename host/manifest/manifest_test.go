@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -426,6 +427,25 @@ func TestEnvValueNotInErrors(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error leaks the value: %v", err)
+	}
+}
+
+// TestEnvValueNotPrinted makes sure printing a Tool never shows an [env]
+// value: they are often secrets from the host's environment.
+func TestEnvValueNotPrinted(t *testing.T) {
+	dir := fixture(t)
+	t.Setenv("MOAT_TEST_SECRET", "hunter2")
+	tool, err := Parse(filepath.Join(dir, "t.toml"), []byte("name = \"t\"\nmodule = \"m.wasm\"\n[env]\nS = { from_host = \"MOAT_TEST_SECRET\" }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tool.Env[0].Value != "hunter2" {
+		t.Fatalf("Env = %q", tool.Env[0].Value)
+	}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		if s := fmt.Sprintf(format, tool); strings.Contains(s, "hunter2") {
+			t.Errorf("%s of a Tool shows the env value: %s", format, s)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/manifest"
 )
 
 // auditState remembers whether the audit log could be written last time,
@@ -44,7 +45,7 @@ func (s *Server) writeAudit(rec audit.Record) error {
 // audit trail when it cannot be written.
 func (s *Server) auditContinues() bool {
 	snap := s.current()
-	return snap != nil && snap.cfg.AuditOnFailure == "continue"
+	return snap != nil && snap.cfg.AuditOnFailure == manifest.AuditContinue
 }
 
 // auditBroken is the last audit write's failure, or nil.

@@ -2,9 +2,6 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -258,57 +255,13 @@ func (s *Server) stamp() string {
 	return b.String()
 }
 
-// snapshotFiles is every file a snapshot is built from: moat.toml, the
+// snapshotFiles is every file a snapshot is built from: moat.toml and the
 // files it names, each manifest and the files it references.
 func snapshotFiles(cfg *manifest.Config, ms []*manifest.Tool) []string {
-	var files []string
-	add := func(f string) {
-		if f != "" {
-			files = append(files, f)
-		}
-	}
-	add(cfg.File)
-	add(cfg.TLSCert)
-	add(cfg.TLSKey)
-	if cfg.Auth.JWT != nil {
-		add(cfg.Auth.JWT.JWKSFile)
-	}
+	files := slices.Clone(cfg.Files)
 	for _, m := range ms {
-		for _, f := range manifestFiles(m) {
-			add(f)
-		}
+		files = append(files, m.Files...)
 	}
 	sort.Strings(files)
 	return slices.Compact(files)
-}
-
-// manifestFiles is the manifest and every file it references.
-func manifestFiles(m *manifest.Tool) []string {
-	return []string{m.File, m.ModulePath}
-}
-
-// manifestDigest identifies everything about a manifest that matters to
-// clients and to the sandbox, so an unchanged tool is not recompiled.
-func manifestDigest(m *manifest.Tool) string {
-	b, err := json.Marshal(struct {
-		Name, Title, Description, ModulePath, SHA256 string
-		Pinned                                       bool
-		InputSchema, OutputSchema                    json.RawMessage
-		Result                                       manifest.ResultMode
-		Annotations                                  manifest.Annotations
-		Mounts                                       []manifest.Mount
-		Env                                          []manifest.EnvVar
-		Clock, Random                                bool
-		Limits                                       manifest.Limits
-		Isolation                                    manifest.Isolation
-		RequiredScopes                               []string
-		Net                                          *manifest.NetGrant
-	}{m.Name, m.Title, m.Description, m.ModulePath, m.SHA256, m.Pinned, m.InputSchema, m.OutputSchema,
-		m.Result, m.Annotations, m.Mounts, m.Env, m.Clock, m.Random, m.Limits, m.Isolation, m.RequiredScopes, m.Net})
-	if err != nil {
-		// Never treat an unfingerprintable manifest as unchanged.
-		b = []byte(NewErrorID())
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }

@@ -127,7 +127,7 @@ func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot
 		return nil, nil, err
 	}
 	for _, m := range ms {
-		digest := manifestDigest(m)
+		digest := m.Digest
 		if prev != nil {
 			if old, ok := prev.tools[m.Name]; ok {
 				if old.digest == digest {

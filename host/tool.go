@@ -60,7 +60,7 @@ func LoadTool(ctx context.Context, rt *sandbox.Runtime, m *manifest.Tool) (*Tool
 	}
 	t := &Tool{Manifest: m, module: mod, input: in, output: out, net: pol}
 	t.mcpTool = describeTool(m, in, out)
-	t.digest = manifestDigest(m)
+	t.digest = m.Digest
 	t.sensitive = audit.SensitivePaths(m.InputSchema)
 	return t, nil
 }
@@ -130,7 +130,7 @@ func sandboxSpec(m *manifest.Tool) (spec sandbox.Spec, pol *netpolicy.Policy) {
 		// the principal; the grant itself was checked at manifest load,
 		// and if New still fails every request fails closed.
 		var polErr error
-		pol, polErr = netpolicy.New(m.Net.Policy())
+		pol, polErr = netpolicy.New(netpolicy.ConfigFor(m.Net))
 		spec.HTTP = sandbox.HTTPFunc(func(ctx context.Context, r *sandbox.HTTPRequest) (*sandbox.HTTPResponse, error) {
 			if polErr != nil {
 				return nil, polErr

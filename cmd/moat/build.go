@@ -21,9 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-	"github.com/pelletier/go-toml/v2/unstable"
-
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/sdk"
 )
@@ -332,10 +329,8 @@ func buildForManifests(ctx context.Context, dirs []string, stdout, stderr io.Wri
 			if err != nil {
 				return err
 			}
-			var skim struct {
-				Module string `toml:"module"`
-			}
-			if toml.Unmarshal(data, &skim) != nil || skim.Module == "" || !strings.HasSuffix(skim.Module, ".wasm") {
+			skim, err := manifest.ParseSkim(data)
+			if err != nil || skim.Module == "" || !strings.HasSuffix(skim.Module, ".wasm") {
 				continue // moat serve reports the manifest's errors properly
 			}
 			mod := skim.Module
@@ -400,8 +395,8 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 	if err != nil {
 		return fail(err)
 	}
-	var skim manifestSkim
-	if err := toml.Unmarshal(text, &skim); err != nil {
+	skim, err := manifest.ParseSkim(text)
+	if err != nil {
 		return fail(fmt.Errorf("%s: %w", manifestPath, err))
 	}
 	if skim.Module == "" {
@@ -412,7 +407,7 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 		return fail(fmt.Errorf("%s: %w; write its schemas into the manifest by hand", dir, errNotSDKTool))
 	}
 	if !check {
-		if err := checkNoInline(manifestPath, &skim); err != nil {
+		if err := checkNoInline(manifestPath, skim); err != nil {
 			return fail(err)
 		}
 	}
@@ -454,7 +449,7 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 		}
 	}
 	if check {
-		drift, err := manifestDrift(manifestPath, &skim, sum, schemas)
+		drift, err := manifestDrift(manifestPath, skim, sum, schemas)
 		if err != nil {
 			return fail(err)
 		}
@@ -468,7 +463,7 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 		fmt.Fprintf(stdout, "%s: up to date (sha256:%s)\n", rel(manifestPath), sum)
 		return exitOK
 	}
-	changed, err := updateManifest(manifestPath, text, &skim, sum, schemas)
+	changed, err := updateManifest(manifestPath, text, skim, sum, schemas)
 	if err != nil {
 		return fail(err)
 	}
@@ -489,14 +484,7 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, check bool
 
 // manifestSkim is what moat build reads of a manifest; manifest.Load checks
 // the rest.
-type manifestSkim struct {
-	Module           string         `toml:"module"`
-	SHA256           string         `toml:"sha256"`
-	InputSchema      map[string]any `toml:"input_schema"`
-	InputSchemaFile  string         `toml:"input_schema_file"`
-	OutputSchema     map[string]any `toml:"output_schema"`
-	OutputSchemaFile string         `toml:"output_schema_file"`
-}
+type manifestSkim = manifest.Skim
 
 func moduleDigest(path string) (string, error) {
 	b, err := os.ReadFile(path)
@@ -714,12 +702,12 @@ func updateManifest(manifestPath string, text []byte, skim *manifestSkim, sum st
 		}
 	}
 
-	edits := []tomlEdit{
-		{key: "sha256", value: sum},
-		{key: "input_schema_file", value: inName},
-		{key: "output_schema_file", value: outName, remove: s.Output == nil},
+	edits := []manifest.Edit{
+		{Key: "sha256", Value: sum},
+		{Key: "input_schema_file", Value: inName},
+		{Key: "output_schema_file", Value: outName, Remove: s.Output == nil},
 	}
-	newText, err := editTopLevel(text, edits)
+	newText, err := manifest.EditTopLevel(text, edits)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", manifestPath, err)
 	}
@@ -746,120 +734,6 @@ func checkNoInline(manifestPath string, skim *manifestSkim) error {
 		return fmt.Errorf("%s: output_schema: %w; delete the [output_schema] table and moat build will write output_schema_file", manifestPath, errInlineSchema)
 	}
 	return nil
-}
-
-// tomlEdit sets (or removes) one top-level string key.
-type tomlEdit struct {
-	key, value string
-	remove     bool
-}
-
-// editTopLevel applies edits to the top-level string keys of a TOML
-// document, as text: an existing value is replaced where it stands (its
-// line's comment kept), a missing key is added on the line after the one
-// before it in edits (or after module), and a removed key loses its line.
-func editTopLevel(text []byte, edits []tomlEdit) ([]byte, error) {
-	for i, e := range edits {
-		loc, err := findTopLevel(text, e.key)
-		if err != nil {
-			return nil, err
-		}
-		quoted := strconv.Quote(e.value) // ASCII paths and hex: a valid TOML basic string
-		switch {
-		case loc.found && e.remove:
-			start := lineStart(text, loc.keyStart)
-			end := lineEnd(text, loc.valueEnd)
-			text = append(text[:start:start], text[end:]...)
-		case loc.found:
-			if string(text[loc.valueStart:loc.valueEnd]) == quoted {
-				continue
-			}
-			text = append(text[:loc.valueStart:loc.valueStart], append([]byte(quoted), text[loc.valueEnd:]...)...)
-		case !e.remove:
-			after := "module"
-			for j := i - 1; j >= 0; j-- {
-				if l, _ := findTopLevel(text, edits[j].key); l.found {
-					after = edits[j].key
-					break
-				}
-			}
-			prev, err := findTopLevel(text, after)
-			if err != nil {
-				return nil, err
-			}
-			if !prev.found {
-				return nil, fmt.Errorf("no top-level %s to add %s after", after, e.key)
-			}
-			at := lineEnd(text, prev.valueEnd)
-			// Line the "=" up with the previous line's, as manifests do.
-			pad := 1
-			if eq := bytes.IndexByte(text[lineStart(text, prev.keyStart):at], '='); eq > len(e.key) {
-				pad = eq - len(e.key)
-			}
-			line := []byte(e.key + strings.Repeat(" ", pad) + "= " + quoted + "\n")
-			if at > 0 && text[at-1] != '\n' {
-				line = append([]byte("\n"), line...)
-			}
-			text = append(text[:at:at], append(line, text[at:]...)...)
-		}
-	}
-	return text, nil
-}
-
-// topLevelLoc is where a top-level key and its value sit in a document.
-type topLevelLoc struct {
-	found                          bool
-	keyStart, valueStart, valueEnd int
-}
-
-// findTopLevel finds the top-level key (a plain, undotted key before the
-// first table header) with go-toml's parser, so that strings holding "="
-// or "[" and multi-line strings cannot mislead it.
-func findTopLevel(text []byte, key string) (topLevelLoc, error) {
-	var p unstable.Parser
-	p.Reset(text)
-	for p.NextExpression() {
-		n := p.Expression()
-		switch n.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			return topLevelLoc{}, nil
-		case unstable.KeyValue:
-			it := n.Key()
-			it.Next()
-			k := it.Node()
-			if string(k.Data) != key || it.Next() {
-				continue
-			}
-			v := n.Value()
-			if v.Kind != unstable.String {
-				return topLevelLoc{}, fmt.Errorf("%s is not a string", key)
-			}
-			// Raw is the literal with its quotes.
-			start, end := int(v.Raw.Offset), int(v.Raw.Offset+v.Raw.Length)
-			return topLevelLoc{found: true, keyStart: int(k.Raw.Offset), valueStart: start, valueEnd: end}, nil
-		}
-	}
-	if err := p.Error(); err != nil {
-		return topLevelLoc{}, err
-	}
-	return topLevelLoc{}, nil
-}
-
-func lineStart(text []byte, i int) int {
-	for i > 0 && text[i-1] != '\n' {
-		i--
-	}
-	return i
-}
-
-func lineEnd(text []byte, i int) int {
-	for i < len(text) && text[i] != '\n' {
-		i++
-	}
-	if i < len(text) {
-		i++
-	}
-	return i
 }
 
 // writeFileAtomic writes data to a temporary file beside path and renames

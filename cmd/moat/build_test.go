@@ -15,52 +15,6 @@ import (
 	"github.com/moatmcp/moat/host/sandbox"
 )
 
-func TestEditTopLevel(t *testing.T) {
-	edits := []tomlEdit{
-		{key: "sha256", value: "abc"},
-		{key: "input_schema_file", value: "t.input.json"},
-		{key: "output_schema_file", value: "t.output.json"},
-	}
-	noOutput := []tomlEdit{edits[0], edits[1], {key: "output_schema_file", value: "t.output.json", remove: true}}
-	tests := []struct {
-		name  string
-		in    string
-		edits []tomlEdit
-		want  string
-	}{
-		{"added after module, aligned",
-			"# c\nname   = \"t\"\nmodule = \"t.wasm\" # the module\n\n[limits]\ntimeout = \"1s\"\n", edits,
-			"# c\nname   = \"t\"\nmodule = \"t.wasm\" # the module\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\noutput_schema_file = \"t.output.json\"\n\n[limits]\ntimeout = \"1s\"\n"},
-		{"replaced in place, comments kept",
-			"module = 't.wasm'\nsha256 = \"old\"   # pin\ndescription = \"\"\"\n[not a table]\nsha256 = \"x\"\n\"\"\"\ninput_schema_file = 'in.json' # mine\noutput_schema_file = \"o.json\"\n[limits]\nsha256 = \"not top level\"\n", edits,
-			"module = 't.wasm'\nsha256 = \"abc\"   # pin\ndescription = \"\"\"\n[not a table]\nsha256 = \"x\"\n\"\"\"\ninput_schema_file = \"t.input.json\" # mine\noutput_schema_file = \"t.output.json\"\n[limits]\nsha256 = \"not top level\"\n"},
-		{"output schema removed for a text tool",
-			"module = \"t.wasm\"\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\noutput_schema_file = \"t.output.json\" # gone\nname = \"t\"\n", noOutput,
-			"module = \"t.wasm\"\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\nname = \"t\"\n"},
-		{"unchanged", "module = \"t.wasm\"\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\n", noOutput,
-			"module = \"t.wasm\"\nsha256 = \"abc\"\ninput_schema_file = \"t.input.json\"\n"},
-		{"module on the last line without a newline", "module = \"t.wasm\"", edits[:1], "module = \"t.wasm\"\nsha256 = \"abc\"\n"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := editTopLevel([]byte(tc.in), tc.edits)
-			if err != nil || string(got) != tc.want {
-				t.Fatalf("got %v\n%s\nwant\n%s", err, got, tc.want)
-			}
-		})
-	}
-	for _, tc := range []struct{ name, in, want string }{
-		{"not a string", "module = \"t.wasm\"\nsha256 = 5\n", "sha256 is not a string"},
-		{"no module", "name = \"t\"\n", "no top-level module to add sha256 after"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := editTopLevel([]byte(tc.in), edits); err == nil || err.Error() != tc.want {
-				t.Fatalf("err = %v, want %q", err, tc.want)
-			}
-		})
-	}
-}
-
 // schemaTool writes a minimal sdk tool into a new module under a temp dir.
 func schemaTool(t *testing.T, handler string) string {
 	t.Helper()

@@ -13,7 +13,6 @@ import (
 // Caps and bounds of moat.toml.
 const (
 	maxConfigBytes = 1 << 20
-	maxListEntries = 256 // allowed_origins, allowed_hosts, dirs
 
 	// Live MCP sessions over HTTP: each holds memory until the client
 	// ends it or it idles out, so they are capped, in total and per
@@ -37,7 +36,7 @@ const (
 //     (host/transport), not here.
 //   - Paths are absolute, resolved against the config file's folder.
 type Config struct {
-	File           string     // absolute path of the config file; "" for DefaultConfig
+	File           string     `digest:"-"` // absolute path of the config file; "" for DefaultConfig
 	Listen         string     // [server] listen: host:port; default "127.0.0.1:8080"
 	TLSCert        string     // [server.tls] cert: PEM certificate chain; set with TLSKey or not at all
 	TLSKey         string     // [server.tls] key: PEM private key
@@ -52,14 +51,40 @@ type Config struct {
 	Auth           AuthConfig // [auth]: API keys, JWT, the stdio principal (gate.go)
 	Rates          RateConfig // [rate_limits]
 	AuditFile      string     // [audit] file: the audit log; "" or "-" = stderr
-	AuditOnFailure string     // [audit] on_failure: "refuse" (default) or "continue"
 	MetricsListen  string     // [metrics] listen: a separate listener for /metrics; "" = /metrics on the main listener, behind auth
+
+	// AuditOnFailure is [audit] on_failure: what a call does when its
+	// audit record cannot be written; default AuditRefuse.
+	AuditOnFailure AuditFailureMode
+	// MaxGuestMemory is [sandbox] max_guest_memory: the most linear memory
+	// all guests together may hold, in bytes; 0 (the default) means derive
+	// it from the machine's memory.
+	MaxGuestMemory uint64
+
+	// Digest is "sha256:<hex>" over every field above but File, Files and
+	// Digest, and over the bytes of every file in Files but the config
+	// itself (digest.go): equal digests mean an equal config.
+	Digest string `digest:"-"`
+	// Files are the absolute paths of the config file and of every file it
+	// names (TLS certificate and key, JWKS file), for a reload to watch.
+	Files []string
 }
+
+// AuditFailureMode is what a call does when its audit record cannot be
+// written ([audit] on_failure).
+type AuditFailureMode string
+
+const (
+	// AuditRefuse (the default) fails the call: nothing runs unrecorded.
+	AuditRefuse AuditFailureMode = "refuse"
+	// AuditContinue runs the call anyway and counts the lost record.
+	AuditContinue AuditFailureMode = "continue"
+)
 
 // DefaultConfig returns the settings used without a config file.
 func DefaultConfig() *Config {
 	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal,
-		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}}
+		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse}
 }
 
 // LoadConfig reads, decodes and validates a server config file. Every error
@@ -92,116 +117,138 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if err := d.config(c, filepath.Dir(file)); err != nil {
 		return nil, err
 	}
+	c.Files = append([]string{file}, pathsOf(d.files)...)
+	c.Digest = digestOf(c, d.files)
 	return c, nil
 }
 
+// configFile is moat.toml as written, one struct per table, for go-toml's
+// strict decoding; config validates it and fills a Config. Field order is
+// the order of "known fields" in error messages, and of docs/config.md.
+type configFile struct {
+	Server     serverTable     `toml:"server"`
+	Tools      toolsTable      `toml:"tools"`
+	Sandbox    sandboxTable    `toml:"sandbox"`
+	Auth       authTable       `toml:"auth"`
+	RateLimits rateLimitsTable `toml:"rate_limits"`
+	Audit      auditTable      `toml:"audit"`
+	Metrics    metricsTable    `toml:"metrics"`
+}
+
+// serverTable is [server].
+type serverTable struct {
+	Listen                  *string   `toml:"listen"`
+	TLS                     *tlsTable `toml:"tls"`
+	TLSTerminatedUpstream   bool      `toml:"tls_terminated_upstream"`
+	AllowedOrigins          []string  `toml:"allowed_origins" max:"256"`
+	AllowedHosts            []string  `toml:"allowed_hosts" max:"256"`
+	MaxBody                 *Size     `toml:"max_body"`
+	MaxSessions             *int64    `toml:"max_sessions"`
+	MaxSessionsPerPrincipal *int64    `toml:"max_sessions_per_principal"`
+}
+
+// tlsTable is [server.tls].
+type tlsTable struct {
+	Cert *string `toml:"cert"`
+	Key  *string `toml:"key"`
+}
+
+// toolsTable is [tools].
+type toolsTable struct {
+	Dirs []string `toml:"dirs" max:"256"`
+}
+
+// sandboxTable is [sandbox].
+type sandboxTable struct {
+	CacheDir       *string `toml:"cache_dir"`
+	MaxGuestMemory *Size   `toml:"max_guest_memory"`
+}
+
+// auditTable is [audit].
+type auditTable struct {
+	File      *string `toml:"file"`
+	OnFailure *string `toml:"on_failure"`
+}
+
+// metricsTable is [metrics].
+type metricsTable struct {
+	Listen *string `toml:"listen"`
+}
+
+// Bounds of [sandbox] max_guest_memory: one guest's smallest memory, and
+// far more than any machine moat runs on.
+const (
+	minGuestMemory = minMemory
+	maxGuestMemory = 1 << 50
+)
+
 func (d *doc) config(c *Config, dir string) error {
-	root := table{m: d.root}
-	if err := d.strict(root, "server", "tools", "sandbox", "auth", "rate_limits", "audit", "metrics"); err != nil {
+	var f configFile
+	if err := d.decodeInto(&f); err != nil {
 		return err
 	}
-	if err := d.authConfig(c, root, dir); err != nil {
+	if err := d.authConfig(c, &f.Auth, dir); err != nil {
 		return err
 	}
-	if err := d.rateConfig(c, root); err != nil {
+	if err := d.rateConfig(c, &f.RateLimits); err != nil {
 		return err
 	}
-	if err := d.opsConfig(c, root, dir); err != nil {
+	if err := d.opsConfig(c, &f, dir); err != nil {
 		return err
 	}
 
-	srv, _, err := d.sub(root, "server")
-	if err != nil {
-		return err
-	}
-	if err := d.strict(srv, "listen", "tls", "tls_terminated_upstream", "allowed_origins", "allowed_hosts", "max_body",
-		"max_sessions", "max_sessions_per_principal"); err != nil {
-		return err
-	}
-	if s, ok, err := d.str(srv, "listen"); err != nil {
-		return err
-	} else if ok {
-		if msg := checkListen(s); msg != "" {
-			return d.errorf(srv.field("listen"), ErrInvalid, "%s", msg)
+	srv := f.Server
+	if srv.Listen != nil {
+		if msg := checkListen(*srv.Listen); msg != "" {
+			return d.errorf("server.listen", ErrInvalid, "%s", msg)
 		}
-		c.Listen = s
+		c.Listen = *srv.Listen
 	}
-	if c.BehindTLSProxy, _, err = d.boolean(srv, "tls_terminated_upstream"); err != nil {
-		return err
-	}
-	if c.AllowedOrigins, err = d.strings(srv, "allowed_origins", maxListEntries); err != nil {
-		return err
-	}
+	c.BehindTLSProxy = srv.TLSTerminatedUpstream
+	c.AllowedOrigins = srv.AllowedOrigins
 	for i, o := range c.AllowedOrigins {
 		if msg := checkOrigin(o); msg != "" {
-			return d.errorf(indexPath(srv.field("allowed_origins"), i), ErrInvalid, "%s", msg)
+			return d.errorf(indexPath("server.allowed_origins", i), ErrInvalid, "%s", msg)
 		}
 	}
-	if c.AllowedHosts, err = d.strings(srv, "allowed_hosts", maxListEntries); err != nil {
-		return err
-	}
+	c.AllowedHosts = srv.AllowedHosts
 	for i, h := range c.AllowedHosts {
 		if msg := checkHostHeader(h); msg != "" {
-			return d.errorf(indexPath(srv.field("allowed_hosts"), i), ErrInvalid, "%s", msg)
+			return d.errorf(indexPath("server.allowed_hosts", i), ErrInvalid, "%s", msg)
 		}
 	}
-	n, err := d.size(srv, "max_body", defaultMaxBody, minMaxBody, maxMaxBody)
+	n, err := d.size("server.max_body", srv.MaxBody, defaultMaxBody, minMaxBody, maxMaxBody)
 	if err != nil {
 		return err
 	}
 	c.MaxBodyBytes = int64(n)
-	total, err := d.integer(srv, "max_sessions", DefaultMaxSessions, 1, maxMaxSessions)
+	total, err := d.integer("server.max_sessions", srv.MaxSessions, DefaultMaxSessions, 1, maxMaxSessions)
 	if err != nil {
 		return err
 	}
-	per, err := d.integer(srv, "max_sessions_per_principal", min(DefaultMaxSessionsPerPrincipal, total), 1, total)
+	per, err := d.integer("server.max_sessions_per_principal", srv.MaxSessionsPerPrincipal, min(DefaultMaxSessionsPerPrincipal, total), 1, total)
 	if err != nil {
 		return err
 	}
 	c.MaxSessions, c.MaxSessionsPer = int(total), int(per)
 
-	tls, hasTLS, err := d.sub(srv, "tls")
-	if err != nil {
-		return err
-	}
-	if err := d.strict(tls, "cert", "key"); err != nil {
-		return err
-	}
-	cert, hasCert, err := d.str(tls, "cert")
-	if err != nil {
-		return err
-	}
-	key, hasKey, err := d.str(tls, "key")
-	if err != nil {
-		return err
-	}
-	switch {
-	case hasTLS && !hasCert:
-		return d.errorf(tls.field("cert"), ErrMissing, "required with [server.tls]: the certificate file")
-	case hasTLS && !hasKey:
-		return d.errorf(tls.field("key"), ErrMissing, "required with [server.tls]: the private key file")
-	case hasTLS:
-		if c.TLSCert, err = d.existingFile(tls, "cert", cert, dir); err != nil {
+	if tls := srv.TLS; tls != nil {
+		switch {
+		case tls.Cert == nil:
+			return d.errorf("server.tls.cert", ErrMissing, "required with [server.tls]: the certificate file")
+		case tls.Key == nil:
+			return d.errorf("server.tls.key", ErrMissing, "required with [server.tls]: the private key file")
+		}
+		if c.TLSCert, err = d.existingFile("server.tls.cert", *tls.Cert, dir); err != nil {
 			return err
 		}
-		if c.TLSKey, err = d.existingFile(tls, "key", key, dir); err != nil {
+		if c.TLSKey, err = d.existingFile("server.tls.key", *tls.Key, dir); err != nil {
 			return err
 		}
 	}
 
-	tools, _, err := d.sub(root, "tools")
-	if err != nil {
-		return err
-	}
-	if err := d.strict(tools, "dirs"); err != nil {
-		return err
-	}
-	dirs, err := d.strings(tools, "dirs", maxListEntries)
-	if err != nil {
-		return err
-	}
-	for i, rel := range dirs {
-		f := indexPath(tools.field("dirs"), i)
+	for i, rel := range f.Tools.Dirs {
+		f := indexPath("tools.dirs", i)
 		if rel == "" {
 			return d.errorf(f, ErrInvalid, "must not be empty")
 		}
@@ -216,27 +263,23 @@ func (d *doc) config(c *Config, dir string) error {
 		c.ManifestDirs = append(c.ManifestDirs, p)
 	}
 
-	sb, _, err := d.sub(root, "sandbox")
-	if err != nil {
-		return err
-	}
-	if err := d.strict(sb, "cache_dir"); err != nil {
-		return err
-	}
-	if s, ok, err := d.str(sb, "cache_dir"); err != nil {
-		return err
-	} else if ok {
-		if s == "" {
-			return d.errorf(sb.field("cache_dir"), ErrInvalid, "must not be empty: leave cache_dir out for the default")
+	if s := f.Sandbox.CacheDir; s != nil {
+		if *s == "" {
+			return d.errorf("sandbox.cache_dir", ErrInvalid, "must not be empty: leave cache_dir out for the default")
 		}
-		c.CacheDir = resolve(dir, s)
+		c.CacheDir = resolve(dir, *s)
+	}
+	if m := f.Sandbox.MaxGuestMemory; m != nil && *m != 0 {
+		if c.MaxGuestMemory, err = d.size("sandbox.max_guest_memory", m, 0, minGuestMemory, maxGuestMemory); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// existingFile resolves a path field and checks that it names a regular file.
-func (d *doc) existingFile(t table, key, rel, dir string) (string, error) {
-	f := t.field(key)
+// existingFile resolves a path field and checks that it names a regular
+// file, which it records (its bytes are part of Config.Digest).
+func (d *doc) existingFile(f, rel, dir string) (string, error) {
 	if rel == "" {
 		return "", d.errorf(f, ErrInvalid, "must not be empty")
 	}
@@ -248,8 +291,15 @@ func (d *doc) existingFile(t table, key, rel, dir string) (string, error) {
 	if !st.Mode().IsRegular() {
 		return "", d.errorf(f, ErrFile, "%q (%s) is not a regular file", rel, p)
 	}
+	if _, err := d.readFile(p, maxReferencedFile); err != nil {
+		return "", fileError(d.errorf(f, nil, ""), fmt.Sprintf("%q (%s)", rel, p), err)
+	}
 	return p, nil
 }
+
+// maxReferencedFile caps a TLS or JWKS file the config names: they are
+// read at load to digest them (and by the server to use them).
+const maxReferencedFile = 1 << 20
 
 // checkListen returns what is wrong with a listen address, or "".
 func checkListen(s string) string {

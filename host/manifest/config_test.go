@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"github.com/moatmcp/moat/host/ratelimit"
 	"time"
 
 	"errors"
@@ -31,7 +30,7 @@ func configFixture(t testing.TB) string {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}}
+	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse}
 	if got := DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig() = %+v", got)
 	}
@@ -42,6 +41,10 @@ func TestDefaultConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.File = file
+	if !strings.HasPrefix(got.Digest, "sha256:") || len(got.Digest) != len("sha256:")+64 {
+		t.Errorf("Digest = %q", got.Digest)
+	}
+	want.Files, want.Digest = []string{file}, got.Digest
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("empty config = %+v, want %+v", got, want)
 	}
@@ -124,14 +127,17 @@ listen = "127.0.0.1:9090"
 			ScopesSupported:      []string{"files:read"},
 			Keys: []KeyConfig{{ID: "ci", Hash: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 				Tools: []string{"read_*"}, Scopes: []string{"files:read"},
-				Expires: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC), Rate: ratelimit.MustParseRate("10/s burst 20")}},
+				Expires: time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC), Rate: MustParseRate("10/s burst 20")}},
 			JWT: &JWTConfig{Issuer: "https://auth.example.com", Audience: "https://tools.example.com/mcp",
 				JWKSURL: "https://auth.example.com/jwks", Leeway: 10 * time.Second},
 			Local: LocalConfig{Tools: []string{"list_files"}},
 		},
-		Rates:         RateConfig{PerPrincipal: ratelimit.MustParseRate("100/min"), MaxEntries: 5000, IdleTTL: 5 * time.Minute},
-		AuditFile:     filepath.Join(dir, "audit.log"),
-		MetricsListen: "127.0.0.1:9090",
+		Rates:          RateConfig{PerPrincipal: MustParseRate("100/min"), MaxEntries: 5000, IdleTTL: 5 * time.Minute},
+		AuditFile:      filepath.Join(dir, "audit.log"),
+		MetricsListen:  "127.0.0.1:9090",
+		AuditOnFailure: AuditRefuse,
+		Files:          []string{file, filepath.Join(dir, "certs", "cert.pem"), filepath.Join(dir, "certs", "key.pem")},
+		Digest:         got.Digest,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -152,10 +158,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"unknown top-level key", "[server]\n[authz]\n", 2, "authz", ErrUnknownField, `unknown field "authz" (known fields at the top level: server, tools, sandbox, auth, rate_limits, audit, metrics)`},
 		{"key hash that is not a hash", "[[auth.keys]]\nid = \"ci\"\nhash = \"moat_secret\"\n", 3, "auth.keys[0].hash", ErrInvalid, `required: "sha256:"`},
 		{"duplicate key id", "[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("a", 64) + "\"\n[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("b", 64) + "\"\n", 5, "auth.keys[1].id", ErrInvalid, `key id "ci" is used twice`},
-		{"bad key rate", "[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("a", 64) + "\"\nrate = \"lots\"\n", 4, "auth.keys[0].rate", ErrInvalid, `"lots": write a rate`},
+		{"bad key rate", "[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("a", 64) + "\"\nrate = \"lots\"\n", 4, "auth.keys[0].rate", ErrInvalid, `rate "lots": want "N/unit"`},
 		{"jwt without resource url", "[auth.jwt]\nissuer = \"https://as\"\njwks_url = \"https://as/jwks\"\n", 1, "auth.resource_url", ErrMissing, "required with [auth.jwt]"},
 		{"jwt with hmac", "[auth]\nresource_url = \"https://x/mcp\"\n[auth.jwt]\nissuer = \"https://as\"\njwks_url = \"https://as/jwks\"\nalgorithms = [\"HS256\"]\n", 6, "auth.jwt.algorithms[0]", ErrInvalid, `"HS256" is not allowed`},
-		{"bad rate limit", "[rate_limits]\nper_principal = \"10 per minute\"\n", 2, "rate_limits.per_principal", ErrInvalid, "write a rate"},
+		{"bad rate limit", "[rate_limits]\nper_principal = \"10 per minute\"\n", 2, "rate_limits.per_principal", ErrInvalid, `rate "10 per minute": want "N/unit" or "N/unit burst B"`},
 		{"unknown rate limit", "[rate_limits]\nper_user = \"10/s\"\n", 2, "rate_limits.per_user", ErrUnknownField, `unknown field "per_user"`},
 		{"unknown server key", "[server]\nlisten = \"127.0.0.1:1\"\nport = 8080\n", 3, "server.port", ErrUnknownField, `unknown field "port"`},
 		{"unknown tls key", "[server.tls]\ncert = \"certs/cert.pem\"\nkey = \"certs/key.pem\"\nca = \"x\"\n", 4, "server.tls.ca", ErrUnknownField, `unknown field "ca"`},

@@ -18,14 +18,11 @@ const (
 )
 
 // isolation decodes the optional isolation key.
-func (d *doc) isolation(root table) (Isolation, error) {
-	s, ok, err := d.str(root, "isolation")
-	if err != nil {
-		return "", err
-	}
-	if !ok {
+func (d *doc) isolation(set *string) (Isolation, error) {
+	if set == nil {
 		return IsolationPerCall, nil
 	}
+	s := *set
 	switch i := Isolation(s); i {
 	case IsolationPerCall, IsolationPerPrincipal, IsolationShared:
 		return i, nil

@@ -9,11 +9,16 @@
 // Tool.InputSchema/OutputSchema) and the sandbox stage (host/sandbox and
 // host/rootfs, from Tool.Mounts, Env, Clock, Random, Limits) from Tool.
 //
-// Decoding is strict and fails closed: an unknown key, a value of the wrong
-// type, a duplicate key or a value that breaks a rule is an *Error naming the
-// file, line, column and field. Nothing is granted by default: no mounts, no
-// environment, a fake clock and deterministic randomness. docs/manifest.md
-// and docs/config.md describe every field.
+// Decoding is strict and fails closed: an unknown key (with a "did you
+// mean" for a likely typo), a value of the wrong type, a duplicate key or a
+// value that breaks a rule is an *Error naming the file, line, column and
+// field. Nothing is granted by default: no mounts, no environment, a fake
+// clock and deterministic randomness. docs/manifest.md and docs/config.md
+// describe every field.
+//
+// This is the one package that imports go-toml, and it imports no other
+// moat package: the vocabulary types it defines (Rate, Size, Duration,
+// HostPattern) are used by the runtime packages that enforce them.
 //
 // # Notes
 //
@@ -22,11 +27,12 @@
 //   - Host-side state is captured at load: the module's bytes and digest,
 //     the values of [env] variables taken from the host's environment, and
 //     the existence of mounted folders. Reload to pick up changes.
+//   - Tool.Digest and Config.Digest cover every decoded field and the bytes
+//     of every referenced file (digest.go): a reload compares them instead
+//     of a hand-kept list of fields, and watches Tool.Files and Config.Files.
 package manifest
 
 import (
-	"github.com/moatmcp/moat/host/ratelimit"
-
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -47,6 +53,8 @@ import (
 
 // Caps on what a manifest may declare or name. They bound the memory one
 // manifest can make the host use at load, and are far above real use.
+// The caps on lists and tables ([[mount]], [env], required_scopes, the
+// lists of [net] and moat.toml) are the max tags of the decode structs.
 const (
 	maxManifestBytes    = 1 << 20   // the manifest file itself
 	maxModuleBytes      = 256 << 20 // the module file
@@ -54,8 +62,6 @@ const (
 	maxNameLen          = 128       // name, in bytes (ASCII only)
 	maxTitleBytes       = 1 << 10   // title
 	maxDescriptionBytes = 8 << 10   // description
-	maxMounts           = 64        // [[mount]] entries
-	maxEnv              = 256       // [env] entries
 	maxGuestPathBytes   = 1024      // mount guest path
 	maxEnvValueBytes    = 32 << 10  // one [env] value
 )
@@ -86,12 +92,12 @@ const (
 //   - Wasm holds the module's bytes as read at load, and SHA256 their
 //     digest, so the module that runs is the one that was checked.
 type Tool struct {
-	File         string          // absolute path of the manifest
+	File         string          `digest:"-"` // absolute path of the manifest
 	Name         string          // MCP tool name: 1–128 bytes of [A-Za-z0-9_.-]
 	Title        string          // optional display name
 	Description  string          // optional but recommended; at most 8 KiB
 	ModulePath   string          // absolute, resolved relative to the manifest's folder
-	Wasm         []byte          // the module's bytes (at most 256 MiB; a core module, version 1)
+	Wasm         []byte          `digest:"-"` // the module's bytes (at most 256 MiB; a core module, version 1); in Digest through SHA256
 	SHA256       string          // lower-case hex sha256 of Wasm, always computed
 	Pinned       bool            // the manifest has sha256, and Wasm matches it
 	InputSchema  json.RawMessage // a JSON object with "type": "object"; default {"type":"object"}
@@ -115,7 +121,18 @@ type Tool struct {
 	// "mount[0].host", or of its nearest ancestor present in the manifest,
 	// or 0. The host uses it to position errors it finds later, such as a
 	// schema that does not compile.
-	Line func(field string) int
+	Line func(field string) int `digest:"-"`
+
+	// Digest is "sha256:<hex>" over every field of the Tool but File,
+	// Line, Wasm (covered by SHA256) and Digest itself, and over the bytes
+	// of every file in Files but the manifest: two loads with equal
+	// digests serve the same tool, so a reload compares digests and cannot
+	// miss a field (digest.go). Secrets enter it only hashed.
+	Digest string `digest:"-"`
+	// Files are the absolute paths of the manifest and of every file it
+	// references (module, schema files, secret files), for a reload to
+	// watch. Mounted folders are not files of the tool and are not listed.
+	Files []string
 }
 
 // ResultMode says how a tool's stdout becomes the MCP call result.
@@ -151,18 +168,28 @@ type Mount struct {
 
 // EnvVar is one environment variable of the guest.
 type EnvVar struct {
-	Name, Value string
+	Name  string
+	Value string `digest:"secret"` // often a secret (from_host): in Tool.Digest only as its sha256
+}
+
+// String and GoString hide the value, which is often a secret (from_host),
+// so a Tool logged with %v, %+v or %#v does not leak it.
+func (e EnvVar) String() string { return e.Name + "=[hidden]" }
+
+// GoString implements fmt.GoStringer; see String.
+func (e EnvVar) GoString() string {
+	return fmt.Sprintf("manifest.EnvVar{Name:%q, Value:\"[hidden]\"}", e.Name)
 }
 
 // Limits bound one call of a tool.
 type Limits struct {
-	Memory         uint64         // linear memory, bytes, a whole number of 64 KiB pages
-	Timeout        time.Duration  // wall-clock time of one call
-	MaxInput       int64          // stdin (the argument JSON), bytes
-	MaxOutput      int64          // stdout, bytes
-	MaxConcurrency int            // calls of this tool running at once
-	Rate           ratelimit.Rate // rate: calls per principal of this tool; zero = the server's per_principal_tool
-	RateAll        ratelimit.Rate // rate_all: calls of this tool by everyone together; zero = the server's per_tool
+	Memory         uint64        // linear memory, bytes, a whole number of 64 KiB pages
+	Timeout        time.Duration // wall-clock time of one call
+	MaxInput       int64         // stdin (the argument JSON), bytes
+	MaxOutput      int64         // stdout, bytes
+	MaxConcurrency int           // calls of this tool running at once
+	Rate           Rate          // rate: calls per principal of this tool; zero = the server's per_principal_tool
+	RateAll        Rate          // rate_all: calls of this tool by everyone together; zero = the server's per_tool
 }
 
 // DefaultLimits returns the limits a manifest gets for the fields its
@@ -212,6 +239,8 @@ func Parse(file string, data []byte) (*Tool, error) {
 	if err := d.tool(t, filepath.Dir(file)); err != nil {
 		return nil, err
 	}
+	t.Files = append([]string{file}, pathsOf(d.files)...)
+	t.Digest = digestOf(t, d.files)
 	return t, nil
 }
 
@@ -257,110 +286,140 @@ func LoadDir(dir string) ([]*Tool, []error) {
 	return tools, errs
 }
 
+// toolFile is a manifest as written, one struct per table, for go-toml's
+// strict decoding; tool validates it and builds the Tool. Pointers tell an
+// absent key from a zero value where the difference matters. Field order is
+// the order of "known fields" in error messages.
+type toolFile struct {
+	Name             *string             `toml:"name"`
+	Title            string              `toml:"title"`
+	Description      string              `toml:"description"`
+	Module           string              `toml:"module"`
+	SHA256           *string             `toml:"sha256"`
+	Result           *string             `toml:"result"`
+	InputSchema      *map[string]any     `toml:"input_schema" want:"a table (a JSON Schema object written in TOML)"`
+	InputSchemaFile  *string             `toml:"input_schema_file"`
+	OutputSchema     *map[string]any     `toml:"output_schema" want:"a table (a JSON Schema object written in TOML)"`
+	OutputSchemaFile *string             `toml:"output_schema_file"`
+	Annotations      annotationsTable    `toml:"annotations"`
+	Mount            []mountTable        `toml:"mount" want:"an array of tables ([[mount]])" max:"64"`
+	Env              map[string]envValue `toml:"env" max:"256"`
+	Grants           grantsTable         `toml:"grants"`
+	Net              *netTable           `toml:"net"`
+	Limits           limitsTable         `toml:"limits"`
+	RequiredScopes   []string            `toml:"required_scopes" max:"256"`
+	Isolation        *string             `toml:"isolation"`
+}
+
+// annotationsTable is [annotations].
+type annotationsTable struct {
+	ReadOnly    *bool `toml:"read_only"`
+	Destructive *bool `toml:"destructive"`
+	Idempotent  *bool `toml:"idempotent"`
+	OpenWorld   *bool `toml:"open_world"`
+}
+
+// mountTable is one [[mount]].
+type mountTable struct {
+	Host  string  `toml:"host"`
+	Guest *string `toml:"guest"`
+	Mode  *string `toml:"mode"`
+}
+
+// envValue is one [env] entry: NAME = "literal" (UnmarshalText) or
+// NAME = { from_host = "HOSTVAR" } (the table).
+type envValue struct {
+	Literal  *string `toml:"-"`
+	FromHost *string `toml:"from_host"`
+}
+
+func (e *envValue) UnmarshalText(b []byte) error {
+	s := string(b)
+	e.Literal = &s
+	return nil
+}
+
+func (envValue) tomlWant() string { return `a string or { from_host = "NAME" }` }
+
+// grantsTable is [grants].
+type grantsTable struct {
+	Clock  bool `toml:"clock"`
+	Random bool `toml:"random"`
+}
+
+// limitsTable is [limits].
+type limitsTable struct {
+	Memory         *Size     `toml:"memory"`
+	Timeout        *Duration `toml:"timeout"`
+	MaxInput       *Size     `toml:"max_input"`
+	MaxOutput      *Size     `toml:"max_output"`
+	MaxConcurrency *int64    `toml:"max_concurrency"`
+	Rate           Rate      `toml:"rate"`
+	RateAll        Rate      `toml:"rate_all"`
+}
+
 // tool decodes and validates the whole manifest into t, in the order the
 // fields are documented; the first error wins.
 func (d *doc) tool(t *Tool, dir string) error {
-	root := table{m: d.root}
-	if err := d.strict(root, "name", "title", "description", "module", "sha256", "result",
-		"input_schema", "input_schema_file", "output_schema", "output_schema_file",
-		"annotations", "mount", "env", "grants", "net", "limits", "required_scopes", "isolation"); err != nil {
+	var f toolFile
+	if err := d.decodeInto(&f); err != nil {
 		return err
 	}
-
-	name, ok, err := d.str(root, "name")
-	if err != nil {
-		return err
-	}
-	if !ok {
+	if f.Name == nil {
 		return d.errorf("name", ErrMissing, "required: the tool's MCP name")
 	}
-	if msg := checkToolName(name); msg != "" {
+	if msg := checkToolName(*f.Name); msg != "" {
 		return d.errorf("name", ErrInvalid, "%s", msg)
 	}
-	t.Name = name
+	t.Name = *f.Name
 
-	if t.Title, _, err = d.str(root, "title"); err != nil {
-		return err
-	}
+	t.Title = f.Title
 	if len(t.Title) > maxTitleBytes {
 		return d.errorf("title", ErrTooLarge, "%d bytes; the limit is %s", len(t.Title), formatSize(maxTitleBytes))
 	}
-	if t.Description, _, err = d.str(root, "description"); err != nil {
-		return err
-	}
+	t.Description = f.Description
 	if len(t.Description) > maxDescriptionBytes {
 		return d.errorf("description", ErrTooLarge, "%d bytes; the limit is %s", len(t.Description), formatSize(maxDescriptionBytes))
 	}
 
-	if err := d.module(t, root, dir); err != nil {
+	if err := d.module(t, &f, dir); err != nil {
 		return err
 	}
 
-	if t.InputSchema, err = d.schema(root, "input_schema", dir); err != nil {
+	var err error
+	if t.InputSchema, err = d.schema("input_schema", f.InputSchema, f.InputSchemaFile, dir); err != nil {
 		return err
 	}
 	if t.InputSchema == nil {
 		t.InputSchema = append(json.RawMessage(nil), defaultInputSchema...)
 	}
-	if t.OutputSchema, err = d.schema(root, "output_schema", dir); err != nil {
+	if t.OutputSchema, err = d.schema("output_schema", f.OutputSchema, f.OutputSchemaFile, dir); err != nil {
 		return err
 	}
-	if t.Result, err = d.result(root, t.OutputSchema != nil); err != nil {
+	if t.Result, err = d.result(f.Result, t.OutputSchema != nil); err != nil {
 		return err
 	}
-	if t.Isolation, err = d.isolation(root); err != nil {
-		return err
-	}
-
-	ann, _, err := d.sub(root, "annotations")
-	if err != nil {
-		return err
-	}
-	if err := d.strict(ann, "read_only", "destructive", "idempotent", "open_world"); err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		key string
-		dst **bool
-	}{
-		{"read_only", &t.Annotations.ReadOnly},
-		{"destructive", &t.Annotations.Destructive},
-		{"idempotent", &t.Annotations.Idempotent},
-		{"open_world", &t.Annotations.OpenWorld},
-	} {
-		if *f.dst, err = d.optBool(ann, f.key); err != nil {
-			return err
-		}
-	}
-
-	if t.Mounts, err = d.mounts(root, dir); err != nil {
-		return err
-	}
-	if t.Env, err = d.env(root); err != nil {
+	if t.Isolation, err = d.isolation(f.Isolation); err != nil {
 		return err
 	}
 
-	grants, _, err := d.sub(root, "grants")
-	if err != nil {
-		return err
-	}
-	if err := d.strict(grants, "clock", "random"); err != nil {
-		return err
-	}
-	if t.Clock, _, err = d.boolean(grants, "clock"); err != nil {
-		return err
-	}
-	if t.Random, _, err = d.boolean(grants, "random"); err != nil {
-		return err
-	}
+	t.Annotations = Annotations(f.Annotations)
 
-	if t.Net, err = d.net(root, dir); err != nil {
+	if t.Mounts, err = d.mounts(f.Mount, dir); err != nil {
 		return err
 	}
-	if t.RequiredScopes, err = d.requiredScopes(root); err != nil {
+	if t.Env, err = d.env(f.Env); err != nil {
 		return err
 	}
-	t.Limits, err = d.limits(root)
+	t.Clock, t.Random = f.Grants.Clock, f.Grants.Random
+
+	if t.Net, err = d.net(f.Net, dir); err != nil {
+		return err
+	}
+	if t.RequiredScopes, err = d.scopes("required_scopes", f.RequiredScopes); err != nil {
+		return err
+	}
+	t.Limits, err = d.limits(f.Limits)
 	return err
 }
 
@@ -381,27 +440,21 @@ func checkToolName(name string) string {
 }
 
 // module reads and checks module and sha256.
-func (d *doc) module(t *Tool, root table, dir string) error {
-	rel, ok, err := d.str(root, "module")
-	if err != nil {
-		return err
-	}
-	if !ok || rel == "" {
+func (d *doc) module(t *Tool, f *toolFile, dir string) error {
+	rel := f.Module
+	if rel == "" {
 		return d.errorf("module", ErrMissing, "required: the path of the tool's .wasm file, relative to the manifest")
 	}
-	want, pinned, err := d.str(root, "sha256")
-	if err != nil {
-		return err
-	}
-	if pinned {
-		want = strings.TrimPrefix(want, "sha256:")
+	var want string
+	if f.SHA256 != nil {
+		want = strings.TrimPrefix(*f.SHA256, "sha256:")
 		if _, herr := hex.DecodeString(want); herr != nil || len(want) != 2*sha256.Size {
 			return d.errorf("sha256", ErrInvalid, "expected 64 hexadecimal digits (optionally after \"sha256:\")")
 		}
 		want = strings.ToLower(want)
 	}
 	t.ModulePath = resolve(dir, rel)
-	wasm, err := readCapped(t.ModulePath, maxModuleBytes)
+	wasm, err := d.readFile(t.ModulePath, maxModuleBytes)
 	if err != nil {
 		return fileError(d.errorf("module", nil, ""), fmt.Sprintf("module %q (%s)", rel, t.ModulePath), err)
 	}
@@ -410,7 +463,7 @@ func (d *doc) module(t *Tool, root table, dir string) error {
 	}
 	sum := sha256.Sum256(wasm)
 	t.Wasm, t.SHA256 = wasm, hex.EncodeToString(sum[:])
-	if pinned {
+	if f.SHA256 != nil {
 		if t.SHA256 != want {
 			return d.errorf("sha256", ErrDigest, "module %q has sha256 %s, but the manifest pins %s", rel, t.SHA256, want)
 		}
@@ -437,19 +490,20 @@ func checkWasmHeader(b []byte) string {
 
 // schema reads KEY (an inline table) or KEY_file (a JSON file); nil when
 // neither is given.
-func (d *doc) schema(root table, key, dir string) (json.RawMessage, error) {
-	fileKey := key + "_file"
-	inline, hasInline := root.m[key]
-	_, hasFile := root.m[fileKey]
-	switch {
-	case hasInline && hasFile:
-		return nil, d.errorf(fileKey, ErrInvalid, "give %s or %s, not both", key, fileKey)
-	case hasInline:
-		m, ok := inline.(map[string]any)
-		if !ok {
-			return nil, d.wrongType(key, "a table (a JSON Schema object written in TOML)", inline)
+func (d *doc) schema(key string, inlineSet *map[string]any, file *string, dir string) (json.RawMessage, error) {
+	var inline map[string]any
+	if inlineSet != nil {
+		inline = *inlineSet
+		if inline == nil {
+			inline = map[string]any{}
 		}
-		v, err := d.toJSON(key, m)
+	}
+	fileKey := key + "_file"
+	switch {
+	case inline != nil && file != nil:
+		return nil, d.errorf(fileKey, ErrInvalid, "give %s or %s, not both", key, fileKey)
+	case inline != nil:
+		v, err := d.toJSON(key, inline)
 		if err != nil {
 			return nil, err
 		}
@@ -460,20 +514,17 @@ func (d *doc) schema(root table, key, dir string) (json.RawMessage, error) {
 			return nil, d.errorf(key, ErrInvalid, "cannot be written as JSON")
 		}
 		raw := json.RawMessage(bytes.TrimSpace(buf.Bytes()))
-		if msg := checkSchemaType(m["type"]); msg != "" {
+		if msg := checkSchemaType(inline["type"]); msg != "" {
 			return nil, d.errorf(joinPath(key, "type"), ErrInvalid, "%s", msg)
 		}
 		return raw, nil
-	case hasFile:
-		rel, _, err := d.str(root, fileKey)
-		if err != nil {
-			return nil, err
-		}
+	case file != nil:
+		rel := *file
 		if rel == "" {
 			return nil, d.errorf(fileKey, ErrInvalid, "must not be empty")
 		}
 		p := resolve(dir, rel)
-		data, err := readCapped(p, maxSchemaFileBytes)
+		data, err := d.readFile(p, maxSchemaFileBytes)
 		if err != nil {
 			return nil, fileError(d.errorf(fileKey, nil, ""), fmt.Sprintf("schema file %q (%s)", rel, p), err)
 		}
@@ -578,17 +629,14 @@ func checkJSONObject(data []byte) string {
 }
 
 // result reads result and checks it against the output schema.
-func (d *doc) result(root table, hasOutput bool) (ResultMode, error) {
-	s, ok, err := d.str(root, "result")
-	if err != nil {
-		return "", err
-	}
-	if !ok {
+func (d *doc) result(set *string, hasOutput bool) (ResultMode, error) {
+	if set == nil {
 		if hasOutput {
 			return ResultJSON, nil
 		}
 		return ResultText, nil
 	}
+	s := *set
 	switch m := ResultMode(s); m {
 	case ResultText:
 		if hasOutput {
@@ -606,83 +654,52 @@ func (d *doc) result(root table, hasOutput bool) (ResultMode, error) {
 	return "", d.errorf("result", ErrInvalid, `%q is not a result mode: use "text", "json" or "content"`, s)
 }
 
-// mounts reads [[mount]].
-func (d *doc) mounts(root table, dir string) ([]Mount, error) {
-	v, ok := root.m["mount"]
-	if !ok {
+// mounts checks [[mount]].
+func (d *doc) mounts(in []mountTable, dir string) ([]Mount, error) {
+	if len(in) == 0 {
 		return nil, nil
 	}
-	arr, isArr := v.([]any)
-	if !isArr {
-		return nil, d.wrongType("mount", "an array of tables ([[mount]])", v)
-	}
-	if len(arr) > maxMounts {
-		return nil, d.errorf("mount", ErrTooLarge, "%d mounts; the limit is %d", len(arr), maxMounts)
-	}
-	mounts := make([]Mount, 0, len(arr))
-	for i, e := range arr {
+	mounts := make([]Mount, 0, len(in))
+	for i, m := range in {
 		f := indexPath("mount", i)
-		m, isTable := e.(map[string]any)
-		if !isTable {
-			return nil, d.wrongType(f, "a table with host, guest and mode", e)
+		if m.Host == "" {
+			return nil, d.errorf(joinPath(f, "host"), ErrMissing, "required: the host folder to mount, relative to the manifest")
 		}
-		mt := table{path: f, m: m}
-		if err := d.strict(mt, "host", "guest", "mode"); err != nil {
-			return nil, err
-		}
-
-		host, ok, err := d.str(mt, "host")
-		if err != nil {
-			return nil, err
-		}
-		if !ok || host == "" {
-			return nil, d.errorf(mt.field("host"), ErrMissing, "required: the host folder to mount, relative to the manifest")
-		}
-		hostAbs := resolve(dir, host)
+		hostAbs := resolve(dir, m.Host)
 		st, err := os.Stat(hostAbs)
 		if err != nil {
-			return nil, fileError(d.errorf(mt.field("host"), nil, ""), fmt.Sprintf("host folder %q (%s)", host, hostAbs), err)
+			return nil, fileError(d.errorf(joinPath(f, "host"), nil, ""), fmt.Sprintf("host folder %q (%s)", m.Host, hostAbs), err)
 		}
 		if !st.IsDir() {
-			return nil, d.errorf(mt.field("host"), ErrFile, "host folder %q (%s) is not a folder", host, hostAbs)
+			return nil, d.errorf(joinPath(f, "host"), ErrFile, "host folder %q (%s) is not a folder", m.Host, hostAbs)
 		}
 
-		guest, ok, err := d.str(mt, "guest")
-		if err != nil {
-			return nil, err
+		if m.Guest == nil {
+			return nil, d.errorf(joinPath(f, "guest"), ErrMissing, `required: where the guest sees the folder, e.g. "/data"`)
 		}
-		if !ok {
-			return nil, d.errorf(mt.field("guest"), ErrMissing, `required: where the guest sees the folder, e.g. "/data"`)
-		}
+		guest := *m.Guest
 		if msg := checkGuestPath(guest); msg != "" {
-			return nil, d.errorf(mt.field("guest"), ErrInvalid, "%s", msg)
+			return nil, d.errorf(joinPath(f, "guest"), ErrInvalid, "%s", msg)
 		}
 
-		mode, ok, err := d.str(mt, "mode")
-		if err != nil {
-			return nil, err
-		}
 		readOnly := true
 		switch {
-		case !ok || mode == "ro":
-		case mode == "rw":
+		case m.Mode == nil || *m.Mode == "ro":
+		case *m.Mode == "rw":
 			readOnly = false
 		default:
-			return nil, d.errorf(mt.field("mode"), ErrInvalid, `%q is not a mode: use "ro" (read-only, the default) or "rw"`, mode)
+			return nil, d.errorf(joinPath(f, "mode"), ErrInvalid, `%q is not a mode: use "ro" (read-only, the default) or "rw"`, *m.Mode)
 		}
 
 		for j, prev := range mounts {
 			if prev.Guest == guest {
-				return nil, d.errorf(mt.field("guest"), ErrInvalid, "%q is already the guest path of mount[%d]", guest, j)
+				return nil, d.errorf(joinPath(f, "guest"), ErrInvalid, "%q is already the guest path of mount[%d]", guest, j)
 			}
 			if a, b := prev.Guest, guest; strings.HasPrefix(b, a+"/") || strings.HasPrefix(a, b+"/") {
-				return nil, d.errorf(mt.field("guest"), ErrInvalid, "%q overlaps mount[%d] at %q: guest paths may not be inside one another", guest, j, prev.Guest)
+				return nil, d.errorf(joinPath(f, "guest"), ErrInvalid, "%q overlaps mount[%d] at %q: guest paths may not be inside one another", guest, j, prev.Guest)
 			}
 		}
 		mounts = append(mounts, Mount{Host: hostAbs, Guest: guest, ReadOnly: readOnly})
-	}
-	if len(mounts) == 0 {
-		return nil, nil
 	}
 	return mounts, nil
 }
@@ -712,66 +729,46 @@ func checkGuestPath(p string) string {
 	return ""
 }
 
-// env reads [env]: NAME = "literal" or NAME = { from_host = "HOSTVAR" }.
-func (d *doc) env(root table) ([]EnvVar, error) {
-	et, _, err := d.sub(root, "env")
-	if err != nil {
-		return nil, err
+// env checks [env]: NAME = "literal" or NAME = { from_host = "HOSTVAR" }.
+func (d *doc) env(in map[string]envValue) ([]EnvVar, error) {
+	if len(in) == 0 {
+		return nil, nil
 	}
-	if len(et.m) > maxEnv {
-		return nil, d.errorf("env", ErrTooLarge, "%d variables; the limit is %d", len(et.m), maxEnv)
-	}
-	names := make([]string, 0, len(et.m))
-	for k := range et.m {
+	names := make([]string, 0, len(in))
+	for k := range in {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	vars := make([]EnvVar, 0, len(names))
 	for _, name := range names {
-		f := et.field(name)
+		f := joinPath("env", name)
 		if !isEnvName(name) {
 			return nil, d.errorf(f, ErrInvalid, "%s is not a variable name: use A-Z, a-z, 0-9 and '_', not starting with a digit", strconv.Quote(name))
 		}
 		var value string
-		switch v := et.m[name].(type) {
-		case string:
-			if err := d.checkString(f, v); err != nil {
-				return nil, err
-			}
-			value = v
-		case map[string]any:
-			vt := table{path: f, m: v}
-			if err := d.strict(vt, "from_host"); err != nil {
-				return nil, err
-			}
-			hostVar, ok, err := d.str(vt, "from_host")
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, d.errorf(vt.field("from_host"), ErrMissing, "required: the host variable to copy")
-			}
+		switch v := in[name]; {
+		case v.Literal != nil:
+			value = *v.Literal
+		case v.FromHost == nil:
+			return nil, d.errorf(joinPath(f, "from_host"), ErrMissing, "required: the host variable to copy")
+		default:
+			hostVar := *v.FromHost
 			if !isEnvName(hostVar) {
-				return nil, d.errorf(vt.field("from_host"), ErrInvalid, "%s is not a variable name", strconv.Quote(hostVar))
+				return nil, d.errorf(joinPath(f, "from_host"), ErrInvalid, "%s is not a variable name", strconv.Quote(hostVar))
 			}
 			var set bool
 			if value, set = os.LookupEnv(hostVar); !set {
-				return nil, d.errorf(vt.field("from_host"), ErrEnvUnset, "host variable %s is not set", hostVar)
+				return nil, d.errorf(joinPath(f, "from_host"), ErrEnvUnset, "host variable %s is not set", hostVar)
 			}
 			// Never echo the value: it is often a secret.
 			if strings.IndexByte(value, 0) >= 0 {
-				return nil, d.errorf(vt.field("from_host"), ErrInvalid, "host variable %s contains a NUL byte", hostVar)
+				return nil, d.errorf(joinPath(f, "from_host"), ErrInvalid, "host variable %s contains a NUL byte", hostVar)
 			}
-		default:
-			return nil, d.wrongType(f, `a string or { from_host = "NAME" }`, v)
 		}
 		if len(value) > maxEnvValueBytes {
 			return nil, d.errorf(f, ErrTooLarge, "value is %d bytes; the limit is %s", len(value), formatSize(maxEnvValueBytes))
 		}
 		vars = append(vars, EnvVar{Name: name, Value: value})
-	}
-	if len(vars) == 0 {
-		return nil, nil
 	}
 	return vars, nil
 }
@@ -790,59 +787,72 @@ func isEnvName(s string) bool {
 	return true
 }
 
-// limits reads [limits], filling in defaults.
-func (d *doc) limits(root table) (Limits, error) {
+// limits checks [limits], filling in defaults.
+func (d *doc) limits(in limitsTable) (Limits, error) {
 	l := DefaultLimits()
-	lt, _, err := d.sub(root, "limits")
-	if err != nil {
-		return l, err
-	}
-	if err := d.strict(lt, "memory", "timeout", "max_input", "max_output", "max_concurrency", "rate", "rate_all"); err != nil {
-		return l, err
-	}
-	if l.Rate, err = d.rate(lt, "rate"); err != nil {
-		return l, err
-	}
-	if l.RateAll, err = d.rate(lt, "rate_all"); err != nil {
-		return l, err
-	}
-	if l.Memory, err = d.size(lt, "memory", l.Memory, minMemory, maxMemory); err != nil {
+	l.Rate, l.RateAll = in.Rate, in.RateAll
+	var err error
+	if l.Memory, err = d.size("limits.memory", in.Memory, l.Memory, minMemory, maxMemory); err != nil {
 		return l, err
 	}
 	l.Memory = (l.Memory + pageSize - 1) / pageSize * pageSize
 
-	if v, ok := lt.m["timeout"]; ok {
-		f := lt.field("timeout")
-		s, isStr := v.(string)
-		if !isStr {
-			return l, d.wrongType(f, `a duration such as "5s" or "500ms"`, v)
-		}
-		t, err := time.ParseDuration(s)
-		if err != nil {
-			return l, d.errorf(f, ErrInvalid, `%q is not a duration: write e.g. "5s", "500ms" or "2m"`, s)
-		}
-		if t < minTimeout || t > maxTimeout {
-			return l, d.errorf(f, ErrInvalid, "%s is out of bounds: must be between %s and %s", t, minTimeout, maxTimeout)
-		}
-		l.Timeout = t
+	if l.Timeout, err = d.duration("limits.timeout", in.Timeout, l.Timeout, minTimeout, maxTimeout); err != nil {
+		return l, err
 	}
 
-	in, err := d.size(lt, "max_input", uint64(l.MaxInput), minIO, maxIO)
+	n, err := d.size("limits.max_input", in.MaxInput, uint64(l.MaxInput), minIO, maxIO)
 	if err != nil {
 		return l, err
 	}
-	out, err := d.size(lt, "max_output", uint64(l.MaxOutput), minIO, maxIO)
-	if err != nil {
+	l.MaxInput = int64(n)
+	if n, err = d.size("limits.max_output", in.MaxOutput, uint64(l.MaxOutput), minIO, maxIO); err != nil {
 		return l, err
 	}
-	l.MaxInput, l.MaxOutput = int64(in), int64(out)
+	l.MaxOutput = int64(n)
 
-	n, err := d.integer(lt, "max_concurrency", int64(l.MaxConcurrency), minConcurrency, maxConcurrency)
+	c, err := d.integer("limits.max_concurrency", in.MaxConcurrency, int64(l.MaxConcurrency), minConcurrency, maxConcurrency)
 	if err != nil {
 		return l, err
 	}
-	l.MaxConcurrency = int(n)
+	l.MaxConcurrency = int(c)
 	return l, nil
+}
+
+// size checks an optional size against [min, max]; def when absent.
+func (d *doc) size(field string, v *Size, def, min, max uint64) (uint64, error) {
+	if v == nil {
+		return def, nil
+	}
+	n := uint64(*v)
+	if n < min || n > max {
+		return 0, d.errorf(field, ErrInvalid, "%s is out of bounds: must be between %s and %s", formatSize(n), formatSize(min), formatSize(max))
+	}
+	return n, nil
+}
+
+// duration checks an optional duration against [min, max]; def when
+// absent.
+func (d *doc) duration(field string, v *Duration, def, min, max time.Duration) (time.Duration, error) {
+	if v == nil {
+		return def, nil
+	}
+	t := time.Duration(*v)
+	if t < min || t > max {
+		return 0, d.errorf(field, ErrInvalid, "%s is out of bounds: must be between %s and %s", t, min, max)
+	}
+	return t, nil
+}
+
+// integer checks an optional integer against [min, max]; def when absent.
+func (d *doc) integer(field string, v *int64, def, min, max int64) (int64, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < min || *v > max {
+		return 0, d.errorf(field, ErrInvalid, "%d is out of bounds: must be between %d and %d", *v, min, max)
+	}
+	return *v, nil
 }
 
 // resolve makes p absolute against dir, and cleans it.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -89,7 +90,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key in from_host", base + "[env]\nA = { from_host = \"HOME\", default = \"x\" }\n", 4, "env.A.default", ErrUnknownField, `unknown field "default"`},
 		{"reserved future key", base + "[sockets]\n", 3, "sockets", ErrUnknownField, "unknown field"},
 		{"bad required scope", base + "required_scopes = [\"a b\"]\n", 3, "required_scopes[0]", ErrInvalid, "not a valid OAuth scope"},
-		{"bad tool rate", base + "[limits]\nrate = \"fast\"\n", 4, "limits.rate", ErrInvalid, `"fast": write a rate`},
+		{"bad tool rate", base + "[limits]\nrate = \"fast\"\n", 4, "limits.rate", ErrInvalid, `rate "fast": want "N/unit"`},
 		{"first unknown key in document order", base + "zzz = 1\naaa = 2\n", 3, "zzz", ErrUnknownField, `"zzz"`},
 
 		// Types.
@@ -147,6 +148,8 @@ func TestParseErrors(t *testing.T) {
 		{"missing host dir", base + mount("nope", "/d"), 4, "mount[0].host", fs.ErrNotExist, `host folder "nope" (` + filepath.Join(dir, "nope") + ") does not exist"},
 		{"host is a file", base + mount("file", "/d"), 4, "mount[0].host", ErrFile, `host folder "file" (` + filepath.Join(dir, "file") + ") is not a folder"},
 		{"bad mode", base + mount("data", "/d") + "mode = \"wr\"\n", 6, "mount[0].mode", ErrInvalid, `"wr" is not a mode`},
+		{"too many mounts", base + strings.Repeat(mount("data", "/d"), 65), 3, "mount", ErrTooLarge, "65 entries; the limit is 64"},
+		{"too many scopes", base + "required_scopes = [" + strings.Repeat("\"a\", ", 257) + "]\n", 3, "required_scopes", ErrTooLarge, "257 entries; the limit is 256"},
 
 		// Env.
 		{"env from_host unset", base + "[env]\nTOKEN = { from_host = \"MOAT_TEST_UNSET_VAR\" }\n", 4, "env.TOKEN.from_host", ErrEnvUnset, "host variable MOAT_TEST_UNSET_VAR is not set"},
@@ -234,7 +237,7 @@ func TestErrorString(t *testing.T) {
 		name, toml, want string
 	}{
 		{"unknown key column", "name = \"t\"\nmodule = \"m.wasm\"\n[limits]\n  memroy = \"1MiB\"\n",
-			file + `:4:3: limits.memroy: unknown field "memroy" (known fields in limits: memory, timeout, max_input, max_output, max_concurrency, rate, rate_all)`},
+			file + `:4:3: limits.memroy: unknown field "memroy" (known fields in limits: memory, timeout, max_input, max_output, max_concurrency, rate, rate_all); did you mean "memory"?`},
 		{"dotted key column", "name = \"t\"\nmodule = \"m.wasm\"\nlimits.timeout = \"1h\"\n",
 			file + `:3:1: limits.timeout: 1h0m0s is out of bounds: must be between 1ms and 10m0s`},
 		{"missing field has no line", "module = \"m.wasm\"\n",
@@ -263,6 +266,10 @@ func TestParseDefaults(t *testing.T) {
 		t.Errorf("Line helper is wrong")
 	}
 	tool.Line = nil
+	if !strings.HasPrefix(tool.Digest, "sha256:") || !reflect.DeepEqual(tool.Files, []string{file, filepath.Join(dir, "m.wasm")}) {
+		t.Errorf("Digest %q, Files %q", tool.Digest, tool.Files)
+	}
+	tool.Digest, tool.Files = "", nil
 	want := &Tool{
 		File:        file,
 		Name:        "t",
@@ -355,6 +362,10 @@ max_concurrency = 3
 		t.Errorf(`Line("output_schema.properties.n.maximum") = %d, want %d`, got, want)
 	}
 	tool.Line = nil
+	if !strings.HasPrefix(tool.Digest, "sha256:") || !reflect.DeepEqual(tool.Files, []string{file, filepath.Join(dir, "m.wasm"), filepath.Join(dir, "in.json")}) {
+		t.Errorf("Digest %q, Files %q", tool.Digest, tool.Files)
+	}
+	tool.Digest, tool.Files = "", nil
 	yes, no := true, false
 	want := &Tool{
 		File:         file,
@@ -416,6 +427,25 @@ func TestEnvValueNotInErrors(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("error leaks the value: %v", err)
+	}
+}
+
+// TestEnvValueNotPrinted makes sure printing a Tool never shows an [env]
+// value: they are often secrets from the host's environment.
+func TestEnvValueNotPrinted(t *testing.T) {
+	dir := fixture(t)
+	t.Setenv("MOAT_TEST_SECRET", "hunter2")
+	tool, err := Parse(filepath.Join(dir, "t.toml"), []byte("name = \"t\"\nmodule = \"m.wasm\"\n[env]\nS = { from_host = \"MOAT_TEST_SECRET\" }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tool.Env[0].Value != "hunter2" {
+		t.Fatalf("Env = %q", tool.Env[0].Value)
+	}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		if s := fmt.Sprintf(format, tool); strings.Contains(s, "hunter2") {
+			t.Errorf("%s of a Tool shows the env value: %s", format, s)
+		}
 	}
 }
 

@@ -6,22 +6,26 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/moatmcp/moat/host/netpolicy"
 )
 
 // Bounds of [net].
 const (
-	maxNetEntries       = 64 // allow, methods, http_hosts, allow_ips, [[net.header]]
 	maxNetRequest       = 4 << 20
 	maxNetResponse      = 16 << 20
 	maxNetRedirects     = 20
 	maxSecretFileBytes  = 64 << 10
 	defaultNetRedirects = 3
+
+	// Defaults of [net] max_request, max_response and timeout; also what
+	// host/netpolicy takes for the zero value.
+	DefaultNetMaxRequest  = 64 << 10
+	DefaultNetMaxResponse = 1 << 20
+	DefaultNetTimeout     = 10 * time.Second
 )
 
 // NetGrant is a tool's [net] table: the outbound HTTP it may make through
-// moat.http_request (docs/network.md). host/netpolicy enforces it.
+// moat.http_request (docs/network.md). host/netpolicy enforces it
+// (netpolicy.ConfigFor turns it into a policy's configuration).
 type NetGrant struct {
 	Allow        []string // host patterns: "api.github.com", "api.github.com:8443", "*.example.com"
 	Methods      []string // default ["GET"]
@@ -50,160 +54,128 @@ type Secret string
 func (Secret) String() string   { return "[secret]" }
 func (Secret) GoString() string { return `"[secret]"` }
 
-// Policy returns the netpolicy configuration of g. The resolver, TLS
-// roots and audit callback are the host's to add.
-func (g *NetGrant) Policy() netpolicy.Config {
-	c := netpolicy.Config{
-		Allow: g.Allow, Methods: g.Methods, HTTPHosts: g.HTTPHosts, AllowIPs: g.AllowIPs,
-		MaxRequest: g.MaxRequest, MaxResponse: g.MaxResponse, Timeout: g.Timeout, MaxRedirects: g.MaxRedirects,
-	}
-	for _, h := range g.Headers {
-		c.Headers = append(c.Headers, netpolicy.Header{Host: h.Host, Name: h.Name, Value: string(h.Value)})
-	}
-	return c
+// netTable is [net] as written.
+type netTable struct {
+	Allow        []string         `toml:"allow" max:"64"`
+	Methods      *[]string        `toml:"methods" max:"64"`
+	HTTPHosts    []string         `toml:"http_hosts" max:"64"`
+	AllowIPs     []string         `toml:"allow_ips" max:"64"`
+	MaxRequest   *Size            `toml:"max_request"`
+	MaxResponse  *Size            `toml:"max_response"`
+	Timeout      *Duration        `toml:"timeout"`
+	MaxRedirects *int64           `toml:"max_redirects"`
+	Header       []netHeaderTable `toml:"header" want:"an array of tables ([[net.header]])" max:"64"`
 }
 
-// net reads [net]; nil when absent.
-func (d *doc) net(root table, dir string) (*NetGrant, error) {
-	nt, present, err := d.sub(root, "net")
-	if err != nil || !present {
-		return nil, err
-	}
-	if err := d.strict(nt, "allow", "methods", "http_hosts", "allow_ips", "max_request", "max_response", "timeout", "max_redirects", "header"); err != nil {
-		return nil, err
+// netHeaderTable is one [[net.header]] as written.
+type netHeaderTable struct {
+	Host  *string    `toml:"host"`
+	Name  *string    `toml:"name"`
+	Value *secretRef `toml:"value" want:"{ env = \"HOST_VARIABLE\" } or { file = \"path/to/secret\" } (literal values are not accepted: keep secrets out of manifests)"`
+}
+
+// secretRef is where a header's value comes from. It has no string form:
+// a literal secret in a manifest is a type error.
+type secretRef struct {
+	Env  *string `toml:"env"`
+	File *string `toml:"file"`
+}
+
+// net checks [net]; nil when absent.
+func (d *doc) net(nt *netTable, dir string) (*NetGrant, error) {
+	if nt == nil {
+		return nil, nil
 	}
 	g := &NetGrant{}
-	patterns := func(key string) ([]string, error) {
-		ss, err := d.strings(nt, key, maxNetEntries)
-		if err != nil {
-			return nil, err
-		}
+	patterns := func(key string, ss []string) ([]string, error) {
 		for i, s := range ss {
-			if _, err := netpolicy.ParsePattern(s); err != nil {
-				return nil, d.errorf(indexPath(nt.field(key), i), ErrInvalid, "%v", err)
+			if _, err := ParseHostPattern(s); err != nil {
+				return nil, d.errorf(indexPath(joinPath("net", key), i), ErrInvalid, "%v", err)
 			}
 		}
 		return ss, nil
 	}
-	if g.Allow, err = patterns("allow"); err != nil {
+	var err error
+	if g.Allow, err = patterns("allow", nt.Allow); err != nil {
 		return nil, err
 	}
 	if len(g.Allow) == 0 {
-		return nil, d.errorf(nt.field("allow"), ErrMissing, `required: the hosts the tool may reach, e.g. allow = ["api.github.com"]`)
+		return nil, d.errorf("net.allow", ErrMissing, `required: the hosts the tool may reach, e.g. allow = ["api.github.com"]`)
 	}
-	if g.HTTPHosts, err = patterns("http_hosts"); err != nil {
+	if g.HTTPHosts, err = patterns("http_hosts", nt.HTTPHosts); err != nil {
 		return nil, err
 	}
 
-	if g.Methods, err = d.strings(nt, "methods", maxNetEntries); err != nil {
-		return nil, err
-	}
-	if _, set := nt.m["methods"]; !set {
+	switch {
+	case nt.Methods == nil:
 		g.Methods = []string{"GET"}
-	} else if len(g.Methods) == 0 {
-		return nil, d.errorf(nt.field("methods"), ErrInvalid, `must not be empty: leave it out for ["GET"]`)
+	case len(*nt.Methods) == 0:
+		return nil, d.errorf("net.methods", ErrInvalid, `must not be empty: leave it out for ["GET"]`)
+	default:
+		g.Methods = *nt.Methods
 	}
 	for i, m := range g.Methods {
-		if err := netpolicy.CheckMethod(m); err != nil {
-			return nil, d.errorf(indexPath(nt.field("methods"), i), ErrInvalid, "%v", err)
+		if err := CheckMethod(m); err != nil {
+			return nil, d.errorf(indexPath("net.methods", i), ErrInvalid, "%v", err)
 		}
 		if slices.Index(g.Methods, m) != i {
-			return nil, d.errorf(indexPath(nt.field("methods"), i), ErrInvalid, "%s is listed twice", m)
+			return nil, d.errorf(indexPath("net.methods", i), ErrInvalid, "%s is listed twice", m)
 		}
 	}
 
-	if g.AllowIPs, err = d.strings(nt, "allow_ips", maxNetEntries); err != nil {
-		return nil, err
-	}
+	g.AllowIPs = nt.AllowIPs
 	for i, s := range g.AllowIPs {
-		if _, err := netpolicy.ParsePrefix(s); err != nil {
-			return nil, d.errorf(indexPath(nt.field("allow_ips"), i), ErrInvalid, "%v", err)
+		if _, err := ParseIPPrefix(s); err != nil {
+			return nil, d.errorf(indexPath("net.allow_ips", i), ErrInvalid, "%v", err)
 		}
 	}
 
-	n, err := d.size(nt, "max_request", netpolicy.DefaultMaxRequest, 1, maxNetRequest)
+	n, err := d.size("net.max_request", nt.MaxRequest, DefaultNetMaxRequest, 1, maxNetRequest)
 	if err != nil {
 		return nil, err
 	}
 	g.MaxRequest = int64(n)
-	if n, err = d.size(nt, "max_response", netpolicy.DefaultMaxResponse, 1, maxNetResponse); err != nil {
+	if n, err = d.size("net.max_response", nt.MaxResponse, DefaultNetMaxResponse, 1, maxNetResponse); err != nil {
 		return nil, err
 	}
 	g.MaxResponse = int64(n)
-	g.Timeout = netpolicy.DefaultTimeout
-	if t, ok, err := d.duration(nt, "timeout", minTimeout, maxTimeout); err != nil {
-		return nil, err
-	} else if ok {
-		g.Timeout = t
-	}
-	g.MaxRedirects = defaultNetRedirects
-	if v, ok := nt.m["max_redirects"]; ok {
-		f := nt.field("max_redirects")
-		r, isInt := v.(int64)
-		if !isInt {
-			return nil, d.wrongType(f, "an integer", v)
-		}
-		if r < 0 || r > maxNetRedirects {
-			return nil, d.errorf(f, ErrInvalid, "%d is out of bounds: must be between 0 and %d", r, maxNetRedirects)
-		}
-		g.MaxRedirects = int(r)
-	}
-
-	if g.Headers, err = d.netHeaders(nt, dir); err != nil {
+	if g.Timeout, err = d.duration("net.timeout", nt.Timeout, DefaultNetTimeout, minTimeout, maxTimeout); err != nil {
 		return nil, err
 	}
-	// A last check of the whole: New's errors name fields and never values.
-	p, err := netpolicy.New(g.Policy())
+	r, err := d.integer("net.max_redirects", nt.MaxRedirects, defaultNetRedirects, 0, maxNetRedirects)
 	if err != nil {
-		return nil, d.errorf("net", ErrInvalid, "%v", err)
+		return nil, err
 	}
-	p.Close()
+	g.MaxRedirects = int(r)
+
+	if g.Headers, err = d.netHeaders(nt.Header, dir); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
-// netHeaders reads [[net.header]].
-func (d *doc) netHeaders(nt table, dir string) ([]NetHeader, error) {
-	v, ok := nt.m["header"]
-	if !ok {
-		return nil, nil
-	}
-	arr, isArr := v.([]any)
-	if !isArr {
-		return nil, d.wrongType(nt.field("header"), "an array of tables ([[net.header]])", v)
-	}
-	if len(arr) > maxNetEntries {
-		return nil, d.errorf(nt.field("header"), ErrTooLarge, "%d headers; the limit is %d", len(arr), maxNetEntries)
-	}
+// netHeaders checks [[net.header]].
+func (d *doc) netHeaders(in []netHeaderTable, dir string) ([]NetHeader, error) {
 	var out []NetHeader
-	for i, e := range arr {
-		f := indexPath(nt.field("header"), i)
-		m, isTable := e.(map[string]any)
-		if !isTable {
-			return nil, d.wrongType(f, "a table with host, name and value", e)
-		}
-		ht := table{path: f, m: m}
-		if err := d.strict(ht, "host", "name", "value"); err != nil {
-			return nil, err
-		}
+	for i, ht := range in {
+		f := indexPath("net.header", i)
 		var h NetHeader
+		if ht.Host == nil {
+			return nil, d.errorf(joinPath(f, "host"), ErrMissing, `required: the host the header is sent to, e.g. "api.github.com"`)
+		}
+		h.Host = *ht.Host
+		if _, err := ParseHostPattern(h.Host); err != nil {
+			return nil, d.errorf(joinPath(f, "host"), ErrInvalid, "%v", err)
+		}
+		if ht.Name == nil {
+			return nil, d.errorf(joinPath(f, "name"), ErrMissing, `required: the header name, e.g. "Authorization"`)
+		}
+		h.Name = *ht.Name
+		if err := CheckInjectedHeaderName(h.Name); err != nil {
+			return nil, d.errorf(joinPath(f, "name"), ErrInvalid, "%v", err)
+		}
 		var err error
-		if h.Host, ok, err = d.str(ht, "host"); err != nil {
-			return nil, err
-		} else if !ok {
-			return nil, d.errorf(ht.field("host"), ErrMissing, `required: the host the header is sent to, e.g. "api.github.com"`)
-		}
-		if _, err := netpolicy.ParsePattern(h.Host); err != nil {
-			return nil, d.errorf(ht.field("host"), ErrInvalid, "%v", err)
-		}
-		if h.Name, ok, err = d.str(ht, "name"); err != nil {
-			return nil, err
-		} else if !ok {
-			return nil, d.errorf(ht.field("name"), ErrMissing, `required: the header name, e.g. "Authorization"`)
-		}
-		if err := netpolicy.CheckHeaderName(h.Name); err != nil {
-			return nil, d.errorf(ht.field("name"), ErrInvalid, "%v", err)
-		}
-		if h.Value, h.From, err = d.secret(ht, dir); err != nil {
+		if h.Value, h.From, err = d.secret(joinPath(f, "value"), ht.Value, dir); err != nil {
 			return nil, err
 		}
 		out = append(out, h)
@@ -212,64 +184,48 @@ func (d *doc) netHeaders(nt table, dir string) ([]NetHeader, error) {
 }
 
 // secret reads a header's value = { env = "NAME" } or { file = "path" }.
-// Literal values are refused: a manifest is shared and versioned, a
-// secret is not. Messages never include the value.
-func (d *doc) secret(ht table, dir string) (Secret, string, error) {
-	f := ht.field("value")
-	v, ok := ht.m["value"]
-	if !ok {
+// Literal values are refused (by the shape check): a manifest is shared
+// and versioned, a secret is not. Messages never include the value.
+func (d *doc) secret(f string, ref *secretRef, dir string) (Secret, string, error) {
+	if ref == nil {
 		return "", "", d.errorf(f, ErrMissing, `required: { env = "HOST_VARIABLE" } or { file = "path/to/secret" }`)
-	}
-	m, isTable := v.(map[string]any)
-	if !isTable {
-		return "", "", d.wrongType(f, `{ env = "HOST_VARIABLE" } or { file = "path/to/secret" } (literal values are not accepted: keep secrets out of manifests)`, v)
-	}
-	vt := table{path: f, m: m}
-	if err := d.strict(vt, "env", "file"); err != nil {
-		return "", "", err
-	}
-	env, hasEnv, err := d.str(vt, "env")
-	if err != nil {
-		return "", "", err
-	}
-	file, hasFile, err := d.str(vt, "file")
-	if err != nil {
-		return "", "", err
 	}
 	var value, from string
 	switch {
-	case hasEnv && hasFile:
+	case ref.Env != nil && ref.File != nil:
 		return "", "", d.errorf(f, ErrInvalid, "give env or file, not both")
-	case hasEnv:
+	case ref.Env != nil:
+		env := *ref.Env
+		f = joinPath(f, "env")
 		if !isEnvName(env) {
-			return "", "", d.errorf(vt.field("env"), ErrInvalid, "%q is not a variable name", env)
+			return "", "", d.errorf(f, ErrInvalid, "%q is not a variable name", env)
 		}
 		var set bool
 		if value, set = os.LookupEnv(env); !set {
-			return "", "", d.errorf(vt.field("env"), ErrEnvUnset, "host variable %s is not set", env)
+			return "", "", d.errorf(f, ErrEnvUnset, "host variable %s is not set", env)
 		}
 		from = "env " + env
-		f = vt.field("env")
-	case hasFile:
+	case ref.File != nil:
+		file := *ref.File
+		f = joinPath(f, "file")
 		if file == "" {
-			return "", "", d.errorf(vt.field("file"), ErrInvalid, "must not be empty")
+			return "", "", d.errorf(f, ErrInvalid, "must not be empty")
 		}
 		p := resolve(dir, file)
-		data, err := readCapped(p, maxSecretFileBytes)
+		data, err := d.readFile(p, maxSecretFileBytes)
 		if err != nil {
-			return "", "", fileError(d.errorf(vt.field("file"), nil, ""), fmt.Sprintf("secret file %q (%s)", file, p), err)
+			return "", "", fileError(d.errorf(f, nil, ""), fmt.Sprintf("secret file %q (%s)", file, p), err)
 		}
 		// One trailing newline is what editors and `echo` add.
 		value = strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
 		from = "file " + p
-		f = vt.field("file")
 	default:
 		return "", "", d.errorf(f, ErrMissing, `give { env = "HOST_VARIABLE" } or { file = "path/to/secret" }`)
 	}
 	if value == "" {
 		return "", "", d.errorf(f, ErrInvalid, "the secret (%s) is empty", from)
 	}
-	if err := netpolicy.CheckHeaderValue(value); err != nil {
+	if err := CheckHeaderValue(value); err != nil {
 		return "", "", d.errorf(f, ErrInvalid, "the secret (%s) contains a control character such as CR, LF or NUL", from)
 	}
 	return Secret(value), from, nil

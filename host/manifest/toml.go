@@ -2,34 +2,38 @@ package manifest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	toml "github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // This file holds the strict TOML layer shared by manifests and the server
-// config. The document is decoded twice, on purpose:
+// config. A document goes through three passes, on purpose:
 //
 //   - toml.Unmarshal into a map does the TOML semantics (duplicate keys,
 //     tables defined twice, dotted keys against tables) and reports syntax
 //     errors with a position;
 //   - the unstable parser, walked once, gives the line and column of every
-//     key path, so that errors found later, by the typed decode below and by
-//     validation, point at the line that caused them.
+//     key path, so that errors found later, by the shape check and by
+//     validation, point at the line that caused them;
+//   - checkShape walks the map against the tagged struct the document
+//     decodes into (a toolFile or a configFile), and go-toml then decodes
+//     it into that struct in strict mode. The shape check comes first so
+//     that an unknown key or a value of the wrong type is reported with the
+//     field as the operator wrote it (mount[1].guest, not a Go struct path),
+//     with the keys allowed there and the nearest one ("did you mean").
 //
-// The typed decode is hand-written rather than go-toml's struct decoding so
-// that every error names the field as the operator wrote it (mount[1].guest,
-// not a Go struct path) and so that polymorphic fields (a size as a string or
-// an integer, env as a string or a table) stay simple.
+// Validation then runs on the decoded struct (manifest.go, config.go) and
+// builds the Tool or Config: Parse → Validate → construct. This is the one
+// package that imports go-toml.
 
 // pos is a 1-based line and column in the document.
 type pos struct{ line, col int }
@@ -38,6 +42,7 @@ type pos struct{ line, col int }
 type index struct {
 	at         map[string]pos
 	byPos      map[pos]string // full key path of each key/value and table header, by position
+	byValue    map[pos]string // full path of each value, by the position of its first byte
 	keys       int            // key/values and table headers seen
 	lineStarts []int          // byte offset of the start of each line
 }
@@ -81,7 +86,7 @@ func (ix *index) offsetPos(off int) pos {
 
 // buildIndex walks a document, as far as it parses.
 func buildIndex(data []byte) *index {
-	ix := &index{at: map[string]pos{}, byPos: map[pos]string{}, lineStarts: []int{0}}
+	ix := &index{at: map[string]pos{}, byPos: map[pos]string{}, byValue: map[pos]string{}, lineStarts: []int{0}}
 	for i, c := range data {
 		if c == '\n' {
 			ix.lineStarts = append(ix.lineStarts, i+1)
@@ -164,6 +169,9 @@ func (w *indexWalker) keyValue(base string, n *unstable.Node) {
 }
 
 func (w *indexWalker) value(path string, v *unstable.Node) {
+	if v.Raw.Length > 0 {
+		w.ix.byValue[w.ix.offsetPos(int(v.Raw.Offset))] = path
+	}
 	switch v.Kind {
 	case unstable.InlineTable:
 		it := v.Children()
@@ -225,8 +233,27 @@ const maxKeys = 10000
 // doc is one decoded document and where its errors go.
 type doc struct {
 	file string
+	data []byte
 	root map[string]any
 	ix   *index
+
+	files []fileSum // the files validation read, in order
+}
+
+// fileSum is a file a manifest or config references, and the sha256 of
+// its bytes as validation read them.
+type fileSum struct{ path, sha256 string }
+
+// readFile is readCapped, remembering the file and its digest for
+// Tool.Files and Tool.Digest.
+func (d *doc) readFile(p string, max int64) ([]byte, error) {
+	data, err := readCapped(p, max)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	d.files = append(d.files, fileSum{path: p, sha256: hex.EncodeToString(sum[:])})
+	return data, nil
 }
 
 // decodeTOML decodes data strictly enough for the typed layer: valid TOML,
@@ -270,7 +297,7 @@ func decodeTOML(file string, data []byte, max int) (*doc, error) {
 	if root == nil {
 		root = map[string]any{}
 	}
-	return &doc{file: file, root: root, ix: ix}, nil
+	return &doc{file: file, data: data, root: root, ix: ix}, nil
 }
 
 // errorf builds an *Error for field, positioned at the field's key.
@@ -279,211 +306,13 @@ func (d *doc) errorf(field string, sentinel error, format string, args ...any) *
 	return &Error{File: d.file, Line: p.line, Column: p.col, Field: field, Msg: fmt.Sprintf(format, args...), Err: sentinel}
 }
 
-// table is one TOML table of the document and its field path.
-type table struct {
-	path string
-	m    map[string]any
-}
-
-func (t table) field(key string) string { return joinPath(t.path, key) }
-
-// strict fails on the first key of t (in document order) not in allowed.
-func (d *doc) strict(t table, allowed ...string) error {
-	var unknown []string
-	for k := range t.m {
-		if !slices.Contains(allowed, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	sort.Slice(unknown, func(i, j int) bool {
-		pi, pj := d.ix.pos(t.field(unknown[i])), d.ix.pos(t.field(unknown[j]))
-		if pi.line != pj.line {
-			return pi.line < pj.line
-		}
-		if pi.col != pj.col {
-			return pi.col < pj.col
-		}
-		return unknown[i] < unknown[j]
-	})
-	k := unknown[0]
-	where := "at the top level"
-	if t.path != "" {
-		where = "in " + t.path
-	}
-	return d.errorf(t.field(k), ErrUnknownField, "unknown field %s (known fields %s: %s)", strconv.Quote(k), where, strings.Join(allowed, ", "))
-}
-
-// typeName names a decoded TOML value's type for error messages.
-func typeName(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64:
-		return "an integer"
-	case float64:
-		return "a float"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "a table"
-	case toml.LocalDate, toml.LocalTime, toml.LocalDateTime, time.Time:
-		return "a date/time"
-	}
-	return fmt.Sprintf("a %T", v)
-}
-
-func (d *doc) wrongType(field, want string, v any) error {
-	return d.errorf(field, ErrType, "expected %s, got %s", want, typeName(v))
-}
-
-// checkString applies the rules every string value obeys: valid UTF-8 (the
-// parser checks the raw bytes, but not what \u escapes produce) and no NUL,
-// which no C string, path or environment entry can carry.
-func (d *doc) checkString(field, s string) error {
-	if !utf8.ValidString(s) {
-		return d.errorf(field, ErrInvalid, "string is not valid UTF-8")
-	}
-	if strings.IndexByte(s, 0) >= 0 {
-		return d.errorf(field, ErrInvalid, "string contains a NUL character")
-	}
-	return nil
-}
-
-// str reads an optional string field.
-func (d *doc) str(t table, key string) (s string, ok bool, err error) {
-	v, ok := t.m[key]
-	if !ok {
-		return "", false, nil
-	}
-	s, isStr := v.(string)
-	if !isStr {
-		return "", true, d.wrongType(t.field(key), "a string", v)
-	}
-	return s, true, d.checkString(t.field(key), s)
-}
-
-// boolean reads an optional boolean field.
-func (d *doc) boolean(t table, key string) (b, ok bool, err error) {
-	v, ok := t.m[key]
-	if !ok {
-		return false, false, nil
-	}
-	b, isBool := v.(bool)
-	if !isBool {
-		return false, true, d.wrongType(t.field(key), "a boolean", v)
-	}
-	return b, true, nil
-}
-
-// integer reads an optional integer field within [min, max]; def when
-// absent.
-func (d *doc) integer(t table, key string, def, min, max int64) (int64, error) {
-	v, ok := t.m[key]
-	if !ok {
-		return def, nil
-	}
-	f := t.field(key)
-	n, isInt := v.(int64)
-	if !isInt {
-		return 0, d.wrongType(f, "an integer", v)
-	}
-	if n < min || n > max {
-		return 0, d.errorf(f, ErrInvalid, "%d is out of bounds: must be between %d and %d", n, min, max)
-	}
-	return n, nil
-}
-
-// optBool reads an optional boolean field as a pointer, nil when absent.
-func (d *doc) optBool(t table, key string) (*bool, error) {
-	b, ok, err := d.boolean(t, key)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &b, nil
-}
-
-// sub reads an optional table field; absent gives an empty table.
-func (d *doc) sub(t table, key string) (table, bool, error) {
-	v, ok := t.m[key]
-	if !ok {
-		return table{path: t.field(key), m: map[string]any{}}, false, nil
-	}
-	m, isTable := v.(map[string]any)
-	if !isTable {
-		return table{}, true, d.wrongType(t.field(key), "a table", v)
-	}
-	return table{path: t.field(key), m: m}, true, nil
-}
-
-// strings reads an optional array of strings, capped at max elements.
-func (d *doc) strings(t table, key string, max int) ([]string, error) {
-	v, ok := t.m[key]
-	if !ok {
-		return nil, nil
-	}
-	arr, isArr := v.([]any)
-	if !isArr {
-		return nil, d.wrongType(t.field(key), "an array of strings", v)
-	}
-	if len(arr) > max {
-		return nil, d.errorf(t.field(key), ErrTooLarge, "%d entries; the limit is %d", len(arr), max)
-	}
-	out := make([]string, 0, len(arr))
-	for i, e := range arr {
-		f := indexPath(t.field(key), i)
-		s, isStr := e.(string)
-		if !isStr {
-			return nil, d.wrongType(f, "a string", e)
-		}
-		if err := d.checkString(f, s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-// size reads an optional size field, written "64MiB" or as an integer
-// number of bytes, and checks it against [min, max].
-func (d *doc) size(t table, key string, def, min, max uint64) (uint64, error) {
-	v, ok := t.m[key]
-	if !ok {
-		return def, nil
-	}
-	f := t.field(key)
-	var n uint64
-	switch v := v.(type) {
-	case int64:
-		if v < 0 {
-			return 0, d.errorf(f, ErrInvalid, "size %d is negative", v)
-		}
-		n = uint64(v)
-	case string:
-		var err error
-		if n, err = parseSize(v); err != nil {
-			return 0, d.errorf(f, ErrInvalid, "%v", err)
-		}
-	default:
-		return 0, d.wrongType(f, `a size such as "64MiB" or an integer number of bytes`, v)
-	}
-	if n < min || n > max {
-		return 0, d.errorf(f, ErrInvalid, "%s is out of bounds: must be between %s and %s", formatSize(n), formatSize(min), formatSize(max))
-	}
-	return n, nil
-}
-
 // toJSON converts a decoded TOML value (an inline schema) to the value
 // encoding/json should marshal, refusing what JSON cannot express.
 func (d *doc) toJSON(field string, v any) (any, error) {
 	switch v := v.(type) {
 	case string:
-		if err := d.checkString(field, v); err != nil {
-			return nil, err
+		if msg := badString(v); msg != "" {
+			return nil, d.errorf(field, ErrInvalid, "%s", msg)
 		}
 		return v, nil
 	case int64, bool:
@@ -512,8 +341,8 @@ func (d *doc) toJSON(field string, v any) (any, error) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			f := joinPath(field, k)
-			if err := d.checkString(f, k); err != nil {
-				return nil, err
+			if msg := badString(k); msg != "" {
+				return nil, d.errorf(f, ErrInvalid, "key: %s", msg)
 			}
 			var err error
 			if out[k], err = d.toJSON(f, v[k]); err != nil {

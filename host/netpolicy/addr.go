@@ -1,9 +1,9 @@
 package netpolicy
 
 import (
-	"fmt"
 	"net/netip"
-	"strings"
+
+	"github.com/moatmcp/moat/host/manifest"
 )
 
 // deniedRange is an address block no request may reach unless allow_ips
@@ -102,33 +102,6 @@ func AddressClass(a netip.Addr) string {
 	return ""
 }
 
-// ParsePrefix parses an allow_ips entry: an IP address ("127.0.0.1",
-// "::1") or a CIDR block ("10.0.0.0/8"). A block must be written with its
-// host bits zero, so "10.0.0.1/8" is refused as ambiguous.
-func ParsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR block", s)
-		}
-		if p.Addr().Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("%q: zones are not allowed", s)
-		}
-		if p.Masked() != p {
-			return netip.Prefix{}, fmt.Errorf("%q has host bits set: write %s", s, p.Masked())
-		}
-		if p.Addr().Is4In6() {
-			return netip.Prefix{}, fmt.Errorf("%q: write IPv4 blocks in IPv4 form", s)
-		}
-		return p, nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR block", s)
-	}
-	if a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("%q: zones are not allowed", s)
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
+// ParsePrefix parses an allow_ips entry: an IP address or a CIDR block
+// with its host bits zero (manifest.ParseIPPrefix).
+func ParsePrefix(s string) (netip.Prefix, error) { return manifest.ParseIPPrefix(s) }

@@ -1,33 +1,17 @@
 package netpolicy
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/moatmcp/moat/host/manifest"
 )
 
-// hopByHop are the headers of one connection, not of the message (RFC
-// 9110 7.6.1): never forwarded either way.
-var hopByHop = map[string]bool{
-	"Connection":          true,
-	"Keep-Alive":          true,
-	"Proxy-Connection":    true,
-	"Proxy-Authenticate":  true,
-	"Proxy-Authorization": true,
-	"Te":                  true,
-	"Trailer":             true,
-	"Transfer-Encoding":   true,
-	"Upgrade":             true,
-}
+// isHopByHop and managedHeaders are manifest's: the headers a grant may not
+// inject are the ones the client never forwards from a guest.
+func isHopByHop(canonical string) bool { return manifest.IsHopByHop(canonical) }
 
-func isHopByHop(canonical string) bool { return hopByHop[canonical] }
-
-// managedHeaders are set by the HTTP client from the request itself; a
-// guest value is dropped rather than allowed to disagree with it.
-var managedHeaders = map[string]bool{
-	"Host":           true,
-	"Content-Length": true,
-}
+func isManaged(canonical string) bool { return manifest.IsClientManaged(canonical) }
 
 // crossHostDropped are the guest headers not carried over a redirect to
 // another host:port.
@@ -37,42 +21,13 @@ var crossHostDropped = map[string]bool{
 	"Cookie2":       true,
 }
 
-// isToken reports whether s is an RFC 9110 token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
+// CheckHeaderName accepts an RFC 9110 field name of at most 256 bytes
+// (manifest.CheckHeaderName).
+func CheckHeaderName(name string) error { return manifest.CheckHeaderName(name) }
 
-// CheckHeaderName accepts an RFC 9110 field name of at most 256 bytes.
-func CheckHeaderName(name string) error {
-	if len(name) > 256 || !isToken(name) {
-		return fmt.Errorf("%q is not a valid header name", name)
-	}
-	return nil
-}
-
-// CheckHeaderValue refuses control characters other than tab — above all
-// CR, LF and NUL, which would split or end the header. The error never
-// quotes the value.
-func CheckHeaderValue(v string) error {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return fmt.Errorf("header value contains control character %#x", c)
-		}
-	}
-	return nil
-}
+// CheckHeaderValue refuses control characters other than tab; the error
+// never quotes the value (manifest.CheckHeaderValue).
+func CheckHeaderValue(v string) error { return manifest.CheckHeaderValue(v) }
 
 // guestHeaders checks the guest's headers and returns them canonical,
 // without hop-by-hop and client-managed ones.
@@ -94,7 +49,7 @@ func guestHeaders(h map[string]string) (http.Header, error) {
 		if _, dup := out[c]; dup {
 			return nil, errorf(KindBadRequest, "header %s is given twice", c)
 		}
-		if hopByHop[c] || managedHeaders[c] {
+		if isHopByHop(c) || isManaged(c) {
 			continue
 		}
 		out[c] = []string{v}
@@ -116,7 +71,7 @@ func responseHeaders(h http.Header) map[string]string {
 	}
 	out := make(map[string]string, len(h))
 	for name, vs := range h {
-		if hopByHop[name] || drop[name] {
+		if isHopByHop(name) || drop[name] {
 			continue
 		}
 		out[name] = strings.Join(vs, ", ")

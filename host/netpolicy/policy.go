@@ -40,15 +40,16 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/moatmcp/moat/host/manifest"
 )
 
-// Defaults for the zero values of Config.
+// Defaults for the zero values of Config: a manifest's [net] defaults.
 const (
-	DefaultMaxRequest  = 64 << 10
-	DefaultMaxResponse = 1 << 20
-	DefaultTimeout     = 10 * time.Second
+	DefaultMaxRequest  = manifest.DefaultNetMaxRequest
+	DefaultMaxResponse = manifest.DefaultNetMaxResponse
+	DefaultTimeout     = manifest.DefaultNetTimeout
 )
 
 // Caps that do not depend on the manifest.
@@ -196,7 +197,7 @@ func New(cfg Config) (*Policy, error) {
 		if err := CheckHeaderName(h.Name); err != nil {
 			return nil, bad("header[%d].name: %v", i, err)
 		}
-		if isHopByHop(http.CanonicalHeaderKey(h.Name)) || managedHeaders[http.CanonicalHeaderKey(h.Name)] {
+		if isHopByHop(http.CanonicalHeaderKey(h.Name)) || isManaged(http.CanonicalHeaderKey(h.Name)) {
 			return nil, bad("header[%d].name: %s is set by the HTTP client and cannot be injected", i, h.Name)
 		}
 		if err := CheckHeaderValue(h.Value); err != nil {
@@ -242,18 +243,7 @@ func (p *Policy) Close() { p.transport.CloseIdleConnections() }
 
 // CheckMethod accepts an HTTP method token. CONNECT and TRACE are refused:
 // one opens a tunnel, the other echoes the request (and its secrets) back.
-func CheckMethod(m string) error {
-	if m == "" || len(m) > 32 || !isToken(m) {
-		return fmt.Errorf("%q is not an HTTP method", m)
-	}
-	if m != strings.ToUpper(m) {
-		return fmt.Errorf("%q: write methods in upper case", m)
-	}
-	if m == http.MethodConnect || m == http.MethodTrace {
-		return fmt.Errorf("%s is never allowed", m)
-	}
-	return nil
-}
+func CheckMethod(m string) error { return manifest.CheckMethod(m) }
 
 // MatchAllowed reports whether rawURL's scheme, host and port pass the
 // allowlist (and http_hosts for plain http). It does not resolve the host.

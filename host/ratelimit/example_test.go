@@ -14,12 +14,12 @@ func ExampleParseRate() {
 			fmt.Println(err)
 			continue
 		}
-		fmt.Printf("%q: %q, %.3g/s, burst %d\n", s, r, float64(r.Limit()), r.Burst())
+		fmt.Printf("%q: %q, %.3g/s, burst %d\n", s, r, r.PerSecond(), r.Burst())
 	}
 	// Output:
 	// "100/min": "100/min", 1.67/s, burst 100
 	// "10/second burst 20": "10/s burst 20", 10/s, burst 20
-	// "unlimited": "unlimited", 1.8e+308/s, burst 0
+	// "unlimited": "unlimited", +Inf/s, burst 0
 	// "": "", 0/s, burst 0
 	// rate "0": zero is ambiguous: write "unlimited" or a rate such as "100/min": invalid rate
 }

@@ -131,7 +131,7 @@ func (t *Table) Limited(key string) (limited bool, retryAfter time.Duration) {
 	e := t.entries[key]
 	switch {
 	case e != nil:
-	case t.rate.unlimited:
+	case t.rate.IsUnlimited():
 		return false, 0
 	case t.rate.IsZero():
 		return true, rate.InfDuration
@@ -167,7 +167,7 @@ func (t *Table) take(now time.Time, key string, r Rate) (bool, time.Duration, *r
 	defer t.mu.Unlock()
 	t.dropIdle(now)
 	switch {
-	case r.unlimited:
+	case r.IsUnlimited():
 		if e := t.entries[key]; e != nil {
 			t.remove(e)
 		}
@@ -184,13 +184,13 @@ func (t *Table) take(now time.Time, key string, r Rate) (bool, time.Duration, *r
 			}
 			t.remove(first)
 		}
-		e = &entry{key: key, lim: rate.NewLimiter(r.Limit(), r.burst), rate: r}
+		e = &entry{key: key, lim: rate.NewLimiter(limitOf(r), r.Burst()), rate: r}
 		t.entries[key] = e
 		e.fullAt = now
 		heap.Push(&t.byFull, e)
 	} else if e.rate != r {
-		e.lim.SetLimitAt(now, r.Limit())
-		e.lim.SetBurstAt(now, r.burst)
+		e.lim.SetLimitAt(now, limitOf(r))
+		e.lim.SetBurstAt(now, r.Burst())
 		e.rate = r
 	}
 	res := e.lim.ReserveN(now, 1)
@@ -223,8 +223,8 @@ func (t *Table) refund(now time.Time, key string, res *rate.Reservation) {
 // full.
 func (t *Table) updateFullAt(e *entry, now time.Time) {
 	fullAt := now
-	if missing := float64(e.rate.burst) - e.lim.TokensAt(now); missing > 0 {
-		d := missing / float64(e.rate.Limit()) * float64(time.Second)
+	if missing := float64(e.rate.Burst()) - e.lim.TokensAt(now); missing > 0 {
+		d := missing / float64(limitOf(e.rate)) * float64(time.Second)
 		if d > float64(maxDelay) {
 			d = float64(maxDelay)
 		}

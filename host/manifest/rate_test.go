@@ -1,12 +1,14 @@
-package ratelimit
+package manifest
 
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
-	"golang.org/x/time/rate"
+	"math"
 )
 
 func TestParseRate(t *testing.T) {
@@ -14,12 +16,12 @@ func TestParseRate(t *testing.T) {
 		name   string
 		in     string
 		want   Rate
-		limit  rate.Limit
+		limit  float64
 		string string
 	}{
 		{"empty is unset", "", Rate{}, 0, ""},
 		{"blank is unset", "  \t", Rate{}, 0, ""},
-		{"unlimited", "unlimited", Unlimited, rate.Inf, "unlimited"},
+		{"unlimited", "unlimited", Unlimited, math.Inf(1), "unlimited"},
 		{"per second", "10/s", Rate{count: 10, per: time.Second, burst: 10}, 10, "10/s"},
 		{"sec", "10/sec", Rate{count: 10, per: time.Second, burst: 10}, 10, "10/s"},
 		{"second", "10/second", Rate{count: 10, per: time.Second, burst: 10}, 10, "10/s"},
@@ -47,8 +49,8 @@ func TestParseRate(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("ParseRate(%q) = %#v, want %#v", tc.in, got, tc.want)
 			}
-			if got.Limit() != tc.limit {
-				t.Errorf("Limit() = %v, want %v", got.Limit(), tc.limit)
+			if got.PerSecond() != tc.limit {
+				t.Errorf("PerSecond() = %v, want %v", got.PerSecond(), tc.limit)
 			}
 			if s := got.String(); s != tc.string {
 				t.Errorf("String() = %q, want %q", s, tc.string)
@@ -137,4 +139,44 @@ func TestMustParseRatePanics(t *testing.T) {
 		}
 	}()
 	MustParseRate("0")
+}
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{
+		"", "unlimited", "0", "100/min", "10/s burst 20", "5000/hour burst 50",
+		"1000000000/day burst 1000000000", "1000000001/s", "+1/s", "1/s burst", "10 / s",
+		"1/s burst 1 burst 2", "\x00", "１/s", "10/s\u00a0burst 2",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRate(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidRate) {
+				t.Fatalf("ParseRate(%q): error %v does not wrap ErrInvalidRate", s, err)
+			}
+			if r != (Rate{}) {
+				t.Fatalf("ParseRate(%q): %#v returned with an error", s, r)
+			}
+			// Errors quote at most 64 bytes of input (escaped, so up to
+			// 4 bytes each) and two 20-byte fragments.
+			if len(err.Error()) > 600 || !utf8.ValidString(err.Error()) {
+				t.Fatalf("ParseRate(%q): error of %d bytes: %q", s, len(err.Error()), err)
+			}
+			return
+		}
+		if strings.TrimSpace(s) == "" {
+			if !r.IsZero() {
+				t.Fatalf("ParseRate(%q) = %#v, want the zero Rate", s, r)
+			}
+			return
+		}
+		if !r.IsUnlimited() && (r.Burst() < 1 || r.PerSecond() <= 0) {
+			t.Fatalf("ParseRate(%q) = %#v: burst %d, limit %v", s, r, r.Burst(), r.PerSecond())
+		}
+		again, err := ParseRate(r.String())
+		if err != nil || again != r {
+			t.Fatalf("ParseRate(%q) = %#v, but ParseRate(%q) = %#v, %v", s, r, r.String(), again, err)
+		}
+	})
 }

@@ -271,3 +271,85 @@ func TestNetRequestsAudited(t *testing.T) {
 		t.Fatalf("the net_request record holds the URL's path or query:\n%s", netLine)
 	}
 }
+
+// TestRateCountsToolCalls: a key's rate is a number of tool calls, whatever
+// protocol housekeeping surrounds them (initialize, notifications,
+// tools/list); past it the 429 carries the request's JSON-RPC id, and the
+// refusal is in the audit log with its reason.
+func TestRateCountsToolCalls(t *testing.T) {
+	tk := newTestKeys(t, "slow")
+	ts := newTestServer(t, testConfig{http: true,
+		toml:  keyBlock(tk["slow"], `["*"]`, `rate = "5/min burst 3"`),
+		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	key := tk["slow"].secret
+	resp, _ := postMCP(t, ts.url, key, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("initialize: %d", resp.StatusCode)
+	}
+	for i, body := range []string{
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`,
+		`{"jsonrpc":"2.0","id":3,"method":"tools/list"}`,
+		`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"a"}}}`,
+		`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"b"}}}`,
+		`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"c"}}}`,
+	} {
+		if resp, b := postMCP(t, ts.url, key, sid, body); resp.StatusCode >= 300 || strings.Contains(b, "rate limit") {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, b)
+		}
+	}
+	resp, b := postMCP(t, ts.url, key, sid, `{"jsonrpc":"2.0","id":"call-7","method":"tools/call","params":{"name":"emit","arguments":{"stdout":"d"}}}`)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" ||
+		!strings.HasPrefix(b, `{"jsonrpc":"2.0","id":"call-7","error":{"code":-32000,"message":"rate limit exceeded; retry after `) {
+		t.Fatalf("the 4th call: %d %q", resp.StatusCode, b)
+	}
+	// Housekeeping is still served.
+	if resp, b := postMCP(t, ts.url, key, sid, `{"jsonrpc":"2.0","id":8,"method":"tools/list"}`); resp.StatusCode != 200 {
+		t.Fatalf("tools/list after the limit: %d %s", resp.StatusCode, b)
+	}
+	if a := ts.auditText(); !strings.Contains(a, `"event":"refusal","principal":"slow","auth_method":"api_key","client_addr":"127.0.0.1","tool":"emit","outcome":"limited","reason":"principal","status":429`) {
+		t.Fatalf("no refusal record:\n%s", a)
+	}
+}
+
+// TestRefusalsAudited: a request refused before any tool runs — too large
+// (413), from a foreign Origin (403), without credentials (401), without a
+// required scope (403) — leaves an audit record with its reason.
+func TestRefusalsAudited(t *testing.T) {
+	tk := newTestKeys(t, "wide")
+	ts := newTestServer(t, testConfig{http: true,
+		toml: "[server]\nmax_body = \"1KiB\"\n" + keyBlock(tk["wide"], `["*"]`),
+		tools: map[string]string{"secret": manifestText(guests["hostfixture"], "name = \"secret\"\nrequired_scopes = [\"admin\"]")}})
+	key := tk["wide"].secret
+	big := `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"x":"` + strings.Repeat("a", 2048) + `"}}}`
+	if resp, _ := postMCP(t, ts.url, key, "", big); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized: %d", resp.StatusCode)
+	}
+	req := mcpRequest(context.Background(), "POST", ts.url+"/mcp", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, "")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Authorization", "Bearer "+key)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %v %v", resp, err)
+	}
+	if resp, _ := postMCP(t, ts.url, "", "", `{"jsonrpc":"2.0","id":1,"method":"ping"}`); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no credentials: %d", resp.StatusCode)
+	}
+	if code := callStatus(t, ts.url, key, "secret"); code != http.StatusForbidden {
+		t.Fatalf("missing scope: %d", code)
+	}
+	a := ts.auditText()
+	for _, want := range []string{
+		`"event":"refusal","client_addr":"127.0.0.1","outcome":"refused","reason":"request body too large","status":413`,
+		`"event":"refusal","client_addr":"127.0.0.1","outcome":"refused","reason":"forbidden: origin not allowed","status":403`,
+		`"client_addr":"127.0.0.1","outcome":"auth_failed","reason":"authentication required"`,
+		`"event":"refusal","principal":"wide","auth_method":"api_key","client_addr":"127.0.0.1","tool":"secret","outcome":"denied","reason":"insufficient_scope","status":403`,
+	} {
+		if !strings.Contains(a, want) {
+			t.Errorf("audit lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(a)
+	}
+}

@@ -325,3 +325,37 @@ func TestReloadWhileCalling(t *testing.T) {
 		t.Fatalf("tools %s after %d calls", toolNames(ts), total)
 	}
 }
+
+// TestStampCoversReferencedFiles: the watcher's view of the files changes
+// when moat.toml, a manifest, a manifest's module or schema file changes,
+// or a manifest appears — so none of them can change unnoticed.
+func TestStampCoversReferencedFiles(t *testing.T) {
+	dir := t.TempDir()
+	schema := filepath.Join(dir, "in.json")
+	os.WriteFile(schema, []byte(`{"type":"object"}`), 0o644)
+	module := filepath.Join(dir, "m.wasm")
+	b, _ := os.ReadFile(guests["hostfixture"])
+	os.WriteFile(module, b, 0o644)
+	ts := newTestServer(t, testConfig{tools: map[string]string{
+		"a": manifestText(module, fmt.Sprintf("name = \"emit\"\ninput_schema_file = %q", schema)),
+	}})
+	for _, change := range []struct {
+		name string
+		do   func()
+	}{
+		{"schema file", func() { os.WriteFile(schema, []byte(`{"type":"object" }`), 0o644) }},
+		{"module", func() { os.WriteFile(module, append(b, 0, 1, 'x', 0), 0o644) }},
+		{"moat.toml", func() { ts.writeConfig("# a comment\n") }},
+		{"a manifest", func() {
+			ts.writeTool("a", manifestText(module, fmt.Sprintf("name = \"emit\"\ninput_schema_file = %q\n# x", schema)))
+		}},
+		{"a new manifest", func() { ts.writeTool("b", manifestText(module, `name = "other"`)) }},
+		{"a removed manifest", func() { os.Remove(filepath.Join(ts.tools, "b.toml")) }},
+	} {
+		before := ts.stamp()
+		change.do()
+		if ts.stamp() == before {
+			t.Errorf("%s: a change the watcher does not see", change.name)
+		}
+	}
+}

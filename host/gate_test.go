@@ -319,7 +319,7 @@ func TestRateCountsToolCalls(t *testing.T) {
 func TestRefusalsAudited(t *testing.T) {
 	tk := newTestKeys(t, "wide")
 	ts := newTestServer(t, testConfig{http: true,
-		toml: "[server]\nmax_body = \"1KiB\"\n" + keyBlock(tk["wide"], `["*"]`),
+		toml:  "[server]\nmax_body = \"1KiB\"\n" + keyBlock(tk["wide"], `["*"]`),
 		tools: map[string]string{"secret": manifestText(guests["hostfixture"], "name = \"secret\"\nrequired_scopes = [\"admin\"]")}})
 	key := tk["wide"].secret
 	big := `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"x":"` + strings.Repeat("a", 2048) + `"}}}`

@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -129,10 +128,6 @@ func (s *Server) metricsTool(snap *snapshot, name string) string {
 	}
 	return ""
 }
-
-// errAuditUnavailable is what writeAudit returns while the audit log
-// cannot be written and [audit] on_failure is "refuse".
-var errAuditUnavailable = errors.New("audit log unavailable")
 
 // auditFailure is the client-facing error of a request refused because its
 // audit record could not be written.

@@ -119,7 +119,7 @@ type Server struct {
 	audit   *audit.Logger
 	metrics *metrics.Metrics
 	mcp     *mcp.Server
-	mcpHTTP http.Handler // the go-sdk's Streamable HTTP handler: sessions outlive snapshots
+	mcpHTTP http.Handler // the go-sdk's Streamable HTTP handlers by protocol era (era.go): sessions outlive snapshots
 	caps    *sessionCap
 	devKey  devKey
 	auditSt auditState
@@ -176,12 +176,7 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.mcp = newMCPServer(s)
-	s.mcpHTTP = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
-		Logger:                       s.log,
-		SessionTimeout:               SessionTimeout,
-		MaxRequestBodyBytes:          cfg.MaxBodyBytes,
-		PropagateRequestCancellation: true,
-	})
+	s.mcpHTTP = newEraRouter(s.mcp, s.log, cfg.MaxBodyBytes)
 	s.caps = newSessionCap(s.mcp, func() { s.metrics.Limited("sessions") })
 	if !s.opts.Stdio {
 		if s.ln = s.opts.Listener; s.ln == nil {

@@ -70,8 +70,12 @@ func (c *sessionCap) middleware(next http.Handler, max, perPrincipal int, refuse
 				refuse(w, r, msg)
 				return
 			}
-			next.ServeHTTP(w, r)
-			c.settle(p, w.Header().Get("Mcp-Session-Id"))
+			// Settle when the headers go out, before the client can read
+			// them and act on the session (a reload that ends a revoked
+			// key's sessions must find it).
+			sw := &settleWriter{ResponseWriter: w, settle: func(id string) { c.settle(p, id) }}
+			next.ServeHTTP(sw, r)
+			sw.done()
 		case r.Method == http.MethodDelete && sid != "":
 			next.ServeHTTP(w, r)
 			c.release(sid)
@@ -152,3 +156,39 @@ func (c *sessionCap) drop(p string) {
 		delete(c.count, p)
 	}
 }
+
+// settleWriter settles a session slot once, when the response's headers
+// are written (or when the handler returns without writing any).
+type settleWriter struct {
+	http.ResponseWriter
+	settle  func(id string)
+	settled bool
+}
+
+func (w *settleWriter) once() {
+	if !w.settled {
+		w.settled = true
+		w.settle(w.Header().Get("Mcp-Session-Id"))
+	}
+}
+
+func (w *settleWriter) WriteHeader(code int) {
+	w.once()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *settleWriter) Write(b []byte) (int, error) {
+	w.once()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *settleWriter) Flush() {
+	w.once()
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *settleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *settleWriter) done() { w.once() }

@@ -1,0 +1,69 @@
+package host
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestBothEras: one endpoint serves a 2026-07-28 client statelessly (no
+// initialize, no session) and a 2025-11-25 client in a session, under the
+// same authentication, authorisation and audit.
+func TestBothEras(t *testing.T) {
+	tk := newTestKeys(t, "reader")
+	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["reader"], `["emit"]`), tools: map[string]string{
+		"emit":    manifestText(guests["hostfixture"], `name = "emit"`),
+		"counter": manifestText(guests["hostfixture"], `name = "counter"`),
+	}})
+	key := tk["reader"].secret
+	const meta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}`
+	stateless := func(method, name, body string) (*http.Response, string) {
+		req := mcpRequest(context.Background(), "POST", ts.url+"/mcp", body, "")
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+		req.Header.Set("Mcp-Method", method)
+		if name != "" {
+			req.Header.Set("Mcp-Name", name)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return resp, b.String()
+	}
+	for _, tc := range []struct {
+		name, method, tool, body, want string
+		status                         int
+	}{
+		{"list, filtered and private", "tools/list", "", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{` + meta + `}}`, `"cacheScope":"private","tools":[{`, 200},
+		{"call a granted tool", "tools/call", "emit", `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"new era"},` + meta + `}}`, `"text":"new era"`, 200},
+		{"a tool not granted is unknown", "tools/call", "counter", `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"counter","arguments":{},` + meta + `}}`, `"message":"unknown tool \"counter\""`, 400},
+	} {
+		resp, body := stateless(tc.method, tc.tool, tc.body)
+		if resp.StatusCode != tc.status || resp.Header.Get("Mcp-Session-Id") != "" || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d session %q %s", tc.name, resp.StatusCode, resp.Header.Get("Mcp-Session-Id"), body)
+		}
+		if strings.Contains(tc.name, "list") && strings.Contains(body, `"counter"`) {
+			t.Errorf("%s: lists a tool the key may not use: %s", tc.name, body)
+		}
+	}
+	// The older era, on the same endpoint: a session.
+	if code := callStatus(t, ts.url, key, "emit"); code != 200 {
+		t.Fatalf("2025-11-25 session: HTTP %d", code)
+	}
+	a := ts.auditText()
+	if strings.Count(a, `"event":"tool_call","principal":"reader"`) != 3 {
+		t.Errorf("audit: want 3 call records of reader (2 stateless, 1 in a session):\n%s", a)
+	}
+}

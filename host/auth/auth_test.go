@@ -147,6 +147,26 @@ func TestMiddleware(t *testing.T) {
 		{name: "jwt in query as token", query: "token=" + good, header: http.Header{},
 			status: 400, challenge: challenge("invalid_request", "credentials are accepted only in the Authorization header"),
 			body: "credentials are accepted only in the Authorization header\n", credential: good},
+		// Bad input: url.Query() drops a pair with ";", so the credential
+		// after it used to pass unseen.
+		{name: "api key after a semicolon", query: "x=1;api_key=" + f.secret, header: http.Header{},
+			status: 400, challenge: challenge("invalid_request", "credentials are accepted only in the Authorization header"),
+			body: "credentials are accepted only in the Authorization header\n", credential: f.secret},
+		{name: "escaped credential name after a semicolon", query: "x=1;api%5Fkey=" + f.secret, header: http.Header{},
+			status: 400, challenge: challenge("invalid_request", "credentials are accepted only in the Authorization header"),
+			body: "credentials are accepted only in the Authorization header\n", credential: f.secret},
+		{name: "credential name with brackets", query: "access_token[]=" + f.secret, header: http.Header{},
+			status: 400, challenge: challenge("invalid_request", "credentials are accepted only in the Authorization header"),
+			body: "credentials are accepted only in the Authorization header\n", credential: f.secret},
+		{name: "semicolon in an innocent query", query: "x=1;y=2", header: hdr("Bearer " + f.secret),
+			status: 400, challenge: challenge("invalid_request", "malformed query string"),
+			body: "malformed query string\n", decMethod: MethodAPIKey},
+		{name: "bad escape in the query", query: "x=%zz", header: hdr("Bearer " + f.secret),
+			status: 400, challenge: challenge("invalid_request", "malformed query string"),
+			body: "malformed query string\n", decMethod: MethodAPIKey},
+		{name: "oversized query", query: "x=" + strings.Repeat("a", maxQueryLen), header: hdr("Bearer " + f.secret),
+			status: 400, challenge: challenge("invalid_request", "malformed query string"),
+			body: "malformed query string\n", decMethod: MethodAPIKey},
 		{name: "unknown api key", header: hdr("Bearer moat_" + strings.Repeat("A", 43)),
 			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodAPIKey, credential: "moat_" + strings.Repeat("A", 43)},
 		{name: "api key with one character changed", header: hdr("Bearer " + f.secret[:len(f.secret)-1] + flip(f.secret[len(f.secret)-1])),
@@ -389,5 +409,39 @@ func TestJWTWithoutJWTConfig(t *testing.T) {
 	r.Header.Set("Authorization", "Bearer "+mint(t, signingKeys(t).rsa, jose.RS256, "rsa1", claims(f.now)))
 	if _, err := f.a.Authenticate(r); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("err = %v, want ErrInvalidToken", err)
+	}
+}
+
+func TestCheckQuery(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		want      error
+	}{
+		{"empty", "", nil},
+		{"plain", "a=1&b=two", nil},
+		{"name only", "flag", nil},
+		{"empty pairs", "a=1&&b=2", nil},
+		{"credential value under another name", "x=api_key", nil},
+		{"access_token", "access_token=abc", ErrTokenInQuery},
+		{"upper case", "ID_TOKEN=abc", ErrTokenInQuery},
+		{"after a semicolon", "x=1;api_key=abc", ErrTokenInQuery},
+		{"before a semicolon", "key=abc;x=1", ErrTokenInQuery},
+		{"escaped name", "x=1&%61ccess_token=abc", ErrTokenInQuery},
+		{"escaped name after a semicolon", "x=1;api%2Dkey=abc", ErrTokenInQuery},
+		{"plus-padded name", "token+=abc", ErrTokenInQuery},
+		{"brackets", "bearer[]=abc", ErrTokenInQuery},
+		{"name without a value", "x=1;token", ErrTokenInQuery},
+		{"semicolon only", "x=1;y=2", ErrMalformedQuery},
+		{"bad escape", "x=%zz", ErrMalformedQuery},
+		{"bad escape in a name", "%zz=1", ErrMalformedQuery},
+		{"control character", "x=\x01", ErrMalformedQuery},
+		{"too long", strings.Repeat("a", maxQueryLen+1), ErrMalformedQuery},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkQuery(tc.raw)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("checkQuery(%q) = %v, want %v", tc.raw, err, tc.want)
+			}
+		})
 	}
 }

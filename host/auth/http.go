@@ -33,6 +33,8 @@ func failureOf(err error) failure {
 		return failure{http.StatusBadRequest, "invalid_request", "malformed Authorization header"}
 	case errors.Is(err, ErrTokenInQuery):
 		return failure{http.StatusBadRequest, "invalid_request", "credentials are accepted only in the Authorization header"}
+	case errors.Is(err, ErrMalformedQuery):
+		return failure{http.StatusBadRequest, "invalid_request", "malformed query string"}
 	case errors.Is(err, ErrExpired):
 		return failure{http.StatusUnauthorized, "invalid_token", "credential expired"}
 	case errors.Is(err, ErrNotYetValid):

@@ -222,6 +222,10 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	if err != nil { // wazero accepted it, so this is a bug on one side
 		return nil, fmt.Errorf("read memory section: %w", err)
 	}
+	if limits.MemoryBytes > r.budget.max {
+		return nil, fmt.Errorf("memory limit of %s is over the host's guest memory budget of %s ([sandbox] max_guest_memory)",
+			FormatBytes(limits.MemoryBytes), FormatBytes(r.budget.max))
+	}
 	if min := uint64(minPages) * pageSize; min > limits.MemoryBytes {
 		return nil, fmt.Errorf("module declares a minimum memory of %s (%d pages), over its limit of %s",
 			FormatBytes(min), minPages, FormatBytes(limits.MemoryBytes))

@@ -297,7 +297,7 @@ func (m *Module) Isolation() Isolation {
 // snapshot in it.
 func (m *Module) restore(ctx context.Context) (*instance, error) {
 	s := m.snap
-	in := &instance{alloc: &memoryAllocator{limit: m.limits.MemoryBytes}, io: &callIO{}}
+	in := &instance{alloc: &memoryAllocator{limit: m.limits.MemoryBytes, trim: m.rt.budget.trimmer}, io: &callIO{}}
 	cfg := m.config.WithStartFunctions().WithStdin(in.io).WithStdout(stdoutOf{in.io}).WithStderr(stderrOf{in.io})
 	if m.sleeps {
 		cfg = cfg.WithNanosleep(func(ns int64) { sleep(in.io.context(), ns) })

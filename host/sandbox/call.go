@@ -75,6 +75,7 @@ func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result,
 		return nil, ErrClosed
 	}
 	m.calls.Add(1)
+	started := m.testStarted
 	m.mu.RUnlock()
 	defer m.calls.Done()
 
@@ -86,6 +87,9 @@ func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result,
 		return nil, err
 	}
 	defer m.rt.budget.release(m.limits.MemoryBytes)
+	if started != nil {
+		started <- struct{}{}
+	}
 	if m.snap != nil {
 		return m.runReactor(ctx, stdin, hooks)
 	}

@@ -130,6 +130,11 @@ type Module struct {
 	mu     sync.RWMutex
 	closed bool
 	calls  sync.WaitGroup
+
+	// testStarted, set by tests (under mu, before any call), receives
+	// once per call that has taken its slot and its memory: tests wait
+	// for that event instead of polling.
+	testStarted chan struct{}
 }
 
 // mountFS is what a mount needs from host/rootfs.

@@ -588,7 +588,7 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 		in.alloc.refused.Store(false)
 		in.io.set(ctx, stdin, env.stdout, env.stderr)
 		_, err = in.call.Call(ctx)
-		in.io.set(nil, nil, nil, nil)
+		in.io.clear()
 		in.calls++
 		in.key = key
 	}
@@ -640,6 +640,12 @@ func (c *callIO) set(ctx context.Context, stdin []byte, stdout, stderr io.Writer
 	if stdin != nil {
 		c.stdin = bytes.NewReader(stdin)
 	}
+}
+
+// clear detaches the instance from the call that ended: output between
+// calls is dropped, stdin is empty.
+func (c *callIO) clear() {
+	c.ctx, c.stdin, c.stdout, c.stderr = nil, nil, nil, nil
 }
 
 func (c *callIO) context() context.Context {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,6 +99,33 @@ func FuzzQuery(f *testing.F) {
 						t.Fatalf("accepted %q, which names %q", raw, name)
 					}
 				}
+			}
+		}
+	})
+}
+
+// FuzzTokenScopes: a scope claim is accepted only if it is scope-tokens
+// joined by single spaces, and then exactly those tokens are granted.
+func FuzzTokenScopes(f *testing.F) {
+	for _, seed := range []string{"", "a", "a b", "x\tadmin", "x\nadmin", "a  b", " a", "a ", "x\u00a0admin", "a\x00b", `a"b`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, scope string) {
+		got, err := tokenScopes(extraClaims{Scope: scope})
+		if err != nil {
+			return
+		}
+		for _, s := range got {
+			if !validScope(s) {
+				t.Fatalf("%q granted %q, not a scope-token", scope, s)
+			}
+		}
+		if scope != "" && strings.Join(got, " ") != scope && len(got) == len(strings.Split(scope, " ")) {
+			t.Fatalf("%q granted %q", scope, got)
+		}
+		for _, s := range got {
+			if !slices.Contains(strings.Split(scope, " "), s) {
+				t.Fatalf("%q granted %q, which it does not name", scope, s)
 			}
 		}
 	})

@@ -122,7 +122,17 @@ type Options struct {
 	// (for audit and failed-auth rate limits). Nil = not called. It must be
 	// quick and safe for concurrent use.
 	OnDecision func(r *http.Request, d Decision)
-	// Logger receives JWKS fetch failures at New. Nil = slog.Default().
+	// Record writes the audit record of a decision, after OnDecision. A
+	// non-nil error means it could not be written, and the request is
+	// refused with 503 whatever the decision was: an authentication that
+	// leaves no trace must not let a request through (the audit log's
+	// on_failure = "refuse"; return nil under "continue"). The client sees
+	// an error id: ErrorID() of the error if it has that method (the
+	// host's own id, already in its log), else a new one, logged with the
+	// error to Logger. Nil = nothing to record.
+	Record func(r *http.Request, d Decision) error
+	// Logger receives JWKS fetch failures at New, and Record's errors
+	// that carry no error id. Nil = slog.Default().
 	Logger *slog.Logger
 }
 
@@ -154,6 +164,8 @@ type Authenticator struct {
 	jwt          *jwtVerifier
 	now          func() time.Time
 	onDecision   func(*http.Request, Decision)
+	record       func(*http.Request, Decision) error
+	logger       *slog.Logger
 	metadataURL  string // "" without ResourceURL
 	metadataPath string // path of metadataURL
 	sdkLeeway    time.Duration
@@ -168,7 +180,7 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Authenticator, error)
 	if opts == nil {
 		opts = &Options{}
 	}
-	a := &Authenticator{now: opts.Now, onDecision: opts.OnDecision}
+	a := &Authenticator{now: opts.Now, onDecision: opts.OnDecision, record: opts.Record}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -176,6 +188,7 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Authenticator, error)
 	if logger == nil {
 		logger = slog.Default()
 	}
+	a.logger = logger
 
 	if cfg.ResourceURL != "" {
 		u, err := checkResourceURL(cfg.ResourceURL)

@@ -465,3 +465,67 @@ func TestCheckQuery(t *testing.T) {
 		})
 	}
 }
+
+// idErr is a Record error that carries the host's error id.
+type idErr struct{ id string }
+
+func (e idErr) Error() string   { return "audit: write: no space left on device" }
+func (e idErr) ErrorID() string { return e.id }
+
+// TestRecordFailureRefuses: when the decision cannot be recorded (the
+// audit log is failing, on_failure = "refuse"), the request is refused with
+// 503 and an error id, successful authentication or not, and the handler
+// never runs.
+func TestRecordFailureRefuses(t *testing.T) {
+	f := newFixture(t, nil)
+	var recorded []Decision
+	var recordErr error
+	a, err := New(context.Background(), f.a.cfg, &Options{
+		Now:    func() time.Time { return f.now },
+		Logger: quietLogger,
+		Record: func(_ *http.Request, d Decision) error {
+			recorded = append(recorded, d)
+			return recordErr
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		header    string
+		recordErr error
+		status    int
+		body      string // exact, or a prefix when it ends in "…"
+	}{
+		{"recorded, valid key", "Bearer " + f.secret, nil, 200, "ok=true id=k1 method=api_key scopes=files tools=echo,fs_* userid=k1 fromti=k1"},
+		{"recorded, bad key", "Bearer moat_" + strings.Repeat("A", 43), nil, 401, "invalid token\n"},
+		{"not recorded, valid key", "Bearer " + f.secret, idErr{"abc123"}, 503, "service unavailable; error id abc123\n"},
+		{"not recorded, bad key", "Bearer moat_" + strings.Repeat("A", 43), idErr{"abc124"}, 503, "service unavailable; error id abc124\n"},
+		{"not recorded, no id of its own", "Bearer " + f.secret, errors.New("disk full"), 503, "service unavailable; error id …"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recorded, recordErr = nil, tc.recordErr
+			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			r.Header.Set("Authorization", tc.header)
+			w := httptest.NewRecorder()
+			a.Middleware(whoami).ServeHTTP(w, r)
+			if w.Code != tc.status {
+				t.Errorf("status = %d, want %d", w.Code, tc.status)
+			}
+			if prefix, ok := strings.CutSuffix(tc.body, "…"); ok {
+				if got := w.Body.String(); !strings.HasPrefix(got, prefix) || len(got) != len(prefix)+12+1 {
+					t.Errorf("body = %q, want %q and a 12-digit id", got, prefix)
+				}
+			} else if got := w.Body.String(); got != tc.body {
+				t.Errorf("body = %q, want %q", got, tc.body)
+			}
+			if tc.status == 503 && w.Header().Get("Retry-After") != "1" {
+				t.Errorf("Retry-After = %q, want 1", w.Header().Get("Retry-After"))
+			}
+			if len(recorded) != 1 {
+				t.Errorf("%d decisions recorded, want 1", len(recorded))
+			}
+		})
+	}
+}

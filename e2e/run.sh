@@ -87,33 +87,55 @@ done
 # --- 3. moat serve on free loopback ports --------------------------------
 # start_server NAME KEY ARGS...: starts `moat serve ARGS` on a free loopback
 # port (port 0: the kernel picks one, and moat prints the address it got),
-# waits until it answers initialize (sending KEY as a bearer token if not
-# empty), and sets URL.
+# waits until /readyz says ready and it answers initialize (sending KEY as a
+# bearer token if not empty), and sets URL.
+#
+# Nothing here depends on how fast the machine is: the log file exists
+# before the server starts (the shell's redirection happens in the child,
+# so reading a log the child has not opened yet used to fail the run under
+# `set -o pipefail`), the address is read from the server's own line, and
+# every wait is a bounded loop on an event (a line, a status), never a
+# guess at how long start-up takes.
 start_server() {
-  local name=$1 key=$2 pid
+  local name=$1 key=$2 pid log
   shift 2
+  log="$WORK/serve-$name.log"
+  : >"$log"
   "$MOAT" serve --listen 127.0.0.1:0 --cache-dir "$WORK/cache" "$@" \
-    </dev/null >/dev/null 2>"$WORK/serve-$name.log" &
+    </dev/null >/dev/null 2>>"$log" &
   pid=$!
   PIDS+=("$pid")
   URL=""
-  for _ in $(seq 1 240); do # 60 s: the first start compiles the Go modules
-    URL="$(sed -n 's#^moat: serving [0-9]* tool(s) at \(http://[^ ]*/mcp\)$#\1#p' "$WORK/serve-$name.log" | head -n 1)"
+  for _ in $(seq 1 1200); do # 5 min, for a loaded machine: the first start compiles the Go modules
+    URL="$(sed -n 's#^moat: serving [0-9]* tool(s) at \(http://[^ ]*/mcp\)$#\1#p' "$log" | head -n 1)"
     [ -n "$URL" ] && break
     kill -0 "$pid" 2>/dev/null || die "moat serve ($name) exited during start-up"
     sleep 0.25
   done
-  [ -n "$URL" ] || die "moat serve ($name) was not ready within 60 s"
+  [ -n "$URL" ] || die "moat serve ($name) printed no address within 5 minutes"
   E2E_READY_KEY="$key" "$NODE" -e '
     const [url, key] = [process.argv[1], process.env.E2E_READY_KEY];
+    const ready = url.replace(/\/mcp$/, "/readyz");
     const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
     if (key) headers.authorization = `Bearer ${key}`;
     const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize",
       params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "e2e-ready", version: "0" } } });
-    fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(10000) })
-      .then((r) => { if (r.status !== 200) { console.error(`initialize: HTTP ${r.status}`); process.exit(1); } })
-      .catch((e) => { console.error(`initialize: ${e.message}`); process.exit(1); });
-  ' "$URL" || die "moat serve ($name) at $URL does not answer initialize"
+    (async () => {
+      // /readyz: bounded, 600 tries, each answered or timed out.
+      let last = "";
+      for (let i = 0; i < 600; i++) {
+        try {
+          const r = await fetch(ready, { headers: key ? { authorization: headers.authorization } : {}, signal: AbortSignal.timeout(10000) });
+          if (r.status === 200) { last = ""; break; }
+          last = `HTTP ${r.status}`;
+        } catch (e) { last = e.message; }
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      if (last) { console.error(`readyz: ${last}`); process.exit(1); }
+      const r = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(60000) });
+      if (r.status !== 200) { console.error(`initialize: HTTP ${r.status}`); process.exit(1); }
+    })().catch((e) => { console.error(`initialize: ${e.message}`); process.exit(1); });
+  ' "$URL" || die "moat serve ($name) at $URL is not ready"
   log "moat serve ($name) is up at $URL"
 }
 

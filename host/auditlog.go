@@ -2,85 +2,58 @@ package host
 
 import (
 	"net/http"
-	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/manifest"
 )
 
-// auditState remembers whether the audit log could be written last time,
-// so that requests are refused while it cannot ([audit] on_failure =
-// "refuse"), and served again as soon as a write succeeds.
-type auditState struct {
-	mu  sync.Mutex
-	err error // the last write's failure; nil when it worked
-}
-
-// writeAudit appends one record. When it cannot be written, the failure is
-// logged, /readyz reports not ready, and — unless the operator chose
-// on_failure = "continue" — the error is returned so that the request it
-// records is refused.
+// writeAudit appends one record. When it cannot be written the failure
+// is logged, /readyz reports not ready, and — unless the operator chose
+// [audit] on_failure = "continue" — the error is returned so that the
+// request it records is refused. The audit package keeps the chain whole
+// across failures and retries by itself (audit.Logger.Ready).
 func (s *Server) writeAudit(rec audit.Record) error {
 	err := s.audit.Log(rec)
-	s.auditSt.mu.Lock()
-	was := s.auditSt.err
-	s.auditSt.err = err
-	s.auditSt.mu.Unlock()
-	switch {
-	case err != nil && was == nil:
-		s.log.Error("audit log write failed; refusing requests until it can be written again", "err", err)
-	case err == nil && was != nil:
-		s.log.Info("audit log writable again; serving")
-	}
-	if err != nil && s.auditContinues() {
+	if err == nil {
 		return nil
 	}
-	return err
+	s.log.Error("audit log write failed", "event", rec.Event, "err", err)
+	if s.audit.Refuses(err) {
+		return err
+	}
+	return nil
 }
 
-// auditContinues reports whether the operator chose to serve without an
-// audit trail when it cannot be written.
-func (s *Server) auditContinues() bool {
-	snap := s.current()
-	return snap != nil && snap.cfg.AuditOnFailure == manifest.AuditContinue
-}
-
-// auditBroken is the last audit write's failure, or nil.
-func (s *Server) auditBroken() error {
-	s.auditSt.mu.Lock()
-	defer s.auditSt.mu.Unlock()
-	return s.auditSt.err
-}
+// auditBroken is why the audit log cannot be written now, or nil (always
+// nil under on_failure = "continue"). It retries a failing log at most
+// once a second.
+func (s *Server) auditBroken() error { return s.audit.Ready() }
 
 // auditGate refuses requests with 503 and an error id while the audit log
-// cannot be written. Each refused request tries the log again (its refusal
-// is itself a record), so service resumes by itself at the first write
-// that works.
+// cannot be written ([audit] on_failure = "refuse"). The log retries by
+// itself, so service resumes within a second of the disk taking writes
+// again.
 func (s *Server) auditGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.auditBroken() != nil && !s.auditContinues() {
-			rec := audit.Record{Event: audit.EventRefusal, Outcome: "refused", Reason: "audit_unavailable", Status: http.StatusServiceUnavailable, ClientAddr: clientAddrOf(r)}
-			if p, ok := auth.FromContext(r.Context()); ok {
-				rec.Principal, rec.AuthMethod = p.ID, p.Method
-			}
-			if err := s.writeAudit(rec); err != nil {
-				id := NewErrorID()
-				s.log.Warn("request refused: audit log unavailable", "error_id", id)
-				writeJSONRPCError(w, http.StatusServiceUnavailable, headOf(r).ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
-					Message: "service unavailable: the audit log cannot be written (error id " + id + ")"})
-				return
-			}
+		if err := s.auditBroken(); err != nil {
+			id := NewErrorID()
+			s.log.Warn("request refused: the audit log cannot be written", "error_id", id, "err", err)
+			w.Header().Set("Retry-After", "1")
+			writeJSONRPCError(w, http.StatusServiceUnavailable, headOf(r).ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+				Message: "service unavailable: the audit log cannot be written (error id " + id + ")"})
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
 // authDecision records one authentication attempt in the audit log and
-// metrics.
-func (s *Server) authDecision(r *http.Request, d auth.Decision) {
+// metrics. An error means the record could not be written and the request
+// must be refused (auth.Options.Record): it carries the error id logged
+// with it.
+func (s *Server) authDecision(r *http.Request, d auth.Decision) error {
 	rec := audit.Record{Event: audit.EventAuth, Principal: d.PrincipalID, AuthMethod: d.Method, ClientAddr: d.Addr, Outcome: "auth_ok"}
 	if !d.OK {
 		rec.Outcome, rec.Reason = "auth_failed", d.Reason
@@ -89,7 +62,7 @@ func (s *Server) authDecision(r *http.Request, d auth.Decision) {
 			s.log.Info("authentication failed", "error_id", rec.ErrorID, "addr", d.Addr, "reason", d.Reason, "err", d.Err)
 		}
 	}
-	_ = s.writeAudit(rec) // a failure is refused by auditGate, right after authentication
+	werr := s.writeAudit(rec)
 	method := d.Method
 	if method == "" {
 		method = "none" // no credential, or one of no known shape
@@ -98,4 +71,20 @@ func (s *Server) authDecision(r *http.Request, d auth.Decision) {
 	if !d.OK {
 		s.metrics.Denied("unauthenticated")
 	}
+	if werr != nil {
+		id := NewErrorID()
+		s.log.Error("request refused: its authentication could not be recorded", "error_id", id, "err", werr)
+		return idError{id: id, err: werr}
+	}
+	return nil
 }
+
+// idError is an error that carries the error id it was logged under.
+type idError struct {
+	id  string
+	err error
+}
+
+func (e idError) Error() string   { return e.err.Error() }
+func (e idError) Unwrap() error   { return e.err }
+func (e idError) ErrorID() string { return e.id }

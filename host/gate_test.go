@@ -11,6 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,7 +226,7 @@ func TestDisconnectCancelsCall(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the call start; not a timing assertion
+	waitFor(t, "the call to start", func() bool { return ts.inFlight("sleepy") })
 	cancel()
 	<-done
 	for i := 0; i < 500 && !strings.Contains(buf.String(), `"outcome":"canceled"`); i++ {
@@ -351,5 +354,67 @@ func TestRefusalsAudited(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(a)
+	}
+}
+
+// failingWriter fails every write while fail is set (a full disk).
+type failingWriter struct {
+	fail atomic.Bool
+	mu   sync.Mutex
+	b    strings.Builder
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.fail.Load() {
+		return 0, syscall.ENOSPC
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// TestAuditFailClosed: while the audit log cannot be written, requests are
+// refused with 503 and an error id (authenticated or not), /readyz says
+// not ready, no tool runs unrecorded; when writing works again, service
+// resumes by itself.
+func TestAuditFailClosed(t *testing.T) {
+	tk := newTestKeys(t, "ci")
+	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["ci"], `["*"]`),
+		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	var clock atomic.Int64 // the audit log's clock, in Unix nanoseconds
+	clock.Store(time.Now().UnixNano())
+	var w failingWriter
+	ts.audit = audit.NewWith(&w, &audit.Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	key := tk["ci"].secret
+	if code := callStatus(t, ts.url, key, "emit"); code != 200 {
+		t.Fatalf("before: %d", code)
+	}
+	w.fail.Store(true)
+	resp, body := postMCP(t, ts.url, key, "", `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"unrecorded"}}}`)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "error id") || strings.Contains(body, "no space") {
+		t.Fatalf("while failing: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := http.Get(ts.url + "/readyz"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz while failing: %d", resp.StatusCode)
+	}
+	if resp, _ := postMCP(t, ts.url, "", "", `{"jsonrpc":"2.0","id":1,"method":"ping"}`); resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("unauthenticated while failing: %d", resp.StatusCode)
+	}
+	w.fail.Store(false)
+	clock.Add(int64(2 * time.Second)) // the log retries at most once a second
+	if resp, _ := http.Get(ts.url + "/readyz"); resp.StatusCode != 200 {
+		t.Fatalf("/readyz after recovery: %d", resp.StatusCode)
+	}
+	if code := callStatus(t, ts.url, key, "emit"); code != 200 {
+		t.Fatalf("after recovery: %d", code)
+	}
+	w.mu.Lock()
+	text := w.b.String()
+	w.mu.Unlock()
+	if strings.Contains(text, "unrecorded") || !strings.Contains(text, `"outcome":"resumed"`) {
+		t.Fatalf("audit after recovery:\n%s", text)
+	}
+	if n, err := audit.Verify(strings.NewReader(text)); err != nil {
+		t.Fatalf("chain broken after %d lines: %v", n, err)
 	}
 }

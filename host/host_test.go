@@ -483,7 +483,7 @@ func TestCallAfterCancellation(t *testing.T) {
 		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "sleepy", Arguments: map[string]any{}})
 		errc <- err
 	}()
-	time.Sleep(200 * time.Millisecond) // let the call start; not a timing assertion
+	waitFor(t, "the call to start", func() bool { return ts.inFlight("sleepy") })
 	cancel()
 	if err := <-errc; err == nil {
 		t.Fatal("canceled call returned no error")

@@ -122,7 +122,6 @@ type Server struct {
 	mcpHTTP http.Handler // the go-sdk's Streamable HTTP handlers by protocol era (era.go): sessions outlive snapshots
 	caps    *sessionCap
 	devKey  devKey
-	auditSt auditState
 	ln      net.Listener // nil with Stdio
 	addr    string       // the address ln listens on
 	served  atomic.Bool  // Serve took ln
@@ -168,11 +167,15 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 	if err := s.checkProcessSettings(cfg); err != nil {
 		return nil, err
 	}
-	if s.audit, err = audit.Open(cfg.AuditFile); err != nil {
+	onFailure, err := audit.ParseOnFailure(string(cfg.AuditOnFailure))
+	if err != nil {
+		return nil, err
+	}
+	if s.audit, err = audit.OpenWith(cfg.AuditFile, &audit.Options{OnFailure: onFailure}); err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	s.metrics = metrics.New()
-	if s.rt, err = sandbox.New(ctx, &sandbox.Options{CacheDir: cfg.CacheDir}); err != nil {
+	if s.rt, err = sandbox.New(ctx, &sandbox.Options{CacheDir: cfg.CacheDir, MaxGuestMemory: cfg.MaxGuestMemory}); err != nil {
 		return nil, err
 	}
 	s.mcp = newMCPServer(s)

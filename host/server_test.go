@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/moatmcp/moat/host/auth"
 )
@@ -181,3 +183,25 @@ func keyBlock(k testKey, tools string, more ...string) string {
 type auditReader struct{ ts *testServer }
 
 func (a auditReader) String() string { return a.ts.auditText() }
+
+// waitFor waits, bounded, until cond holds; it reports what it waited for
+// on failure. The bound is generous: it is for a broken test, not a timing
+// assertion.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// inFlight reports whether a call of tool is running (its instance is in
+// moat_instances_in_flight).
+func (ts *testServer) inFlight(tool string) bool {
+	rec := httptest.NewRecorder()
+	ts.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return strings.Contains(rec.Body.String(), `moat_instances_in_flight{tool="`+tool+`"} 1`)
+}

@@ -208,6 +208,8 @@ func restartOnly(old, cur *manifest.Config) error {
 		{"[metrics] listen", old.MetricsListen, cur.MetricsListen},
 		{"[sandbox] cache_dir", old.CacheDir, cur.CacheDir},
 		{"[audit] file", old.AuditFile, cur.AuditFile},
+		{"[audit] on_failure", string(old.AuditOnFailure), string(cur.AuditOnFailure)},
+		{"[sandbox] max_guest_memory", fmt.Sprint(old.MaxGuestMemory), fmt.Sprint(cur.MaxGuestMemory)},
 		{"[server.tls] (on or off)", fmt.Sprint(old.TLSCert != ""), fmt.Sprint(cur.TLSCert != "")},
 		{"[server] max_body", fmt.Sprint(old.MaxBodyBytes), fmt.Sprint(cur.MaxBodyBytes)},
 	} {
@@ -270,11 +272,11 @@ func (s *Server) provisionAuth(ctx context.Context, cfg *manifest.Config, snap *
 	authn, err := auth.New(ctx, ac, &auth.Options{
 		Logger: s.log,
 		OnDecision: func(r *http.Request, d auth.Decision) {
-			s.authDecision(r, d)
 			if !d.OK {
 				snap.limiter.AuthFailed(d.Addr)
 			}
 		},
+		Record:     s.authDecision,
 		TokenExtra: map[string]any{snapshotExtraKey: snap},
 	})
 	if err != nil {

@@ -233,6 +233,9 @@ func (t *Tool) Call(ctx context.Context, args json.RawMessage, hooks *sandbox.Ho
 		// waited; the next call reaches the new version.
 		info.Outcome = "busy"
 		return toolError(fmt.Sprintf("tool %s was just reloaded; retry the call", t.Name())), info, nil
+	case errors.Is(err, sandbox.ErrHostMemoryBudget):
+		info.Outcome = "busy"
+		return toolError("the host is out of guest memory; retry later"), info, nil
 	case errors.Is(err, sandbox.ErrBusy):
 		info.Outcome = "busy"
 		return toolError(fmt.Sprintf("tool %s is busy (%d calls running); retry later", t.Name(), t.Manifest.Limits.MaxConcurrency)), info, nil

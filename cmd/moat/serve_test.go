@@ -206,7 +206,21 @@ func TestServeGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		result <- string(b)
 	}()
-	time.Sleep(300 * time.Millisecond) // let the call start (not a timing assertion)
+	// Stop once the call is running (its instance is in the metrics).
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		resp, err := http.Get(url + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), `moat_instances_in_flight{tool="sleepy"} 1`) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	code := stop()
 	got := <-result
 	if code != 0 || !strings.Contains(got, "time limit of 1.5s") {

@@ -130,7 +130,51 @@ var (
 	// ErrRecordTooLarge is returned by Log for a record whose line would
 	// exceed MaxLineBytes.
 	ErrRecordTooLarge = errors.New("audit record too large")
+	// ErrWriteFailed wraps every error of Log that means the record is not
+	// in the log because the sink failed (a full disk, an I/O error), and
+	// the error of Ready while the log is failing.
+	ErrWriteFailed = errors.New("audit log cannot be written")
 )
+
+// OnFailure is what the host does with a request whose audit record (of
+// the call, or of its authentication decision) cannot be written.
+type OnFailure string
+
+const (
+	// OnFailureRefuse, the default: the request is refused (503 with an
+	// error id), /readyz reports not ready, and service resumes by itself
+	// once a record can be written again. An audit trail with holes in it
+	// cannot answer "who called what" for the calls in the holes, and a
+	// full disk is exactly when an attacker would like calls to go
+	// unrecorded: fail closed.
+	OnFailureRefuse OnFailure = "refuse"
+	// OnFailureContinue: requests are served while records are lost
+	// (each failure is still logged by the host, and Ready stays nil). For
+	// operators who value availability over a complete trail, and say so.
+	OnFailureContinue OnFailure = "continue"
+)
+
+// ParseOnFailure reads the [audit] on_failure setting: "" (the default)
+// and "refuse" refuse, "continue" continues; anything else is an error.
+func ParseOnFailure(s string) (OnFailure, error) {
+	switch OnFailure(s) {
+	case "", OnFailureRefuse:
+		return OnFailureRefuse, nil
+	case OnFailureContinue:
+		return OnFailureContinue, nil
+	}
+	return "", fmt.Errorf("audit: on_failure %q: want %q or %q", s, OnFailureRefuse, OnFailureContinue)
+}
+
+// EventAudit is a record the Logger writes about itself: Outcome
+// "resumed" after writes failed (Reason says how many records were lost
+// and since when).
+const EventAudit = "audit"
+
+// retryEvery bounds how often Ready retries a failing log: often enough
+// that service resumes within a second of the disk having room again,
+// rarely enough that a probe loop cannot hammer a failing disk.
+const retryEvery = time.Second
 
 // Options configures a Logger opened by OpenWith. A nil *Options means the
 // defaults.
@@ -139,9 +183,13 @@ type Options struct {
 	// the kernel when Log returns (it survives a process crash, not a power
 	// failure).
 	Sync bool
-	// Now returns the time recorded for a Record whose Time is zero. Nil:
-	// time.Now. The time is always stored in UTC.
+	// Now returns the time recorded for a Record whose Time is zero, and
+	// paces Ready's retries. Nil: time.Now. The time is always stored in
+	// UTC.
 	Now func() time.Time
+	// OnFailure is the policy Refuses and Ready apply when a record
+	// cannot be written. Zero: OnFailureRefuse.
+	OnFailure OnFailure
 }
 
 // Logger appends Records to a sink as hash-chained JSON lines.
@@ -150,19 +198,40 @@ type Options struct {
 //
 //   - Safe for concurrent use: records are serialised, so seq and prev
 //     follow the order of the writes in the file.
-//   - After a failed write the Logger is not poisoned: the chain head only
-//     moves when a line was written in full, and a partial line left behind
-//     shows up as a broken link in Verify, which is what it is.
+//   - A failed write leaves the chain as it was: the head only moves when
+//     a line was written in full. Part of a line written to a file before
+//     the failure (a disk that filled mid-line) is cut off again with
+//     ftruncate, at once or, if that fails too, before the next write; to
+//     a writer that cannot be truncated (New), the rest of the line is
+//     written before the next record, so the file never holds a torn line
+//     in the middle of the chain.
+//   - While writes fail, the Logger is failing: Ready reports it (and
+//     retries, at most once a second) and the first record written again
+//     is an EventAudit "resumed" record saying how many records were lost
+//     since when, so the gap is itself on the record.
 type Logger struct {
-	mu     sync.Mutex
-	path   string // "" for a writer not opened by path
-	w      io.Writer
-	f      *os.File // non-nil when the Logger owns a file
-	sync   bool
-	now    func() time.Time
-	seq    uint64 // seq of the last record written
-	head   string // hash of the last line written
-	closed bool
+	mu        sync.Mutex
+	path      string // "" for a writer not opened by path
+	w         io.Writer
+	f         *os.File // non-nil when the Logger owns a file
+	sync      bool
+	now       func() time.Time
+	onFailure OnFailure
+	seq       uint64 // seq of the last record written
+	head      string // hash of the last line written
+	closed    bool
+
+	// Failure state; all zero while writes succeed.
+	failErr   error     // the last write failure
+	failSince time.Time // the first failure of this run of failures
+	lost      uint64    // records not written since failSince
+	lastRetry time.Time // Ready's last retry
+	torn      int64     // bytes of a partial line at the end of f, to cut off
+	// pending is the unwritten rest of a line partly written to a writer
+	// that cannot be truncated, with that line's seq and hash.
+	pending     []byte
+	pendingSeq  uint64
+	pendingHash string
 }
 
 // Open opens the log at path for appending: "" or "-" means stderr;
@@ -195,13 +264,23 @@ func New(w io.Writer) *Logger {
 }
 
 func newLogger(opts *Options) *Logger {
-	l := &Logger{head: Genesis, now: time.Now}
+	l := &Logger{head: Genesis, now: time.Now, onFailure: OnFailureRefuse}
 	if opts != nil {
 		l.sync = opts.Sync
 		if opts.Now != nil {
 			l.now = opts.Now
 		}
+		if opts.OnFailure == OnFailureContinue {
+			l.onFailure = OnFailureContinue
+		}
 	}
+	return l
+}
+
+// NewWith is New with options (Sync applies only to files and is ignored).
+func NewWith(w io.Writer, opts *Options) *Logger {
+	l := newLogger(opts)
+	l.w = w
 	return l
 }
 
@@ -298,6 +377,21 @@ func (l *Logger) Log(r Record) error {
 	if l.closed {
 		return ErrClosed
 	}
+	if err := l.recover(); err != nil {
+		l.lost++
+		return err
+	}
+	if err := l.append(r); err != nil {
+		if errors.Is(err, ErrWriteFailed) {
+			l.lost++
+		}
+		return err
+	}
+	return nil
+}
+
+// append writes r as the next link of the chain. Call with l.mu held.
+func (l *Logger) append(r Record) error {
 	if r.Time.IsZero() {
 		r.Time = l.now().UTC()
 	}
@@ -307,17 +401,143 @@ func (l *Logger) Log(r Record) error {
 	if err != nil {
 		return err
 	}
-	if _, err := l.w.Write(line); err != nil {
-		return fmt.Errorf("audit: write: %w", err)
+	n, err := l.w.Write(line)
+	if err == nil && n < len(line) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		l.undo(line, n, r.Seq)
+		return l.fail(fmt.Errorf("write: %w", err))
 	}
 	l.seq, l.head = r.Seq, hashLine(line[:len(line)-1])
 	if l.sync && l.f != nil {
 		if err := l.f.Sync(); err != nil {
-			return fmt.Errorf("audit: sync: %w", err)
+			// The line is in the file and the chain goes on from it, but it
+			// may not survive a power loss: the log is failing.
+			return l.fail(fmt.Errorf("sync: %w", err))
 		}
 	}
 	return nil
 }
+
+// undo deals with the n bytes of line that reached the sink before a
+// write failed: cut them off a file, or keep the rest of the line to
+// finish it before the next record. Call with l.mu held.
+func (l *Logger) undo(line []byte, n int, seq uint64) {
+	if n <= 0 {
+		return
+	}
+	if l.f == nil {
+		l.pending = bytes.Clone(line[n:])
+		l.pendingSeq, l.pendingHash = seq, hashLine(line[:len(line)-1])
+		return
+	}
+	l.torn = int64(n)
+	_ = l.repair() // if it fails, recover tries again before the next write
+}
+
+// repair cuts a partial line off the end of the file. Call with l.mu held.
+func (l *Logger) repair() error {
+	if l.torn == 0 || l.f == nil {
+		return nil
+	}
+	st, err := l.f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() < l.torn { // truncated under us (copytruncate): nothing of ours left
+		l.torn = 0
+		return nil
+	}
+	if err := l.f.Truncate(st.Size() - l.torn); err != nil {
+		return err
+	}
+	l.torn = 0
+	return nil
+}
+
+// fail records a write failure and returns it, wrapping ErrWriteFailed.
+// Call with l.mu held.
+func (l *Logger) fail(err error) error {
+	if l.failErr == nil {
+		l.failSince = l.now()
+	}
+	l.failErr = fmt.Errorf("audit: %w: %w", ErrWriteFailed, err)
+	return l.failErr
+}
+
+// recover brings a failing Logger back: it cuts off or finishes a partial
+// line, then writes the "resumed" record. nil means the log is healthy
+// and the chain is consistent. Call with l.mu held.
+func (l *Logger) recover() error {
+	if l.failErr == nil {
+		return nil
+	}
+	if err := l.repair(); err != nil {
+		return l.fail(fmt.Errorf("cut off a partial line: %w", err))
+	}
+	if len(l.pending) > 0 {
+		n, err := l.w.Write(l.pending)
+		if err == nil && n < len(l.pending) {
+			err = io.ErrShortWrite
+		}
+		l.pending = l.pending[max(n, 0):]
+		if err != nil {
+			return l.fail(fmt.Errorf("finish a partial line: %w", err))
+		}
+		l.pending = nil
+		l.seq, l.head = l.pendingSeq, l.pendingHash
+		l.lost-- // that record is in the log after all, late
+	}
+	since, lost := l.failSince, l.lost
+	err := l.append(Record{
+		Event:   EventAudit,
+		Outcome: "resumed",
+		Reason:  fmt.Sprintf("%d records could not be written since %s", lost, since.UTC().Format(time.RFC3339Nano)),
+	})
+	if err != nil {
+		return err
+	}
+	l.failErr, l.failSince, l.lost = nil, time.Time{}, 0
+	return nil
+}
+
+// Ready reports whether requests may be served as far as the audit log
+// is concerned: nil while records are written, or whatever happens under
+// OnFailureContinue; otherwise the last write failure, wrapping
+// ErrWriteFailed. While failing, Ready itself retries (at most once per
+// second, by writing the "resumed" record), so that a /readyz probe
+// brings the service back once the disk has room again, even if no
+// request comes. It does no I/O while the log is healthy.
+func (l *Logger) Ready() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.failErr == nil {
+		return nil
+	}
+	if now := l.now(); now.Sub(l.lastRetry) >= retryEvery || now.Before(l.lastRetry) {
+		l.lastRetry = now
+		_ = l.recover()
+	}
+	if l.failErr == nil || l.onFailure == OnFailureContinue {
+		return nil
+	}
+	return l.failErr
+}
+
+// Refuses reports whether a request whose record Log answered err for
+// must be refused: Log failed, and the policy is OnFailureRefuse. The
+// host answers such a request 503 with an error id; the record it could
+// not write is then the error's only trace, in the server log.
+func (l *Logger) Refuses(err error) bool {
+	return err != nil && l.onFailure != OnFailureContinue
+}
+
+// OnFailure returns the Logger's policy.
+func (l *Logger) OnFailure() OnFailure { return l.onFailure }
 
 // marshalLine encodes r as one JSON line, newline included. HTML escaping is
 // off so that the line reads as what was recorded; the encoding is
@@ -360,6 +580,9 @@ func (l *Logger) Reopen() error {
 	if l.f == nil {
 		return nil
 	}
+	// A partial line is cut off the file it is in, or never: once the
+	// path holds another file, repair must not cut that one.
+	_ = l.repair()
 	f, seq, head, err := openFile(l.path)
 	if err != nil {
 		return err
@@ -369,7 +592,7 @@ func (l *Logger) Reopen() error {
 		return fmt.Errorf("audit: reopen %s: %w", l.path, ErrChainMismatch)
 	}
 	old := l.f
-	l.w, l.f = f, f
+	l.w, l.f, l.torn = f, f, 0
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("audit: close rotated file: %w", err)
 	}

@@ -52,6 +52,11 @@ var (
 	// token, api_key, …). 400 invalid_request, whatever the header says:
 	// the secret is already in someone's access log.
 	ErrTokenInQuery = errors.New("credentials in the query string")
+	// ErrMalformedQuery: a query string that does not parse cleanly (a ";"
+	// separator, a bad %-escape, a control character, over maxQueryLen).
+	// 400 invalid_request: what a lenient parser drops, another one may
+	// read, so a credential could hide in it.
+	ErrMalformedQuery = errors.New("malformed query string")
 	// ErrInvalidToken: an unknown API key, a bad signature, a refused alg,
 	// missing claims. 401 invalid_token.
 	ErrInvalidToken = errors.New("invalid token")
@@ -118,7 +123,17 @@ type Options struct {
 	// (for audit and failed-auth rate limits). Nil = not called. It must be
 	// quick and safe for concurrent use.
 	OnDecision func(r *http.Request, d Decision)
-	// Logger receives JWKS fetch failures at New. Nil = slog.Default().
+	// Record writes the audit record of a decision, after OnDecision. A
+	// non-nil error means it could not be written, and the request is
+	// refused with 503 whatever the decision was: an authentication that
+	// leaves no trace must not let a request through (the audit log's
+	// on_failure = "refuse"; return nil under "continue"). The client sees
+	// an error id: ErrorID() of the error if it has that method (the
+	// host's own id, already in its log), else a new one, logged with the
+	// error to Logger. Nil = nothing to record.
+	Record func(r *http.Request, d Decision) error
+	// Logger receives JWKS fetch failures at New, and Record's errors
+	// that carry no error id. Nil = slog.Default().
 	Logger *slog.Logger
 	// TokenExtra is copied into the Extra of every go-sdk TokenInfo that
 	// Middleware hands on, next to the principal: how the host ties each
@@ -155,6 +170,8 @@ type Authenticator struct {
 	now          func() time.Time
 	onDecision   func(*http.Request, Decision)
 	tokenExtra   map[string]any
+	record       func(*http.Request, Decision) error
+	logger       *slog.Logger
 	metadataURL  string // "" without ResourceURL
 	metadataPath string // path of metadataURL
 	sdkLeeway    time.Duration
@@ -169,7 +186,7 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Authenticator, error)
 	if opts == nil {
 		opts = &Options{}
 	}
-	a := &Authenticator{now: opts.Now, onDecision: opts.OnDecision, tokenExtra: maps.Clone(opts.TokenExtra)}
+	a := &Authenticator{now: opts.Now, onDecision: opts.OnDecision, record: opts.Record, tokenExtra: maps.Clone(opts.TokenExtra)}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -177,6 +194,7 @@ func New(ctx context.Context, cfg Config, opts *Options) (*Authenticator, error)
 	if logger == nil {
 		logger = slog.Default()
 	}
+	a.logger = logger
 
 	if cfg.ResourceURL != "" {
 		u, err := checkResourceURL(cfg.ResourceURL)
@@ -344,17 +362,55 @@ var queryCredentialNames = []string{
 	"auth", "authorization", "bearer", "id_token",
 }
 
+// maxQueryLen caps the query string scanned for credentials; a longer one
+// is refused (no MCP client sends one).
+const maxQueryLen = 8 << 10
+
+// checkQuery refuses a query string that carries a credential-like
+// parameter or does not parse cleanly. It scans the raw query itself:
+// url.Values drops a pair it cannot parse ("x=1;api_key=KEY" is one such
+// pair to net/url, two to other servers and proxies), so checking only
+// what r.URL.Query() returns would let a credential through.
+func checkQuery(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if len(raw) > maxQueryLen {
+		return fmt.Errorf("%w: longer than %d bytes", ErrMalformedQuery, maxQueryLen)
+	}
+	// Every separator anyone uses, so that no reading of the query finds
+	// a credential name this one missed.
+	for pair := range strings.FieldsFuncSeq(raw, func(r rune) bool { return r == '&' || r == ';' }) {
+		name, _, _ := strings.Cut(pair, "=")
+		if decoded, err := url.QueryUnescape(name); err == nil {
+			name = decoded
+		}
+		name = strings.TrimSuffix(strings.TrimSpace(name), "[]") // api_key[]=… is api_key to PHP and Rails
+		for _, bad := range queryCredentialNames {
+			if strings.EqualFold(name, bad) {
+				return fmt.Errorf("%w: parameter %q", ErrTokenInQuery, bad)
+			}
+		}
+	}
+	if _, err := url.ParseQuery(raw); err != nil {
+		// Not err's text: a bad escape's error quotes part of the query.
+		return fmt.Errorf("%w: a \";\" separator or a bad %%-escape", ErrMalformedQuery)
+	}
+	for i := 0; i < len(raw); i++ {
+		if c := raw[i]; c < 0x20 || c == 0x7f {
+			return fmt.Errorf("%w: control character", ErrMalformedQuery)
+		}
+	}
+	return nil
+}
+
 // Authenticate returns the principal behind r's Authorization header.
 // Errors wrap one of the sentinel errors; their text never holds the
 // credential. Authenticate does not check Config.RequiredScopes (Middleware
 // does) and does not report a Decision.
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
-	for name := range r.URL.Query() {
-		for _, bad := range queryCredentialNames {
-			if strings.EqualFold(name, bad) {
-				return nil, fmt.Errorf("%w: parameter %q", ErrTokenInQuery, bad)
-			}
-		}
+	if err := checkQuery(r.URL.RawQuery); err != nil {
+		return nil, err
 	}
 	token, err := bearerToken(r.Header)
 	if err != nil {

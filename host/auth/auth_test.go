@@ -149,6 +149,26 @@ func TestMiddleware(t *testing.T) {
 		{name: "jwt in query as token", query: "token=" + good, header: http.Header{},
 			status: 400, challenge: challenge("invalid_request", "credentials are accepted only in the Authorization header"),
 			body: "credentials are accepted only in the Authorization header\n", credential: good},
+		// Bad input: url.Query() drops a pair with ";", so the credential
+		// after it used to pass unseen.
+		{name: "api key after a semicolon", query: "x=1;api_key=" + f.secret, header: http.Header{},
+			status: 400, challenge: challenge("invalid_request", "credentials are accepted only in the Authorization header"),
+			body: "credentials are accepted only in the Authorization header\n", credential: f.secret},
+		{name: "escaped credential name after a semicolon", query: "x=1;api%5Fkey=" + f.secret, header: http.Header{},
+			status: 400, challenge: challenge("invalid_request", "credentials are accepted only in the Authorization header"),
+			body: "credentials are accepted only in the Authorization header\n", credential: f.secret},
+		{name: "credential name with brackets", query: "access_token[]=" + f.secret, header: http.Header{},
+			status: 400, challenge: challenge("invalid_request", "credentials are accepted only in the Authorization header"),
+			body: "credentials are accepted only in the Authorization header\n", credential: f.secret},
+		{name: "semicolon in an innocent query", query: "x=1;y=2", header: hdr("Bearer " + f.secret),
+			status: 400, challenge: challenge("invalid_request", "malformed query string"),
+			body: "malformed query string\n", decMethod: MethodAPIKey},
+		{name: "bad escape in the query", query: "x=%zz", header: hdr("Bearer " + f.secret),
+			status: 400, challenge: challenge("invalid_request", "malformed query string"),
+			body: "malformed query string\n", decMethod: MethodAPIKey},
+		{name: "oversized query", query: "x=" + strings.Repeat("a", maxQueryLen), header: hdr("Bearer " + f.secret),
+			status: 400, challenge: challenge("invalid_request", "malformed query string"),
+			body: "malformed query string\n", decMethod: MethodAPIKey},
 		{name: "unknown api key", header: hdr("Bearer moat_" + strings.Repeat("A", 43)),
 			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodAPIKey, credential: "moat_" + strings.Repeat("A", 43)},
 		{name: "api key with one character changed", header: hdr("Bearer " + f.secret[:len(f.secret)-1] + flip(f.secret[len(f.secret)-1])),
@@ -178,6 +198,26 @@ func TestMiddleware(t *testing.T) {
 			status: 200, body: "ok=true id=jwt:alice method=jwt scopes=tools:call,files:read,admin tools=* userid=jwt:alice fromti=jwt:alice", decMethod: MethodJWT, decID: "jwt:alice"},
 		{name: "jwt scp only", header: hdr("Bearer " + rs(with(func(c map[string]any) { delete(c, "scope"); c["scp"] = []string{"a", "b"} }))),
 			status: 200, body: "ok=true id=jwt:alice method=jwt scopes=a,b tools=* userid=jwt:alice fromti=jwt:alice", decMethod: MethodJWT, decID: "jwt:alice"},
+		// Bad input: scopes used to be split on any whitespace, so a tab
+		// granted the scope after it.
+		{name: "jwt scope with a tab", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scope"] = "x\tadmin" }))),
+			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodJWT},
+		{name: "jwt scope with a newline", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scope"] = "x\nadmin" }))),
+			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodJWT},
+		{name: "jwt scope with a no-break space", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scope"] = "x\u00a0admin" }))),
+			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodJWT},
+		{name: "jwt scope with two spaces", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scope"] = "x  admin" }))),
+			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodJWT},
+		{name: "jwt scope with a leading space", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scope"] = " admin" }))),
+			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodJWT},
+		{name: "jwt scope with a control character", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scope"] = "x\x01admin" }))),
+			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodJWT},
+		{name: "jwt scp element with a tab", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scp"] = []string{"x\tadmin"} }))),
+			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodJWT},
+		{name: "jwt scp element with a space", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scp"] = []string{"x admin"} }))),
+			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodJWT},
+		{name: "jwt empty scope", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scope"] = "" }))),
+			status: 200, body: "ok=true id=jwt:alice method=jwt scopes= tools=* userid=jwt:alice fromti=jwt:alice", decMethod: MethodJWT, decID: "jwt:alice"},
 		{name: "jwt scp of numbers", header: hdr("Bearer " + rs(with(func(c map[string]any) { c["scp"] = []int{1, 2} }))),
 			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodJWT},
 
@@ -391,5 +431,103 @@ func TestJWTWithoutJWTConfig(t *testing.T) {
 	r.Header.Set("Authorization", "Bearer "+mint(t, signingKeys(t).rsa, jose.RS256, "rsa1", claims(f.now)))
 	if _, err := f.a.Authenticate(r); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("err = %v, want ErrInvalidToken", err)
+	}
+}
+
+func TestCheckQuery(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		want      error
+	}{
+		{"empty", "", nil},
+		{"plain", "a=1&b=two", nil},
+		{"name only", "flag", nil},
+		{"empty pairs", "a=1&&b=2", nil},
+		{"credential value under another name", "x=api_key", nil},
+		{"access_token", "access_token=abc", ErrTokenInQuery},
+		{"upper case", "ID_TOKEN=abc", ErrTokenInQuery},
+		{"after a semicolon", "x=1;api_key=abc", ErrTokenInQuery},
+		{"before a semicolon", "key=abc;x=1", ErrTokenInQuery},
+		{"escaped name", "x=1&%61ccess_token=abc", ErrTokenInQuery},
+		{"escaped name after a semicolon", "x=1;api%2Dkey=abc", ErrTokenInQuery},
+		{"plus-padded name", "token+=abc", ErrTokenInQuery},
+		{"brackets", "bearer[]=abc", ErrTokenInQuery},
+		{"name without a value", "x=1;token", ErrTokenInQuery},
+		{"semicolon only", "x=1;y=2", ErrMalformedQuery},
+		{"bad escape", "x=%zz", ErrMalformedQuery},
+		{"bad escape in a name", "%zz=1", ErrMalformedQuery},
+		{"control character", "x=\x01", ErrMalformedQuery},
+		{"too long", strings.Repeat("a", maxQueryLen+1), ErrMalformedQuery},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkQuery(tc.raw)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("checkQuery(%q) = %v, want %v", tc.raw, err, tc.want)
+			}
+		})
+	}
+}
+
+// idErr is a Record error that carries the host's error id.
+type idErr struct{ id string }
+
+func (e idErr) Error() string   { return "audit: write: no space left on device" }
+func (e idErr) ErrorID() string { return e.id }
+
+// TestRecordFailureRefuses: when the decision cannot be recorded (the
+// audit log is failing, on_failure = "refuse"), the request is refused with
+// 503 and an error id, successful authentication or not, and the handler
+// never runs.
+func TestRecordFailureRefuses(t *testing.T) {
+	f := newFixture(t, nil)
+	var recorded []Decision
+	var recordErr error
+	a, err := New(context.Background(), f.a.cfg, &Options{
+		Now:    func() time.Time { return f.now },
+		Logger: quietLogger,
+		Record: func(_ *http.Request, d Decision) error {
+			recorded = append(recorded, d)
+			return recordErr
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		header    string
+		recordErr error
+		status    int
+		body      string // exact, or a prefix when it ends in "…"
+	}{
+		{"recorded, valid key", "Bearer " + f.secret, nil, 200, "ok=true id=k1 method=api_key scopes=files tools=echo,fs_* userid=k1 fromti=k1"},
+		{"recorded, bad key", "Bearer moat_" + strings.Repeat("A", 43), nil, 401, "invalid token\n"},
+		{"not recorded, valid key", "Bearer " + f.secret, idErr{"abc123"}, 503, "service unavailable; error id abc123\n"},
+		{"not recorded, bad key", "Bearer moat_" + strings.Repeat("A", 43), idErr{"abc124"}, 503, "service unavailable; error id abc124\n"},
+		{"not recorded, no id of its own", "Bearer " + f.secret, errors.New("disk full"), 503, "service unavailable; error id …"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recorded, recordErr = nil, tc.recordErr
+			r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
+			r.Header.Set("Authorization", tc.header)
+			w := httptest.NewRecorder()
+			a.Middleware(whoami).ServeHTTP(w, r)
+			if w.Code != tc.status {
+				t.Errorf("status = %d, want %d", w.Code, tc.status)
+			}
+			if prefix, ok := strings.CutSuffix(tc.body, "…"); ok {
+				if got := w.Body.String(); !strings.HasPrefix(got, prefix) || len(got) != len(prefix)+12+1 {
+					t.Errorf("body = %q, want %q and a 12-digit id", got, prefix)
+				}
+			} else if got := w.Body.String(); got != tc.body {
+				t.Errorf("body = %q, want %q", got, tc.body)
+			}
+			if tc.status == 503 && w.Header().Get("Retry-After") != "1" {
+				t.Errorf("Retry-After = %q, want 1", w.Header().Get("Retry-After"))
+			}
+			if len(recorded) != 1 {
+				t.Errorf("%d decisions recorded, want 1", len(recorded))
+			}
+		})
 	}
 }

@@ -3,6 +3,8 @@ package auth
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,6 +73,59 @@ func FuzzParseJWKS(f *testing.F) {
 		for _, k := range keys {
 			if !k.IsPublic() || !k.Valid() || (k.Use != "" && k.Use != "sig") {
 				t.Fatalf("kept an unusable key: kid %q", k.KeyID)
+			}
+		}
+	})
+}
+
+// FuzzQuery: checkQuery accepts a query only if it parses cleanly and no
+// reading of it, with "&" or ";" as the separator, names a credential.
+func FuzzQuery(f *testing.F) {
+	for _, seed := range []string{"", "a=1", "x=1;api_key=k", "access_token=t", "%zz", "a=1&&b", "api%5Fkey=1", "key[]=1"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if checkQuery(raw) != nil {
+			return
+		}
+		if _, err := url.ParseQuery(raw); err != nil {
+			t.Fatalf("accepted %q, which net/url cannot parse: %v", raw, err)
+		}
+		for _, q := range []string{raw, strings.ReplaceAll(raw, ";", "&")} {
+			vs, _ := url.ParseQuery(q)
+			for name := range vs {
+				for _, bad := range queryCredentialNames {
+					if strings.EqualFold(strings.TrimSpace(name), bad) {
+						t.Fatalf("accepted %q, which names %q", raw, name)
+					}
+				}
+			}
+		}
+	})
+}
+
+// FuzzTokenScopes: a scope claim is accepted only if it is scope-tokens
+// joined by single spaces, and then exactly those tokens are granted.
+func FuzzTokenScopes(f *testing.F) {
+	for _, seed := range []string{"", "a", "a b", "x\tadmin", "x\nadmin", "a  b", " a", "a ", "x\u00a0admin", "a\x00b", `a"b`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, scope string) {
+		got, err := tokenScopes(extraClaims{Scope: scope})
+		if err != nil {
+			return
+		}
+		for _, s := range got {
+			if !validScope(s) {
+				t.Fatalf("%q granted %q, not a scope-token", scope, s)
+			}
+		}
+		if scope != "" && strings.Join(got, " ") != scope && len(got) == len(strings.Split(scope, " ")) {
+			t.Fatalf("%q granted %q", scope, got)
+		}
+		for _, s := range got {
+			if !slices.Contains(strings.Split(scope, " "), s) {
+				t.Fatalf("%q granted %q, which it does not name", scope, s)
 			}
 		}
 	})

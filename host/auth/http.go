@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -33,6 +35,8 @@ func failureOf(err error) failure {
 		return failure{http.StatusBadRequest, "invalid_request", "malformed Authorization header"}
 	case errors.Is(err, ErrTokenInQuery):
 		return failure{http.StatusBadRequest, "invalid_request", "credentials are accepted only in the Authorization header"}
+	case errors.Is(err, ErrMalformedQuery):
+		return failure{http.StatusBadRequest, "invalid_request", "malformed query string"}
 	case errors.Is(err, ErrExpired):
 		return failure{http.StatusUnauthorized, "invalid_token", "credential expired"}
 	case errors.Is(err, ErrNotYetValid):
@@ -138,7 +142,10 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 				err = ErrInsufficientScope
 			}
 		}
-		a.report(r, p, err)
+		if rerr := a.report(r, p, err); rerr != nil {
+			a.writeUnrecorded(w, rerr)
+			return
+		}
 		if err != nil {
 			a.WriteError(w, err, a.cfg.RequiredScopes)
 			return
@@ -154,9 +161,11 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-func (a *Authenticator) report(r *http.Request, p *Principal, err error) {
-	if a.onDecision == nil {
-		return
+// report passes the decision to OnDecision and Record; the error is
+// Record's: the decision could not be recorded.
+func (a *Authenticator) report(r *http.Request, p *Principal, err error) error {
+	if a.onDecision == nil && a.record == nil {
+		return nil
 	}
 	d := Decision{OK: err == nil, Err: err, Addr: clientAddr(r)}
 	if err != nil {
@@ -171,7 +180,36 @@ func (a *Authenticator) report(r *http.Request, p *Principal, err error) {
 			d.Method = MethodJWT
 		}
 	}
-	a.onDecision(r, d)
+	if a.onDecision != nil {
+		a.onDecision(r, d)
+	}
+	if a.record != nil {
+		return a.record(r, d)
+	}
+	return nil
+}
+
+// writeUnrecorded answers a request whose decision could not be recorded:
+// 503, Retry-After, and an error id that finds the cause in the log.
+func (a *Authenticator) writeUnrecorded(w http.ResponseWriter, err error) {
+	var withID interface{ ErrorID() string }
+	id := ""
+	if errors.As(err, &withID) {
+		id = withID.ErrorID()
+	}
+	if id == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+		a.logger.Error("auth: the decision could not be recorded; request refused", "error_id", id, "err", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("service unavailable; error id " + id + "\n"))
 }
 
 // ResourceMetadataURL is the URL of the RFC 9728 metadata document, sent in

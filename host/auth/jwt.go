@@ -128,14 +128,31 @@ func (v *jwtVerifier) verify(ctx context.Context, token string) (*Principal, err
 	}, nil
 }
 
+// maxScopes caps the scope tokens one token may carry.
+const maxScopes = 256
+
 // tokenScopes merges the scope (space-separated string) and scp (array of
 // strings, or a string) claims, dropping duplicates and keeping order.
+//
+// A scope string is split on single spaces only (RFC 6749 §3.3: scope =
+// scope-token *( SP scope-token )), and every token must be an RFC 6749
+// scope-token. A token whose scope holds a tab, a newline, another
+// Unicode space, a control character or an empty token (two spaces) is
+// refused whole: splitting on any whitespace would read "x\tadmin" as
+// the admin scope, which the issuer never granted.
 func tokenScopes(c extraClaims) ([]string, error) {
 	var out []string
-	add := func(s string) {
-		if s != "" && !slices.Contains(out, s) {
+	add := func(claim, s string) error {
+		if !validScope(s) {
+			return fmt.Errorf("%s: %q is not a scope token (RFC 6749 §3.3)", claim, s)
+		}
+		if len(out) >= maxScopes {
+			return fmt.Errorf("%s: more than %d scopes", claim, maxScopes)
+		}
+		if !slices.Contains(out, s) {
 			out = append(out, s)
 		}
+		return nil
 	}
 	for _, claim := range []struct {
 		name string
@@ -144,8 +161,13 @@ func tokenScopes(c extraClaims) ([]string, error) {
 		switch v := claim.v.(type) {
 		case nil:
 		case string:
-			for _, s := range strings.Fields(v) {
-				add(s)
+			if v == "" {
+				continue
+			}
+			for _, s := range strings.Split(v, " ") {
+				if err := add(claim.name, s); err != nil {
+					return nil, err
+				}
 			}
 		case []any:
 			for _, e := range v {
@@ -153,7 +175,9 @@ func tokenScopes(c extraClaims) ([]string, error) {
 				if !ok {
 					return nil, fmt.Errorf("%s: want strings", claim.name)
 				}
-				add(s)
+				if err := add(claim.name, s); err != nil {
+					return nil, err
+				}
 			}
 		default:
 			return nil, fmt.Errorf("%s: want a string or an array of strings", claim.name)

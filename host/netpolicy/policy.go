@@ -368,12 +368,11 @@ func (p *Policy) Do(ctx context.Context, req *Request) (*Response, error) {
 	body := req.Body
 	first := t.hostPort()
 	for {
-		resp, err := p.roundTrip(ctx, hop, method, t, body, guest, t.hostPort() != first)
+		resp, next, err := p.roundTrip(ctx, hop, method, t, body, guest, t.hostPort() != first)
 		if err != nil {
 			return nil, err // reported by roundTrip
 		}
-		next, redirect := p.redirect(resp, hop)
-		if !redirect {
+		if next == "" {
 			return resp, nil
 		}
 		hop++ // what follows concerns the next hop
@@ -402,31 +401,28 @@ func (p *Policy) Do(ctx context.Context, req *Request) (*Response, error) {
 	}
 }
 
-// redirect returns the Location to follow, if resp is a redirect the
-// policy follows.
-func (p *Policy) redirect(resp *Response, hop int) (string, bool) {
-	switch resp.Status {
-	case 301, 302, 303, 307, 308:
-	default:
-		return "", false
+// redirect returns the URL to follow next, or "" when the response of
+// hop (status, Location, from base) is the one the guest gets: it is not a
+// redirect, it has no usable Location, or the policy's redirects are used
+// up. It is decided from the head, before the body is read, because it
+// decides how the body is read.
+func (p *Policy) redirect(status int, location string, base *url.URL, hop int) string {
+	if !isRedirect(status) || location == "" || hop >= p.maxRedirects {
+		return ""
 	}
-	loc := resp.Header["Location"]
-	if loc == "" || hop >= p.maxRedirects {
-		return "", false
-	}
-	base, err := url.Parse(resp.URL)
+	u, err := base.Parse(location)
 	if err != nil {
-		return "", false
+		return ""
 	}
-	u, err := base.Parse(loc)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
+	return u.String()
 }
 
-// roundTrip sends one hop and reads its response, capped.
-func (p *Policy) roundTrip(ctx context.Context, hop int, method string, t *target, body []byte, guest http.Header, crossed bool) (resp *Response, err error) {
+// roundTrip sends one hop and reads its response, capped. next is the URL
+// to follow ("" when the response is the guest's): a followed redirect's
+// body is read up to maxRedirectBodyBytes (so the connection can be
+// reused) and dropped; every other body is the guest's, and one over
+// MaxResponse is refused whatever MaxResponse is.
+func (p *Policy) roundTrip(ctx context.Context, hop int, method string, t *target, body []byte, guest http.Header, crossed bool) (resp *Response, next string, err error) {
 	start := time.Now()
 	ev := Event{Host: t.hostPort(), Method: method, Hop: hop, BytesOut: int64(len(body))}
 	defer func() {
@@ -444,7 +440,7 @@ func (p *Policy) roundTrip(ctx context.Context, hop int, method string, t *targe
 	}
 	hreq, err := http.NewRequestWithContext(ctx, method, t.url.String(), rd)
 	if err != nil {
-		return nil, errorf(KindBadRequest, "request cannot be built")
+		return nil, "", errorf(KindBadRequest, "request cannot be built")
 	}
 	for name, vs := range guest {
 		// A redirect to another host must not carry the guest's
@@ -465,27 +461,31 @@ func (p *Policy) roundTrip(ctx context.Context, hop int, method string, t *targe
 
 	hresp, err := p.transport.RoundTrip(hreq)
 	if err != nil {
-		return nil, p.classify(ctx, err, "request to "+t.hostPort()+" failed")
+		return nil, "", p.classify(ctx, err, "request to "+t.hostPort()+" failed")
 	}
 	defer hresp.Body.Close()
 	ev.Status = hresp.StatusCode
-	limit := p.maxResp
-	if isRedirect(hresp.StatusCode) && hop < p.maxRedirects {
-		limit = maxRedirectBodyBytes
+	next = p.redirect(hresp.StatusCode, hresp.Header.Get("Location"), t.url, hop)
+	if next != "" {
+		// The body of a redirect that is followed reaches no one: read
+		// a little of it so the connection can be reused, and drop it.
+		// Its size is no error, whatever MaxResponse is.
+		n, err := io.Copy(io.Discard, io.LimitReader(hresp.Body, maxRedirectBodyBytes))
+		ev.BytesIn = n
+		if err != nil {
+			return nil, "", p.classify(ctx, err, "reading the response from "+t.hostPort()+" failed")
+		}
+		return &Response{Status: hresp.StatusCode, URL: t.url.String(), Header: responseHeaders(hresp.Header)}, next, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(hresp.Body, limit+1))
+	data, err := io.ReadAll(io.LimitReader(hresp.Body, p.maxResp+1))
 	ev.BytesIn = int64(len(data))
 	if err != nil {
-		return nil, p.classify(ctx, err, "reading the response from "+t.hostPort()+" failed")
+		return nil, "", p.classify(ctx, err, "reading the response from "+t.hostPort()+" failed")
 	}
-	if int64(len(data)) > limit {
-		if limit == maxRedirectBodyBytes {
-			data = nil // a redirect's body is dropped anyway
-		} else {
-			return nil, errorf(KindResponseTooLarge, "response from %s is over %d bytes", t.hostPort(), p.maxResp)
-		}
+	if int64(len(data)) > p.maxResp {
+		return nil, "", errorf(KindResponseTooLarge, "response from %s is over %d bytes", t.hostPort(), p.maxResp)
 	}
-	return &Response{Status: hresp.StatusCode, URL: t.url.String(), Header: responseHeaders(hresp.Header), Body: data}, nil
+	return &Response{Status: hresp.StatusCode, URL: t.url.String(), Header: responseHeaders(hresp.Header), Body: data}, "", nil
 }
 
 func isRedirect(status int) bool {

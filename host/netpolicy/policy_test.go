@@ -1,6 +1,7 @@
 package netpolicy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +62,18 @@ func newServer(t *testing.T, tlsOn bool) *server {
 	})
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(strings.Repeat("x", 2048)))
+	})
+	// /sized?n=N[&code=C][&to=URL]: N bytes of "x", with status C and
+	// Location URL when given.
+	mux.HandleFunc("/sized", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		if to := r.URL.Query().Get("to"); to != "" {
+			w.Header().Set("Location", to)
+		}
+		if code, _ := strconv.Atoi(r.URL.Query().Get("code")); code != 0 {
+			w.WriteHeader(code)
+		}
+		w.Write(bytes.Repeat([]byte("x"), n))
 	})
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -262,6 +277,15 @@ func TestDo(t *testing.T) {
 		{"request too large", Config{Methods: []string{"POST"}, MaxRequest: 3}, Request{Method: "POST", URL: base + "/echo", Body: []byte("ping")}, KindRequestTooLarge, 0, ""},
 		{"response too large", Config{MaxResponse: 1024}, Request{Method: "GET", URL: base + "/big"}, KindResponseTooLarge, 0, ""},
 		{"response at the cap", Config{MaxResponse: 2048}, Request{Method: "GET", URL: base + "/big"}, 0, 200, strings.Repeat("x", 2048)},
+		// Bad input: max_response = "64KiB" exactly used to be taken for
+		// "this is a redirect", and a bigger body came back as an empty 200.
+		{"response over a cap of exactly 64 KiB", Config{MaxResponse: 64 << 10}, Request{Method: "GET", URL: base + "/sized?n=70000"}, KindResponseTooLarge, 0, ""},
+		{"response at a cap of exactly 64 KiB", Config{MaxResponse: 64 << 10}, Request{Method: "GET", URL: base + "/sized?n=65536"}, 0, 200, strings.Repeat("x", 65536)},
+		{"response one byte over 64 KiB, default cap", Config{}, Request{Method: "GET", URL: base + "/sized?n=65537"}, 0, 200, strings.Repeat("x", 65537)},
+		{"3xx not followed, over the cap", Config{MaxResponse: 1024}, Request{Method: "GET", URL: base + "/sized?n=2000&code=302&to=/ok"}, KindResponseTooLarge, 0, ""},
+		{"3xx over 64 KiB, redirects used up", Config{MaxResponse: 64 << 10, MaxRedirects: 1}, Request{Method: "GET", URL: base + "/redirect?to=" + url.QueryEscape("/sized?n=70000&code=302&to=/ok")}, KindResponseTooLarge, 0, ""},
+		{"3xx without Location, over 64 KiB, over the cap", Config{MaxResponse: 64 << 10, MaxRedirects: 1}, Request{Method: "GET", URL: base + "/sized?n=70000&code=302"}, KindResponseTooLarge, 0, ""},
+		{"followed redirect with a big body", Config{MaxResponse: 1024, MaxRedirects: 1}, Request{Method: "GET", URL: base + "/sized?n=200000&code=302&to=/ok"}, 0, 200, "hello GET"},
 		{"slow response", Config{Timeout: 100 * time.Millisecond}, Request{Method: "GET", URL: base + "/slow"}, KindTimeout, 0, ""},
 		{"unresolvable", Config{Allow: []string{"nx.test"}, HTTPHosts: []string{"nx.test"}}, Request{Method: "GET", URL: "http://nx.test/"}, KindDNS, 0, ""},
 		{"no addresses", Config{Allow: []string{"empty.test"}, HTTPHosts: []string{"empty.test"}}, Request{Method: "GET", URL: "http://empty.test/"}, KindDNS, 0, ""},

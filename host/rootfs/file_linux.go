@@ -8,9 +8,10 @@ import (
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 )
 
-// platformFlag adds the open flags os.OpenFile has no name for.
+// platformFlag adds the open flags os.OpenFile has no name for, and the
+// ones every open gets: O_NONBLOCK and O_NOCTTY (see toOSFlag).
 func platformFlag(flag experimentalsys.Oflag) int {
-	var osFlag int
+	osFlag := syscall.O_NONBLOCK | syscall.O_NOCTTY
 	if flag&experimentalsys.O_DIRECTORY != 0 {
 		osFlag |= syscall.O_DIRECTORY
 	}

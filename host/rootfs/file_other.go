@@ -9,7 +9,8 @@ import (
 )
 
 // moat serves from Linux; elsewhere (a developer's laptop) these fall back
-// to what the os package offers.
+// to what the os package offers. Opens are not made non-blocking there: a
+// FIFO swapped onto a name after OpenFile's stat can block the call.
 
 func platformFlag(experimentalsys.Oflag) int { return 0 }
 

@@ -27,7 +27,9 @@
 //     touching one fails with EACCES unless Options.AllowHardLinks is set.
 //   - Only regular files and directories can be opened; FIFOs, sockets and
 //     devices fail with EACCES, so a guest cannot block on them or reach a
-//     device the operator left in the tree.
+//     device the operator left in the tree. No open can block, even if the
+//     name is swapped for a FIFO between the check and the open: every
+//     open(2) is non-blocking and the decision is made on the descriptor.
 //   - Readlink reveals a target only when it is relative and resolves to an
 //     existing file inside the root; otherwise EACCES.
 //   - A read-only FS refuses every change with EROFS.
@@ -51,6 +53,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -179,8 +182,11 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, _ fs.FileMode) (expe
 		}
 	}
 
-	// Look before opening, so that a FIFO or a device is refused without
-	// being opened (opening a FIFO blocks until a writer shows up).
+	// Look before opening, so that a FIFO or a device is usually refused
+	// without being opened. This is no guarantee: the name can be replaced
+	// between this stat and the open below (someone with access to the
+	// host folder can rename a FIFO onto it), which is why the open itself
+	// cannot block (toOSFlag) and the descriptor is checked again.
 	if st, err := f.root.Stat(name); err == nil {
 		if !st.Mode().IsRegular() && !st.IsDir() {
 			return nil, experimentalsys.EACCES
@@ -195,6 +201,11 @@ func (f *FS) OpenFile(p string, flag experimentalsys.Oflag, _ fs.FileMode) (expe
 	osFlag := toOSFlag(flag &^ experimentalsys.O_TRUNC)
 	osf, err := f.root.OpenFile(name, osFlag, fileMode)
 	if err != nil {
+		if errors.Is(err, syscall.ENXIO) {
+			// A FIFO opened for writing with no reader (or a device
+			// with nothing behind it): swapped in after the stat.
+			return nil, experimentalsys.EACCES
+		}
 		return nil, toErrno(err)
 	}
 
@@ -410,9 +421,16 @@ func (f *FS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
 	return toErrno(f.root.Chtimes(name, at, mt))
 }
 
-// toOSFlag converts wazero's open flags to os.OpenFile's. O_NONBLOCK is
-// dropped on purpose: only regular files and directories are opened, and
-// they never block; the flag is kept on the File for fd_fdstat_get.
+// toOSFlag converts wazero's open flags to os.OpenFile's, plus the flags
+// every open gets whatever the guest asked (platformFlag): on Linux
+// O_NONBLOCK, so that opening a FIFO or a device returns at once instead of
+// waiting for its other end (a FIFO swapped onto a name after OpenFile's
+// stat used to block the host call for good: no timeout interrupts a
+// system call), and O_NOCTTY, so that a terminal never becomes the
+// server's. What was opened is then checked on the descriptor, and only
+// regular files and directories are kept; on them O_NONBLOCK changes
+// nothing. The guest's own O_NONBLOCK is kept on the File for
+// fd_fdstat_get.
 func toOSFlag(flag experimentalsys.Oflag) int {
 	var osFlag int
 	switch flag & (experimentalsys.O_RDONLY | experimentalsys.O_RDWR | experimentalsys.O_WRONLY) {

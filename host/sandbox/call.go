@@ -63,7 +63,8 @@ var (
 // drops them.
 //
 // The error is non-nil only for host faults and for ErrInputTooLarge,
-// ErrBusy and ErrClosed; whatever the guest does is a Result.
+// ErrBusy, ErrHostMemoryBudget and ErrClosed; whatever the guest does is
+// a Result.
 func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
 	if n := int64(len(stdin)); n > m.limits.MaxInputBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrInputTooLarge, n, m.limits.MaxInputBytes)
@@ -74,6 +75,7 @@ func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result,
 		return nil, ErrClosed
 	}
 	m.calls.Add(1)
+	started := m.testStarted
 	m.mu.RUnlock()
 	defer m.calls.Done()
 
@@ -81,6 +83,13 @@ func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result,
 		return nil, err
 	}
 	defer func() { <-m.slots }()
+	if err := m.rt.budget.acquire(ctx, m.limits.MemoryBytes, min(budgetWait, m.limits.Timeout)); err != nil {
+		return nil, err
+	}
+	defer m.rt.budget.release(m.limits.MemoryBytes)
+	if started != nil {
+		started <- struct{}{}
+	}
 	if m.snap != nil {
 		return m.runReactor(ctx, stdin, hooks)
 	}
@@ -115,7 +124,7 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	env := m.newCallEnv(parent, hooks)
 	defer env.release()
 
-	mem := &memoryAllocator{limit: m.limits.MemoryBytes, pool: &m.memPool, data: m.data}
+	mem := &memoryAllocator{limit: m.limits.MemoryBytes, pool: &m.memPool, data: m.data, trim: m.rt.budget.trimmer}
 	ctx := experimental.WithMemoryAllocator(env.ctx, mem)
 	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(env.stdout).WithStderr(env.stderr)
 	if m.sleeps {

@@ -31,6 +31,9 @@ type memoryAllocator struct {
 	// command's data segments, taken out of its module (commandData).
 	data []dataSeg
 	mem  *linearMemory // the memory Allocate made
+	// trim, when set, is told of every new buffer, so that memory is
+	// returned to the OS after a burst (budget.go).
+	trim *trimmer
 
 	refused atomic.Bool   // a grow past limit was refused
 	atMax   atomic.Bool   // the memory grew to wazero's max (the module's own declared max)
@@ -120,6 +123,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 			c = min(max(c, pc), max(a.limit, size)) // poolable, and room to grow as earlier calls did
 		}
 		m.buf = make([]byte, size, c)
+		a.noteAlloc(c)
 		m.a.size.Store(size)
 		a.writeData(m.buf)
 		return m.buf
@@ -133,6 +137,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	} else {
 		c := min(max(2*uint64(cap(m.buf)), size), a.limit)
 		grown := make([]byte, size, c)
+		a.noteAlloc(c)
 		copy(grown, m.buf)
 		m.buf = grown
 	}
@@ -144,6 +149,13 @@ func (m *linearMemory) note(size uint64) {
 	m.a.size.Store(size)
 	if size >= m.max {
 		m.a.atMax.Store(true)
+	}
+}
+
+// noteAlloc tells the trimmer of a new buffer of c bytes.
+func (a *memoryAllocator) noteAlloc(c uint64) {
+	if a.trim != nil {
+		a.trim.allocated(c)
 	}
 }
 

@@ -130,6 +130,11 @@ type Module struct {
 	mu     sync.RWMutex
 	closed bool
 	calls  sync.WaitGroup
+
+	// testStarted, set by tests (under mu, before any call), receives
+	// once per call that has taken its slot and its memory: tests wait
+	// for that event instead of polling.
+	testStarted chan struct{}
 }
 
 // mountFS is what a mount needs from host/rootfs.
@@ -221,6 +226,10 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	minPages, err := declaredMinPages(spec.Wasm)
 	if err != nil { // wazero accepted it, so this is a bug on one side
 		return nil, fmt.Errorf("read memory section: %w", err)
+	}
+	if limits.MemoryBytes > r.budget.max {
+		return nil, fmt.Errorf("memory limit of %s is over the host's guest memory budget of %s ([sandbox] max_guest_memory)",
+			FormatBytes(limits.MemoryBytes), FormatBytes(r.budget.max))
 	}
 	if min := uint64(minPages) * pageSize; min > limits.MemoryBytes {
 		return nil, fmt.Errorf("module declares a minimum memory of %s (%d pages), over its limit of %s",

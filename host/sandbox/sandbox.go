@@ -20,8 +20,14 @@
 // Guest misbehaviour (non-zero exit, trap, timeout, memory exhaustion,
 // output overflow, cancellation) is reported as a Result with an Outcome;
 // Call returns an error only for host faults and the sentinels
-// ErrInputTooLarge, ErrBusy and ErrClosed. Result.Err carries wazero's
-// error for the log; it must never reach a client.
+// ErrInputTooLarge, ErrBusy, ErrHostMemoryBudget and ErrClosed.
+// Result.Err carries wazero's error for the log; it must never reach a
+// client.
+//
+// All calls in flight, across modules, share one guest memory budget
+// (Options.MaxGuestMemory, budget.go): a call holds its memory limit while
+// it runs, and after a burst the memories are trimmed and returned to the
+// OS, so the process goes back close to its idle size.
 //
 // # Design notes
 //
@@ -95,6 +101,15 @@ type Options struct {
 	// NoCache keeps compiled code in memory only (CacheDir is ignored).
 	// Every process then compiles every module again.
 	NoCache bool
+	// MaxGuestMemory is the guest memory all calls in flight may hold
+	// together, across every module: each call holds its module's
+	// Limits.MemoryBytes while it runs (budget.go says why the declared
+	// limit). A call that would go over waits briefly (up to a second, or
+	// its context), then fails with ErrHostMemoryBudget; Load refuses a
+	// module whose limit alone is over it. 0 means
+	// DefaultMaxGuestMemory(): half of the machine's (or container's)
+	// memory, at most 64 GiB.
+	MaxGuestMemory uint64
 }
 
 // Runtime compiles and runs tool modules. Create it with New.
@@ -110,6 +125,8 @@ type Runtime struct {
 	cacheDir string                            // "" when NoCache
 	closed   atomic.Bool
 
+	budget *memBudget // guest memory of the calls in flight
+
 	mu      sync.Mutex
 	modules map[*Module]struct{} // open modules, closed by Close
 }
@@ -123,7 +140,11 @@ func New(ctx context.Context, opts *Options) (*Runtime, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	r := &Runtime{modules: map[*Module]struct{}{}}
+	budget := opts.MaxGuestMemory
+	if budget == 0 {
+		budget = DefaultMaxGuestMemory()
+	}
+	r := &Runtime{modules: map[*Module]struct{}{}, budget: newMemBudget(budget)}
 	if opts.NoCache {
 		r.cache = wazero.NewCompilationCache()
 	} else {
@@ -199,5 +220,6 @@ func (r *Runtime) Close(ctx context.Context) error {
 	if r.cache != nil {
 		errs = append(errs, r.cache.Close(ctx))
 	}
+	r.budget.trimmer.stop()
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,8 +170,11 @@ func TestCallTimeout(t *testing.T) {
 	if res.Outcome != OutcomeTimeout {
 		t.Fatalf("outcome %v, want timeout (err %v)", res.Outcome, res.Err)
 	}
-	if res.Duration < timeout || res.Duration > timeout+2*time.Second {
-		t.Errorf("Duration = %v, want within [%v, %v]", res.Duration, timeout, timeout+2*time.Second)
+	// Only the lower bound: how soon after its timeout a guest is seen
+	// stopped depends on the machine's load, and a guest never stopped
+	// would not return at all.
+	if res.Duration < timeout {
+		t.Errorf("Duration = %v, want at least the timeout %v", res.Duration, timeout)
 	}
 }
 
@@ -183,7 +187,7 @@ func TestCallSleepTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != OutcomeTimeout || res.Duration > timeout+2*time.Second {
+	if res.Outcome != OutcomeTimeout { // after an hour's sleep it would not have returned
 		t.Fatalf("outcome %v after %v, want timeout (err %v)", res.Outcome, res.Duration, res.Err)
 	}
 }
@@ -192,6 +196,11 @@ func TestCallSleepTimeout(t *testing.T) {
 // channel with its result and the func that cancels it.
 func startLooper(t *testing.T, m *Module) (<-chan *Result, context.CancelFunc) {
 	t.Helper()
+	m.mu.Lock()
+	if m.testStarted == nil {
+		m.testStarted = make(chan struct{}, 16)
+	}
+	m.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *Result, 1)
 	go func() {
@@ -204,10 +213,11 @@ func startLooper(t *testing.T, m *Module) (<-chan *Result, context.CancelFunc) {
 	return done, cancel
 }
 
-// waitRunning waits until n calls of m hold a concurrency slot.
+// waitRunning waits until n calls of m have started (hold their slot and
+// their memory): an event from Call itself, not a poll.
 func waitRunning(m *Module, n int) {
-	for len(m.slots) < n {
-		time.Sleep(time.Millisecond)
+	for range n {
+		<-m.testStarted
 	}
 }
 
@@ -881,4 +891,89 @@ func TestCommandData(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCallFIFOSwappedIn: a guest reads a name over and over while someone
+// with access to the mounted folder keeps renaming a FIFO onto it. Every
+// call ends, by itself or by its timeout. Bad input: one open(2) caught
+// between rootfs's stat and its open blocked in the host call, past the
+// timeout, holding its slot until restart.
+func TestCallFIFOSwappedIn(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	keep := filepath.Join(dir, "keep.fifo")
+	target := filepath.Join(root, "name")
+	for _, err := range []error{os.Mkdir(root, 0o755), syscall.Mkfifo(keep, 0o644), os.WriteFile(target, []byte("regular\n"), 0o644)} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	const timeout = 10 * time.Second // generous: only a call that blocks needs it
+	m := load(t, "fs_probe.wasm", Spec{
+		Mounts: []Mount{{HostDir: root, GuestPath: "/data"}},
+		Limits: Limits{Timeout: timeout, MaxConcurrency: 1},
+	})
+	script := []byte(strings.Repeat("open /data 1 name\n", 200)) // 200 path_opens per call
+
+	const swaps = 500
+	raced := make(chan struct{})
+	go func() {
+		defer close(raced)
+		fifoTmp, fileTmp := filepath.Join(root, ".fifo.tmp"), filepath.Join(root, ".file.tmp")
+		for range swaps {
+			_ = os.Remove(fifoTmp)
+			for _, err := range []error{os.Link(keep, fifoTmp), os.Rename(fifoTmp, target),
+				os.WriteFile(fileTmp, []byte("regular\n"), 0o644), os.Rename(fileTmp, target)} {
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+
+	outcomes := map[string]int{}
+	called := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-raced:
+				called <- nil
+				return
+			default:
+			}
+			res, err := m.Call(context.Background(), script, nil)
+			if err != nil {
+				called <- err
+				return
+			}
+			if res.Outcome != OutcomeOK {
+				called <- fmt.Errorf("call: %v (%v)", res.Outcome, res.Err)
+				return
+			}
+			for _, line := range strings.Split(strings.TrimSuffix(string(res.Stdout), "\n"), "\n") {
+				switch line {
+				case `ok regular\n`, "err EACCES", "err ENOENT":
+					outcomes[line]++
+				default:
+					called <- fmt.Errorf("open: %q", line)
+					return
+				}
+			}
+		}
+	}()
+	<-raced
+	select {
+	case err := <-called:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(timeout + 30*time.Second): // the timeout, then far beyond any call
+		t.Error("a call outlived its timeout: blocked on a FIFO swapped in after the stat")
+		if f, err := os.OpenFile(keep, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close() // release the blocked open
+		}
+		<-called
+	}
+	t.Logf("opens after %d swaps: %v", swaps, outcomes)
 }

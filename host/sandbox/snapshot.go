@@ -297,7 +297,7 @@ func (m *Module) Isolation() Isolation {
 // snapshot in it.
 func (m *Module) restore(ctx context.Context) (*instance, error) {
 	s := m.snap
-	in := &instance{alloc: &memoryAllocator{limit: m.limits.MemoryBytes}, io: &callIO{}}
+	in := &instance{alloc: &memoryAllocator{limit: m.limits.MemoryBytes, trim: m.rt.budget.trimmer}, io: &callIO{}}
 	cfg := m.config.WithStartFunctions().WithStdin(in.io).WithStdout(stdoutOf{in.io}).WithStderr(stderrOf{in.io})
 	if m.sleeps {
 		cfg = cfg.WithNanosleep(func(ns int64) { sleep(in.io.context(), ns) })
@@ -588,7 +588,7 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 		in.alloc.refused.Store(false)
 		in.io.set(ctx, stdin, env.stdout, env.stderr)
 		_, err = in.call.Call(ctx)
-		in.io.set(nil, nil, nil, nil)
+		in.io.clear()
 		in.calls++
 		in.key = key
 	}
@@ -640,6 +640,12 @@ func (c *callIO) set(ctx context.Context, stdin []byte, stdout, stderr io.Writer
 	if stdin != nil {
 		c.stdin = bytes.NewReader(stdin)
 	}
+}
+
+// clear detaches the instance from the call that ended: output between
+// calls is dropped, stdin is empty.
+func (c *callIO) clear() {
+	c.ctx, c.stdin, c.stdout, c.stderr = nil, nil, nil, nil
 }
 
 func (c *callIO) context() context.Context {

@@ -496,37 +496,37 @@ func BenchmarkReactorSpares(b *testing.B) {
 }
 
 // TestIdleTrim: after a burst, idle instances beyond the most recently
-// used one are closed once idle for idleTTL.
+// used one are closed once idle for idleTTL. The burst is made by hand
+// (three instances put back, as three calls at once would) and the clock
+// by moving their idle times back, so that neither the scheduler nor the
+// machine's load decides what is tested.
 func TestIdleTrim(t *testing.T) {
-	old := idleTTL
-	idleTTL = 20 * time.Millisecond
-	defer func() { idleTTL = old }()
+	ctx := context.Background()
 	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t), Limits: Limits{MaxConcurrency: 4}})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 5 {
-				if res, err := m.Call(context.Background(), []byte("count"), nil); err != nil || string(res.Stdout) != "1" {
-					t.Errorf("%v, %v", res, err)
-				}
-			}
-		}()
+	s := m.snap
+	s.settle()
+	s.drain(ctx)
+	for range 3 {
+		in, err := m.restore(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.put(ctx, in, m.limits.MaxConcurrency)
 	}
-	wg.Wait()
-	m.snap.settle()
-	if n := m.IdleInstances(); n < 2 {
-		t.Skipf("the burst left %d idle instance(s): nothing to trim on this run", n)
+	s.mu.Lock()
+	armed := s.trimTimer != nil
+	for _, in := range s.idle[:len(s.idle)-1] { // all but the most recent have been idle too long
+		in.idleSince = in.idleSince.Add(-idleTTL - time.Second)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for m.IdleInstances() > 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	s.mu.Unlock()
+	if !armed {
+		t.Fatal("no trim scheduled with 3 idle instances")
 	}
+	s.trim() // what the timer does when it fires
 	if n := m.IdleInstances(); n != 1 {
 		t.Fatalf("IdleInstances() = %d after the trim, want 1", n)
 	}
-	if res, err := m.Call(context.Background(), []byte("count"), nil); err != nil || string(res.Stdout) != "1" {
+	if res, err := m.Call(ctx, []byte("count"), nil); err != nil || string(res.Stdout) != "1" {
 		t.Fatalf("after the trim: %v, %v", res, err)
 	}
 }

@@ -58,7 +58,7 @@ func (t *Tool) success(stdout []byte) (*mcp.CallToolResult, string) {
 		if err := t.output.Validate(v); err != nil {
 			return toolError("tool output does not match its output schema: " + err.Error()), "bad_output"
 		}
-		v = unescapeHTML(v)
+		v = UnescapeHTML(v)
 		return &mcp.CallToolResult{
 			Content:           []mcp.Content{&mcp.TextContent{Text: string(v)}},
 			StructuredContent: v,
@@ -173,13 +173,14 @@ func validText(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-// unescapeHTML rewrites the \u003c, \u003e and \u0026 escapes inside the
+// UnescapeHTML rewrites the \u003c, \u003e and \u0026 escapes inside the
 // strings of a valid JSON value as "<", ">" and "&". Go's encoding/json
 // (and other encoders) write them for HTML's sake, but this JSON becomes
 // the text content an LLM reads, where "\u003c" is noise and reads as
 // something else than "<". The value means the same; any other escape is
-// left as it is, so the rewrite is byte-for-byte otherwise.
-func unescapeHTML(v []byte) []byte {
+// left as it is, so the rewrite is byte-for-byte otherwise. moat call uses
+// it too, on the result it prints (the go-sdk's marshalling escapes).
+func UnescapeHTML(v []byte) []byte {
 	if !bytes.Contains(v, []byte(`\u00`)) {
 		return v
 	}
@@ -221,5 +222,5 @@ func unescapeHTML(v []byte) []byte {
 	return out
 }
 
-// htmlEscapes are the escapes unescapeHTML undoes.
+// htmlEscapes are the escapes UnescapeHTML undoes.
 var htmlEscapes = map[string]byte{"003c": '<', "003e": '>', "0026": '&'}

@@ -22,7 +22,7 @@ func TestUnescapeHTML(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := unescapeHTML([]byte(tc.in))
+			got := UnescapeHTML([]byte(tc.in))
 			if string(got) != tc.want {
 				t.Fatalf("got %s, want %s", got, tc.want)
 			}
@@ -51,7 +51,7 @@ func FuzzUnescapeHTML(f *testing.F) {
 			return
 		}
 		var b any
-		if err := json.Unmarshal(unescapeHTML([]byte(s)), &b); err != nil {
+		if err := json.Unmarshal(UnescapeHTML([]byte(s)), &b); err != nil {
 			t.Fatalf("%q became invalid: %v", s, err)
 		}
 		ja, _ := json.Marshal(a)

@@ -99,7 +99,8 @@ func cmdCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "moat call: %v\n", err)
 		return exitInternal
 	}
-	stdout.Write(out.Bytes())
+	// The go-sdk's own MarshalJSON escapes; undo it as the host does.
+	stdout.Write(host.UnescapeHTML(out.Bytes()))
 	if info.Run != nil {
 		log.Debug("call finished", "outcome", info.Outcome, "duration", info.Run.Duration)
 	}

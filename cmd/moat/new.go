@@ -78,6 +78,11 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		data.SDK = filepath.ToSlash(abs)
+		// The tool's go line may not be older than the checkout's, or go
+		// asks for go mod tidy.
+		if v := goModGoLine(filepath.Join(abs, "go.mod")); v != "" && !goAtLeast("go"+data.GoVersion, v) {
+			data.GoVersion = v
+		}
 	}
 	withGoMod := tmplDir == "go" && !insideGoModule(ctx, target)
 	files, err := renderTemplates(tmplDir, data, withGoMod)
@@ -302,4 +307,18 @@ func insideGoModule(ctx context.Context, dir string) bool {
 		}
 	}
 	return false
+}
+
+// goModGoLine returns the version on a go.mod's go line, or "".
+func goModGoLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "go "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

@@ -22,8 +22,8 @@ type clientConfig struct {
 	title   string // for messages
 	file    string // where the client reads it, for the help text
 	servers string // the top-level key of the server entries
-	http    func(c *connection) (entry map[string]any, inputs []any)
-	stdio   func(c *connection) map[string]any
+	http    func(c *connection) (entry json.RawMessage, inputs []clientInput)
+	stdio   func(c *connection) json.RawMessage
 	note    func(c *connection) string // printed to stderr after the JSON, or ""
 }
 
@@ -47,8 +47,40 @@ func (c *connection) bearer() string {
 	return "Bearer " + k
 }
 
-func stdioEntry(c *connection) map[string]any {
-	return map[string]any{"command": c.command, "args": c.args}
+func stdioEntry(c *connection) json.RawMessage {
+	return obj("command", c.command, "args", c.args)
+}
+
+// clientInput is a value the client asks the user for (VS Code's inputs).
+type clientInput struct {
+	id   string
+	spec json.RawMessage
+}
+
+// obj builds a JSON object from key, value pairs, in that order: the
+// entries read as each client's documentation writes them.
+func obj(kv ...any) json.RawMessage {
+	var ms []member
+	for i := 0; i+1 < len(kv); i += 2 {
+		v, err := marshalNoEscape(kv[i+1])
+		if err != nil {
+			panic(err) // strings, string slices and objects: cannot fail
+		}
+		ms = append(ms, member{key: kv[i].(string), val: v})
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := marshalNoEscape(m.key)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(m.val)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
 // clients is every client moat client-config knows, by the name given on
@@ -61,12 +93,10 @@ var clients = map[string]clientConfig{
 		// Claude Desktop's config file starts local processes only; a
 		// server over HTTP is reached through the mcp-remote bridge, with
 		// the header in the environment (args must not hold spaces).
-		http: func(c *connection) (map[string]any, []any) {
-			return map[string]any{
-				"command": "npx",
-				"args":    []any{"-y", "mcp-remote", c.url, "--header", "Authorization:${MOAT_AUTH}"},
-				"env":     map[string]any{"MOAT_AUTH": c.bearer()},
-			}, nil
+		http: func(c *connection) (json.RawMessage, []clientInput) {
+			return obj("command", "npx",
+				"args", []string{"-y", "mcp-remote", c.url, "--header", "Authorization:${MOAT_AUTH}"},
+				"env", obj("MOAT_AUTH", c.bearer())), nil
 		},
 		stdio: stdioEntry,
 		note: func(*connection) string {
@@ -77,11 +107,11 @@ var clients = map[string]clientConfig{
 		title:   "Claude Code",
 		file:    ".mcp.json in the project's root (or: claude mcp add)",
 		servers: "mcpServers",
-		http: func(c *connection) (map[string]any, []any) {
-			return map[string]any{"type": "http", "url": c.url, "headers": map[string]any{"Authorization": c.bearer()}}, nil
+		http: func(c *connection) (json.RawMessage, []clientInput) {
+			return obj("type", "http", "url", c.url, "headers", obj("Authorization", c.bearer())), nil
 		},
-		stdio: func(c *connection) map[string]any {
-			return map[string]any{"type": "stdio", "command": c.command, "args": c.args}
+		stdio: func(c *connection) json.RawMessage {
+			return obj("type", "stdio", "command", c.command, "args", c.args)
 		},
 	},
 	"vscode": {
@@ -90,20 +120,20 @@ var clients = map[string]clientConfig{
 		servers: "servers",
 		// VS Code asks for the key when it starts the server and keeps it
 		// in its secret storage: the key never goes into the file.
-		http: func(c *connection) (map[string]any, []any) {
-			return map[string]any{"type": "http", "url": c.url, "headers": map[string]any{"Authorization": "Bearer ${input:moat-key}"}},
-				[]any{map[string]any{"type": "promptString", "id": "moat-key", "description": "moat API key", "password": true}}
+		http: func(c *connection) (json.RawMessage, []clientInput) {
+			return obj("type", "http", "url", c.url, "headers", obj("Authorization", "Bearer ${input:moat-key}")),
+				[]clientInput{{id: "moat-key", spec: obj("type", "promptString", "id", "moat-key", "description", "moat API key", "password", true)}}
 		},
-		stdio: func(c *connection) map[string]any {
-			return map[string]any{"type": "stdio", "command": c.command, "args": c.args}
+		stdio: func(c *connection) json.RawMessage {
+			return obj("type", "stdio", "command", c.command, "args", c.args)
 		},
 	},
 	"cursor": {
 		title:   "Cursor",
 		file:    ".cursor/mcp.json in the project, or ~/.cursor/mcp.json",
 		servers: "mcpServers",
-		http: func(c *connection) (map[string]any, []any) {
-			return map[string]any{"url": c.url, "headers": map[string]any{"Authorization": c.bearer()}}, nil
+		http: func(c *connection) (json.RawMessage, []clientInput) {
+			return obj("url", c.url, "headers", obj("Authorization", c.bearer())), nil
 		},
 		stdio: stdioEntry,
 	},
@@ -111,8 +141,8 @@ var clients = map[string]clientConfig{
 		title:   "the MCP Inspector",
 		file:    "any file, given as npx @modelcontextprotocol/inspector --config FILE --server NAME",
 		servers: "mcpServers",
-		http: func(c *connection) (map[string]any, []any) {
-			return map[string]any{"type": "streamable-http", "url": c.url}, nil
+		http: func(c *connection) (json.RawMessage, []clientInput) {
+			return obj("type", "streamable-http", "url", c.url), nil
 		},
 		stdio: stdioEntry,
 		note: func(c *connection) string {
@@ -175,8 +205,8 @@ func cmdClientConfig(_ context.Context, args []string, stdout, stderr io.Writer)
 		return exitUsage
 	}
 	conn := &connection{name: *name}
-	var entry map[string]any
-	var inputs []any
+	var entry json.RawMessage
+	var inputs []clientInput
 	if *stdio {
 		conn.command = *command
 		if conn.command == "" {
@@ -238,7 +268,7 @@ func cmdClientConfig(_ context.Context, args []string, stdout, stderr io.Writer)
 // writeClientConfig merges the entry into the JSON file at path (made if
 // missing) and reports whether an entry of that name was replaced. A file
 // that will hold a key is written mode 0600, whatever its mode was.
-func writeClientConfig(path, servers, name string, entry map[string]any, inputs []any, holdsKey bool) (bool, error) {
+func writeClientConfig(path, servers, name string, entry json.RawMessage, inputs []clientInput, holdsKey bool) (bool, error) {
 	var old []byte
 	mode := fs.FileMode(0o600)
 	if st, err := os.Stat(path); err == nil {
@@ -368,7 +398,7 @@ func set(ms []member, key string, val json.RawMessage) []member {
 // mergeClientConfig puts the entry under servers.name in the JSON object
 // old (nil: a new document), and adds each input whose id the document's
 // "inputs" does not have. Everything else is kept as it was.
-func mergeClientConfig(old []byte, servers, name string, entry map[string]any, inputs []any) ([]byte, error) {
+func mergeClientConfig(old []byte, servers, name string, entry json.RawMessage, inputs []clientInput) ([]byte, error) {
 	var top []member
 	if len(bytes.TrimSpace(old)) > 0 {
 		var err error
@@ -385,18 +415,14 @@ func mergeClientConfig(old []byte, servers, name string, entry map[string]any, i
 			}
 		}
 	}
-	e, err := marshalNoEscape(entry)
-	if err != nil {
-		return nil, err
-	}
-	list = set(list, name, e)
+	list = set(list, name, entry)
 	lb, err := encodeObject(list)
 	if err != nil {
 		return nil, err
 	}
 	top = set(top, servers, bytes.TrimSpace(lb))
 	if len(inputs) > 0 {
-		var have []any
+		var have []json.RawMessage
 		for _, m := range top {
 			if m.key == "inputs" {
 				if err := json.Unmarshal(m.val, &have); err != nil {
@@ -406,15 +432,16 @@ func mergeClientConfig(old []byte, servers, name string, entry map[string]any, i
 		}
 		ids := map[string]bool{}
 		for _, h := range have {
-			if o, ok := h.(map[string]any); ok {
-				if id, ok := o["id"].(string); ok {
-					ids[id] = true
-				}
+			var in struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(h, &in) == nil {
+				ids[in.ID] = true
 			}
 		}
 		for _, in := range inputs {
-			if id, _ := in.(map[string]any)["id"].(string); !ids[id] {
-				have = append(have, in)
+			if !ids[in.id] {
+				have = append(have, in.spec)
 			}
 		}
 		ib, err := marshalNoEscape(have)

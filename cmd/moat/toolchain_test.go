@@ -119,7 +119,7 @@ func TestCheckAS(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"devDependencies":{"assemblyscript":"0.28.20","@assemblyscript/wasi-shim":"0.1.0"}}`), 0o644)
 		if installed != "" {
 			for p, body := range map[string]string{
-				"node_modules/.bin/asc": "",
+				"node_modules/.bin/asc":                                "",
 				"node_modules/@assemblyscript/wasi-shim/asconfig.json": "{}",
 				"node_modules/assemblyscript/package.json":             `{"version":"` + installed + `"}`,
 			} {

@@ -98,7 +98,7 @@ func buildDir(ctx context.Context, dir, lang, manifestPath string, check bool, s
 			return fail(err)
 		}
 		if changed {
-			fmt.Fprintf(stdout, "updated %s (the Go SDK of moat %s)\n", rel(filepath.Join(dir, filepath.FromSlash(sdkCopyDir))), moatVersion())
+			fmt.Fprintf(stdout, "updated %s: the Go SDK of moat %s\n", rel(filepath.Join(dir, filepath.FromSlash(sdkCopyDir))), moatVersion())
 		}
 	}
 	explicit := manifestPath != ""

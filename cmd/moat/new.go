@@ -102,7 +102,7 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "moat new: %v\n", err)
 			return exitInternal
 		}
-		fmt.Fprintf(stdout, "created %s (the Go SDK of this moat, %s)\n", filepath.Join(target, filepath.FromSlash(sdkCopyDir)), moatVersion())
+		fmt.Fprintf(stdout, "created %s: the Go SDK of moat %s\n", filepath.Join(target, filepath.FromSlash(sdkCopyDir)), moatVersion())
 	}
 	// The next steps are exactly what to type: each line runs as it is.
 	fmt.Fprintf(stdout, "\nnext:\n  cd %s\n", shellQuote(target))

@@ -43,8 +43,9 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"smoke.sh, one moat call). Then, in the folder: moat build, moat call.\n\n"+
 		"NAME is 1 to 64 characters of a-z 0-9 _ -, starting with a letter, and\n"+
 		"not a Go keyword. The folder must not exist or be empty.\n\n"+
-		"A Go tool outside any Go module gets a go.mod and the SDK of this moat\n"+
-		"binary in .moat/sdk (nothing is downloaded); inside a module it joins it.")
+		"A Go tool gets a go.mod and the SDK of this moat binary in .moat/sdk\n"+
+		"(nothing is downloaded), except inside moat's own repository, whose\n"+
+		"module it joins.")
 	lang := fs.String("lang", "go", "go, c or assemblyscript")
 	dir := fs.String("dir", "", "the new tool's folder (default ./NAME); it must not exist or be empty")
 	sdkDir := fs.String("sdk", "", "Go only: a local checkout of moat for go.mod's replace directive, instead of the SDK copy")
@@ -84,7 +85,7 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			data.GoVersion = v
 		}
 	}
-	withGoMod := tmplDir == "go" && !insideGoModule(ctx, target)
+	withGoMod := tmplDir == "go" && !insideMoatModule(ctx, target)
 	files, err := renderTemplates(tmplDir, data, withGoMod)
 	if err != nil {
 		fmt.Fprintf(stderr, "moat new: %v\n", err)
@@ -274,24 +275,30 @@ func writeNewFiles(dir string, files []newFile) error {
 	return nil
 }
 
-// insideGoModule reports whether dir (which may not exist yet) is inside a
-// Go module, so that a new Go tool joins it rather than getting a go.mod.
-func insideGoModule(ctx context.Context, dir string) bool {
+// insideMoatModule reports whether dir (which may not exist yet) is inside
+// moat's own module (this repository), so that a new Go tool joins it and
+// imports the SDK from the tree. Anywhere else, including inside another
+// project's Go module, the tool gets its own go.mod (a nested module is
+// left out of the enclosing one) and the SDK copy, so it builds the same
+// everywhere.
+func insideMoatModule(ctx context.Context, dir string) bool {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return false
 	}
+	gomod := ""
 	for d := abs; ; d = filepath.Dir(d) {
 		if st, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && !st.IsDir() {
-			return true
+			gomod = filepath.Join(d, "go.mod")
+			break
 		}
 		if filepath.Dir(d) == d {
 			break
 		}
 	}
-	// GOFLAGS=-modfile or a go.work elsewhere are rare; ask go only if it
-	// is there, and trust the walk above otherwise.
-	if goBin, err := exec.LookPath("go"); err == nil {
+	// GOFLAGS=-modfile is rare; ask go only if it is there, and trust the
+	// walk above otherwise.
+	if goBin, err := exec.LookPath("go"); err == nil && gomod == "" {
 		existing := abs
 		for {
 			if _, err := os.Stat(existing); err == nil {
@@ -302,11 +309,27 @@ func insideGoModule(ctx context.Context, dir string) bool {
 		cmd := exec.CommandContext(ctx, goBin, "env", "GOMOD")
 		cmd.Dir = existing
 		if out, err := cmd.Output(); err == nil {
-			s := strings.TrimSpace(string(out))
-			return s != "" && s != os.DevNull
+			if s := strings.TrimSpace(string(out)); s != os.DevNull {
+				gomod = s
+			}
 		}
 	}
-	return false
+	return gomod != "" && goModModule(gomod) == "github.com/moatmcp/moat"
+}
+
+// goModModule returns the module path a go.mod declares, or "".
+func goModModule(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			v, _, _ = strings.Cut(v, "//")
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
 }
 
 // goModGoLine returns the version on a go.mod's go line, or "".

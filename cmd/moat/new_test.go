@@ -461,3 +461,29 @@ func assertHello(t *testing.T, manifest string) {
 		t.Fatalf("exit %d\n%s\nwant exit 1\n%s", code, out, wantBad)
 	}
 }
+
+// TestNewInsideAnotherModule: a Go tool made inside someone else's Go
+// module gets its own go.mod and SDK copy (a nested module), since the
+// enclosing module does not provide the SDK; inside moat's own module it
+// joins it.
+func TestNewInsideAnotherModule(t *testing.T) {
+	project := t.TempDir()
+	os.WriteFile(filepath.Join(project, "go.mod"), []byte("module example.com/project\n\ngo 1.24\n"), 0o644)
+	dir := filepath.Join(project, "tools", "greet")
+	if code, _, errOut := runMoat(t, "", "new", "greet", "--dir", dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, f := range []string{"go.mod", ".moat/sdk/go.mod"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	inRepo := filepath.Join(repoRoot(t), "cmd", "moat", "testdata", "newtool-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	t.Cleanup(func() { os.RemoveAll(inRepo) })
+	if code, _, errOut := runMoat(t, "", "new", "joins", "--dir", inRepo); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(inRepo, "go.mod")); err == nil {
+		t.Error("a tool inside moat's own module got a go.mod")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/manifest"
@@ -203,7 +204,14 @@ func formatCall(line []byte, tool string) string {
 	if len(r.Args) > 0 {
 		fmt.Fprintf(&b, " args %s", r.Args)
 	}
-	return b.String()
+	// The fields come from callers and tools: no line breaks or terminal
+	// escapes reach the developer's terminal.
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return '?'
+		}
+		return r
+	}, b.String())
 }
 
 // devFingerprint sums up the names, sizes and times of the files in a

@@ -262,12 +262,13 @@ func TestDevLoop(t *testing.T) {
 	auditLog := filepath.Join(dir, "audit.log")
 	os.WriteFile(auditLog, []byte(`{"time":"2026-11-29T12:00:00Z","seq":1,"event":"tool_call","tool":"old","outcome":"ok","prev":"x"}`+"\n"), 0o600)
 
-	tick := make(chan time.Time) // unbuffered: a send returns when the loop takes it
+	tick := make(chan time.Time)
+	polled := make(chan struct{})
 	var out bytes.Buffer
 	builds, hups := 0, []int{}
 	fail := false
 	d := &devLoop{
-		dir: dir, pid: 4242, audit: auditLog, tick: tick,
+		dir: dir, pid: 4242, audit: auditLog, tick: tick, polled: polled,
 		build: func(context.Context) int {
 			builds++
 			// A build writes its outputs: they must not start another.
@@ -283,22 +284,19 @@ func TestDevLoop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	go func() { done <- d.run(ctx) }()
-	step := func() { tick <- time.Time{} } // returns once the previous poll is finished
+	step := func() { tick <- time.Time{}; <-polled } // one whole poll
 
 	step() // no change
-	step()
 	if builds != 1 || len(hups) != 1 {
 		t.Fatalf("after start: %d builds, %d signals; want 1, 1", builds, len(hups))
 	}
 	os.WriteFile(src, []byte("v2 longer"), 0o644)
 	step() // sees the change
-	step()
 	if builds != 2 || len(hups) != 2 || hups[1] != 4242 {
 		t.Fatalf("after a change: %d builds, signals %v; want 2, [4242 4242]", builds, hups)
 	}
 	fail = true
 	os.WriteFile(src, []byte("v3 broken!"), 0o644)
-	step()
 	step()
 	if builds != 3 || len(hups) != 2 {
 		t.Fatalf("after a failing build: %d builds, %d signals; want 3, 2", builds, len(hups))
@@ -311,7 +309,7 @@ func TestDevLoop(t *testing.T) {
 	f.WriteString(`{"time":"2026-11-29T12:00:04Z","seq":5,"event":"tool_c`) // half a line: waits
 	f.Close()
 	step()
-	step()
+	step() // the half line is still not shown
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d", code)

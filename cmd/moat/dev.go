@@ -75,6 +75,7 @@ type devLoop struct {
 	pid    int
 	audit  string
 	tick   <-chan time.Time
+	polled chan<- struct{} // if not nil, told after each poll (tests wait on it)
 	build  func(context.Context) int
 	hup    func(pid int) error
 	stdout io.Writer
@@ -103,6 +104,9 @@ func (d *devLoop) run(ctx context.Context) int {
 			last = devFingerprint(d.dir)
 		}
 		d.showCalls()
+		if d.polled != nil {
+			d.polled <- struct{}{}
+		}
 	}
 }
 

@@ -235,7 +235,7 @@ func TestDocExamplesRun(t *testing.T) {
 	offlineGo(t)
 	bin := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "moat"), ".")
-	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+	build.Env = append(os.Environ(), "GOPROXY=off")
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building moat: %v\n%s", err, b)
 	}

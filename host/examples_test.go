@@ -97,7 +97,7 @@ func TestSearchFilesTool(t *testing.T) {
 		{"nothing found", `{"pattern":"zebra","glob":"*.md"}`,
 			`{"matches":[],"truncated":false,"files_scanned":1}`, false},
 		{"RE2 has no backreferences", `{"pattern":"(a)\\1"}`, "invalid pattern: invalid escape sequence: `\\1`", true},
-		{"a pattern or a glob is required", `{"path":"notes"}`, `invalid arguments: does not match any of the allowed forms`, true},
+		{"a pattern or a glob is required", `{"path":"notes"}`, `invalid arguments: does not match any of the 2 allowed forms; the closest is form 1: expected the property "pattern", which is missing; form 2: expected the property "glob", which is missing`, true},
 		{"traversal", `{"pattern":"root","path":"../../../../etc"}`, "path must be inside the shared folder", true},
 		{"missing folder", `{"pattern":"x","path":"nope"}`, "nope: no such file or folder", true},
 		{"max_results over the cap", `{"pattern":"x","max_results":5000}`, `invalid argument "/max_results": must be <= 1000`, true},

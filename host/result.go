@@ -58,6 +58,7 @@ func (t *Tool) success(stdout []byte) (*mcp.CallToolResult, string) {
 		if err := t.output.Validate(v); err != nil {
 			return toolError("tool output does not match its output schema: " + err.Error()), "bad_output"
 		}
+		v = UnescapeHTML(v)
 		return &mcp.CallToolResult{
 			Content:           []mcp.Content{&mcp.TextContent{Text: string(v)}},
 			StructuredContent: v,
@@ -171,3 +172,55 @@ func validText(b []byte) string {
 	}
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
+
+// UnescapeHTML rewrites the \u003c, \u003e and \u0026 escapes inside the
+// strings of a valid JSON value as "<", ">" and "&". Go's encoding/json
+// (and other encoders) write them for HTML's sake, but this JSON becomes
+// the text content an LLM reads, where "\u003c" is noise and reads as
+// something else than "<". The value means the same; any other escape is
+// left as it is, so the rewrite is byte-for-byte otherwise. moat call uses
+// it too, on the result it prints (the go-sdk's marshalling escapes).
+func UnescapeHTML(v []byte) []byte {
+	if !bytes.Contains(v, []byte(`\u00`)) {
+		return v
+	}
+	out := make([]byte, 0, len(v))
+	inString := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !inString {
+			if c == '"' {
+				inString = true
+			}
+			out = append(out, c)
+			continue
+		}
+		switch c {
+		case '"':
+			inString = false
+			out = append(out, c)
+		case '\\':
+			if i+5 < len(v) && v[i+1] == 'u' {
+				if r, ok := htmlEscapes[strings.ToLower(string(v[i+2:i+6]))]; ok {
+					out = append(out, r)
+					i += 5
+					continue
+				}
+			}
+			// Any other escape: copy it and the character it escapes, so
+			// that an escaped quote or backslash is not taken for the end
+			// of the string or the start of another escape.
+			out = append(out, c)
+			if i+1 < len(v) {
+				i++
+				out = append(out, v[i])
+			}
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// htmlEscapes are the escapes UnescapeHTML undoes.
+var htmlEscapes = map[string]byte{"003c": '<', "003e": '>', "0026": '&'}

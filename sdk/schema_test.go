@@ -44,7 +44,7 @@ type schemaAll struct {
 	When      time.Time         `json:"when"`
 	Quoted    int               `json:"quoted,string"`
 	Skipped   string            `json:"-"`
-	unexposed string
+	unexposed string            //lint:ignore U1000 present to show that unexported fields are left out
 	NoTag     bool
 }
 

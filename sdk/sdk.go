@@ -137,10 +137,14 @@ func writeOutput(w io.Writer, out any) error {
 		_, err := io.WriteString(w, string(v))
 		return err
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
+	// No HTML escaping: the result is read by a model, as text, and
+	// "\u003c" in place of "<" is noise to it. The output is not HTML.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
 		return err
 	}
-	_, err = w.Write(b)
+	_, err := w.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,6 +44,7 @@ func TestRun(t *testing.T) {
 		wantStderr string
 	}{
 		{"json output", `{"name":"ada","count":2}`, 0, `{"greeting":"hello ada","count":2}`, ""},
+		{"no HTML escaping", `{"name":"<a&b>"}`, 0, `{"greeting":"hello <a&b>","count":0}`, ""},
 		{"empty stdin is {}", ``, 0, `{"greeting":"hello ","count":0}`, ""},
 		{"tool error", `{"name":"fail"}`, 1, "", "no greeting for \"fail\"\n"},
 		{"tool error with code", `{"name":"code"}`, 7, "", "custom\n"},
@@ -105,6 +107,26 @@ func TestStandardLibraryOnly(t *testing.T) {
 			if strings.Contains(first, ".") {
 				t.Errorf("%s imports %s: the sdk uses the standard library only", f, p)
 			}
+		}
+	}
+}
+
+// TestSourceEmbedsTheSDK: the copy moat new and moat build write into a Go
+// tool's folder is this package, file for file (tests aside).
+func TestSourceEmbedsTheSDK(t *testing.T) {
+	want, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "c/moat.h")
+	for _, f := range want {
+		disk, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emb, err := Source.ReadFile(f)
+		if err != nil || !bytes.Equal(disk, emb) {
+			t.Errorf("Source has %s: %v (same bytes: %v)", f, err, bytes.Equal(disk, emb))
 		}
 	}
 }

@@ -26,17 +26,20 @@ import (
 )
 
 func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("moat build", stderr, "usage: moat build TOOL_DIR...\n       moat build TOOL_DIR --update-manifest MANIFEST\n       moat build TOOL_DIR --check MANIFEST\n\n"+
-		"Compiles each Go tool folder (a main package) to TOOL_DIR/NAME.wasm\n(GOOS=wasip1 GOARCH=wasm) and prints its size and sha256.\n\n"+
-		"A tool that registers its handler at init time (sdk.Handle in an init\nfunction) is built as a reactor (-buildmode=c-shared, exporting moat_call):\nits Go runtime starts once, when moat loads it, not for every call. Any\nother tool is built as a command. Which one is asked of the tool itself:\nit is built for this machine and run with MOAT_SCHEMA=1.\n\n"+
-		"With a manifest, the module goes where the manifest's module field says,\nand the schemas come from the handler's Go types: the tool is built for\nthis machine and run with MOAT_SCHEMA=1 (sdk.Main prints them and exits).\n"+
-		"--update-manifest writes sha256, input_schema_file and output_schema_file\n(JSON files next to the manifest), leaving every other line as it was.\n"+
-		"--check changes nothing and exits 1 when any of them has drifted.")
-	update := fs.String("update-manifest", "", "write the module's sha256 pin and the generated schemas into this manifest")
+	fs := newFlags("moat build", stderr, "usage: moat build [TOOL_DIR...] [--lang go|c|assemblyscript]\n       moat build [TOOL_DIR] --update-manifest MANIFEST\n       moat build [TOOL_DIR] --check MANIFEST\n\n"+
+		"Builds each tool folder (default: the current one) to a WebAssembly\nmodule, in any language moat new writes: Go (GOOS=wasip1 GOARCH=wasm),\nC (clang --target=wasm32-wasi) and AssemblyScript (asc with the WASI\nshim). The language comes from the folder's files, or --lang. The\ntoolchain is checked first; when a part is missing, moat build prints the\ncommand that installs it.\n\n"+
+		"When the folder holds the tool's manifest (a *.toml whose module is in\nthe folder, as moat new writes it), the module goes where the manifest\nsays and the manifest is updated: its sha256 pin, and for a Go tool that\nuses the SDK its input_schema_file and output_schema_file, generated from\nthe handler's Go types. Without one, the module is TOOL_DIR/NAME.wasm.\n\n"+
+		"A Go tool that registers its handler at init time (sdk.Handle in an init\nfunction) is built as a reactor (-buildmode=c-shared, exporting moat_call):\nits Go runtime starts once, when moat loads it, not for every call. Any\nother tool is built as a command. The schemas are asked of the tool\nitself: it is built for this machine and run with MOAT_SCHEMA=1.\n\n"+
+		"--update-manifest names the manifest to update (when it is elsewhere);\nevery other line of it stays as it was. --check changes nothing and exits\n1 when the pin or a schema has drifted.")
+	update := fs.String("update-manifest", "", "write the module's sha256 pin (and a Go tool's generated schemas) into this manifest")
 	check := fs.String("check", "", "fail (exit 1) when this manifest's pin or schemas differ from a fresh build")
-	pos, code, ok := parseArgs(fs, args, 1, -1)
+	lang := fs.String("lang", "", "the tool's language, when its folder does not say: go, c or assemblyscript")
+	pos, code, ok := parseArgs(fs, args, 0, -1)
 	if !ok {
 		return code
+	}
+	if len(pos) == 0 {
+		pos = []string{"."}
 	}
 	if *update != "" && *check != "" {
 		fmt.Fprintln(stderr, "moat build: give --update-manifest or --check, not both")
@@ -47,22 +50,216 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "moat build: --update-manifest and --check take exactly one TOOL_DIR")
 		return exitUsage
 	}
-	if manifestPath != "" {
-		return buildWithManifest(ctx, pos[0], manifestPath, *check != "", stdout, stderr)
-	}
-	for _, dir := range pos {
-		out := filepath.Join(dir, filepath.Base(filepath.Clean(dir))+".wasm")
-		reactor := toolForm(dir)
-		if err := goBuild(ctx, dir, out, reactor, stderr); err != nil {
-			fmt.Fprintf(stderr, "moat build: %v\n", err)
+	if *lang != "" {
+		l, ok := newLangs[strings.ToLower(*lang)]
+		if !ok {
+			fmt.Fprintf(stderr, "moat build: unknown language %q (go, c or assemblyscript)\n", *lang)
 			return exitUsage
 		}
-		if err := printModule(stdout, out, reactor); err != nil {
-			fmt.Fprintf(stderr, "moat build: %v\n", err)
-			return exitUsage
+		*lang = l
+	}
+	for _, dir := range pos {
+		if code := buildDir(ctx, dir, *lang, manifestPath, *check != "", stdout, stderr); code != exitOK {
+			return code
 		}
 	}
 	return exitOK
+}
+
+// buildDir builds one tool folder: language, toolchain, the SDK copy of
+// a Go tool moat new made, then the module, and the manifest's pin and
+// schemas when there is a manifest.
+func buildDir(ctx context.Context, dir, lang, manifestPath string, check bool, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "moat build: %v\n", err)
+		return exitUsage
+	}
+	if st, err := os.Stat(dir); err != nil {
+		return fail(err)
+	} else if !st.IsDir() {
+		return fail(fmt.Errorf("%s is not a folder: moat build takes a tool's folder (moat check reads manifests)", dir))
+	}
+	if lang == "" {
+		l, err := detectLang(dir)
+		if err != nil {
+			return fail(err)
+		}
+		lang = l
+	}
+	if err := checkToolchain(ctx, lang, dir); err != nil {
+		return fail(err)
+	}
+	if lang == langGo && managesSDK(dir) && !check {
+		changed, err := writeSDKCopy(dir)
+		if err != nil {
+			return fail(err)
+		}
+		if changed {
+			fmt.Fprintf(stdout, "updated %s: the Go SDK of moat %s\n", rel(filepath.Join(dir, filepath.FromSlash(sdkCopyDir))), moatVersion())
+		}
+	}
+	explicit := manifestPath != ""
+	if !explicit {
+		m, err := findManifest(dir)
+		if err != nil {
+			return fail(err)
+		}
+		manifestPath = m
+	}
+	// A Go tool that uses the SDK gets its schemas generated too; asked
+	// to by name, any Go tool goes this way (and is refused there if it
+	// does not use the SDK, rather than silently pinned only).
+	if lang == langGo && manifestPath != "" && (explicit || importsSDK(dir)) {
+		return buildWithManifest(ctx, dir, manifestPath, check, stdout, stderr)
+	}
+
+	out := filepath.Join(dir, filepath.Base(absPath(dir))+".wasm")
+	skim := &manifestSkim{}
+	var text []byte
+	if manifestPath != "" {
+		var err error
+		if text, err = os.ReadFile(manifestPath); err != nil {
+			return fail(err)
+		}
+		if skim, err = manifest.ParseSkim(text); err != nil {
+			return fail(fmt.Errorf("%s: %w", manifestPath, err))
+		}
+		if skim.Module == "" {
+			return fail(fmt.Errorf("%s: no module field", manifestPath))
+		}
+		out = skim.Module
+		if !filepath.IsAbs(out) {
+			out = filepath.Join(filepath.Dir(manifestPath), out)
+		}
+	}
+	if check {
+		tmp, err := os.MkdirTemp("", "moat-build-check")
+		if err != nil {
+			return fail(err)
+		}
+		defer os.RemoveAll(tmp)
+		out = filepath.Join(tmp, filepath.Base(out))
+	}
+	reactor := false
+	var err error
+	switch lang {
+	case langGo:
+		reactor = toolForm(dir)
+		err = goBuild(ctx, dir, out, reactor, stderr)
+	case langC:
+		err = buildC(ctx, dir, out, stderr)
+	case langAS:
+		err = buildAS(ctx, dir, out, stderr)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if !check {
+		if err := printModule(stdout, out, reactor); err != nil {
+			return fail(err)
+		}
+	}
+	if manifestPath == "" {
+		return exitOK
+	}
+	sum, err := moduleDigest(out)
+	if err != nil {
+		return fail(err)
+	}
+	return pinManifest(manifestPath, text, skim, sum, check, dir, stdout, stderr)
+}
+
+// pinManifest writes (or, check, compares) the sha256 pin of a manifest
+// whose schemas are its author's, as the C and AssemblyScript ones are.
+func pinManifest(manifestPath string, text []byte, skim *manifestSkim, sum string, check bool, dir string, stdout, stderr io.Writer) int {
+	pin := strings.ToLower(strings.TrimPrefix(skim.SHA256, "sha256:"))
+	if check {
+		switch {
+		case pin == "":
+			fmt.Fprintf(stdout, "%s: no sha256 pin (the build has %s)\n", rel(manifestPath), sum)
+		case pin != sum:
+			fmt.Fprintf(stdout, "%s: sha256 pins %s but the build has %s\n", rel(manifestPath), pin, sum)
+		default:
+			fmt.Fprintf(stdout, "%s: up to date (sha256:%s)\n", rel(manifestPath), sum)
+			return exitOK
+		}
+		fmt.Fprintf(stdout, "run: moat build %s --update-manifest %s\n", dir, manifestPath)
+		return exitToolErr
+	}
+	newText, err := manifest.EditTopLevel(text, []manifest.Edit{{Key: "sha256", Value: sum}})
+	if err != nil {
+		fmt.Fprintf(stderr, "moat build: %s: %v\n", manifestPath, err)
+		return exitUsage
+	}
+	if bytes.Equal(newText, text) {
+		fmt.Fprintf(stdout, "%s: up to date\n", rel(manifestPath))
+	} else {
+		mode := os.FileMode(0o644)
+		if st, err := os.Stat(manifestPath); err == nil {
+			mode = st.Mode().Perm()
+		}
+		if err := writeFileAtomic(manifestPath, newText, mode); err != nil {
+			fmt.Fprintf(stderr, "moat build: %v\n", err)
+			return exitUsage
+		}
+		fmt.Fprintf(stdout, "updated %s\n", rel(manifestPath))
+	}
+	if _, err := manifest.Load(manifestPath); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// errManyManifests: a folder whose several manifests name modules in it.
+var errManyManifests = errors.New("more than one manifest names a module in this folder")
+
+// findManifest returns the manifest in dir whose module is in dir (as
+// moat new lays a tool out), or "" when there is none. TOML files that
+// are not manifests (no module field) are passed over; one that does not
+// parse is an error, since it may be the manifest.
+func findManifest(dir string) (string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.toml"))
+	if err != nil {
+		return "", err
+	}
+	absDir := absPath(dir)
+	var found []string
+	for _, f := range files {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		skim, err := manifest.ParseSkim(text)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", f, err)
+		}
+		if skim.Module == "" {
+			continue
+		}
+		mod := skim.Module
+		if !filepath.IsAbs(mod) {
+			mod = filepath.Join(filepath.Dir(f), mod)
+		}
+		if filepath.Dir(absPath(mod)) == absDir {
+			found = append(found, f)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", nil
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("%s: %w (%s); name one with --update-manifest", dir, errManyManifests, strings.Join(found, ", "))
+}
+
+// absPath is filepath.Abs, or p itself if the working directory is gone.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
 }
 
 // buildGoTool compiles the Go main package in dir to out for wasip1, as a

@@ -20,7 +20,7 @@ func schemaTool(t *testing.T, handler string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "tool")
 	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tool\n\ngo "+goVersion()+"\n\nrequire github.com/moatmcp/moat v0.0.0\n\nreplace github.com/moatmcp/moat => "+filepath.ToSlash(repoRoot(t))+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tool\n\ngo "+goModGoLine(filepath.Join(repoRoot(t), "go.mod"))+"\n\nrequire github.com/moatmcp/moat v0.0.0\n\nreplace github.com/moatmcp/moat => "+filepath.ToSlash(repoRoot(t))+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport (\n\t\"context\"\n\n\t\"github.com/moatmcp/moat/sdk\"\n)\n\n"+handler), 0o644)
 	return dir
 }

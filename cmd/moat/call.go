@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -88,12 +89,18 @@ func cmdCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "moat call: host error: %v\n", err)
 		return exitInternal
 	}
-	out, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
+	// No HTML escaping: "<" stays "<" for the person (or script) reading
+	// the result, as it does in the text content itself.
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
 		fmt.Fprintf(stderr, "moat call: %v\n", err)
 		return exitInternal
 	}
-	fmt.Fprintf(stdout, "%s\n", out)
+	// The go-sdk's own MarshalJSON escapes; undo it as the host does.
+	stdout.Write(host.UnescapeHTML(out.Bytes()))
 	if info.Run != nil {
 		log.Debug("call finished", "outcome", info.Outcome, "duration", info.Run.Duration)
 	}

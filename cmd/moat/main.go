@@ -4,10 +4,14 @@
 //	moat call MANIFEST [--args JSON | --args-file F]
 //	moat check PATH...
 //	moat new NAME [--lang go|c|assemblyscript]
-//	moat build TOOL_DIR...
+//	moat build [TOOL_DIR...]
+//	moat dev [TOOL_DIR] [--pid PID] [--audit FILE]
+//	moat client-config CLIENT [--url URL | --stdio] [--write FILE]
 //	moat bench [--duration 3s] [--clients 1,4]
 //	moat keys new --id NAME
 //	moat audit verify FILE
+//	moat version
+//	moat completion bash|zsh
 //
 // See README.md for the whole picture and docs/ for each part.
 package main
@@ -50,14 +54,52 @@ usage:
   moat serve [--config FILE] [--listen ADDR] [--stdio] [--build] [--no-auth] [MANIFEST_DIR...]
   moat call MANIFEST [--args JSON | --args-file FILE]
   moat check PATH...
-  moat build [TOOL_DIR...] [--update-manifest MANIFEST | --check MANIFEST]
   moat new NAME [--lang go|c|assemblyscript] [--dir DIR]
+  moat build [TOOL_DIR...] [--lang L] [--update-manifest MANIFEST | --check MANIFEST]
+  moat dev [TOOL_DIR] [--pid PID] [--audit FILE]
+  moat client-config CLIENT [--url URL --key KEY | --stdio] [--write FILE]
   moat bench [--duration 3s] [--clients 1,4]
   moat keys new --id NAME [--tools a,b] [--scopes x,y] [--expires 720h]
   moat audit verify FILE
+  moat version
+  moat completion bash|zsh
 
 Run "moat COMMAND --help" for a command's flags.
 `
+
+// command is one subcommand: the dispatch and the shell completion both
+// read this table, so a command cannot be added to one and not the other.
+type command struct {
+	name string
+	run  func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+// noStdin adapts a command that does not read stdin.
+func noStdin(f func(context.Context, []string, io.Writer, io.Writer) int) func(context.Context, []string, io.Reader, io.Writer, io.Writer) int {
+	return func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+		return f(ctx, args, stdout, stderr)
+	}
+}
+
+// commands is every subcommand, in the order usage lists them.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"serve", cmdServe},
+		{"call", cmdCall},
+		{"check", noStdin(cmdCheck)},
+		{"new", noStdin(cmdNew)},
+		{"build", noStdin(cmdBuild)},
+		{"dev", noStdin(cmdDev)},
+		{"client-config", noStdin(cmdClientConfig)},
+		{"bench", noStdin(cmdBench)},
+		{"keys", noStdin(cmdKeys)},
+		{"audit", noStdin(cmdAudit)},
+		{"version", noStdin(cmdVersion)},
+		{"completion", noStdin(cmdCompletion)},
+	}
+}
 
 // run is main without the process: testable, and it never calls os.Exit.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -66,26 +108,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]
+	for _, c := range commands {
+		if c.name == cmd {
+			return c.run(ctx, rest, stdin, stdout, stderr)
+		}
+	}
 	switch cmd {
-	case "serve":
-		return cmdServe(ctx, rest, stdin, stdout, stderr)
-	case "call":
-		return cmdCall(ctx, rest, stdin, stdout, stderr)
-	case "check":
-		return cmdCheck(ctx, rest, stdout, stderr)
-	case "build":
-		return cmdBuild(ctx, rest, stdout, stderr)
-	case "new":
-		return cmdNew(ctx, rest, stdout, stderr)
-	case "bench":
-		return cmdBench(ctx, rest, stdout, stderr)
-	case "keys":
-		return cmdKeys(ctx, rest, stdout, stderr)
-	case "audit":
-		return cmdAudit(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "--version", "-version":
+		return cmdVersion(ctx, nil, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "moat: unknown command %q\n\n%s", cmd, usage)
 	return exitUsage

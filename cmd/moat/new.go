@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"text/template"
 )
@@ -41,11 +40,15 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("moat new", stderr, "usage: moat new NAME [--lang go|c|assemblyscript] [--dir DIR] [--sdk MOAT_CHECKOUT]\n\n"+
 		"Scaffolds a tool folder: the source of a tool that greets by name, its\n"+
 		"manifest (NAME.toml) and a test (Go: main_test.go; C and AssemblyScript:\n"+
-		"smoke.sh, one moat call). Nothing is overwritten. A Go tool outside any\n"+
-		"Go module also gets a go.mod.")
+		"smoke.sh, one moat call). Then, in the folder: moat build, moat call.\n\n"+
+		"NAME is 1 to 64 characters of a-z 0-9 _ -, starting with a letter, and\n"+
+		"not a Go keyword. The folder must not exist or be empty.\n\n"+
+		"A Go tool gets a go.mod and the SDK of this moat binary in .moat/sdk\n"+
+		"(nothing is downloaded), except inside moat's own repository, whose\n"+
+		"module it joins.")
 	lang := fs.String("lang", "go", "go, c or assemblyscript")
-	dir := fs.String("dir", "", "the new tool's folder (default ./NAME); it must not hold any of the files")
-	sdkDir := fs.String("sdk", "", "Go only: a local checkout of moat, written as a replace directive in a new go.mod")
+	dir := fs.String("dir", "", "the new tool's folder (default ./NAME); it must not exist or be empty")
+	sdkDir := fs.String("sdk", "", "Go only: a local checkout of moat for go.mod's replace directive, instead of the SDK copy")
 	pos, code, ok := parseArgs(fs, args, 1, 1)
 	if !ok {
 		return code
@@ -56,7 +59,7 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	name := pos[0]
-	if msg := checkToolName(name); msg != "" {
+	if msg := checkNewName(name); msg != "" {
 		fmt.Fprintf(stderr, "moat new: %v: %q %s\n", errBadName, name, msg)
 		return exitUsage
 	}
@@ -64,7 +67,11 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if target == "" {
 		target = name
 	}
-	data := newData{Name: name, NPMName: strings.ToLower(name), GoVersion: goVersion()}
+	if err := checkTargetFree(target); err != nil {
+		fmt.Fprintf(stderr, "moat new: %v\n", err)
+		return exitUsage
+	}
+	data := newData{Name: name, NPMName: name, GoVersion: sdkGoVersion}
 	if *sdkDir != "" {
 		abs, err := filepath.Abs(*sdkDir)
 		if err != nil {
@@ -72,8 +79,13 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		data.SDK = filepath.ToSlash(abs)
+		// The tool's go line may not be older than the checkout's, or go
+		// asks for go mod tidy.
+		if v := goModGoLine(filepath.Join(abs, "go.mod")); v != "" && !goAtLeast("go"+data.GoVersion, v) {
+			data.GoVersion = v
+		}
 	}
-	withGoMod := tmplDir == "go" && !insideGoModule(ctx, target)
+	withGoMod := tmplDir == "go" && !insideMoatModule(ctx, target)
 	files, err := renderTemplates(tmplDir, data, withGoMod)
 	if err != nil {
 		fmt.Fprintf(stderr, "moat new: %v\n", err)
@@ -86,36 +98,94 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, f := range files {
 		fmt.Fprintf(stdout, "created %s\n", filepath.Join(target, f.name))
 	}
-	fmt.Fprintf(stdout, "\nnext:\n  cd %s\n", target)
+	if withGoMod && data.SDK == "" {
+		if _, err := writeSDKCopy(target); err != nil {
+			fmt.Fprintf(stderr, "moat new: %v\n", err)
+			return exitInternal
+		}
+		fmt.Fprintf(stdout, "created %s: the Go SDK of moat %s\n", filepath.Join(target, filepath.FromSlash(sdkCopyDir)), moatVersion())
+	}
+	// The next steps are exactly what to type: each line runs as it is.
+	fmt.Fprintf(stdout, "\nnext:\n  cd %s\n", shellQuote(target))
 	switch tmplDir {
 	case "go":
-		if withGoMod && data.SDK == "" {
-			fmt.Fprintln(stdout, "  # edit go.mod: point the replace line at a checkout of moat")
-		}
-		fmt.Fprintf(stdout, "  go test ./...\n  moat build . --update-manifest %s.toml\n", name)
-	default:
-		fmt.Fprintln(stdout, "  ./build.sh")
+		fmt.Fprintln(stdout, "  go test ./...")
+	case "assemblyscript":
+		fmt.Fprintln(stdout, "  npm install")
 	}
+	fmt.Fprintln(stdout, "  moat build")
 	fmt.Fprintf(stdout, "  moat call %s.toml --args '{\"name\":\"ada\"}'\n", name)
 	return exitOK
 }
 
-// checkToolName applies the manifest's rule for names (1–128 characters of
-// A-Z a-z 0-9 _ . -), which also makes the name safe as a file name; a
-// leading dot or dash would make a hidden file or a flag.
-func checkToolName(name string) string {
-	if name == "" || len(name) > 128 {
-		return "must be 1 to 128 characters"
+// goKeywords are refused as tool names: a Go tool's name is its module
+// path and folder, and a keyword there is a trap (package names, imports).
+var goKeywords = map[string]bool{
+	"break": true, "case": true, "chan": true, "const": true, "continue": true, "default": true,
+	"defer": true, "else": true, "fallthrough": true, "for": true, "func": true, "go": true, "goto": true,
+	"if": true, "import": true, "interface": true, "map": true, "package": true, "range": true,
+	"return": true, "select": true, "struct": true, "switch": true, "type": true, "var": true,
+}
+
+// maxNewName caps a new tool's name: it becomes a folder, a file, a Go
+// module path and an npm package name.
+const maxNewName = 64
+
+// checkNewName is moat new's rule for names, stricter than the manifest's
+// (which also admits upper case and dots): the one name is the tool's, its
+// folder's, its module's and its npm package's, and lower-case letters,
+// digits, _ and - are valid in all of them. Upper case would differ between
+// file systems and is refused by npm; a dot reads as a domain in a Go
+// module path and as an extension in a file name.
+func checkNewName(name string) string {
+	if name == "" || len(name) > maxNewName {
+		return fmt.Sprintf("must be 1 to %d characters", maxNewName)
 	}
 	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			return "may hold only A-Z a-z 0-9 _ . -"
+		switch {
+		case c >= 'A' && c <= 'Z':
+			return "has upper case; use lower case (" + strings.ToLower(name) + ")"
+		case c == '.':
+			return "has a dot; use _ or - instead"
+		case !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'):
+			return "may hold only a-z 0-9 _ -"
 		}
 	}
-	if name[0] == '.' || name[0] == '-' {
-		return "may not start with . or -"
+	if c := name[0]; !(c >= 'a' && c <= 'z') {
+		return "must start with a letter"
+	}
+	if goKeywords[name] {
+		return "is a Go keyword; pick another name (" + name + "_tool)"
 	}
 	return ""
+}
+
+// checkTargetFree refuses a folder that already exists with anything in
+// it: moat new makes new tools, it never adds to or overwrites one.
+func checkTargetFree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
+			return fmt.Errorf("%w %s: it already exists and is not a folder", errToolExists, dir)
+		}
+		return err
+	case len(entries) > 0:
+		return fmt.Errorf("%w %s: it already exists and is not empty", errToolExists, dir)
+	}
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./+:@%=", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // newData is what the templates see.
@@ -205,24 +275,30 @@ func writeNewFiles(dir string, files []newFile) error {
 	return nil
 }
 
-// insideGoModule reports whether dir (which may not exist yet) is inside a
-// Go module, so that a new Go tool joins it rather than getting a go.mod.
-func insideGoModule(ctx context.Context, dir string) bool {
+// insideMoatModule reports whether dir (which may not exist yet) is inside
+// moat's own module (this repository), so that a new Go tool joins it and
+// imports the SDK from the tree. Anywhere else, including inside another
+// project's Go module, the tool gets its own go.mod (a nested module is
+// left out of the enclosing one) and the SDK copy, so it builds the same
+// everywhere.
+func insideMoatModule(ctx context.Context, dir string) bool {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return false
 	}
+	gomod := ""
 	for d := abs; ; d = filepath.Dir(d) {
 		if st, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && !st.IsDir() {
-			return true
+			gomod = filepath.Join(d, "go.mod")
+			break
 		}
 		if filepath.Dir(d) == d {
 			break
 		}
 	}
-	// GOFLAGS=-modfile or a go.work elsewhere are rare; ask go only if it
-	// is there, and trust the walk above otherwise.
-	if goBin, err := exec.LookPath("go"); err == nil {
+	// GOFLAGS=-modfile is rare; ask go only if it is there, and trust the
+	// walk above otherwise.
+	if goBin, err := exec.LookPath("go"); err == nil && gomod == "" {
 		existing := abs
 		for {
 			if _, err := os.Stat(existing); err == nil {
@@ -233,19 +309,39 @@ func insideGoModule(ctx context.Context, dir string) bool {
 		cmd := exec.CommandContext(ctx, goBin, "env", "GOMOD")
 		cmd.Dir = existing
 		if out, err := cmd.Output(); err == nil {
-			s := strings.TrimSpace(string(out))
-			return s != "" && s != os.DevNull
+			if s := strings.TrimSpace(string(out)); s != os.DevNull {
+				gomod = s
+			}
 		}
 	}
-	return false
+	return gomod != "" && goModModule(gomod) == "github.com/moatmcp/moat"
 }
 
-// goVersion is this moat's Go version without a patch suffix such as
-// "-rc1" ("1.26.8"), for the go line of a new go.mod.
-func goVersion() string {
-	v := strings.TrimPrefix(runtime.Version(), "go")
-	if i := strings.IndexAny(v, " -+"); i >= 0 {
-		v = v[:i]
+// goModModule returns the module path a go.mod declares, or "".
+func goModModule(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
 	}
-	return v
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			v, _, _ = strings.Cut(v, "//")
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
+}
+
+// goModGoLine returns the version on a go.mod's go line, or "".
+func goModGoLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "go "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

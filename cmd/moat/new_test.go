@@ -24,10 +24,11 @@ func TestNewFiles(t *testing.T) {
 	tests := []struct {
 		lang      string
 		wantFiles []string
+		wantNext  string
 	}{
-		{"go", []string{"README.md", "go.mod", "main.go", "main_test.go", "hello.toml"}},
-		{"c", []string{"build.sh", "main.c", "smoke.sh", "hello.toml"}},
-		{"assemblyscript", []string{".gitignore", "assembly/index.ts", "build.sh", "package.json", "smoke.sh", "hello.toml"}},
+		{"go", []string{"README.md", "go.mod", "main.go", "main_test.go", "hello.toml"}, "  go test ./...\n  moat build\n"},
+		{"c", []string{"main.c", "smoke.sh", "hello.toml"}, "  moat build\n"},
+		{"assemblyscript", []string{".gitignore", "assembly/index.ts", "package.json", "smoke.sh", "hello.toml"}, "  npm install\n  moat build\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.lang, func(t *testing.T) {
@@ -38,6 +39,9 @@ func TestNewFiles(t *testing.T) {
 			}
 			var got []string
 			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() && d.Name() == ".moat" {
+					return filepath.SkipDir // the SDK copy, checked below
+				}
 				if err == nil && !d.IsDir() {
 					r, _ := filepath.Rel(dir, p)
 					got = append(got, filepath.ToSlash(r))
@@ -66,6 +70,15 @@ func TestNewFiles(t *testing.T) {
 			if !strings.Contains(string(m), "name        = \"hello\"\n") || !strings.Contains(string(m), "module      = \"hello.wasm\"\n") {
 				t.Errorf("manifest:\n%s", m)
 			}
+			// The next steps are exactly what to type.
+			wantNext := "\nnext:\n  cd " + dir + "\n" + tc.wantNext + "  moat call hello.toml --args '{\"name\":\"ada\"}'\n"
+			if !strings.HasSuffix(out, wantNext) {
+				t.Errorf("stdout ends\n%s\nwant it to end\n%s", out, wantNext)
+			}
+			_, err := os.Stat(filepath.Join(dir, ".moat", "sdk", "sdk", "sdk.go"))
+			if hasSDK := err == nil; hasSDK != (tc.lang == "go") {
+				t.Errorf("SDK copy present: %v, want %v", hasSDK, tc.lang == "go")
+			}
 		})
 	}
 }
@@ -87,6 +100,8 @@ func TestNewRefusals(t *testing.T) {
 	existing := filepath.Join(base, "taken")
 	os.MkdirAll(existing, 0o755)
 	os.WriteFile(filepath.Join(existing, "main.c"), []byte("mine"), 0o644)
+	aFile := filepath.Join(base, "afile")
+	os.WriteFile(aFile, []byte("x"), 0o644)
 	tests := []struct {
 		name       string
 		args       []string
@@ -95,17 +110,24 @@ func TestNewRefusals(t *testing.T) {
 	}{
 		{"no name", []string{"new"}, 2, "usage: moat new NAME"},
 		{"two names", []string{"new", "a", "b"}, 2, "usage: moat new NAME"},
-		{"bad language", []string{"new", "x", "--lang", "rust", "--dir", filepath.Join(base, "x")}, 2, `moat new: unknown language "rust" (go, c or assemblyscript)`},
-		{"slash in name", []string{"new", "a/b"}, 2, `moat new: invalid tool name: "a/b" may hold only A-Z a-z 0-9 _ . -`},
-		{"dot dot", []string{"new", ".."}, 2, `moat new: invalid tool name: ".." may not start with . or -`},
-		{"too long", []string{"new", strings.Repeat("a", 129)}, 2, "must be 1 to 128 characters"},
-		{"existing file", []string{"new", "taken", "--lang", "c", "--dir", existing}, 2, "moat new: refusing to overwrite " + filepath.Join(existing, "main.c")},
+		{"bad language", []string{"new", "x", "--lang", "rust", "--dir", filepath.Join(base, "x")}, 2, `moat new: unknown language "rust" (go, c or assemblyscript)` + "\n"},
+		{"slash in name", []string{"new", "a/b"}, 2, `moat new: invalid tool name: "a/b" may hold only a-z 0-9 _ -` + "\n"},
+		{"dot dot", []string{"new", ".."}, 2, `moat new: invalid tool name: ".." has a dot; use _ or - instead` + "\n"},
+		{"dots", []string{"new", "my.tool"}, 2, `moat new: invalid tool name: "my.tool" has a dot; use _ or - instead` + "\n"},
+		{"upper case", []string{"new", "Hello"}, 2, `moat new: invalid tool name: "Hello" has upper case; use lower case (hello)` + "\n"},
+		{"go keyword", []string{"new", "func"}, 2, `moat new: invalid tool name: "func" is a Go keyword; pick another name (func_tool)` + "\n"},
+		{"go keyword in C too", []string{"new", "type", "--lang", "c"}, 2, `moat new: invalid tool name: "type" is a Go keyword; pick another name (type_tool)` + "\n"},
+		{"leading digit", []string{"new", "1tool"}, 2, `moat new: invalid tool name: "1tool" must start with a letter` + "\n"},
+		{"leading dash", []string{"new", "-x"}, 2, "flag provided but not defined: -x"},
+		{"too long", []string{"new", strings.Repeat("a", 65)}, 2, "must be 1 to 64 characters\n"},
+		{"folder exists", []string{"new", "taken", "--lang", "c", "--dir", existing}, 2, "moat new: refusing to overwrite " + existing + ": it already exists and is not empty\n"},
+		{"a file is in the way", []string{"new", "afile", "--dir", aFile}, 2, "moat new: refusing to overwrite " + aFile + ": it already exists and is not a folder\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, errOut := runMoat(t, "", tc.args...)
-			if code != tc.wantCode || !strings.Contains(errOut, tc.wantStderr) {
-				t.Fatalf("exit %d, stderr %q; want %d ∋ %q", code, errOut, tc.wantCode, tc.wantStderr)
+			code, out, errOut := runMoat(t, "", tc.args...)
+			if code != tc.wantCode || !strings.Contains(errOut, tc.wantStderr) || out != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d ∋ %q", code, out, errOut, tc.wantCode, tc.wantStderr)
 			}
 		})
 	}
@@ -113,6 +135,31 @@ func TestNewRefusals(t *testing.T) {
 	entries, _ := os.ReadDir(existing)
 	if b, _ := os.ReadFile(filepath.Join(existing, "main.c")); len(entries) != 1 || string(b) != "mine" {
 		t.Fatalf("the existing folder changed: %d entries, main.c %q", len(entries), b)
+	}
+}
+
+// TestNewEmptyFolderIsFine: an existing empty folder is not "taken".
+func TestNewEmptyFolderIsFine(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := runMoat(t, "", "new", "empty", "--lang", "c", "--dir", dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+// TestNewSDKCheckout: --sdk writes a replace to the checkout, and a go line
+// no older than the checkout's (else go asks for go mod tidy).
+func TestNewSDKCheckout(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "withsdk")
+	if code, _, errOut := runMoat(t, "", "new", "withsdk", "--dir", dir, "--sdk", repoRoot(t)); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+	want := "module withsdk\n\ngo " + goModGoLine(filepath.Join(repoRoot(t), "go.mod")) + "\n\nrequire github.com/moatmcp/moat v0.0.0\n\n// A checkout of moat (moat new --sdk).\nreplace github.com/moatmcp/moat => " + filepath.ToSlash(repoRoot(t)) + "\n"
+	if string(b) != want {
+		t.Fatalf("go.mod:\n%s\nwant\n%s", b, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".moat")); err == nil {
+		t.Fatal("an SDK copy was written next to a replace to a checkout")
 	}
 }
 
@@ -126,29 +173,46 @@ func repoRoot(t *testing.T) string {
 	return abs
 }
 
-// TestNewGoEndToEnd: moat new → go test → moat build --update-manifest →
-// moat call → moat build --check, in a folder outside the repository.
-func TestNewGoEndToEnd(t *testing.T) {
+// offlineGo makes the go command run as it would for a user with no
+// network and no settings: GOPROXY=off (any download fails), GOFLAGS
+// unset, and no go.work.
+func offlineGo(t *testing.T) {
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOWORK", "off")
+	t.Setenv("GOTOOLCHAIN", "local")
+	t.Setenv("GOFLAGS", "")
+	os.Unsetenv("GOFLAGS")
+}
+
+// TestNewGoOffline: moat new → moat build → moat call → go test → moat
+// build --check, in a folder outside the repository, offline, with no
+// checkout of moat and no edits: the SDK comes from the binary.
+func TestNewGoOffline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a tool twice (wasm and native)")
 	}
-	dir := filepath.Join(t.TempDir(), "greet")
-	if code, _, errOut := runMoat(t, "", "new", "greet", "--dir", dir, "--sdk", repoRoot(t)); code != 0 {
+	offlineGo(t)
+	work := t.TempDir()
+	t.Chdir(work)
+	if code, _, errOut := runMoat(t, "", "new", "greet"); code != 0 {
 		t.Fatalf("moat new: exit %d: %s", code, errOut)
 	}
-	gotest := exec.Command("go", "test", "./...")
-	gotest.Dir = dir
-	if b, err := gotest.CombinedOutput(); err != nil {
-		t.Fatalf("go test in the new tool: %v\n%s", err, b)
+	dir := filepath.Join(work, "greet")
+	if b, _ := os.ReadFile(filepath.Join(dir, "go.mod")); !strings.Contains(string(b), "\nreplace github.com/moatmcp/moat => ./.moat/sdk\n") {
+		t.Fatalf("go.mod does not replace the SDK with its copy:\n%s", b)
 	}
-	manifest := filepath.Join(dir, "greet.toml")
-	code, out, errOut := runMoat(t, "", "build", dir, "--update-manifest", manifest)
-	if code != 0 || !strings.Contains(out, "built ") || !strings.Contains(out, "updated ") {
+	t.Chdir(dir)
+	code, out, errOut := runMoat(t, "", "build")
+	if code != 0 {
 		t.Fatalf("moat build: exit %d\n%s\n%s", code, out, errOut)
 	}
-	// The template registers its handler in init: a reactor.
-	if !strings.Contains(out, "  reactor\n") {
-		t.Errorf("moat build did not make a reactor of the Go template:\n%s", out)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "built greet.wasm  ") || !strings.HasSuffix(lines[0], "  reactor") ||
+		lines[1] != "updated greet.input.json" || lines[2] != "updated greet.output.json" || lines[3] != "updated greet.toml" {
+		t.Fatalf("moat build printed\n%s", out)
+	}
+	if _, err := os.Stat("go.sum"); err == nil {
+		t.Error("moat build wrote a go.sum: the SDK copy should need none")
 	}
 	wantIn := `{
   "type": "object",
@@ -166,7 +230,7 @@ func TestNewGoEndToEnd(t *testing.T) {
   "additionalProperties": false
 }
 `
-	if b, _ := os.ReadFile(filepath.Join(dir, "greet.input.json")); string(b) != wantIn {
+	if b, _ := os.ReadFile("greet.input.json"); string(b) != wantIn {
 		t.Errorf("greet.input.json:\n%s\nwant\n%s", b, wantIn)
 	}
 
@@ -186,6 +250,18 @@ func TestNewGoEndToEnd(t *testing.T) {
   ],
   "structuredContent": {
     "greeting": "hello, ada!"
+  }
+}
+`},
+		{"no HTML escaping", `{"name":"<a&b>"}`, 0, `{
+  "content": [
+    {
+      "type": "text",
+      "text": "{\"greeting\":\"hello, <a&b>!\"}"
+    }
+  ],
+  "structuredContent": {
+    "greeting": "hello, <a&b>!"
   }
 }
 `},
@@ -212,16 +288,52 @@ func TestNewGoEndToEnd(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := runMoat(t, "", "call", manifest, "--cache-dir", cache, "--args", tc.args)
+			code, out, errOut := runMoat(t, "", "call", "greet.toml", "--cache-dir", cache, "--args", tc.args)
 			if code != tc.wantCode || out != tc.wantStdout {
 				t.Fatalf("exit %d\n%s\nstderr %s\nwant exit %d\n%s", code, out, errOut, tc.wantCode, tc.wantStdout)
 			}
 		})
 	}
 
-	code, out, errOut = runMoat(t, "", "build", dir, "--check", manifest)
+	// The folder's own test runs with plain go, offline, with no go.sum.
+	gotest := exec.Command("go", "test", "./...")
+	if b, err := gotest.CombinedOutput(); err != nil {
+		t.Fatalf("go test in the new tool: %v\n%s", err, b)
+	}
+	// With -mod=mod, too (a common GOFLAGS): still nothing to download.
+	t.Setenv("GOFLAGS", "-mod=mod")
+	code, out, errOut = runMoat(t, "", "build", "--check", "greet.toml")
 	if code != 0 || !strings.Contains(out, "up to date") {
-		t.Fatalf("moat build --check right after --update-manifest: exit %d\n%s\n%s", code, out, errOut)
+		t.Fatalf("moat build --check right after moat build: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestSDKCopyRefreshed: moat build rewrites a Go tool's SDK copy to the
+// binary's own, removing files the binary does not carry.
+func TestSDKCopyRefreshed(t *testing.T) {
+	dir := t.TempDir()
+	if changed, err := writeSDKCopy(dir); err != nil || !changed {
+		t.Fatalf("first write: changed %v, %v", changed, err)
+	}
+	if changed, err := writeSDKCopy(dir); err != nil || changed {
+		t.Fatalf("second write: changed %v, %v; want nothing to do", changed, err)
+	}
+	sdkGo := filepath.Join(dir, ".moat", "sdk", "sdk", "sdk.go")
+	want, _ := os.ReadFile(sdkGo)
+	os.WriteFile(sdkGo, []byte("package sdk // stale\n"), 0o644)
+	stale := filepath.Join(dir, ".moat", "sdk", "sdk", "removed.go")
+	os.WriteFile(stale, []byte("package sdk\n"), 0o644)
+	if changed, err := writeSDKCopy(dir); err != nil || !changed {
+		t.Fatalf("refresh: changed %v, %v", changed, err)
+	}
+	if got, _ := os.ReadFile(sdkGo); string(got) != string(want) {
+		t.Error("sdk.go was not restored")
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a file the SDK no longer has was left in the copy")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".moat", "sdk", "sdk", "sdk_test.go")); err == nil {
+		t.Error("the copy holds the SDK's tests")
 	}
 }
 
@@ -265,39 +377,61 @@ func firstLine(b []byte) string {
 	return s
 }
 
-func runScript(t *testing.T, dir, script string) {
-	t.Helper()
-	cmd := exec.Command("bash", filepath.Join(dir, script))
-	cmd.Dir = dir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, b)
-	}
-}
-
-// TestNewCEndToEnd: moat new --lang c → build.sh → moat call.
+// TestNewCEndToEnd: moat new --lang c → moat build → moat call, with no
+// build script: moat build runs clang.
 func TestNewCEndToEnd(t *testing.T) {
 	clangWASI(t)
-	dir := filepath.Join(t.TempDir(), "greet_c")
-	if code, _, errOut := runMoat(t, "", "new", "greet_c", "--lang", "c", "--dir", dir); code != 0 {
+	work := t.TempDir()
+	t.Chdir(work)
+	if code, _, errOut := runMoat(t, "", "new", "greet_c", "--lang", "c"); code != 0 {
 		t.Fatalf("moat new: exit %d: %s", code, errOut)
 	}
-	runScript(t, dir, "build.sh")
-	assertHello(t, filepath.Join(dir, "greet_c.toml"))
+	t.Chdir(filepath.Join(work, "greet_c"))
+	buildAndPin(t, "greet_c")
+	assertHello(t, "greet_c.toml")
 }
 
-// TestNewAssemblyScriptEndToEnd: moat new --lang assemblyscript → build.sh
-// → moat call.
+// TestNewAssemblyScriptEndToEnd: moat new --lang assemblyscript → (npm
+// install, here a link to tools/hello_as's node_modules) → moat build →
+// moat call.
 func TestNewAssemblyScriptEndToEnd(t *testing.T) {
 	nm := ascModules(t)
-	dir := filepath.Join(t.TempDir(), "greet_as")
-	if code, _, errOut := runMoat(t, "", "new", "greet_as", "--lang", "assemblyscript", "--dir", dir); code != 0 {
+	work := t.TempDir()
+	t.Chdir(work)
+	if code, _, errOut := runMoat(t, "", "new", "greet_as", "--lang", "assemblyscript"); code != 0 {
 		t.Fatalf("moat new: exit %d: %s", code, errOut)
 	}
-	if err := os.Symlink(nm, filepath.Join(dir, "node_modules")); err != nil {
+	t.Chdir(filepath.Join(work, "greet_as"))
+	if err := os.Symlink(nm, "node_modules"); err != nil {
 		t.Fatal(err)
 	}
-	runScript(t, dir, "build.sh")
-	assertHello(t, filepath.Join(dir, "greet_as.toml"))
+	buildAndPin(t, "greet_as")
+	assertHello(t, "greet_as.toml")
+}
+
+// buildAndPin runs moat build in the current folder and checks that it
+// built NAME.wasm and pinned it in NAME.toml, and that --check agrees.
+func buildAndPin(t *testing.T, name string) {
+	t.Helper()
+	code, out, errOut := runMoat(t, "", "build")
+	if code != 0 {
+		t.Fatalf("moat build: exit %d\n%s\n%s", code, out, errOut)
+	}
+	sum, err := moduleDigest(name + ".wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "built "+name+".wasm  ") || !strings.HasSuffix(lines[0], "sha256:"+sum) || lines[1] != "updated "+name+".toml" {
+		t.Fatalf("moat build printed\n%s", out)
+	}
+	if m, _ := os.ReadFile(name + ".toml"); !strings.Contains(string(m), "\nsha256      = \""+sum+"\"\n") {
+		t.Fatalf("the manifest is not pinned:\n%s", m)
+	}
+	code, out, errOut = runMoat(t, "", "build", "--check", name+".toml")
+	if code != 0 || out != name+".toml: up to date (sha256:"+sum+")\n" {
+		t.Fatalf("moat build --check: exit %d\n%s\n%s", code, out, errOut)
+	}
 }
 
 // assertHello calls a hello tool and checks the exact results of a good
@@ -325,5 +459,31 @@ func assertHello(t *testing.T, manifest string) {
 	code, out, _ = runMoat(t, "", "call", manifest, "--cache-dir", cache, "--args", `{"name":"a\"b"}`)
 	if code != 1 || out != wantBad {
 		t.Fatalf("exit %d\n%s\nwant exit 1\n%s", code, out, wantBad)
+	}
+}
+
+// TestNewInsideAnotherModule: a Go tool made inside someone else's Go
+// module gets its own go.mod and SDK copy (a nested module), since the
+// enclosing module does not provide the SDK; inside moat's own module it
+// joins it.
+func TestNewInsideAnotherModule(t *testing.T) {
+	project := t.TempDir()
+	os.WriteFile(filepath.Join(project, "go.mod"), []byte("module example.com/project\n\ngo 1.24\n"), 0o644)
+	dir := filepath.Join(project, "tools", "greet")
+	if code, _, errOut := runMoat(t, "", "new", "greet", "--dir", dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, f := range []string{"go.mod", ".moat/sdk/go.mod"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	inRepo := filepath.Join(repoRoot(t), "cmd", "moat", "testdata", "newtool-"+strings.ReplaceAll(t.Name(), "/", "-"))
+	t.Cleanup(func() { os.RemoveAll(inRepo) })
+	if code, _, errOut := runMoat(t, "", "new", "joins", "--dir", inRepo); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(inRepo, "go.mod")); err == nil {
+		t.Error("a tool inside moat's own module got a go.mod")
 	}
 }

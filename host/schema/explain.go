@@ -152,21 +152,17 @@ func (e *explainer) walk(schema, v any, path *pathElem, depth int) *finding {
 		if !ok || len(alts) == 0 {
 			continue
 		}
-		var first *finding
-		failed := 0
+		var found []*finding
 		for _, sub := range alts {
 			if f := e.walk(sub, v, path, depth); f != nil {
-				failed++
-				if first == nil {
-					first = f
-				}
+				found = append(found, f)
 			}
 		}
-		if failed == len(alts) {
+		if len(found) == len(alts) {
 			if len(alts) == 1 {
-				return first
+				return found[0]
 			}
-			return fail(path, "does not match any of the allowed forms")
+			return fail(path, noFormMatches(path.pointer(), found))
 		}
 	}
 
@@ -177,6 +173,90 @@ func (e *explainer) walk(schema, v any, path *pathElem, depth int) *finding {
 		return e.object(sch, v, path, depth)
 	}
 	return nil
+}
+
+// msgRequiredMissing is the finding of a missing required property.
+const msgRequiredMissing = "required property is missing"
+
+// maxFormsListed caps how many alternatives a message spells out.
+const maxFormsListed = 4
+
+// noFormMatches words the failure of every alternative of an anyOf or
+// oneOf at base: which one came closest and what it expected, and what the
+// others expected, so that the agent can fix its call in one go. The
+// closest is the one whose failure lies deepest in the document (it
+// matched the most before failing); at equal depth, one that failed below
+// base rather than on base's own type; then the first.
+func noFormMatches(base string, found []*finding) string {
+	// All failed on the type of the value itself: say the types.
+	var types []string
+	got := ""
+	for _, f := range found {
+		w, g, ok := typeMismatch(f)
+		if !ok || f.path != base || (got != "" && g != got) {
+			types = nil
+			break
+		}
+		types, got = append(types, w), g
+	}
+	if types != nil {
+		return "expected " + strings.Join(types, " or ") + ", got " + got
+	}
+	best, bestScore := 0, -1
+	for i, f := range found {
+		score := 4 * strings.Count(f.path, "/")
+		if f.msg != msgRequiredMissing {
+			score += 2 // the property is there: it matched more than a missing one
+		}
+		if _, _, isType := typeMismatch(f); !(isType && f.path == base) {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	var b strings.Builder
+	b.WriteString("does not match any of the ")
+	b.WriteString(strconv.Itoa(len(found)))
+	b.WriteString(" allowed forms; the closest is form ")
+	b.WriteString(strconv.Itoa(best + 1))
+	b.WriteString(": ")
+	b.WriteString(describeFinding(base, found[best]))
+	if len(found) <= maxFormsListed {
+		for i, f := range found {
+			if i == best {
+				continue
+			}
+			b.WriteString("; form ")
+			b.WriteString(strconv.Itoa(i + 1))
+			b.WriteString(": ")
+			b.WriteString(describeFinding(base, f))
+		}
+	}
+	return b.String()
+}
+
+// typeMismatch splits a finding of the form "expected T, got U".
+func typeMismatch(f *finding) (want, got string, ok bool) {
+	rest, ok := strings.CutPrefix(f.msg, "expected ")
+	if !ok {
+		return "", "", false
+	}
+	want, got, ok = strings.Cut(rest, ", got ")
+	return want, got, ok && !strings.Contains(want, " ")
+}
+
+// describeFinding words one alternative's failure relative to base.
+func describeFinding(base string, f *finding) string {
+	if f.msg == msgRequiredMissing {
+		if name, ok := strings.CutPrefix(f.path, base+"/"); ok && !strings.Contains(name, "/") {
+			return "expected the property " + strconv.Quote(name) + ", which is missing"
+		}
+	}
+	if f.path == base {
+		return f.msg
+	}
+	return strconv.Quote(f.path) + ": " + f.msg
 }
 
 func numberBounds(sch map[string]any, n *big.Rat, path *pathElem) *finding {
@@ -258,7 +338,7 @@ func (e *explainer) object(sch map[string]any, v map[string]any, path *pathElem,
 		for _, name := range req {
 			if name, ok := name.(string); ok {
 				if _, present := v[name]; !present {
-					return fail(child(path, name), "required property is missing")
+					return fail(child(path, name), msgRequiredMissing)
 				}
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -359,5 +360,34 @@ func TestStampCoversReferencedFiles(t *testing.T) {
 		if ts.stamp() == before {
 			t.Errorf("%s: a change the watcher does not see", change.name)
 		}
+	}
+}
+
+// TestNewFailsWhole: at start every manifest must load; a broken one fails
+// New with its file and line, and New releases what it had made (here:
+// the listener it was given is closed).
+func TestNewFailsWhole(t *testing.T) {
+	dir := t.TempDir()
+	tools := filepath.Join(dir, "tools")
+	os.Mkdir(tools, 0o755)
+	os.WriteFile(filepath.Join(tools, "a.toml"), []byte(manifestText(guests["hostfixture"], `name = "emit"`)), 0o644)
+	os.WriteFile(filepath.Join(tools, "b.toml"), []byte("name = \"broken\"\nmodule = 7\n"), 0o644)
+	cfg := filepath.Join(dir, "moat.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[tools]\ndirs = [\"tools\"]\n[sandbox]\ncache_dir = %q\n[audit]\nfile = \"audit.log\"\n", sharedCache(t))), 0o600)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s, err := New(context.Background(), &Options{ConfigFile: cfg, Listener: ln, Notice: io.Discard})
+	if err == nil {
+		s.Close(context.Background())
+		t.Fatal("New served a set with a broken manifest")
+	}
+	if !strings.Contains(err.Error(), filepath.Join(tools, "b.toml")+":2") {
+		t.Fatalf("error %q does not name b.toml:2", err)
+	}
+	if _, err := ln.Accept(); err == nil {
+		t.Fatal("the listener is still open after a failed New")
 	}
 }

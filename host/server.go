@@ -139,13 +139,14 @@ type Server struct {
 // New loads the config and every manifest, provisions the first snapshot,
 // and returns a Server ready to Serve. Every manifest must load: at start
 // the server refuses to serve a partial set the operator did not ask for.
-// Errors name the file, line and column. Close the Server even when New
-// fails? No: New closes what it made before it returns an error.
+// Errors name the file, line and column. When New fails it has already
+// closed what it made (and Options.Listener).
 func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 	s := &Server{closed: make(chan struct{})}
 	if opts != nil {
 		s.opts = *opts
 	}
+	s.ln = s.opts.Listener // closed by Close, also when New fails
 	s.log = s.opts.Logger
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -182,7 +183,7 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 	s.mcpHTTP = newEraRouter(s.mcp, s.log, cfg.MaxBodyBytes)
 	s.caps = newSessionCap(s.mcp, func() { s.metrics.Limited("sessions") })
 	if !s.opts.Stdio {
-		if s.ln = s.opts.Listener; s.ln == nil {
+		if s.ln == nil {
 			if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 				return nil, err
 			}

@@ -179,14 +179,10 @@ func (s *Server) authFailureLimit(snap *snapshot) func(http.Handler) http.Handle
 		if snap.authn == nil {
 			return next
 		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if blocked, wait := snap.limiter.Blocked(r.RemoteAddr); blocked {
-				s.metrics.Limited("auth_failures")
-				s.refuse(w, r, wait, ratelimit.Message(wait), "auth_failures")
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
+		return s.limitStage("auth_failures", "auth_failures", func(r *http.Request) (bool, time.Duration) {
+			blocked, wait := snap.limiter.Blocked(r.RemoteAddr)
+			return !blocked, wait
+		})(next)
 	}
 }
 
@@ -209,15 +205,14 @@ func principalKey(r *http.Request) (string, ratelimit.Rate) {
 	return ratelimit.PrincipalKey("", r.RemoteAddr), ratelimit.Rate{}
 }
 
-// requestCeiling bounds raw requests per principal: flood protection that
-// a well-behaved client never meets.
-func (s *Server) requestCeiling(snap *snapshot) func(http.Handler) http.Handler {
+// limitStage refuses with 429 the requests allow refuses; which names the
+// limit in metrics (metric) and in the audit record (reason).
+func (s *Server) limitStage(metric, reason string, allow func(r *http.Request) (bool, time.Duration)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			key, _ := principalKey(r)
-			if ok, wait := snap.limiter.AllowRequest(key); !ok {
-				s.metrics.Limited("principal")
-				s.refuse(w, r, wait, ratelimit.Message(wait), "requests")
+			if ok, wait := allow(r); !ok {
+				s.metrics.Limited(metric)
+				s.refuse(w, r, wait, ratelimit.Message(wait), reason)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -225,25 +220,26 @@ func (s *Server) requestCeiling(snap *snapshot) func(http.Handler) http.Handler 
 	}
 }
 
+// requestCeiling bounds raw requests per principal: flood protection that
+// a well-behaved client never meets.
+func (s *Server) requestCeiling(snap *snapshot) func(http.Handler) http.Handler {
+	return s.limitStage("principal", "requests", func(r *http.Request) (bool, time.Duration) {
+		key, _ := principalKey(r)
+		return snap.limiter.AllowRequest(key)
+	})
+}
+
 // principalRate counts a principal's tool calls against its rate (an API
 // key's own, else [rate_limits] per_principal). Only tools/call counts:
 // the housekeeping around calls does not use up a key's calls.
 func (s *Server) principalRate(snap *snapshot) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if headOf(r).Method != "tools/call" {
-				next.ServeHTTP(w, r)
-				return
-			}
-			key, own := principalKey(r)
-			if ok, wait := snap.limiter.AllowPrincipal(key, own); !ok {
-				s.metrics.Limited("principal")
-				s.refuse(w, r, wait, ratelimit.Message(wait), "principal")
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	return s.limitStage("principal", "principal", func(r *http.Request) (bool, time.Duration) {
+		if headOf(r).Method != "tools/call" {
+			return true, 0
+		}
+		key, own := principalKey(r)
+		return snap.limiter.AllowPrincipal(key, own)
+	})
 }
 
 // sessionLimit caps live MCP sessions (sessions.go) at the snapshot's

@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -389,5 +391,44 @@ func TestNewFailsWhole(t *testing.T) {
 	}
 	if _, err := ln.Accept(); err == nil {
 		t.Fatal("the listener is still open after a failed New")
+	}
+}
+
+// TestExpiredKeyEndsItsSessions: a key whose expires time passes is refused
+// at its next request, on the session it opened too, and that session is
+// ended.
+func TestExpiredKeyEndsItsSessions(t *testing.T) {
+	// The go-sdk checks a token's expiry against the real clock too, so
+	// the key expires an hour from now; moat's own clock then jumps past it.
+	start := time.Now().UTC().Truncate(time.Second)
+	var clock atomic.Int64
+	clock.Store(start.UnixNano())
+	tk := newTestKeys(t, "temp")
+	ts := newTestServer(t, testConfig{http: true, now: func() time.Time { return time.Unix(0, clock.Load()) },
+		toml:  keyBlock(tk["temp"], `["*"]`, "expires = "+start.Add(time.Hour).Format(time.RFC3339)),
+		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	key := tk["temp"].secret
+	resp, _ := postMCP(t, ts.url, key, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("initialize: %d", resp.StatusCode)
+	}
+	live := func() bool {
+		for ss := range ts.mcp.Sessions() {
+			if ss.ID() == sid {
+				return true
+			}
+		}
+		return false
+	}
+	if !live() {
+		t.Fatal("no session")
+	}
+	clock.Store(start.Add(2 * time.Hour).UnixNano())
+	if resp, b := postMCP(t, ts.url, key, sid, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"emit","arguments":{}}}`); resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "credential expired") {
+		t.Fatalf("after expiry: %d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), b)
+	}
+	if live() {
+		t.Fatal("the expired key's session is still open")
 	}
 }

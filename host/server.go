@@ -98,6 +98,10 @@ type Options struct {
 	// Listener, when set, is used instead of listening on the config's
 	// address (tests: a listener on 127.0.0.1:0). Serve closes it.
 	Listener net.Listener
+
+	// now is the clock of credential expiry; nil = time.Now. Tests in
+	// this package set it.
+	now func() time.Time
 }
 
 // Server is one running moat: a snapshot of everything the files decide,

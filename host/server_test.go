@@ -42,6 +42,8 @@ type testConfig struct {
 	http bool
 	// noAuth serves HTTP without authentication.
 	noAuth bool
+	// now is the clock of credential expiry; nil = time.Now.
+	now func() time.Time
 }
 
 var (
@@ -81,7 +83,7 @@ func newTestServer(t *testing.T, c testConfig) *testServer {
 		ts.writeTool(name, text)
 	}
 	ts.writeConfig(c.toml)
-	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice}
+	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, now: c.now}
 	if c.http {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -271,9 +271,16 @@ func (s *Server) provisionAuth(ctx context.Context, cfg *manifest.Config, snap *
 	}
 	authn, err := auth.New(ctx, ac, &auth.Options{
 		Logger: s.log,
+		Now:    s.opts.now,
 		OnDecision: func(r *http.Request, d auth.Decision) {
-			if !d.OK {
-				snap.limiter.AuthFailed(d.Addr)
+			if d.OK {
+				return
+			}
+			snap.limiter.AuthFailed(d.Addr)
+			if errors.Is(d.Err, auth.ErrExpired) && d.PrincipalID != "" {
+				// An expired key's sessions end at its first refused
+				// request, as a revoked key's do at the reload.
+				s.endSessions(&changeSet{revoked: map[string]bool{d.PrincipalID: true}})
 			}
 		},
 		Record:     s.authDecision,

@@ -434,7 +434,7 @@ func (a *Authenticator) authenticateKey(secret string) (*Principal, error) {
 		return nil, fmt.Errorf("%w: unknown api key", ErrInvalidToken)
 	}
 	if !k.key.Expires.IsZero() && !a.now().Before(k.key.Expires) {
-		return nil, fmt.Errorf("%w: api key %q expired at %s", ErrExpired, k.key.ID, k.key.Expires.UTC().Format(time.RFC3339))
+		return nil, &expiredKeyError{id: k.key.ID, at: k.key.Expires}
 	}
 	return &Principal{
 		ID:      k.key.ID,
@@ -507,3 +507,16 @@ func clientAddr(r *http.Request) string {
 	}
 	return r.RemoteAddr
 }
+
+// expiredKeyError is ErrExpired for a known API key: the Decision names the
+// key (its id, never its secret), so the host can end its sessions.
+type expiredKeyError struct {
+	id string
+	at time.Time
+}
+
+func (e *expiredKeyError) Error() string {
+	return fmt.Sprintf("%v: api key %q expired at %s", ErrExpired, e.id, e.at.UTC().Format(time.RFC3339))
+}
+
+func (e *expiredKeyError) Is(target error) bool { return target == ErrExpired }

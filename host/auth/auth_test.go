@@ -174,7 +174,7 @@ func TestMiddleware(t *testing.T) {
 		{name: "api key with one character changed", header: hdr("Bearer " + f.secret[:len(f.secret)-1] + flip(f.secret[len(f.secret)-1])),
 			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n", decMethod: MethodAPIKey},
 		{name: "expired api key", header: hdr("Bearer " + f.expired),
-			status: ok401, challenge: challenge("invalid_token", "credential expired"), body: "credential expired\n", decMethod: MethodAPIKey, credential: f.expired},
+			status: ok401, challenge: challenge("invalid_token", "credential expired"), body: "credential expired\n", decMethod: MethodAPIKey, decID: "old", credential: f.expired},
 		{name: "neither key nor jwt", header: hdr("Bearer abcdef"),
 			status: ok401, challenge: challenge("invalid_token", "invalid token"), body: "invalid token\n"},
 		{name: "key prefix with jwt shape", header: hdr("Bearer moat_a.b.c"),

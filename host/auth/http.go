@@ -171,8 +171,11 @@ func (a *Authenticator) report(r *http.Request, p *Principal, err error) error {
 	if err != nil {
 		d.Reason = failureOf(err).reason
 	}
+	var expired *expiredKeyError
 	if p != nil {
 		d.Method, d.PrincipalID = p.Method, p.ID
+	} else if errors.As(err, &expired) {
+		d.Method, d.PrincipalID = MethodAPIKey, expired.id
 	} else if tok, terr := bearerToken(r.Header); terr == nil {
 		if strings.HasPrefix(tok, KeyPrefix) {
 			d.Method = MethodAPIKey

@@ -8,6 +8,9 @@
 //	moat bench [--duration 3s] [--clients 1,4]
 //	moat keys new --id NAME
 //	moat audit verify FILE
+//	moat push MANIFEST oci://HOST/REPO:TAG [--sign KEY]
+//	moat pull REF DIR [--key PUB]...
+//	moat approve (TOOL... | --all) MANIFEST_DIR
 //
 // See README.md for the whole picture and docs/ for each part.
 package main
@@ -55,6 +58,9 @@ usage:
   moat bench [--duration 3s] [--clients 1,4]
   moat keys new --id NAME [--tools a,b] [--scopes x,y] [--expires 720h]
   moat audit verify FILE
+  moat push MANIFEST oci://HOST[:PORT]/REPO:TAG [--sign KEY]
+  moat pull oci://HOST[:PORT]/REPO(:TAG|@sha256:…) DIR [--key PUB]...
+  moat approve (TOOL... | --all) [--lock FILE] MANIFEST_DIR
 
 Run "moat COMMAND --help" for a command's flags.
 `
@@ -83,6 +89,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdKeys(ctx, rest, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, stdout, stderr)
+	case "push":
+		return cmdPush(ctx, rest, stdout, stderr)
+	case "pull":
+		return cmdPull(ctx, rest, stdout, stderr)
+	case "approve":
+		return cmdApprove(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -161,8 +161,11 @@ func stringAtLine(data []byte, line func(string) int, key string) (string, error
 		return "", fmt.Errorf("%s: write it as one line `%s = \"path\"` to publish the tool", key, key)
 	}
 	end := strings.IndexByte(v[1:], v[0])
-	if end < 0 || strings.ContainsRune(v[1:1+end], '\\') {
-		return "", fmt.Errorf("%s: write the path without escapes to publish the tool", key)
+	if end <= 0 || strings.ContainsRune(v[1:1+end], '\\') {
+		return "", fmt.Errorf("%s: write the path as one plain string without escapes to publish the tool", key)
+	}
+	if rest := strings.TrimSpace(v[2+end:]); rest != "" && !strings.HasPrefix(rest, "#") {
+		return "", fmt.Errorf("%s: write the path as one plain string without escapes to publish the tool", key)
 	}
 	return v[1 : 1+end], nil
 }

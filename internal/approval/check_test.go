@@ -54,7 +54,9 @@ func TestCheck(t *testing.T) {
 			`~ output_schema "" → "{\"type\":\"object\"}"`},
 
 		// Widening: held.
-		{"new mount", func(t *Tool) { t.Grants.Mounts = append(t.Grants.Mounts, Mount{Guest: "/home", Host: "/home", ReadOnly: true}) }, Held,
+		{"new mount", func(t *Tool) {
+			t.Grants.Mounts = append(t.Grants.Mounts, Mount{Guest: "/home", Host: "/home", ReadOnly: true})
+		}, Held,
 			"+ mount /home ro (host /home)"},
 		{"ro to rw", func(t *Tool) { t.Grants.Mounts[0].ReadOnly = false }, Held, "~ mount /data ro → rw"},
 		{"mount host moved", func(t *Tool) { t.Grants.Mounts[0].Host = "/etc" }, Held, "~ mount /data host /srv/data → /etc"},

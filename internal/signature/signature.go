@@ -237,7 +237,7 @@ func (k keypair) GetHashAlgorithm() protocommon.HashAlgorithm { return k.s.alg.G
 func (k keypair) GetSigningAlgorithm() protocommon.PublicKeyDetails {
 	return k.s.alg.GetSignatureAlgorithm()
 }
-func (k keypair) GetHint() []byte                 { return []byte(k.s.hint) }
+func (k keypair) GetHint() []byte { return []byte(k.s.hint) }
 func (k keypair) GetKeyAlgorithm() string {
 	if _, ok := k.s.signer.Public().(ed25519.PublicKey); ok {
 		return "ED25519"

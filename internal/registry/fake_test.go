@@ -24,8 +24,21 @@ type fakeRegistry struct {
 	types     map[string]string // media type by digest
 	tags      map[string]string // tag → digest
 	uploads   int
-	// serve, when it returns true, has answered the request itself.
+	// serve, when it returns true, has answered the request itself. Set
+	// it with setServe.
 	serve func(w http.ResponseWriter, r *http.Request) bool
+}
+
+func (f *fakeRegistry) setServe(fn func(w http.ResponseWriter, r *http.Request) bool) {
+	f.mu.Lock()
+	f.serve = fn
+	f.mu.Unlock()
+}
+
+func (f *fakeRegistry) blobLen(d string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.blobs[d])
 }
 
 func newFake(t *testing.T) (*fakeRegistry, string) {
@@ -41,7 +54,10 @@ func sum(b []byte) string {
 }
 
 func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if f.serve != nil && f.serve(w, r) {
+	f.mu.Lock()
+	serve := f.serve
+	f.mu.Unlock()
+	if serve != nil && serve(w, r) {
 		return
 	}
 	f.mu.Lock()

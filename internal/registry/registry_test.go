@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,7 +98,10 @@ func TestSignatureReferrers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The referrers tag schema: the registry has no referrers API.
-	if _, ok := f.tags[strings.Replace(d, ":", "-", 1)]; !ok {
+	f.mu.Lock()
+	_, ok := f.tags[strings.Replace(d, ":", "-", 1)]
+	f.mu.Unlock()
+	if !ok {
 		t.Fatalf("no referrers tag; tags: %v", f.tags)
 	}
 	a, err := Pull(context.Background(), ref, opts())
@@ -211,7 +215,7 @@ func TestRegistryLies(t *testing.T) {
 		}, ErrDigest},
 		{"wrong blob content", func(w http.ResponseWriter, r *http.Request) bool {
 			if strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
-				n := len(f.blobs[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]])
+				n := f.blobLen(r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:])
 				w.Write(bytes.Repeat([]byte("x"), n))
 				return true
 			}
@@ -237,8 +241,8 @@ func TestRegistryLies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f.serve = c.serve
-			defer func() { f.serve = nil }()
+			f.setServe(c.serve)
+			defer f.setServe(nil)
 			o := opts()
 			o.HeaderTimeout = 200 * time.Millisecond
 			_, err := Fetch(context.Background(), ref, t.TempDir()+"/c", o)
@@ -374,17 +378,22 @@ func TestTransportRules(t *testing.T) {
 
 func TestCredentials(t *testing.T) {
 	f, host := newFake(t)
-	var got []string
-	f.serve = func(w http.ResponseWriter, r *http.Request) bool {
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	f.setServe(func(w http.ResponseWriter, r *http.Request) bool {
 		u, p, ok := r.BasicAuth()
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 			w.WriteHeader(http.StatusUnauthorized)
 			return true
 		}
+		mu.Lock()
 		got = append(got, u+":"+p)
+		mu.Unlock()
 		return false
-	}
+	})
 	env := map[string]string{EnvHost: host, EnvUsername: "alice", EnvPassword: "s3cret"}
 	o := opts()
 	o.Getenv = func(k string) string { return env[k] }

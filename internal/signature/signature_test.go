@@ -18,7 +18,7 @@ const (
 	digestB = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
 
-func pemPrivate(t *testing.T, k any) []byte {
+func pemPrivate(t testing.TB, k any) []byte {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
@@ -37,7 +37,7 @@ func pemPublic(t *testing.T, k any) []byte {
 }
 
 // keys returns an ECDSA P-256 and an Ed25519 signer with their public keys.
-func keys(t *testing.T) (ec, ed *Signer) {
+func keys(t testing.TB) (ec, ed *Signer) {
 	t.Helper()
 	eck, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	_, edk, _ := ed25519.GenerateKey(rand.Reader)

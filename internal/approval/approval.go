@@ -12,7 +12,8 @@
 //
 // # Guarantees
 //
-//   - A changed name, title, description or schema, and every widening of
+//   - A changed name, title, description, schema or annotation (hint),
+//     and every widening of
 //     a grant (a new mount, rw where ro was, another mount host, a new net
 //     host, method, plain-http host, private address or header host, bigger
 //     net or call limits, a clock or randomness grant, a weaker isolation,
@@ -28,6 +29,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -36,13 +38,18 @@ import (
 // Tool is what the lock knows of one tool, filled from manifest.Tool by
 // FromManifest (or by hand in tests).
 type Tool struct {
-	Name           string
-	Title          string
-	Description    string
-	InputSchema    json.RawMessage // nil: none
-	OutputSchema   json.RawMessage // nil: none
-	ModuleDigest   string          // "sha256:<hex>" of the module
-	ManifestDigest string          // "sha256:<hex>" of the manifest file
+	Name         string
+	Title        string
+	Description  string
+	InputSchema  json.RawMessage // nil: none
+	OutputSchema json.RawMessage // nil: none
+	// Annotations are the MCP hints the manifest sets ("read_only",
+	// "destructive", "idempotent", "open_world"); unset ones are absent.
+	// Clients base confirmation prompts on them, so a flipped hint is
+	// held like a changed description.
+	Annotations    map[string]bool
+	ModuleDigest   string // "sha256:<hex>" of the module
+	ManifestDigest string // "sha256:<hex>" of the manifest file
 	Grants         Grants
 }
 
@@ -116,6 +123,7 @@ type Entry struct {
 	Description  string          `json:"description,omitempty"`
 	InputSchema  json.RawMessage `json:"input_schema,omitempty"`
 	OutputSchema json.RawMessage `json:"output_schema,omitempty"`
+	Annotations  map[string]bool `json:"annotations,omitempty"`
 	Grants       Grants          `json:"grants"`
 }
 
@@ -139,7 +147,8 @@ func NewEntry(t Tool) Entry {
 		Module: t.ModuleDigest, Manifest: t.ManifestDigest,
 		Title: t.Title, Description: t.Description,
 		InputSchema: canonical(t.InputSchema), OutputSchema: canonical(t.OutputSchema),
-		Grants: g,
+		Annotations: maps.Clone(t.Annotations),
+		Grants:      g,
 	}
 	e.Interface = interfaceDigest(t.Name, e)
 	return e

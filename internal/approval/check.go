@@ -2,6 +2,7 @@ package approval
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,6 +119,13 @@ func compare(a, b Entry) Diff {
 	if string(a.OutputSchema) != string(b.OutputSchema) {
 		f.add(Changed, "~ output_schema %s → %s", quote(string(a.OutputSchema)), quote(string(b.OutputSchema)))
 	}
+	for _, k := range slices.Sorted(maps.Keys(union(a.Annotations, b.Annotations))) {
+		av, aok := a.Annotations[k]
+		bv, bok := b.Annotations[k]
+		if av != bv || aok != bok {
+			f.add(Changed, "~ annotations.%s %s → %s", k, hint(av, aok), hint(bv, bok))
+		}
+	}
 	if a.Interface != b.Interface && len(f.d) == 0 {
 		// The texts are equal but the digest is not: a lock edited by
 		// hand, or a renamed tool. Either way, not what was approved.
@@ -131,6 +139,22 @@ func compare(a, b Entry) Diff {
 		f.add(Updated, "~ manifest %s → %s", a.Manifest, b.Manifest)
 	}
 	return f.d
+}
+
+func union(a, b map[string]bool) map[string]bool {
+	m := maps.Clone(a)
+	if m == nil {
+		m = map[string]bool{}
+	}
+	maps.Copy(m, b)
+	return m
+}
+
+func hint(v, set bool) string {
+	if !set {
+		return "(unset)"
+	}
+	return strconv.FormatBool(v)
 }
 
 // quote shows a text on one line, cut at 2 KiB so a log line stays

@@ -53,6 +53,9 @@ func TestCheck(t *testing.T) {
 		{"output schema added", func(t *Tool) { t.OutputSchema = json.RawMessage(`{"type":"object"}`) }, Held,
 			`~ output_schema "" → "{\"type\":\"object\"}"`},
 
+		{"hint flipped", func(t *Tool) { t.Annotations = map[string]bool{"destructive": false} }, Held,
+			"~ annotations.destructive (unset) → false"},
+
 		// Widening: held.
 		{"new mount", func(t *Tool) {
 			t.Grants.Mounts = append(t.Grants.Mounts, Mount{Guest: "/home", Host: "/home", ReadOnly: true})
@@ -231,6 +234,8 @@ required_scopes = ["a"]
 host = "data"
 guest = "/data"
 mode = "rw"
+[annotations]
+idempotent = true
 [limits]
 memory = "32MiB"
 `
@@ -248,7 +253,7 @@ memory = "32MiB"
 	}
 	if got.Name != "echo" || got.Description != "Echoes." || got.ModuleDigest != "sha256:"+mt.SHA256 ||
 		len(got.Grants.Mounts) != 1 || got.Grants.Mounts[0].ReadOnly || got.Grants.Limits.Memory != 32<<20 ||
-		!reflect.DeepEqual(got.Grants.RequiredScopes, []string{"a"}) || !strings.HasPrefix(got.ManifestDigest, "sha256:") {
+		!reflect.DeepEqual(got.Grants.RequiredScopes, []string{"a"}) || !reflect.DeepEqual(got.Annotations, map[string]bool{"idempotent": true}) || !strings.HasPrefix(got.ManifestDigest, "sha256:") {
 		t.Fatalf("FromManifest = %+v", got)
 	}
 }

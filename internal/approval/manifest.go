@@ -38,6 +38,17 @@ func FromManifest(t *manifest.Tool, manifestData []byte) (Tool, error) {
 		ModuleDigest:   "sha256:" + t.SHA256,
 		ManifestDigest: "sha256:" + hex.EncodeToString(ms[:]),
 	}
+	for k, v := range map[string]*bool{
+		"read_only": t.Annotations.ReadOnly, "destructive": t.Annotations.Destructive,
+		"idempotent": t.Annotations.Idempotent, "open_world": t.Annotations.OpenWorld,
+	} {
+		if v != nil {
+			if out.Annotations == nil {
+				out.Annotations = map[string]bool{}
+			}
+			out.Annotations[k] = *v
+		}
+	}
 	g := &out.Grants
 	for _, m := range t.Mounts {
 		g.Mounts = append(g.Mounts, Mount{Guest: m.Guest, Host: m.Host, ReadOnly: m.ReadOnly})

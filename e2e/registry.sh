@@ -69,7 +69,7 @@ done
 (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || die "docker-registry did not listen on $HOST within 10 s"
 log "docker-registry on $HOST"
 
-(cd "$ROOT" && go build -o "$WORK/moat" ./cmd/moat && go build -o "$WORK/ocibad" ./e2e/ocibad)
+(cd "$ROOT" && go build -o "$WORK/moat" ./cmd/moat && go build -o "$WORK/ocitest" ./e2e/ocitest)
 MOAT="$WORK/moat"
 # No ambient registry credentials.
 export DOCKER_CONFIG="$WORK/docker"
@@ -113,11 +113,11 @@ ok "pull by digest, Ed25519 signature verified"
 # 2. Bad cases.
 ZERO="sha256:$(printf '0%.0s' $(seq 1 64))"
 refused "wrong digest" "registry request failed" "$MOAT" pull "oci://$HOST/moat/hello_c@$ZERO" "$WORK/x1"
-OTHER="$("$WORK/ocibad" other-type "$HOST" moat/bad)"
+OTHER="$("$WORK/ocitest" other-type "$HOST" moat/bad)"
 refused "artifact of another type" "not a moat tool artifact" "$MOAT" pull "oci://$HOST/moat/bad@$OTHER" "$WORK/x2"
-NOTTOML="$("$WORK/ocibad" not-toml "$HOST" moat/bad)"
+NOTTOML="$("$WORK/ocitest" not-toml "$HOST" moat/bad)"
 refused "manifest layer that is not TOML" "invalid manifest layer" "$MOAT" pull "oci://$HOST/moat/bad@$NOTTOML" "$WORK/x3"
-BIG="$("$WORK/ocibad" big-module "$HOST" moat/bad)"
+BIG="$("$WORK/ocitest" big-module "$HOST" moat/bad)"
 refused "module layer over the size cap" "too large" "$MOAT" pull "oci://$HOST/moat/bad@$BIG" "$WORK/x4"
 refused "signature by another key" "signed by another key" "$MOAT" pull "oci://$HOST/moat/hello_c@$DIGEST" "$WORK/x5" --key <(openssl pkey -in "$WORK/other.key" -pubout)
 mkdir -p "$WORK/unsigned"
@@ -126,8 +126,33 @@ sed -e 's|^module .*|module = "hello_c.wasm"|' -e 's|^description .*|description
   "$ROOT/manifests/hello_c.toml" >"$WORK/unsigned/hello_c.toml"
 UNSIGNED="$("$MOAT" push "$WORK/unsigned/hello_c.toml" "oci://$HOST/moat/hello_c:unsigned" 2>/dev/null)"
 refused "unsigned artifact where a key is required" "artifact is not signed" "$MOAT" pull "oci://$HOST/moat/hello_c@$UNSIGNED" "$WORK/x6" --key "$WORK/pub.pem"
-"$WORK/ocibad" copy-sig "$HOST" moat/hello_c "$DIGEST" "$UNSIGNED" >/dev/null
+"$WORK/ocitest" copy-sig "$HOST" moat/hello_c "$DIGEST" "$UNSIGNED" >/dev/null
 refused "signature over another digest" "signature over another digest" "$MOAT" pull "oci://$HOST/moat/hello_c@$UNSIGNED" "$WORK/x7" --key "$WORK/pub.pem"
+# 3. The manifest loader's path (registry.FetchVerified), as moat serve
+#    uses it for module = "oci://…@sha256:…" with signed_by.
+CACHE="$WORK/cache"
+"$WORK/ocitest" fetch "oci://$HOST/moat/hello_c@$DIGEST" "$CACHE" "$WORK/pub.pem" >"$WORK/out" 2>&1 || { cat "$WORK/out" >&2; die "fetch by digest"; }
+grep -q "signed by $WORK/pub.pem" "$WORK/out" || die "fetch did not report the signer: $(cat "$WORK/out")"
+ok "fetch by digest into the cache, signature verified"
+refused "a tag where a digest is required" "a tag is not a digest" "$WORK/ocitest" fetch "oci://$HOST/moat/hello_c:v1" "$CACHE"
+refused "unsigned artifact with signed_by" "artifact is not signed" "$WORK/ocitest" fetch "oci://$HOST/moat/bad@$NOTTOML" "$WORK/cache-nt" "$WORK/pub.pem"
+refused "fetch: signature over another digest" "signature over another digest" "$WORK/ocitest" fetch "oci://$HOST/moat/hello_c@$UNSIGNED" "$CACHE" "$WORK/pub.pem"
+refused "fetch: artifact of another type" "not a moat tool artifact" "$WORK/ocitest" fetch "oci://$HOST/moat/bad@$OTHER" "$CACHE"
+refused "fetch: module layer over the size cap" "too large" "$WORK/ocitest" fetch "oci://$HOST/moat/bad@$BIG" "$CACHE"
+
+# A registry outage does not stop a restart: stop it, fetch from the cache.
+kill -TERM "$REG_PID"; wait "$REG_PID" 2>/dev/null || true; REG_PID=""
+"$WORK/ocitest" fetch "oci://$HOST/moat/hello_c@$DIGEST" "$CACHE" "$WORK/pub.pem" >/dev/null 2>&1 || die "cached fetch needed the registry"
+ok "registry stopped: served from the cache, signature re-verified"
+# A cache entry tampered on disk is refused, not served.
+ENTRY="$CACHE/sha256/${DIGEST#sha256:}"
+MODBLOB="$ENTRY/blobs/$(sha256sum "$ROOT/tools/hello_c/hello_c.wasm" | cut -c1-64)"
+[ -f "$MODBLOB" ] || die "no cached module at $MODBLOB"
+chmod u+w "$MODBLOB"; printf 'x' >>"$MODBLOB"
+refused "a cache entry tampered on disk" "bad cache entry" "$WORK/ocitest" fetch "oci://$HOST/moat/hello_c@$DIGEST" "$CACHE" "$WORK/pub.pem"
+rm -rf "$ENTRY"; mkdir -p "$ENTRY"; chmod 0777 "$ENTRY"
+refused "a cache folder others can write" "insecure cache folder" "$WORK/ocitest" fetch "oci://$HOST/moat/hello_c@$DIGEST" "$CACHE"
+
 for d in "$WORK"/x*; do [ ! -e "$d" ] || [ -z "$(ls -A "$d")" ] || die "a refused pull wrote files into $d"; done
 ok "no refused pull wrote a file"
 

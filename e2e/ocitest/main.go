@@ -1,18 +1,25 @@
-// Command ocibad puts hostile artifacts into a loopback OCI registry for
-// e2e/registry.sh, speaking the distribution API with net/http only (the
-// OCI client of moat, oras-go, stays inside internal/registry). Each
-// subcommand prints the digest of what it pushed.
+// Command ocitest is e2e/registry.sh's helper. Its first four subcommands
+// put hostile artifacts into a loopback OCI registry, speaking the
+// distribution API with net/http only (moat's OCI client, oras-go, stays
+// inside internal/registry), and print the digest of what they pushed:
 //
-//	ocibad other-type   HOST REPO          an artifact of another artifactType
-//	ocibad not-toml     HOST REPO          a moat artifact whose manifest layer is not TOML
-//	ocibad big-module   HOST REPO          a moat artifact whose module layer is over 256 MiB
-//	ocibad copy-sig     HOST REPO FROM TO  attach FROM's signature bundle to TO
+//	ocitest other-type   HOST REPO          an artifact of another artifactType
+//	ocitest not-toml     HOST REPO          a moat artifact whose manifest layer is not TOML
+//	ocitest big-module   HOST REPO          a moat artifact whose module layer is over 256 MiB
+//	ocitest copy-sig     HOST REPO FROM TO  attach FROM's signature bundle to TO
+//
+// The fifth loads a module the way the manifest loader does for
+// module = "oci://…" with signed_by, through registry.FetchVerified, and
+// prints the module's digest and the key that signed it:
+//
+//	ocitest fetch REF CACHE_DIR [PUB...]
 //
 // Loopback only: it refuses any other host.
 package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,14 +30,21 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/moatmcp/moat/internal/registry"
+	"github.com/moatmcp/moat/internal/signature"
 )
 
 var client = &http.Client{Timeout: 60 * time.Second}
 
 func main() {
 	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: ocibad other-type|not-toml|big-module|copy-sig HOST REPO [FROM TO]")
+		fmt.Fprintln(os.Stderr, "usage: ocitest other-type|not-toml|big-module|copy-sig HOST REPO [FROM TO] | fetch REF CACHE_DIR [PUB...]")
 		os.Exit(2)
+	}
+	if os.Args[1] == "fetch" {
+		fetch(os.Args[2], os.Args[3], os.Args[4:])
+		return
 	}
 	cmd, host, repo := os.Args[1], os.Args[2], os.Args[3]
 	h, _, err := net.SplitHostPort(host)
@@ -229,7 +243,29 @@ func do(method, url, contentType string, body io.Reader, size int64, want int) *
 	return resp
 }
 
+// fetch is the manifest loader's path for an oci:// module, by digest
+// only, with the signed_by keys given.
+func fetch(ref, cache string, keyFiles []string) {
+	var keys []signature.PublicKey
+	for _, f := range keyFiles {
+		k, err := signature.LoadPublicKey(f)
+		if err != nil {
+			fail(err)
+		}
+		keys = append(keys, k)
+	}
+	a, k, err := registry.FetchVerified(context.Background(), ref, cache, keys, &registry.Options{Timeout: time.Minute})
+	if err != nil {
+		fail(err)
+	}
+	signer := "unsigned"
+	if k != nil {
+		signer = "signed by " + k.Name
+	}
+	fmt.Printf("module %s %s\n", a.ModuleDigest(), signer)
+}
+
 func fail(err error) {
-	fmt.Fprintln(os.Stderr, "ocibad:", err)
+	fmt.Fprintln(os.Stderr, "ocitest:", err)
 	os.Exit(1)
 }

@@ -50,7 +50,12 @@ type Tool struct {
 	Annotations    map[string]bool
 	ModuleDigest   string // "sha256:<hex>" of the module
 	ManifestDigest string // "sha256:<hex>" of the manifest file
-	Grants         Grants
+	// ManifestText is the manifest file as loaded. The lock keeps it so
+	// that after a restart the host can rebuild the approved version of a
+	// held tool (manifest.Parse on this text; its module by digest from
+	// the OCI cache). nil: not kept.
+	ManifestText []byte
+	Grants       Grants
 }
 
 // Grants is the power a tool is given, as the lock records it: enough to
@@ -116,9 +121,12 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // Entry is one tool's record in moat.lock.
 type Entry struct {
-	Module       string          `json:"module"`    // "sha256:<hex>"
-	Manifest     string          `json:"manifest"`  // "sha256:<hex>"
-	Interface    string          `json:"interface"` // "sha256:<hex>" of name, title, description, schemas
+	Module    string `json:"module"`    // "sha256:<hex>"
+	Manifest  string `json:"manifest"`  // "sha256:<hex>"
+	Interface string `json:"interface"` // "sha256:<hex>" of name, title, description, schemas
+	// ManifestText is the approved manifest file, to rebuild the approved
+	// version of a held tool after a restart; its sha256 is Manifest.
+	ManifestText string          `json:"manifest_text,omitempty"`
 	Title        string          `json:"title,omitempty"`
 	Description  string          `json:"description,omitempty"`
 	InputSchema  json.RawMessage `json:"input_schema,omitempty"`
@@ -144,7 +152,7 @@ func NewEntry(t Tool) Entry {
 		g.Net = &n
 	}
 	e := Entry{
-		Module: t.ModuleDigest, Manifest: t.ManifestDigest,
+		Module: t.ModuleDigest, Manifest: t.ManifestDigest, ManifestText: string(t.ManifestText),
 		Title: t.Title, Description: t.Description,
 		InputSchema: canonical(t.InputSchema), OutputSchema: canonical(t.OutputSchema),
 		Annotations: maps.Clone(t.Annotations),

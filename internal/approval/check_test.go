@@ -161,12 +161,13 @@ func TestLockRoundTrip(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	cases := map[string]string{
-		"not json":      "{",
-		"unknown field": `{"version":1,"tools":{},"extra":1}`,
-		"other version": `{"version":2,"tools":{}}`,
-		"trailing":      `{"version":1,"tools":{}} {}`,
-		"entry field":   `{"version":1,"tools":{"x":{"module":"","manifest":"","interface":"","grants":{"limits":{"memory":0,"timeout":"1s","max_input":0,"max_output":0,"max_concurrency":0}},"trust_me":true}}}`,
-		"bad duration":  `{"version":1,"tools":{"x":{"module":"","manifest":"","interface":"","grants":{"limits":{"timeout":"soon"}}}}}`,
+		"not json":                 "{",
+		"unknown field":            `{"version":1,"tools":{},"extra":1}`,
+		"other version":            `{"version":2,"tools":{}}`,
+		"trailing":                 `{"version":1,"tools":{}} {}`,
+		"entry field":              `{"version":1,"tools":{"x":{"module":"","manifest":"","interface":"","grants":{"limits":{"memory":0,"timeout":"1s","max_input":0,"max_output":0,"max_concurrency":0}},"trust_me":true}}}`,
+		"text differs from digest": `{"version":1,"tools":{"x":{"module":"","manifest":"sha256:00","manifest_text":"name = 1","interface":"","grants":{"limits":{"memory":0,"timeout":"1s","max_input":0,"max_output":0,"max_concurrency":0}}}}}`,
+		"bad duration":             `{"version":1,"tools":{"x":{"module":"","manifest":"","interface":"","grants":{"limits":{"timeout":"soon"}}}}}`,
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -250,6 +251,9 @@ memory = "32MiB"
 	got, err := FromManifest(mt, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if e := NewEntry(got); e.ManifestText != src || "sha256:"+hexSum(e.ManifestText) != e.Manifest {
+		t.Fatalf("entry does not keep the manifest: %q %s", e.ManifestText, e.Manifest)
 	}
 	if got.Name != "echo" || got.Description != "Echoes." || got.ModuleDigest != "sha256:"+mt.SHA256 ||
 		len(got.Grants.Mounts) != 1 || got.Grants.Mounts[0].ReadOnly || got.Grants.Limits.Memory != 32<<20 ||

@@ -2,6 +2,8 @@ package approval
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,6 +85,9 @@ func Parse(data []byte) (*Lock, error) {
 	}
 	// The file holds schemas indented; compare them as NewEntry makes them.
 	for name, e := range l.Tools {
+		if e.ManifestText != "" && "sha256:"+hexSum(e.ManifestText) != e.Manifest {
+			return nil, fmt.Errorf("%w: tool %q: manifest_text does not match its digest %s", ErrLock, name, e.Manifest)
+		}
 		e.InputSchema, e.OutputSchema = canonical(e.InputSchema), canonical(e.OutputSchema)
 		l.Tools[name] = e
 	}
@@ -95,6 +100,11 @@ func (l *Lock) Check(t Tool) (Decision, Diff) {
 		return Check(&e, t)
 	}
 	return Check(nil, t)
+}
+
+func hexSum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
 }
 
 // Approve records t as approved, replacing its entry.

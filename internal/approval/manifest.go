@@ -37,6 +37,7 @@ func FromManifest(t *manifest.Tool, manifestData []byte) (Tool, error) {
 		OutputSchema:   t.OutputSchema,
 		ModuleDigest:   "sha256:" + t.SHA256,
 		ManifestDigest: "sha256:" + hex.EncodeToString(ms[:]),
+		ManifestText:   manifestData,
 	}
 	for k, v := range map[string]*bool{
 		"read_only": t.Annotations.ReadOnly, "destructive": t.Annotations.Destructive,

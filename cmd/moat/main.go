@@ -10,6 +10,9 @@
 //	moat bench [--duration 3s] [--clients 1,4]
 //	moat keys new --id NAME
 //	moat audit verify FILE
+//	moat push MANIFEST oci://HOST/REPO:TAG [--sign KEY]
+//	moat pull REF DIR [--key PUB]...
+//	moat approve (TOOL... | --all) MANIFEST_DIR
 //	moat version
 //	moat completion bash|zsh
 //
@@ -61,6 +64,9 @@ usage:
   moat bench [--duration 3s] [--clients 1,4]
   moat keys new --id NAME [--tools a,b] [--scopes x,y] [--expires 720h]
   moat audit verify FILE
+  moat push MANIFEST oci://HOST[:PORT]/REPO:TAG [--sign KEY]
+  moat pull oci://HOST[:PORT]/REPO(:TAG|@sha256:…) DIR [--key PUB]...
+  moat approve (TOOL... | --all) [--lock FILE] MANIFEST_DIR
   moat version
   moat completion bash|zsh
 
@@ -96,6 +102,9 @@ func init() {
 		{"bench", noStdin(cmdBench)},
 		{"keys", noStdin(cmdKeys)},
 		{"audit", noStdin(cmdAudit)},
+		{"push", noStdin(cmdPush)},
+		{"pull", noStdin(cmdPull)},
+		{"approve", noStdin(cmdApprove)},
 		{"version", noStdin(cmdVersion)},
 		{"completion", noStdin(cmdCompletion)},
 	}

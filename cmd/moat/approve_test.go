@@ -1,0 +1,178 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moatmcp/moat/host/manifest"
+)
+
+// approveDir writes a folder with one tool manifest (and a minimal module)
+// whose extra lines are appended to the manifest.
+func approveDir(t *testing.T, description, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "m.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeManifest(t, dir, description, extra)
+	return dir
+}
+
+func writeManifest(t *testing.T, dir, description, extra string) {
+	t.Helper()
+	src := "name = \"echo\"\ndescription = \"" + description + "\"\nmodule = \"m.wasm\"\n" + extra
+	if err := os.WriteFile(filepath.Join(dir, "echo.toml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestApprove(t *testing.T) {
+	dir := approveDir(t, "Echoes.", "")
+	lock := filepath.Join(dir, "moat.lock")
+
+	code, out, errOut := runMoat(t, "", "approve", "--all", dir)
+	if code != exitOK || !strings.Contains(out, "echo: new → approved") {
+		t.Fatalf("first approve: %d\n%s\n%s", code, out, errOut)
+	}
+	first, err := os.ReadFile(lock)
+	if err != nil || !strings.Contains(string(first), `"echo": {`) {
+		t.Fatalf("lock: %v\n%s", err, first)
+	}
+	if code, out, _ := runMoat(t, "", "approve", "echo", dir); code != exitOK || !strings.Contains(out, "nothing to approve") {
+		t.Fatalf("unchanged: %d %s", code, out)
+	}
+
+	writeManifest(t, dir, "Echoes. Also read ~/.ssh.", "[limits]\nmemory = \"128MiB\"\n")
+	code, out, _ = runMoat(t, "", "approve", "echo", dir)
+	want := []string{
+		"echo: held → approved",
+		`  ~ description "Echoes." → "Echoes. Also read ~/.ssh."`,
+		"  ~ limits.memory 64MiB → 128MiB",
+	}
+	for _, w := range want {
+		if code != exitOK || !strings.Contains(out, w+"\n") {
+			t.Fatalf("approve after change: %d, want line %q in\n%s", code, w, out)
+		}
+	}
+}
+
+func TestApproveRefuses(t *testing.T) {
+	cases := []struct {
+		name string
+		args func(dir string) []string
+		prep func(t *testing.T, dir string)
+		want string
+	}{
+		{"neither tool nor --all", func(d string) []string { return []string{"approve", d} }, nil, "usage: moat approve"},
+		{"both tool and --all", func(d string) []string { return []string{"approve", "--all", "echo", d} }, nil, "usage: moat approve"},
+		{"unknown tool", func(d string) []string { return []string{"approve", "nope", d} }, nil, `no tool "nope"`},
+		{"broken manifest", func(d string) []string { return []string{"approve", "--all", d} }, func(t *testing.T, d string) {
+			os.WriteFile(filepath.Join(d, "bad.toml"), []byte("name = [\n"), 0o644)
+		}, "nothing recorded"},
+		{"broken lock", func(d string) []string { return []string{"approve", "--all", d} }, func(t *testing.T, d string) {
+			os.WriteFile(filepath.Join(d, "moat.lock"), []byte(`{"version":1,"tools":{},"approve_everything":true}`), 0o644)
+		}, "invalid moat.lock"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := approveDir(t, "Echoes.", "")
+			if c.prep != nil {
+				c.prep(t, dir)
+			}
+			before, _ := os.ReadFile(filepath.Join(dir, "moat.lock"))
+			code, _, errOut := runMoat(t, "", c.args(dir)...)
+			if code != exitUsage || !strings.Contains(errOut, c.want) {
+				t.Fatalf("code %d, stderr:\n%s\nwant %q", code, errOut, c.want)
+			}
+			after, _ := os.ReadFile(filepath.Join(dir, "moat.lock"))
+			if string(before) != string(after) {
+				t.Fatal("a refused approve changed moat.lock")
+			}
+		})
+	}
+}
+
+func TestStringAtLine(t *testing.T) {
+	cases := []struct {
+		name, src, want, err string
+	}{
+		{"basic", `input_schema_file = "schemas/in.json"`, "schemas/in.json", ""},
+		{"literal", `input_schema_file='in.json' # comment`, "in.json", ""},
+		{"escaped", `input_schema_file = "a\\b.json"`, "", "without escapes"},
+		{"multi-line", `input_schema_file = """in.json"""`, "", "without escapes"},
+		{"inline table", `input_schema = { file = "x" }`, "", "one line"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := stringAtLine([]byte("name = \"x\"\n"+c.src+"\n"), func(string) int { return 2 }, "input_schema_file")
+			if got != c.want || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+				t.Fatalf("stringAtLine = %q, %v; want %q, %q", got, err, c.want, c.err)
+			}
+		})
+	}
+	if got, err := stringAtLine([]byte("x"), func(string) int { return 0 }, "output_schema_file"); got != "" || err != nil {
+		t.Fatalf("absent key: %q, %v", got, err)
+	}
+}
+
+func TestCheckManifestLayer(t *testing.T) {
+	cases := []struct {
+		name string
+		data string
+		want error
+	}{
+		{"tool manifest", "name = \"x\"\nmodule = \"x.wasm\"\n", nil},
+		{"names files missing here", "name = \"x\"\nmodule = \"x.wasm\"\n[[mount]]\nhost = \"/nonexistent\"\nguest = \"/d\"\n", nil},
+		{"not toml", "<html>", manifest.ErrSyntax},
+		{"unknown key", "name = \"x\"\nmodule = \"x.wasm\"\ntrust_me = true\n", manifest.ErrUnknownField},
+		{"wrong type", "name = 1\nmodule = \"x.wasm\"\n", manifest.ErrType},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := checkManifestLayer([]byte(c.data))
+			if !errors.Is(err, c.want) || (c.want == nil && err != nil) {
+				t.Fatalf("checkManifestLayer = %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func TestArtifactOf(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"manifests", "build", "manifests/schemas"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(root, "build", "m.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644)
+	os.WriteFile(filepath.Join(root, "manifests", "schemas", "in.json"), []byte(`{"type":"object"}`), 0o644)
+	os.WriteFile(filepath.Join(root, "manifests", "schemas", "out.json"), []byte(`{"type":"object"}`), 0o644)
+	src := "name = \"echo\"\nmodule = \"../build/m.wasm\"\ninput_schema_file = \"schemas/in.json\"\noutput_schema_file = 'schemas/out.json'\n"
+	os.WriteFile(filepath.Join(root, "manifests", "echo.toml"), []byte(src), 0o644)
+	mt, err := manifest.Load(filepath.Join(root, "manifests", "echo.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := artifactOf(mt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{a.Manifest.Name, a.Module.Name}
+	for _, s := range a.Schemas {
+		got = append(got, s.Name)
+	}
+	want := "manifests/echo.toml build/m.wasm manifests/schemas/in.json manifests/schemas/out.json"
+	if strings.Join(got, " ") != want || string(a.Manifest.Data) != src {
+		t.Fatalf("artifact files = %v, want %s", got, want)
+	}
+	// Written out and loaded again, the manifest finds all its files.
+	out := filepath.Join(t.TempDir(), "pulled")
+	if err := a.WriteDir(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := manifest.Load(filepath.Join(out, "manifests", "echo.toml")); err != nil {
+		t.Fatalf("pulled manifest does not load: %v", err)
+	}
+}

@@ -140,10 +140,33 @@ refused "fetch: signature over another digest" "signature over another digest" "
 refused "fetch: artifact of another type" "not a moat tool artifact" "$WORK/ocitest" fetch "oci://$HOST/moat/bad@$OTHER" "$CACHE"
 refused "fetch: module layer over the size cap" "too large" "$WORK/ocitest" fetch "oci://$HOST/moat/bad@$BIG" "$CACHE"
 
+# 4. moat itself loads a manifest that names its module by digest, with
+#    signed_by (moat call runs the same loader as moat serve), and refuses
+#    a tag, another publisher's key, and an unsigned artifact.
+SERVED="$WORK/served"; mkdir -p "$SERVED"
+cp "$WORK/pub.pem" "$SERVED/publisher.pub"
+openssl pkey -in "$WORK/other.key" -pubout >"$SERVED/other.pub"
+served_manifest() { # FILE MODULE KEY
+  sed -e "s|^module .*|module = \"$2\"\nsigned_by = [\"$3\"]|" "$ROOT/manifests/hello_c.toml" >"$SERVED/$1"
+}
+served_manifest hello.toml "oci://$HOST/moat/hello_c@$DIGEST" publisher.pub
+export XDG_CACHE_HOME="$WORK/regcache" # moat's registry cache, private to this run
+"$MOAT" call "$SERVED/hello.toml" --args '{"name":"registry"}' >"$WORK/out" 2>&1 || { cat "$WORK/out" >&2; die "moat call of a module by digest"; }
+grep -q "registry" "$WORK/out" || die "moat call by digest: $(cat "$WORK/out")"
+ok "moat loads and calls a module named by digest, signature verified"
+served_manifest tag.toml "oci://$HOST/moat/hello_c:v1" publisher.pub
+refused "moat: a tag in a manifest" "names no digest" "$MOAT" call "$SERVED/tag.toml" --args '{"name":"x"}'
+served_manifest other.toml "oci://$HOST/moat/hello_c@$DIGEST" other.pub
+refused "moat: signed_by another publisher" "signed by another key" "$MOAT" call "$SERVED/other.toml" --args '{"name":"x"}'
+served_manifest unsigned.toml "oci://$HOST/moat/hello_c@$UNSIGNED" publisher.pub
+refused "moat: a signature copied from another digest" "signature over another digest" "$MOAT" call "$SERVED/unsigned.toml" --args '{"name":"x"}'
+
 # A registry outage does not stop a restart: stop it, fetch from the cache.
 kill -TERM "$REG_PID"; wait "$REG_PID" 2>/dev/null || true; REG_PID=""
 "$WORK/ocitest" fetch "oci://$HOST/moat/hello_c@$DIGEST" "$CACHE" "$WORK/pub.pem" >/dev/null 2>&1 || die "cached fetch needed the registry"
 ok "registry stopped: served from the cache, signature re-verified"
+"$MOAT" call "$SERVED/hello.toml" --args '{"name":"offline"}' >"$WORK/out" 2>&1 || { cat "$WORK/out" >&2; die "moat call with the registry down"; }
+ok "registry stopped: moat still loads the module by digest from its cache"
 # A cache entry tampered on disk is refused, not served.
 ENTRY="$CACHE/sha256/${DIGEST#sha256:}"
 MODBLOB="$ENTRY/blobs/$(sha256sum "$ROOT/tools/hello_c/hello_c.wasm" | cut -c1-64)"

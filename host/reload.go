@@ -12,6 +12,7 @@ import (
 
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/approval"
 )
 
 // ReloadReport says what one reload did.
@@ -25,6 +26,10 @@ type ReloadReport struct {
 	// SessionsEnded counts the MCP sessions of revoked credentials that
 	// were closed.
 	SessionsEnded int
+	// Held are the tools moat.lock holds (docs/supply-chain.md), each with
+	// why: the readable diff against what was approved. A held tool's
+	// approved version keeps serving, if one was.
+	Held map[string]string
 }
 
 // OK reports whether the new snapshot serves.
@@ -45,6 +50,12 @@ func (r *ReloadReport) Changes() []string {
 	add("key", "added", r.KeysAdded)
 	add("key", "changed", r.KeysChanged)
 	add("key", "removed", r.KeysRemoved)
+	var held []string
+	for name := range r.Held {
+		held = append(held, name)
+	}
+	sort.Strings(held)
+	add("tool", "held for approval", held)
 	return out
 }
 
@@ -145,7 +156,9 @@ func (s *Server) Reload(ctx context.Context) *ReloadReport {
 	}
 	rep.ToolsAdded, rep.ToolsChanged, rep.ToolsRemoved = ch.toolsAdded, ch.toolsChanged, ch.toolsRemoved
 	rep.KeysAdded, rep.KeysChanged, rep.KeysRemoved = ch.keysAdded, ch.keysChanged, ch.keysRemoved
+	rep.Held = snap.held
 	rep.SessionsEnded = s.install(snap, ch)
+	s.logHeld(snap)
 	s.metrics.Reload(true)
 	s.auditReload(rep)
 	s.log.Info("reload finished", "changes", rep.Changes(), "sessions_ended", rep.SessionsEnded)
@@ -178,6 +191,19 @@ func (s *Server) install(snap *snapshot, ch *changeSet) int {
 		}()
 	}
 	return ended
+}
+
+// logHeld tells the operator which tools moat.lock holds, and why.
+func (s *Server) logHeld(snap *snapshot) {
+	names := make([]string, 0, len(snap.held))
+	for name := range snap.held {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		_, serving := snap.tools[name]
+		s.log.Warn("tool held for approval", "tool", name, "previous_version_serving", serving, "why", snap.held[name])
+	}
 }
 
 // auditReload writes the reload's record: what changed per tool and per
@@ -256,9 +282,13 @@ func (s *Server) stamp() string {
 }
 
 // snapshotFiles is every file a snapshot is built from: moat.toml and the
-// files it names, each manifest and the files it references.
+// files it names, each manifest and the files it references, and the
+// approval lock of each manifest folder (there or not).
 func snapshotFiles(cfg *manifest.Config, ms []*manifest.Tool) []string {
 	files := slices.Clone(cfg.Files)
+	for _, d := range cfg.ManifestDirs {
+		files = append(files, filepath.Join(d, approval.FileName))
+	}
 	for _, m := range ms {
 		files = append(files, m.Files...)
 	}

@@ -201,6 +201,7 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.install(snap, nil)
+	s.logHeld(snap)
 	for _, name := range snap.names {
 		s.log.Info("tool loaded", "tool", name, "entry", snap.tools[name].Entry())
 	}

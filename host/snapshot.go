@@ -7,7 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/transport"
+	"github.com/moatmcp/moat/internal/approval"
 )
 
 // snapshot is everything moat.toml and the manifests decide, provisioned
@@ -44,6 +48,7 @@ type snapshot struct {
 	keys     map[string]string // API key id → digest of its entry (reload reports)
 	jwt      string            // digest of [auth.jwt]; "" without
 	files    []string          // every file it was built from, for the watcher
+	held     map[string]string // tools held for approval (moat.lock) → the readable diff
 	handler  http.Handler      // the HTTP stack (stack.go)
 
 	mu      sync.Mutex
@@ -126,8 +131,31 @@ func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot
 	if err != nil {
 		return nil, nil, err
 	}
+	locks, err := loadLocks(cfg.ManifestDirs)
+	if err != nil {
+		return nil, nil, err
+	}
+	held := map[string]string{} // tool → why it is held
 	for _, m := range ms {
 		digest := m.Digest
+		if lock := locks[filepath.Dir(m.File)]; lock != nil {
+			if old, unchanged := prevTool(prev, m.Name, digest); unchanged {
+				snap.tools[m.Name] = old // approved when it was loaded
+				continue
+			}
+			rm, err := resolveModule(ctx, m)
+			if err != nil {
+				return nil, nil, err
+			}
+			if why := approvalHold(lock, rm); why != "" {
+				held[m.Name] = why
+				if old, ok := prev.toolNamed(m.Name); ok {
+					snap.tools[m.Name] = old // the approved version keeps serving
+				}
+				continue
+			}
+			m = rm
+		}
 		if prev != nil {
 			if old, ok := prev.tools[m.Name]; ok {
 				if old.digest == digest {
@@ -167,6 +195,7 @@ func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot
 		}
 		snap.cert = &c
 	}
+	snap.held = held
 	snap.files = snapshotFiles(cfg, ms)
 	snap.handler = s.stack(snap)
 	return snap, diff(prev, snap), nil
@@ -372,4 +401,61 @@ func digestStrings(parts ...string) string {
 		fmt.Fprintf(h, "%d:%s;", len(p), p)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// prevTool is prev's tool of that name when its manifest digest is digest.
+func prevTool(prev *snapshot, name, digest string) (*Tool, bool) {
+	t, ok := prev.toolNamed(name)
+	return t, ok && t.digest == digest
+}
+
+// toolNamed is the snapshot's tool of that name; a nil snapshot has none.
+func (s *snapshot) toolNamed(name string) (*Tool, bool) {
+	if s == nil {
+		return nil, false
+	}
+	t, ok := s.tools[name]
+	return t, ok
+}
+
+// loadLocks reads moat.lock in each manifest folder that has one: there,
+// what the operator approved decides what serves (docs/supply-chain.md).
+// A folder without one has approvals off. A lock that does not parse fails
+// the whole load.
+func loadLocks(dirs []string) (map[string]*approval.Lock, error) {
+	locks := map[string]*approval.Lock{}
+	for _, dir := range dirs {
+		l, err := approval.Load(filepath.Join(dir, approval.FileName))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		locks[dir] = l
+	}
+	return locks, nil
+}
+
+// approvalHold says why m may not serve under lock ("" when it may): a
+// tool the lock does not know, or whose description, schemas or grants
+// changed in a way that needs approval (wider grants, a new interface).
+// Narrowing needs none.
+func approvalHold(lock *approval.Lock, m *manifest.Tool) string {
+	data, err := os.ReadFile(m.File)
+	if err != nil {
+		return "its manifest cannot be read again: " + err.Error()
+	}
+	at, err := approval.FromManifest(m, data)
+	if err != nil {
+		return err.Error()
+	}
+	d, diff := lock.Check(at)
+	if d.Serves() {
+		return ""
+	}
+	if d == approval.New {
+		return "not in moat.lock: approve it with `moat approve " + m.Name + "`"
+	}
+	return "changed since it was approved (`moat approve " + m.Name + "` accepts it):\n" + diff.String()
 }

@@ -37,6 +37,10 @@ type Tool struct {
 // LoadTool compiles the manifest's module in rt and resolves its schemas.
 // Errors are for the operator: they name the manifest file.
 func LoadTool(ctx context.Context, rt *sandbox.Runtime, m *manifest.Tool) (*Tool, error) {
+	m, err := resolveModule(ctx, m)
+	if err != nil {
+		return nil, err
+	}
 	in, err := schema.CompileInput(m.InputSchema)
 	if err != nil {
 		return nil, fmt.Errorf("%s: input_schema: %w", m.File, err)

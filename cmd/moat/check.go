@@ -80,13 +80,22 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				continue
 			}
 			entry := t.Entry()
+			hold, herr := host.ApprovalHold(t)
 			t.Close(ctx)
+			if herr != nil {
+				fmt.Fprintln(stderr, herr)
+				bad++
+				continue
+			}
 			pin := "unpinned"
 			if m.Pinned {
 				pin = "pinned"
 			}
 			fmt.Fprintf(stdout, "ok  %-24s sha256:%s (%s)  %s\n", m.Name, m.SHA256, pin, rel(m.File))
 			fmt.Fprintf(stdout, "    %s\n", entry)
+			if hold != "" {
+				fmt.Fprintf(stdout, "    held for approval: %s\n", strings.ReplaceAll(hold, "\n", "\n      "))
+			}
 		}
 	}
 	if bad > 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -80,12 +79,15 @@ func artifactOf(t *manifest.Tool) (*registry.Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.ModuleRef != "" {
+		return nil, fmt.Errorf("%s: module is already %s: push the manifest whose module is a file", t.File, t.ModuleRef)
+	}
+	skim, err := manifest.ParseSkim(manifestData)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.File, err)
+	}
 	paths := []string{t.File, t.ModulePath}
-	for _, key := range []string{"input_schema_file", "output_schema_file"} {
-		p, err := stringAtLine(manifestData, t.Line, key)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.File, err)
-		}
+	for _, p := range []string{skim.InputSchemaFile, skim.OutputSchemaFile} {
 		if p != "" {
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(filepath.Dir(t.File), p)
@@ -134,53 +136,9 @@ func artifactOf(t *manifest.Tool) (*registry.Artifact, error) {
 	return a, nil
 }
 
-// stringAtLine returns the value of a top-level string key of the
-// manifest, found through the manifest's own position index, when it is
-// written as a plain one-line string (key = "value" or 'value'). Anything
-// else is an error asking for that form: push must not guess which file a
-// manifest names.
-//
-// TODO(lead): replace with manifest.Tool fields for the schema file paths
-// once the manifest decoder keeps them.
-func stringAtLine(data []byte, line func(string) int, key string) (string, error) {
-	n := line(key)
-	if n <= 0 {
-		return "", nil
-	}
-	lines := strings.Split(string(data), "\n")
-	if n > len(lines) {
-		return "", fmt.Errorf("%s: line %d out of range", key, n)
-	}
-	l := strings.TrimSpace(lines[n-1])
-	k, v, ok := strings.Cut(l, "=")
-	if !ok || strings.TrimSpace(k) != key {
-		return "", fmt.Errorf("%s: write it as one line `%s = \"path\"` to publish the tool", key, key)
-	}
-	v = strings.TrimSpace(v)
-	if len(v) < 2 || (v[0] != '"' && v[0] != '\'') {
-		return "", fmt.Errorf("%s: write it as one line `%s = \"path\"` to publish the tool", key, key)
-	}
-	end := strings.IndexByte(v[1:], v[0])
-	if end <= 0 || strings.ContainsRune(v[1:1+end], '\\') {
-		return "", fmt.Errorf("%s: write the path as one plain string without escapes to publish the tool", key)
-	}
-	if rest := strings.TrimSpace(v[2+end:]); rest != "" && !strings.HasPrefix(rest, "#") {
-		return "", fmt.Errorf("%s: write the path as one plain string without escapes to publish the tool", key)
-	}
-	return v[1 : 1+end], nil
-}
-
 // checkManifestLayer refuses a manifest layer that is not TOML, or not a
 // tool manifest's TOML (an unknown key, a wrong type). Errors that depend
 // on this machine (a missing mount folder or host variable, files the
 // manifest names elsewhere) are not the layer's fault and pass: moat pull
 // is for review, and moat serve loads the operator's own manifest.
-func checkManifestLayer(data []byte) error {
-	_, err := manifest.Parse(filepath.Join(os.TempDir(), "moat-pull-check", "manifest.toml"), data)
-	for _, bad := range []error{manifest.ErrSyntax, manifest.ErrUnknownField, manifest.ErrType, manifest.ErrTooLarge} {
-		if errors.Is(err, bad) {
-			return err
-		}
-	}
-	return nil
-}
+func checkManifestLayer(data []byte) error { return manifest.CheckPublished(data) }

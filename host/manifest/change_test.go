@@ -63,11 +63,14 @@ rate_all = "100/s"
 // indexes left out; TestEveryManifestKeyIsAChange checks that the names are
 // exactly the keys toolFile decodes.
 var changeVariants = map[string][]string{
-	"name":                    {`name = "t"`, `name = "u"`},
-	"title":                   {`title = "T"`, `title = "U"`},
-	"description":             {`description = "D"`, `description = "E"`},
-	"module":                  {`module = "m.wasm"`, `module = "m2.wasm"`, "sha256 = \"93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\"\n", ""},
-	"sha256":                  {"sha256 = \"93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\"\n", ""},
+	"name":        {`name = "t"`, `name = "u"`},
+	"title":       {`title = "T"`, `title = "U"`},
+	"description": {`description = "D"`, `description = "E"`},
+	"module":      {`module = "m.wasm"`, `module = "m2.wasm"`, "sha256 = \"93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\"\n", ""},
+	"sha256":      {"sha256 = \"93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\"\n", ""},
+	// signed_by needs an oci:// module; TestSignedByIsAChange changes it alone.
+	"signed_by": {`module = "m.wasm"`, `module = "oci://127.0.0.1:5000/t@sha256:` + strings.Repeat("0", 64) + `"` + "\nsigned_by = [\"in2.json\"]",
+		"sha256 = \"93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\"\n", ""},
 	"result":                  {`result = "json"`, `result = "content"`},
 	"input_schema":            {`input_schema_file = "in.json"`, `input_schema = { type = "object" }`},
 	"input_schema_file":       {`input_schema_file = "in.json"`, `input_schema_file = "in2.json"`},
@@ -171,3 +174,48 @@ func TestEveryManifestKeyIsAChange(t *testing.T) {
 }
 
 func reflectTypeOfToolFile() reflect.Type { return reflect.TypeFor[toolFile]() }
+
+// TestSignedByIsAChange: another publisher key, or the same path with
+// other bytes, is another tool; and an oci:// module must name a digest.
+func TestSignedByIsAChange(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.pub"), []byte("key a"), 0o600)
+	os.WriteFile(filepath.Join(dir, "b.pub"), []byte("key b"), 0o600)
+	file := filepath.Join(dir, "t.toml")
+	ref := `oci://127.0.0.1:5000/acme/t@sha256:` + strings.Repeat("ab", 32)
+	parse := func(body string) (*Tool, error) {
+		return Parse(file, []byte("name = \"t\"\nmodule = \""+ref+"\"\n"+body))
+	}
+	a, err := parse(`signed_by = ["a.pub"]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ModuleRef != ref || len(a.Wasm) != 0 || len(a.SignedBy) != 1 || !slices.Contains(a.Files, filepath.Join(dir, "a.pub")) {
+		t.Fatalf("parsed %+v", a)
+	}
+	b, err := parse(`signed_by = ["b.pub"]`)
+	if err != nil || b.Digest == a.Digest {
+		t.Fatalf("another key: %v, same digest %v", err, b != nil && b.Digest == a.Digest)
+	}
+	os.WriteFile(filepath.Join(dir, "a.pub"), []byte("key a, rotated"), 0o600)
+	if a2, err := parse(`signed_by = ["a.pub"]`); err != nil || a2.Digest == a.Digest {
+		t.Fatalf("same path, other bytes: %v", err)
+	}
+	for _, tc := range []struct{ body, module, want string }{
+		{"", `oci://127.0.0.1:5000/acme/t:v1`, "names no digest"},
+		{"", `oci://127.0.0.1:5000/acme/t@sha256:ABC`, "64 lower-case hexadecimal"},
+		{"", `oci://noslash@sha256:` + strings.Repeat("a", 64), "is not oci://"},
+		{`sha256 = "` + strings.Repeat("a", 64) + `"`, ref, "the digest in the reference pins"},
+		{`signed_by = ["gone.pub"]`, ref, "does not exist"},
+	} {
+		_, err := Parse(file, []byte("name = \"t\"\nmodule = \""+tc.module+"\"\n"+tc.body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "t.toml:") {
+			t.Errorf("module %s %s: %v, want %q", tc.module, tc.body, err, tc.want)
+		}
+	}
+	// signed_by with a module file: refused.
+	os.WriteFile(filepath.Join(dir, "m.wasm"), []byte(minimalWasm), 0o600)
+	if _, err := Parse(file, []byte("name = \"t\"\nmodule = \"m.wasm\"\nsigned_by = [\"b.pub\"]\n")); err == nil || !strings.Contains(err.Error(), "signed_by: needs module") {
+		t.Errorf("signed_by with a file module: %v", err)
+	}
+}

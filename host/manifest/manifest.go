@@ -90,7 +90,10 @@ const (
 //   - Paths are absolute and cleaned; a mount's host folder existed at
 //     load time.
 //   - Wasm holds the module's bytes as read at load, and SHA256 their
-//     digest, so the module that runs is the one that was checked.
+//     digest, so the module that runs is the one that was checked. For a
+//     module from a registry (ModuleRef) both are empty here: the host's
+//     loader fetches the artifact by digest, verifies it (and its
+//     signature, with SignedBy) and fills them in on a copy.
 type Tool struct {
 	File         string          `digest:"-"` // absolute path of the manifest
 	Name         string          // MCP tool name: 1–128 bytes of [A-Za-z0-9_.-]
@@ -116,6 +119,14 @@ type Tool struct {
 	// Net is the [net] grant (outbound HTTP through moat.http_request);
 	// nil means no network.
 	Net *NetGrant
+	// ModuleRef is module = "oci://HOST[:PORT]/REPO@sha256:<64 hex>": the
+	// module is the one of that OCI artifact (docs/supply-chain.md), named
+	// by digest; "" for a module file. ModulePath is "" then.
+	ModuleRef string
+	// SignedBy are the absolute paths of signed_by's PEM public keys: the
+	// artifact must carry a valid signature by one of them, or the tool
+	// does not load. Only with ModuleRef. Their bytes are in Digest.
+	SignedBy []string
 
 	// Line returns the line of a field path such as "limits.memory" or
 	// "mount[0].host", or of its nearest ancestor present in the manifest,
@@ -309,6 +320,7 @@ type toolFile struct {
 	Limits           limitsTable         `toml:"limits"`
 	RequiredScopes   []string            `toml:"required_scopes" max:"256"`
 	Isolation        *string             `toml:"isolation"`
+	SignedBy         []string            `toml:"signed_by" max:"16"`
 }
 
 // annotationsTable is [annotations].
@@ -445,6 +457,12 @@ func (d *doc) module(t *Tool, f *toolFile, dir string) error {
 	if rel == "" {
 		return d.errorf("module", ErrMissing, "required: the path of the tool's .wasm file, relative to the manifest")
 	}
+	if strings.HasPrefix(rel, OCIScheme) {
+		return d.ociModule(t, f, dir)
+	}
+	if len(f.SignedBy) > 0 {
+		return d.errorf("signed_by", ErrInvalid, "needs module = \"oci://HOST/REPO@sha256:…\": a signature is checked on an artifact in a registry, not on a module file")
+	}
 	var want string
 	if f.SHA256 != nil {
 		want = strings.TrimPrefix(*f.SHA256, "sha256:")
@@ -470,6 +488,54 @@ func (d *doc) module(t *Tool, f *toolFile, dir string) error {
 		t.Pinned = true
 	}
 	return nil
+}
+
+// OCIScheme starts a module reference into an OCI registry.
+const OCIScheme = "oci://"
+
+// ociModule reads module = "oci://HOST/REPO@sha256:…" and signed_by. The
+// reference must name a digest: a tag can be moved to other content, so a
+// manifest that names one could silently change what runs.
+func (d *doc) ociModule(t *Tool, f *toolFile, dir string) error {
+	ref := f.Module
+	if f.SHA256 != nil {
+		return d.errorf("sha256", ErrInvalid, "not with an oci:// module: the digest in the reference pins the artifact")
+	}
+	if msg := checkOCIRef(ref); msg != "" {
+		return d.errorf("module", ErrInvalid, "%s", msg)
+	}
+	t.ModuleRef = ref
+	for i, rel := range f.SignedBy {
+		field := indexPath("signed_by", i)
+		if rel == "" {
+			return d.errorf(field, ErrInvalid, "must not be empty")
+		}
+		p := resolve(dir, rel)
+		if _, err := d.readFile(p, maxSchemaFileBytes); err != nil {
+			return fileError(d.errorf(field, nil, ""), fmt.Sprintf("public key %q (%s)", rel, p), err)
+		}
+		t.SignedBy = append(t.SignedBy, p)
+	}
+	return nil
+}
+
+// checkOCIRef returns what is wrong with an oci:// module reference, or
+// "": oci://HOST[:PORT]/REPO@sha256:<64 lower-case hex>.
+func checkOCIRef(ref string) string {
+	rest := strings.TrimPrefix(ref, OCIScheme)
+	name, dgst, ok := strings.Cut(rest, "@")
+	if !ok {
+		return fmt.Sprintf("%q names no digest: moat serves a registry module only by digest (oci://HOST/REPO@sha256:…, as moat push prints it); a tag could be moved to other content", ref)
+	}
+	hexPart, isSHA := strings.CutPrefix(dgst, "sha256:")
+	if _, err := hex.DecodeString(hexPart); !isSHA || err != nil || len(hexPart) != 2*sha256.Size || strings.ToLower(hexPart) != hexPart {
+		return fmt.Sprintf("%q: the digest must be sha256: and 64 lower-case hexadecimal digits", ref)
+	}
+	host, repo, ok := strings.Cut(name, "/")
+	if !ok || host == "" || repo == "" || strings.ContainsAny(name, " \t\\?#") || strings.Contains(repo, ":") {
+		return fmt.Sprintf("%q is not oci://HOST[:PORT]/REPO@sha256:…", ref)
+	}
+	return ""
 }
 
 // checkWasmHeader returns what is wrong with a module's preamble, or "".

@@ -2,7 +2,10 @@ package manifest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -166,4 +169,19 @@ func lineEnd(text []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// CheckPublished checks the manifest layer of a published tool (an OCI
+// artifact, docs/supply-chain.md) as far as it can be checked away from
+// the publisher's files: TOML syntax, known keys, types and size. Files it
+// names (module, schema files, mounts) are the publisher's and are not
+// looked for.
+func CheckPublished(data []byte) error {
+	_, err := Parse(filepath.Join(os.TempDir(), "moat-published-check", "manifest.toml"), data)
+	for _, bad := range []error{ErrSyntax, ErrUnknownField, ErrType, ErrTooLarge} {
+		if errors.Is(err, bad) {
+			return err
+		}
+	}
+	return nil
 }

@@ -57,5 +57,5 @@ func ApprovalHold(t *Tool) (string, error) {
 	if lock == nil {
 		return "", nil
 	}
-	return approvalHold(lock, t.Manifest), nil
+	return approvalHold(lock, t.Manifest, nil), nil
 }

@@ -147,12 +147,20 @@ func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot
 			if err != nil {
 				return nil, nil, err
 			}
-			if why := approvalHold(lock, rm); why != "" {
+			if why := approvalHold(lock, rm, nil); why != "" {
 				held[m.Name] = why
 				if old, ok := prev.toolNamed(m.Name); ok {
 					snap.tools[m.Name] = old // the approved version keeps serving
+					continue
 				}
-				continue
+				// At start-up: rebuild the approved version from the
+				// lock, when it still can be (its module unchanged, or
+				// by digest from the registry cache).
+				approved := approvedVersion(ctx, lock, m)
+				if approved == nil {
+					continue // nothing approved to serve: fail closed
+				}
+				rm = approved
 			}
 			m = rm
 		}
@@ -437,14 +445,38 @@ func loadLocks(dirs []string) (map[string]*approval.Lock, error) {
 	return locks, nil
 }
 
+// approvedVersion rebuilds the version of m's tool that moat.lock
+// approved, from the manifest text it keeps, at m's path (so its relative
+// paths mean what they meant). nil when it cannot be: no entry, or the
+// rebuilt tool is not what was approved (e.g. its module file changed).
+func approvedVersion(ctx context.Context, lock *approval.Lock, m *manifest.Tool) *manifest.Tool {
+	e, ok := lock.Tools[m.Name]
+	if !ok || e.ManifestText == "" {
+		return nil
+	}
+	old, err := manifest.Parse(m.File, []byte(e.ManifestText))
+	if err != nil {
+		return nil
+	}
+	if old, err = resolveModule(ctx, old); err != nil {
+		return nil
+	}
+	if approvalHold(lock, old, []byte(e.ManifestText)) != "" {
+		return nil
+	}
+	return old
+}
+
 // approvalHold says why m may not serve under lock ("" when it may): a
 // tool the lock does not know, or whose description, schemas or grants
 // changed in a way that needs approval (wider grants, a new interface).
 // Narrowing needs none.
-func approvalHold(lock *approval.Lock, m *manifest.Tool) string {
-	data, err := os.ReadFile(m.File)
-	if err != nil {
-		return "its manifest cannot be read again: " + err.Error()
+func approvalHold(lock *approval.Lock, m *manifest.Tool, data []byte) string {
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(m.File); err != nil {
+			return "its manifest cannot be read again: " + err.Error()
+		}
 	}
 	at, err := approval.FromManifest(m, data)
 	if err != nil {

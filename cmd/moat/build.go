@@ -27,7 +27,7 @@ import (
 
 func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("moat build", stderr, "usage: moat build [TOOL_DIR...] [--lang go|c|assemblyscript]\n       moat build [TOOL_DIR] --update-manifest MANIFEST\n       moat build [TOOL_DIR] --check MANIFEST\n\n"+
-		"Builds each tool folder (default: the current one) to a WebAssembly\nmodule, in any language moat new writes: Go (GOOS=wasip1 GOARCH=wasm),\nC (clang --target=wasm32-wasi) and AssemblyScript (asc with the WASI\nshim). The language comes from the folder's files, or --lang. The\ntoolchain is checked first; when a part is missing, moat build prints the\ncommand that installs it.\n\n"+
+		"Builds each tool folder (default: the current one) to a WebAssembly\nmodule, in any language moat new writes: Go (GOOS=wasip1 GOARCH=wasm),\nC (clang --target=wasm32-wasi) and AssemblyScript (asc with the WASI\nshim). The language comes from --lang, else the manifest's language\nkey, else the folder's files. The\ntoolchain is checked first; when a part is missing, moat build prints the\ncommand that installs it.\n\n"+
 		"When the folder holds the tool's manifest (a *.toml whose module is in\nthe folder, as moat new writes it), the module goes where the manifest\nsays and the manifest is updated: its sha256 pin, and for a Go tool that\nuses the SDK its input_schema_file and output_schema_file, generated from\nthe handler's Go types. Without one, the module is TOOL_DIR/NAME.wasm.\n\n"+
 		"A Go tool that registers its handler at init time (sdk.Handle in an init\nfunction) is built as a reactor (-buildmode=c-shared, exporting moat_call):\nits Go runtime starts once, when moat loads it, not for every call. Any\nother tool is built as a command. The schemas are asked of the tool\nitself: it is built for this machine and run with MOAT_SCHEMA=1.\n\n"+
 		"--update-manifest names the manifest to update (when it is elsewhere);\nevery other line of it stays as it was. --check changes nothing and exits\n1 when the pin or a schema has drifted.")
@@ -79,6 +79,23 @@ func buildDir(ctx context.Context, dir, lang, manifestPath string, check bool, s
 	} else if !st.IsDir() {
 		return fail(fmt.Errorf("%s is not a folder: moat build takes a tool's folder (moat check reads manifests)", dir))
 	}
+	explicit := manifestPath != ""
+	if !explicit {
+		m, err := findManifest(dir)
+		if err != nil {
+			return fail(err)
+		}
+		manifestPath = m
+	}
+	if lang == "" && manifestPath != "" {
+		// The manifest may name it (language = "c"): a folder with the
+		// sources of two languages needs no --lang then.
+		if text, err := os.ReadFile(manifestPath); err == nil {
+			if skim, err := manifest.ParseSkim(text); err == nil {
+				lang = skim.Language
+			}
+		}
+	}
 	if lang == "" {
 		l, err := detectLang(dir)
 		if err != nil {
@@ -97,14 +114,6 @@ func buildDir(ctx context.Context, dir, lang, manifestPath string, check bool, s
 		if changed {
 			fmt.Fprintf(stdout, "updated %s: the Go SDK of moat %s\n", rel(filepath.Join(dir, filepath.FromSlash(sdkCopyDir))), moatVersion())
 		}
-	}
-	explicit := manifestPath != ""
-	if !explicit {
-		m, err := findManifest(dir)
-		if err != nil {
-			return fail(err)
-		}
-		manifestPath = m
 	}
 	// A Go tool that uses the SDK gets its schemas generated too; asked
 	// to by name, any Go tool goes this way (and is refused there if it

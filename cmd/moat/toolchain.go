@@ -76,7 +76,7 @@ func detectLang(dir string) (string, error) {
 		parts = append(parts, l+" ("+f+")")
 	}
 	sort.Strings(parts)
-	return "", fmt.Errorf("%s: %w: %s; say which with --lang", dir, errTwoLangs, strings.Join(parts, ", "))
+	return "", fmt.Errorf("%s: %w: %s; say which with --lang, or with language = \"…\" in the manifest", dir, errTwoLangs, strings.Join(parts, ", "))
 }
 
 // installCommand returns the command that installs the C toolchain on this

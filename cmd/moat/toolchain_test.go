@@ -24,8 +24,8 @@ func TestDetectLang(t *testing.T) {
 		{"c", []string{"main.c", "util.h"}, langC, nil, ""},
 		{"assemblyscript", []string{"assembly/index.ts", "package.json"}, langAS, nil, ""},
 		{"nothing", []string{"README.md"}, "", errNoSources, ": no tool source: no Go main package (*.go), no C (*.c), no AssemblyScript (assembly/index.ts); moat new NAME makes one"},
-		{"two languages", []string{"main.go", "main.c"}, "", errTwoLangs, ": sources of more than one language: c (main.c), go (main.go); say which with --lang"},
-		{"three languages", []string{"main.go", "x.c", "assembly/index.ts"}, "", errTwoLangs, ": sources of more than one language: assemblyscript (assembly/index.ts), c (x.c), go (main.go); say which with --lang"},
+		{"two languages", []string{"main.go", "main.c"}, "", errTwoLangs, ": sources of more than one language: c (main.c), go (main.go); say which with --lang, or with language = \"…\" in the manifest"},
+		{"three languages", []string{"main.go", "x.c", "assembly/index.ts"}, "", errTwoLangs, ": sources of more than one language: assemblyscript (assembly/index.ts), c (x.c), go (main.go); say which with --lang, or with language = \"…\" in the manifest"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,7 +211,7 @@ func TestBuildBadInput(t *testing.T) {
 	}{
 		{"empty folder", nil, map[string]string{}, nil, []string{": no tool source: "}},
 		{"two languages", nil, map[string]string{"main.go": "package main\n", "main.c": "int main(void){return 0;}\n"}, nil,
-			[]string{": sources of more than one language: c (main.c), go (main.go); say which with --lang\n"}},
+			[]string{": sources of more than one language: c (main.c), go (main.go); say which with --lang, or with language = \"…\" in the manifest\n"}},
 		{"a file, not a folder", nil, map[string]string{"main.c": ""}, []string{"main.c"}, []string{"main.c is not a folder: moat build takes a tool's folder (moat check reads manifests)\n"}},
 		{"unknown --lang", nil, map[string]string{"main.c": ""}, []string{"--lang", "rust"}, []string{`moat build: unknown language "rust" (go, c or assemblyscript)` + "\n"}},
 		{"Go syntax error", nil, map[string]string{"go.mod": "module broken\n\ngo 1.24\n", "main.go": "package main\n\nfunc main() {\n\tx :=\n}\n"}, nil,
@@ -262,3 +262,26 @@ func TestBuildBadInput(t *testing.T) {
 
 // ansiEscape matches a terminal colour sequence.
 var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
+// TestBuildLanguageFromManifest: a folder with the sources of two languages
+// builds the one its manifest names (language = "c"), with no --lang.
+func TestBuildLanguageFromManifest(t *testing.T) {
+	clangWASI(t)
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"main.go": "package main\n\nfunc main() {}\n",
+		"main.c":  "#include <stdio.h>\nint main(void) { puts(\"from c\"); return 0; }\n",
+		"t.toml":  "name = \"t\"\nlanguage = \"c\"\nmodule = \"t.wasm\"\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, out, errOut := runMoat(t, "", "build", dir); code != exitOK {
+		t.Fatalf("build: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut := runMoat(t, "", "call", filepath.Join(dir, "t.toml"), "--cache-dir", filepath.Join(tree, "cache"))
+	if code != exitOK || !strings.Contains(out, "from c") {
+		t.Fatalf("call: %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -68,6 +68,7 @@ var changeVariants = map[string][]string{
 	"description": {`description = "D"`, `description = "E"`},
 	"module":      {`module = "m.wasm"`, `module = "m2.wasm"`, "sha256 = \"93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\"\n", ""},
 	"sha256":      {"sha256 = \"93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\"\n", ""},
+	"language":    {`name = "t"`, "name = \"t\"\nlanguage = \"c\""},
 	// signed_by needs an oci:// module; TestSignedByIsAChange changes it alone.
 	"signed_by": {`module = "m.wasm"`, `module = "oci://127.0.0.1:5000/t@sha256:` + strings.Repeat("0", 64) + `"` + "\nsigned_by = [\"in2.json\"]",
 		"sha256 = \"93a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476\"\n", ""},

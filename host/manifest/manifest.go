@@ -113,6 +113,10 @@ type Tool struct {
 	Random       bool            // [grants] random: crypto/rand (default: deterministic)
 	Limits       Limits          // every field set (defaults filled in)
 	Isolation    Isolation       // which calls may share an instance; default per-call (isolation.go)
+	// Language is the language moat build builds the module from
+	// (language): "go", "c" or "assemblyscript"; "" = moat build detects
+	// it from the tool's folder. It changes nothing at run time.
+	Language string
 	// RequiredScopes are the scopes a caller must hold to see and call the
 	// tool (required_scopes); empty = none beyond being allowed the tool.
 	RequiredScopes []string
@@ -321,6 +325,7 @@ type toolFile struct {
 	RequiredScopes   []string            `toml:"required_scopes" max:"256"`
 	Isolation        *string             `toml:"isolation"`
 	SignedBy         []string            `toml:"signed_by" max:"16"`
+	Language         *string             `toml:"language"`
 }
 
 // annotationsTable is [annotations].
@@ -410,6 +415,14 @@ func (d *doc) tool(t *Tool, dir string) error {
 	}
 	if t.Result, err = d.result(f.Result, t.OutputSchema != nil); err != nil {
 		return err
+	}
+	if f.Language != nil {
+		switch l := *f.Language; l {
+		case "go", "c", "assemblyscript":
+			t.Language = l
+		default:
+			return d.errorf("language", ErrInvalid, "%q is not a language moat build knows: use \"go\", \"c\" or \"assemblyscript\"", l)
+		}
 	}
 	if t.Isolation, err = d.isolation(f.Isolation); err != nil {
 		return err

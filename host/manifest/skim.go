@@ -28,6 +28,7 @@ type Skim struct {
 	InputSchemaFile  string         // input_schema_file, as written
 	OutputSchema     map[string]any // [output_schema]; nil when absent
 	OutputSchemaFile string         // output_schema_file, as written
+	Language         string         // language, as written; "" when absent
 }
 
 // skimFile is the part of toolFile Skim decodes; other keys are ignored
@@ -39,6 +40,7 @@ type skimFile struct {
 	InputSchemaFile  string         `toml:"input_schema_file"`
 	OutputSchema     map[string]any `toml:"output_schema"`
 	OutputSchemaFile string         `toml:"output_schema_file"`
+	Language         string         `toml:"language"`
 }
 
 // ParseSkim decodes the keys of Skim from a manifest's text, at most 1 MiB.

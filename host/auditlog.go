@@ -24,6 +24,7 @@ type auditState struct {
 // on_failure = "continue" — the error is returned so that the request it
 // records is refused.
 func (s *Server) writeAudit(rec audit.Record) error {
+	rec.Replica = s.replica
 	err := s.audit.Log(rec)
 	s.auditSt.mu.Lock()
 	was := s.auditSt.err

@@ -50,6 +50,7 @@ import (
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/metrics"
 	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/host/state"
 	"github.com/moatmcp/moat/host/transport"
 )
 
@@ -122,10 +123,15 @@ type Server struct {
 	mcpHTTP http.Handler // the go-sdk's Streamable HTTP handler: sessions outlive snapshots
 	caps    *sessionCap
 	devKey  devKey
-	auditSt auditState
-	ln      net.Listener // nil with Stdio
-	addr    string       // the address ln listens on
-	served  atomic.Bool  // Serve took ln
+	// store is the shared state of [state] url (Redis), for the process's
+	// life; nil = each snapshot's limiter keeps its buckets in memory.
+	store        state.Store
+	storeRefuses bool   // [state] on_failure = "refuse": 503 and not ready while store is down
+	replica      string // [state] replica, or the host name: in audit records
+	auditSt      auditState
+	ln           net.Listener // nil with Stdio
+	addr         string       // the address ln listens on
+	served       atomic.Bool  // Serve took ln
 
 	snap     atomic.Pointer[snapshot]
 	gen      atomic.Uint64
@@ -172,6 +178,9 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	s.metrics = metrics.New()
+	if err := s.openState(cfg); err != nil {
+		return nil, err
+	}
 	if s.rt, err = sandbox.New(ctx, &sandbox.Options{CacheDir: cfg.CacheDir}); err != nil {
 		return nil, err
 	}
@@ -370,6 +379,9 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 		if s.audit != nil {
 			errs = append(errs, s.audit.Close())
+		}
+		if s.store != nil {
+			errs = append(errs, s.store.Close())
 		}
 		if s.ln != nil && !s.served.Load() {
 			errs = append(errs, s.ln.Close())

@@ -155,6 +155,7 @@ func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot
 		return nil, nil, err
 	}
 	rc := rateConfig(cfg.Rates, snap.tools)
+	rc.Store = s.store // nil: in this process
 	if prev != nil {
 		snap.limiter = prev.limiter.With(rc)
 	} else {
@@ -210,6 +211,7 @@ func restartOnly(old, cur *manifest.Config) error {
 		{"[audit] file", old.AuditFile, cur.AuditFile},
 		{"[server.tls] (on or off)", fmt.Sprint(old.TLSCert != ""), fmt.Sprint(cur.TLSCert != "")},
 		{"[server] max_body", fmt.Sprint(old.MaxBodyBytes), fmt.Sprint(cur.MaxBodyBytes)},
+		{"[state]", fmt.Sprintf("%+v", old.State), fmt.Sprintf("%+v", cur.State)},
 	} {
 		if f.old != f.cur {
 			return fmt.Errorf("%s: %s changed from %q to %q: that takes a restart; the previous configuration keeps serving", cur.File, f.field, f.old, f.cur)
@@ -272,7 +274,9 @@ func (s *Server) provisionAuth(ctx context.Context, cfg *manifest.Config, snap *
 		OnDecision: func(r *http.Request, d auth.Decision) {
 			s.authDecision(r, d)
 			if !d.OK {
-				snap.limiter.AuthFailed(d.Addr)
+				// A store error here loses one count; the next request's
+				// check (Blocked) fails closed on the same error.
+				_ = snap.limiter.AuthFailed(r.Context(), d.Addr)
 			}
 		},
 		TokenExtra: map[string]any{snapshotExtraKey: snap},

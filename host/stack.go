@@ -132,6 +132,8 @@ func (s *Server) notReady() string {
 		return "shutting down"
 	case s.auditBroken() != nil:
 		return "audit log cannot be written"
+	case s.stateBroken() != "":
+		return s.stateBroken()
 	}
 	return ""
 }
@@ -180,7 +182,12 @@ func (s *Server) authFailureLimit(snap *snapshot) func(http.Handler) http.Handle
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if blocked, wait := snap.limiter.Blocked(r.RemoteAddr); blocked {
+			blocked, wait, err := snap.limiter.Blocked(r.Context(), r.RemoteAddr)
+			if err != nil {
+				s.stateFailure(w, r, err)
+				return
+			}
+			if blocked {
 				s.metrics.Limited("auth_failures")
 				s.refuse(w, r, wait, ratelimit.Message(wait), "auth_failures")
 				return
@@ -215,7 +222,12 @@ func (s *Server) requestCeiling(snap *snapshot) func(http.Handler) http.Handler 
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			key, _ := principalKey(r)
-			if ok, wait := snap.limiter.AllowRequest(key); !ok {
+			ok, wait, err := snap.limiter.AllowRequest(r.Context(), key)
+			if err != nil {
+				s.stateFailure(w, r, err)
+				return
+			}
+			if !ok {
 				s.metrics.Limited("principal")
 				s.refuse(w, r, wait, ratelimit.Message(wait), "requests")
 				return
@@ -236,7 +248,12 @@ func (s *Server) principalRate(snap *snapshot) func(http.Handler) http.Handler {
 				return
 			}
 			key, own := principalKey(r)
-			if ok, wait := snap.limiter.AllowPrincipal(key, own); !ok {
+			ok, wait, err := snap.limiter.AllowPrincipal(r.Context(), key, own)
+			if err != nil {
+				s.stateFailure(w, r, err)
+				return
+			}
+			if !ok {
 				s.metrics.Limited("principal")
 				s.refuse(w, r, wait, ratelimit.Message(wait), "principal")
 				return

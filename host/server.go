@@ -49,6 +49,7 @@ import (
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/metrics"
+	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/sandbox"
 	"github.com/moatmcp/moat/host/state"
 	"github.com/moatmcp/moat/host/transport"
@@ -191,7 +192,11 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 		MaxRequestBodyBytes:          cfg.MaxBodyBytes,
 		PropagateRequestCancellation: true,
 	})
-	s.caps = newSessionCap(s.mcp, func() { s.metrics.Limited("sessions") })
+	sessionStore := s.store
+	if sessionStore == nil {
+		sessionStore = ratelimit.NewLocalStore(ratelimit.TableOptions{})
+	}
+	s.caps = newSessionCap(s.mcp, sessionStore, func() { s.metrics.Limited("sessions") })
 	if !s.opts.Stdio {
 		if s.ln = s.opts.Listener; s.ln == nil {
 			if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {

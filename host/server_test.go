@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -40,6 +41,8 @@ type testConfig struct {
 	http bool
 	// noAuth serves HTTP without authentication.
 	noAuth bool
+	// logger receives the server's log; nil discards it.
+	logger *slog.Logger
 }
 
 var (
@@ -79,7 +82,7 @@ func newTestServer(t *testing.T, c testConfig) *testServer {
 		ts.writeTool(name, text)
 	}
 	ts.writeConfig(c.toml)
-	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice}
+	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, Logger: c.logger}
 	if c.http {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

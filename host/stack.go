@@ -269,7 +269,7 @@ func (s *Server) sessionLimit(snap *snapshot) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return s.caps.middleware(next, snap.cfg.MaxSessions, snap.cfg.MaxSessionsPer, func(w http.ResponseWriter, r *http.Request, msg string) {
 			s.refuse(w, r, time.Minute, msg, "sessions")
-		})
+		}, s.stateFailure)
 	}
 }
 

@@ -100,7 +100,7 @@ func (c *lineCounter) Handle(ctx context.Context, r slog.Record) error {
 	return nil
 }
 func (c *lineCounter) Enabled(context.Context, slog.Level) bool { return true }
-func (c *lineCounter) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+func (c *lineCounter) count() int                               { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 // TestStateDownFailsClosed: with Redis stopped, requests are refused with
 // 503 and an error id (no Go error text), /readyz is not ready,

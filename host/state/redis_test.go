@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/state"
 	"github.com/moatmcp/moat/host/state/statetest"
 )
@@ -375,5 +377,30 @@ func TestRedisMemoryBounded(t *testing.T) {
 	// Each key expires once its bucket is full: an hour after one call.
 	if pttl, _ := strconv.Atoi(strings.TrimPrefix(r.Do("PTTL", "moat:rl:principal:p:agent-0"), ":")); pttl <= 0 || pttl > 3_600_001 {
 		t.Fatalf("PTTL = %dms; want (0, 1h]", pttl)
+	}
+}
+
+// TestRedisIgnoresReplicaClocks: two replicas whose clocks are ten
+// minutes apart (each Limiter's Now) share one limit exactly: the buckets
+// run on Redis's clock (TIME), never a replica's.
+func TestRedisIgnoresReplicaClocks(t *testing.T) {
+	r := statetest.Start(t)
+	s, _ := open(t, r, nil)
+	ahead := func() time.Time { return time.Now().Add(10 * time.Minute) }
+	behind := func() time.Time { return time.Now().Add(-10 * time.Minute) }
+	cfg := func(now func() time.Time) ratelimit.Config {
+		return ratelimit.Config{Now: now, Store: s, PerPrincipal: ratelimit.MustParseRate("1/hour burst 3")}
+	}
+	a, b := ratelimit.New(cfg(ahead)), ratelimit.New(cfg(behind))
+	var got []bool
+	for _, l := range []*ratelimit.Limiter{a, b, a, b, a} {
+		ok, _, err := l.AllowPrincipal(bg, "p:skewed", ratelimit.Rate{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ok)
+	}
+	if want := []bool{true, true, true, false, false}; !slices.Equal(got, want) {
+		t.Fatalf("allowed %v; want %v", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,4 +80,28 @@ func TestStateConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCheckRedisURL: whatever [state] url holds, the check neither panics
+// nor accepts a URL carrying a password, and what it accepts the Redis
+// client parses too (state.ParseURL, tested there).
+func FuzzCheckRedisURL(f *testing.F) {
+	for _, s := range []string{"redis://127.0.0.1:6379/0", "rediss://h:1", "redis://:pw@h:1/0", "redis://u:p@[::1]:6379", "redis://h:1/0?x=y", "redis://%zz", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if CheckRedisURL(s) != "" {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			t.Fatalf("accepted %q, which does not parse", s)
+		}
+		if _, set := u.User.Password(); u.User != nil && set {
+			t.Fatalf("accepted %q, which carries a password", s)
+		}
+		if u.Scheme != "redis" && u.Scheme != "rediss" {
+			t.Fatalf("accepted scheme %q", u.Scheme)
+		}
+	})
 }

@@ -404,3 +404,30 @@ func TestRedisIgnoresReplicaClocks(t *testing.T) {
 		t.Fatalf("allowed %v; want %v", got, want)
 	}
 }
+
+// TestRedisAnswersErrors: Redis answering an error (here out of memory,
+// as with maxmemory and noeviction; READONLY on a replica is alike) puts
+// the store down with Redis's reason, once; when Redis accepts writes
+// again the store comes back by itself.
+func TestRedisAnswersErrors(t *testing.T) {
+	r := statetest.Start(t, "--maxmemory-policy", "noeviction")
+	s, changes := open(t, r, nil)
+	if err := next(t, changes); err != nil {
+		t.Fatal(err)
+	}
+	r.Do("CONFIG", "SET", "maxmemory", "1")
+	_, err := s.Allow(bg, check("t", "k", "1/s"))
+	if !errors.Is(err, state.ErrUnavailable) {
+		t.Fatalf("Allow on a full Redis: %v; want ErrUnavailable", err)
+	}
+	if err := next(t, changes); !errors.Is(err, state.ErrUnavailable) || !strings.Contains(err.Error(), "OOM") {
+		t.Fatalf("report: %v; want down with OOM", err)
+	}
+	r.Do("CONFIG", "SET", "maxmemory", "0")
+	if err := next(t, changes); err != nil {
+		t.Fatalf("after memory was freed: %v; want up", err)
+	}
+	if res, err := s.Allow(bg, check("t", "k", "1/s")); err != nil || !res.OK {
+		t.Fatalf("Allow after recovery: %+v, %v", res, err)
+	}
+}

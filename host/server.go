@@ -17,6 +17,7 @@
 //	transport      body cap, Origin/Host checks             host/transport
 //	authenticate   API key or JWT → principal               host/auth
 //	limits         per principal, per principal×tool, tool  host/ratelimit
+//	               (shared by replicas with [state] url)    host/state
 //	MCP server     go-sdk: initialize, tools/list, call     host (this package)
 //	authorise      may this principal use this tool?        host (gate.go)
 //	validate       arguments against the input schema       host/schema

@@ -66,13 +66,11 @@ const (
 )
 
 // slotKey is the counter of one kind of slot ("sessions", later
-// "streams") for a principal; "" is the counter of all principals.
-func slotKey(kind, principal string) string {
-	if principal == "" {
-		return kind + ":all"
-	}
-	return kind + ":p:" + principal
-}
+// "streams") for a principal (even "", a request without one);
+// slotTotal is the counter of all principals together.
+func slotKey(kind, principal string) string { return kind + ":p:" + principal }
+
+func slotTotal(kind string) string { return kind + ":all" }
 
 func newSessionCap(server *mcp.Server, store state.Store, limited func()) *sessionCap {
 	live := func() map[string]bool {
@@ -133,7 +131,7 @@ func (c *sessionCap) middleware(next http.Handler, max, perPrincipal int, refuse
 // take reserves a slot (member pending) for a new session of principal p,
 // or says why not; err is the store's.
 func (c *sessionCap) take(ctx context.Context, p, pending string, max, perPrinc int) (refusal string, err error) {
-	counters := []state.Counter{{Key: slotKey("sessions", p), Max: perPrinc}, {Key: slotKey("sessions", ""), Max: max}}
+	counters := []state.Counter{{Key: slotKey("sessions", p), Max: perPrinc}, {Key: slotTotal("sessions"), Max: max}}
 	ok, err := c.store.Acquire(ctx, pending, pendingSlotTTL, counters...)
 	if err == nil && !ok && c.reclaim(ctx) > 0 {
 		ok, err = c.store.Acquire(ctx, pending, pendingSlotTTL, counters...)
@@ -162,7 +160,7 @@ func (c *sessionCap) take(ctx context.Context, p, pending string, max, perPrinc 
 // request made no session. Store errors here are not the client's: the
 // slot lapses on its own.
 func (c *sessionCap) settle(ctx context.Context, p, pending, id string) {
-	keys := []string{slotKey("sessions", p), slotKey("sessions", "")}
+	keys := []string{slotKey("sessions", p), slotTotal("sessions")}
 	ctx = context.WithoutCancel(ctx)
 	c.mu.Lock()
 	_, dup := c.owner[id]
@@ -191,7 +189,7 @@ func (c *sessionCap) touch(ctx context.Context, id string) {
 	o.touched = now
 	p := o.principal
 	c.mu.Unlock()
-	_ = c.store.Touch(ctx, id, sessionSlotTTL, slotKey("sessions", p), slotKey("sessions", ""))
+	_ = c.store.Touch(ctx, id, sessionSlotTTL, slotKey("sessions", p), slotTotal("sessions"))
 }
 
 // release frees the slot of a session the client ended (or a reload
@@ -205,7 +203,7 @@ func (c *sessionCap) release(id string) {
 	}
 	c.mu.Unlock()
 	if ok {
-		_ = c.store.Release(context.Background(), id, slotKey("sessions", o.principal), slotKey("sessions", ""))
+		_ = c.store.Release(context.Background(), id, slotKey("sessions", o.principal), slotTotal("sessions"))
 	}
 }
 

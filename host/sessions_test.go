@@ -107,7 +107,7 @@ func TestSessionCapTotal(t *testing.T) {
 	if c.total != 2 || c.count["carol"] != 0 { // alice0, alice1 (bob3 ended)
 		t.Fatalf("total %d, carol %d after a slot was given back", c.total, c.count["carol"])
 	}
-	if n, _ := store.Count(ctx, slotKey("sessions", "")); n != 2 {
+	if n, _ := store.Count(ctx, slotTotal("sessions")); n != 2 {
 		t.Fatalf("store counts %d sessions; want 2", n)
 	}
 }

@@ -184,3 +184,14 @@ func TestStateRedisStartsDown(t *testing.T) {
 		t.Fatalf("/readyz before Redis: %d", code)
 	}
 }
+
+// TestStateChangeTakesARestart: a reload that changes [state] is refused
+// whole: the store is the process's.
+func TestStateChangeTakesARestart(t *testing.T) {
+	ts := newTestServer(t, testConfig{tools: map[string]string{}})
+	ts.writeConfig("[state]\nurl = \"redis://127.0.0.1:1/0\"\n")
+	rep := ts.Reload(context.Background())
+	if rep.OK() || !strings.Contains(rep.Err.Error(), "[state] changed") || !strings.Contains(rep.Err.Error(), "takes a restart") {
+		t.Fatalf("reload: %v; want refused, naming [state]", rep.Err)
+	}
+}

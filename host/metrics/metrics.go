@@ -1,7 +1,7 @@
 // Package metrics exposes moat's operational counters in the Prometheus text
 // format: calls by tool and outcome, call latency, denials, rate-limited
 // calls, instances in flight, compile-cache results, load and reload errors,
-// and authentication decisions.
+// authentication decisions, and whether the shared state store answers.
 //
 // It sits beside the call path rather than in it: every stage
 // (transport → authenticate → rate limit → MCP server → authorise → validate

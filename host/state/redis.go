@@ -200,12 +200,15 @@ func (s *Redis) Health() error {
 
 // Close implements Store: it stops the probe and closes the connections.
 func (s *Redis) Close() error {
+	s.mu.Lock() // setDown starts the probe under mu: no probe starts after this
 	select {
 	case <-s.closed:
+		s.mu.Unlock()
 		return nil
 	default:
 	}
 	close(s.closed)
+	s.mu.Unlock()
 	s.wg.Wait()
 	return s.client.Close()
 }

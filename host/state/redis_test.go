@@ -316,17 +316,28 @@ func TestRedisSlowAnswersTimeOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	var conns sync.WaitGroup
-	done := make(chan struct{})
-	defer func() { close(done); conns.Wait() }()
+	var (
+		mu   sync.Mutex
+		held []net.Conn // accepted, never answered
+	)
+	acceptDone := make(chan struct{})
 	go func() {
+		defer close(acceptDone)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			conns.Go(func() { <-done; c.Close() })
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		ln.Close()
+		<-acceptDone
+		for _, c := range held {
+			c.Close()
 		}
 	}()
 	start := time.Now()

@@ -190,6 +190,10 @@ defaults
   option redispatch
 frontend mcp
   bind 127.0.0.1:$LB_PORT
+  # Route on Mcp-Method where it helps: a call without a session (a
+  # stateless 2026-07-28 client) may go to a pool of its own, least busy
+  # first; a request with a session id always follows its affinity.
+  use_backend moat_calls if { req.hdr(Mcp-Method) -m str tools/call } !{ req.hdr(Mcp-Session-Id) -m found }
   default_backend moat
 backend moat
   balance roundrobin
@@ -200,6 +204,12 @@ backend moat
   stick store-response res.hdr(Mcp-Session-Id)
   stick match req.hdr(Mcp-Session-Id)
 EOF
+  for i in 1 2 3; do
+    echo "  server r$i ${REPLICA_URLS[$((i - 1))]#http://} check inter 300ms fall 1 rise 2"
+  done
+  echo "backend moat_calls"
+  echo "  balance leastconn"
+  echo "  option httpchk GET /readyz"
   for i in 1 2 3; do
     echo "  server r$i ${REPLICA_URLS[$((i - 1))]#http://} check inter 300ms fall 1 rise 2"
   done

@@ -442,3 +442,31 @@ func TestRedisAnswersErrors(t *testing.T) {
 		t.Fatalf("Allow after recovery: %+v, %v", res, err)
 	}
 }
+
+// TestRedisAllowCallAcrossReplicas: per principal×tool and per tool held
+// by two Limiters (two replicas) together, all or none, with the refusing
+// limit named.
+func TestRedisAllowCallAcrossReplicas(t *testing.T) {
+	r := statetest.Start(t)
+	s, _ := open(t, r, nil)
+	cfg := ratelimit.Config{Store: s, PerPrincipalTool: ratelimit.MustParseRate("1/hour burst 2"), PerTool: ratelimit.MustParseRate("1/hour burst 3")}
+	a, b := ratelimit.New(cfg), ratelimit.New(cfg)
+	for i, tc := range []struct {
+		l         *ratelimit.Limiter
+		principal string
+		ok        bool
+		which     string
+	}{
+		{a, "alice", true, ""},
+		{b, "alice", true, ""},
+		{a, "alice", false, ratelimit.WhichPrincipalTool},
+		{b, "bob", true, ""},
+		{a, "carol", false, ratelimit.WhichTool},
+		{b, "bob", false, ratelimit.WhichTool},
+	} {
+		ok, wait, which, err := tc.l.AllowCall(bg, tc.principal, "echo")
+		if err != nil || ok != tc.ok || which != tc.which || (!ok && wait <= 0) {
+			t.Fatalf("%d %s: %v, %v, %q, %v; want %v, %q", i, tc.principal, ok, wait, which, err, tc.ok, tc.which)
+		}
+	}
+}

@@ -55,7 +55,17 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		s.metrics.Denied("forbidden")
 		return nil, unknownTool(name)
 	}
-	if ok, wait, which := snap.limiter.AllowCall(p.ID, t.Name()); !ok {
+	ok, wait, which, lerr := snap.limiter.AllowCall(ctx, p.ID, t.Name())
+	if lerr != nil {
+		id := NewErrorID()
+		rec.ErrorID = id
+		s.log.Debug("call refused: state store unavailable", "error_id", id, "err", lerr)
+		if err := finish("host_error", "state_unavailable"); err != nil {
+			return nil, s.auditFailure(err)
+		}
+		return nil, stateError(id)
+	}
+	if !ok {
 		if err := finish("limited", which); err != nil {
 			return nil, s.auditFailure(err)
 		}

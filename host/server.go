@@ -17,6 +17,7 @@
 //	transport      body cap, Origin/Host checks             host/transport
 //	authenticate   API key or JWT → principal               host/auth
 //	limits         per principal, per principal×tool, tool  host/ratelimit
+//	               (shared by replicas with [state] url)    host/state
 //	MCP server     go-sdk: initialize, tools/list, call     host (this package)
 //	authorise      may this principal use this tool?        host (gate.go)
 //	validate       arguments against the input schema       host/schema
@@ -49,7 +50,9 @@ import (
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/metrics"
+	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/host/state"
 	"github.com/moatmcp/moat/host/transport"
 )
 
@@ -126,9 +129,14 @@ type Server struct {
 	mcpHTTP http.Handler // the go-sdk's Streamable HTTP handlers by protocol era (era.go): sessions outlive snapshots
 	caps    *sessionCap
 	devKey  devKey
-	ln      net.Listener // nil with Stdio
-	addr    string       // the address ln listens on
-	served  atomic.Bool  // Serve took ln
+	// store is the shared state of [state] url (Redis), for the process's
+	// life; nil = each snapshot's limiter keeps its buckets in memory.
+	store        state.Store
+	storeRefuses bool         // [state] on_failure = "refuse": 503 and not ready while store is down
+	replica      string       // [state] replica, or the host name: in audit records
+	ln           net.Listener // nil with Stdio
+	addr         string       // the address ln listens on
+	served       atomic.Bool  // Serve took ln
 
 	snap     atomic.Pointer[snapshot]
 	gen      atomic.Uint64
@@ -180,12 +188,19 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	s.metrics = metrics.New()
+	if err := s.openState(cfg); err != nil {
+		return nil, err
+	}
 	if s.rt, err = sandbox.New(ctx, &sandbox.Options{CacheDir: cfg.CacheDir, MaxGuestMemory: cfg.MaxGuestMemory}); err != nil {
 		return nil, err
 	}
 	s.mcp = newMCPServer(s)
 	s.mcpHTTP = newEraRouter(s.mcp, s.log, cfg.MaxBodyBytes)
-	s.caps = newSessionCap(s.mcp, func() { s.metrics.Limited("sessions") })
+	sessionStore := s.store
+	if sessionStore == nil {
+		sessionStore = ratelimit.NewLocalStore(ratelimit.TableOptions{})
+	}
+	s.caps = newSessionCap(s.mcp, sessionStore, func() { s.metrics.Limited("sessions") })
 	if !s.opts.Stdio {
 		if s.ln == nil {
 			if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -374,6 +389,9 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 		if s.audit != nil {
 			errs = append(errs, s.audit.Close())
+		}
+		if s.store != nil {
+			errs = append(errs, s.store.Close())
 		}
 		if s.ln != nil && !s.served.Load() {
 			errs = append(errs, s.ln.Close())

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -44,6 +45,8 @@ type testConfig struct {
 	noAuth bool
 	// now is the clock of credential expiry; nil = time.Now.
 	now func() time.Time
+	// logger receives the server's log; nil discards it.
+	logger *slog.Logger
 }
 
 var (
@@ -83,7 +86,7 @@ func newTestServer(t *testing.T, c testConfig) *testServer {
 		ts.writeTool(name, text)
 	}
 	ts.writeConfig(c.toml)
-	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, now: c.now}
+	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, Logger: c.logger, now: c.now}
 	if c.http {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

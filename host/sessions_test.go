@@ -4,8 +4,11 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/moatmcp/moat/host/ratelimit"
 )
 
 // TestSessionCap: a principal (here everyone: no authentication) opens at
@@ -67,10 +70,12 @@ func TestSessionCap(t *testing.T) {
 }
 
 // TestSessionCapTotal: the total cap holds across principals, and a
-// reserved slot whose request made no session is given back.
+// reserved slot whose request made no session is given back, in the
+// store too.
 func TestSessionCapTotal(t *testing.T) {
 	ts := newTestServer(t, testConfig{tools: map[string]string{}})
-	c := newSessionCap(ts.mcp, nil)
+	store := ratelimit.NewLocalStore(ratelimit.TableOptions{})
+	c := newSessionCap(ts.mcp, store, nil)
 	c.live = func() map[string]bool { // every session made here stays live
 		ids := map[string]bool{}
 		for id := range c.owner {
@@ -78,27 +83,32 @@ func TestSessionCapTotal(t *testing.T) {
 		}
 		return ids
 	}
+	ctx := context.Background()
 	for i, step := range []struct{ p, refusal string }{
 		{"alice", ""}, {"alice", ""}, {"alice", "for this caller"}, {"bob", ""}, {"bob", "the server has too many"},
 	} {
-		got := c.take(step.p, 3, 2)
-		if (step.refusal == "") != (got == "") || !strings.Contains(got, step.refusal) {
-			t.Fatalf("step %d (%s): %q, want %q", i, step.p, got, step.refusal)
+		pending := "pending:" + strconv.Itoa(i)
+		got, err := c.take(ctx, step.p, pending, 3, 2)
+		if err != nil || (step.refusal == "") != (got == "") || !strings.Contains(got, step.refusal) {
+			t.Fatalf("step %d (%s): %q, %v; want %q", i, step.p, got, err, step.refusal)
 		}
 		if got == "" {
-			c.settle(step.p, step.p+string(rune('0'+i)))
+			c.settle(ctx, step.p, pending, step.p+string(rune('0'+i)))
 		}
 	}
-	if got := c.take("carol", 3, 2); got == "" {
+	if got, _ := c.take(ctx, "carol", "pending:c1", 3, 2); got == "" {
 		t.Fatal("carol got a slot past the total")
 	}
 	c.release("bob3")
-	if got := c.take("carol", 3, 2); got != "" {
+	if got, _ := c.take(ctx, "carol", "pending:c2", 3, 2); got != "" {
 		t.Fatalf("after bob's session ended: %q", got)
 	}
-	c.settle("carol", "")                      // the request made no session
+	c.settle(ctx, "carol", "pending:c2", "")   // the request made no session
 	if c.total != 2 || c.count["carol"] != 0 { // alice0, alice1 (bob3 ended)
 		t.Fatalf("total %d, carol %d after a slot was given back", c.total, c.count["carol"])
+	}
+	if n, _ := store.Count(ctx, slotTotal("sessions")); n != 2 {
+		t.Fatalf("store counts %d sessions; want 2", n)
 	}
 }
 

@@ -191,6 +191,7 @@ func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot
 		return nil, nil, err
 	}
 	rc := rateConfig(cfg.Rates, snap.tools)
+	rc.Store = s.store // nil: in this process
 	if prev != nil {
 		snap.limiter = prev.limiter.With(rc)
 	} else {
@@ -249,6 +250,7 @@ func restartOnly(old, cur *manifest.Config) error {
 		{"[sandbox] max_guest_memory", fmt.Sprint(old.MaxGuestMemory), fmt.Sprint(cur.MaxGuestMemory)},
 		{"[server.tls] (on or off)", fmt.Sprint(old.TLSCert != ""), fmt.Sprint(cur.TLSCert != "")},
 		{"[server] max_body", fmt.Sprint(old.MaxBodyBytes), fmt.Sprint(cur.MaxBodyBytes)},
+		{"[state]", fmt.Sprintf("%+v", old.State), fmt.Sprintf("%+v", cur.State)},
 	} {
 		if f.old != f.cur {
 			return fmt.Errorf("%s: %s changed from %q to %q: that takes a restart; the previous configuration keeps serving", cur.File, f.field, f.old, f.cur)
@@ -313,7 +315,9 @@ func (s *Server) provisionAuth(ctx context.Context, cfg *manifest.Config, snap *
 			if d.OK {
 				return
 			}
-			snap.limiter.AuthFailed(d.Addr)
+			// A store error here loses one count; the next request's
+			// check (Blocked) fails closed on the same error.
+			_ = snap.limiter.AuthFailed(r.Context(), d.Addr)
 			if errors.Is(d.Err, auth.ErrExpired) && d.PrincipalID != "" {
 				// An expired key's sessions end at its first refused
 				// request, as a revoked key's do at the reload.

@@ -132,6 +132,8 @@ func (s *Server) notReady() string {
 		return "shutting down"
 	case s.auditBroken() != nil:
 		return "audit log cannot be written"
+	case s.stateBroken() != "":
+		return s.stateBroken()
 	}
 	return ""
 }
@@ -179,9 +181,9 @@ func (s *Server) authFailureLimit(snap *snapshot) func(http.Handler) http.Handle
 		if snap.authn == nil {
 			return next
 		}
-		return s.limitStage("auth_failures", "auth_failures", func(r *http.Request) (bool, time.Duration) {
-			blocked, wait := snap.limiter.Blocked(r.RemoteAddr)
-			return !blocked, wait
+		return s.limitStage("auth_failures", "auth_failures", func(r *http.Request) (bool, time.Duration, error) {
+			blocked, wait, err := snap.limiter.Blocked(r.Context(), r.RemoteAddr)
+			return !blocked, wait, err
 		})(next)
 	}
 }
@@ -205,12 +207,19 @@ func principalKey(r *http.Request) (string, ratelimit.Rate) {
 	return ratelimit.PrincipalKey("", r.RemoteAddr), ratelimit.Rate{}
 }
 
-// limitStage refuses with 429 the requests allow refuses; which names the
-// limit in metrics (metric) and in the audit record (reason).
-func (s *Server) limitStage(metric, reason string, allow func(r *http.Request) (bool, time.Duration)) func(http.Handler) http.Handler {
+// limitStage refuses with 429 the requests allow refuses; metric names the
+// limit in metrics, reason in the audit record. When the state store
+// cannot answer, the request is refused (stateFailure): a limit that
+// cannot be checked is not a limit that passed.
+func (s *Server) limitStage(metric, reason string, allow func(r *http.Request) (bool, time.Duration, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if ok, wait := allow(r); !ok {
+			ok, wait, err := allow(r)
+			if err != nil {
+				s.stateFailure(w, r, err)
+				return
+			}
+			if !ok {
 				s.metrics.Limited(metric)
 				s.refuse(w, r, wait, ratelimit.Message(wait), reason)
 				return
@@ -223,9 +232,9 @@ func (s *Server) limitStage(metric, reason string, allow func(r *http.Request) (
 // requestCeiling bounds raw requests per principal: flood protection that
 // a well-behaved client never meets.
 func (s *Server) requestCeiling(snap *snapshot) func(http.Handler) http.Handler {
-	return s.limitStage("principal", "requests", func(r *http.Request) (bool, time.Duration) {
+	return s.limitStage("principal", "requests", func(r *http.Request) (bool, time.Duration, error) {
 		key, _ := principalKey(r)
-		return snap.limiter.AllowRequest(key)
+		return snap.limiter.AllowRequest(r.Context(), key)
 	})
 }
 
@@ -233,12 +242,12 @@ func (s *Server) requestCeiling(snap *snapshot) func(http.Handler) http.Handler 
 // key's own, else [rate_limits] per_principal). Only tools/call counts:
 // the housekeeping around calls does not use up a key's calls.
 func (s *Server) principalRate(snap *snapshot) func(http.Handler) http.Handler {
-	return s.limitStage("principal", "principal", func(r *http.Request) (bool, time.Duration) {
+	return s.limitStage("principal", "principal", func(r *http.Request) (bool, time.Duration, error) {
 		if headOf(r).Method != "tools/call" {
-			return true, 0
+			return true, 0, nil
 		}
 		key, own := principalKey(r)
-		return snap.limiter.AllowPrincipal(key, own)
+		return snap.limiter.AllowPrincipal(r.Context(), key, own)
 	})
 }
 
@@ -248,7 +257,7 @@ func (s *Server) sessionLimit(snap *snapshot) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return s.caps.middleware(next, snap.cfg.MaxSessions, snap.cfg.MaxSessionsPer, func(w http.ResponseWriter, r *http.Request, msg string) {
 			s.refuse(w, r, time.Minute, msg, "sessions")
-		})
+		}, s.stateFailure)
 	}
 }
 

@@ -82,3 +82,59 @@ func TestAuditVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditVerifyDir: a folder of chains, one per replica, each with its
+// rotated files, verified one by one; a broken chain fails the run but
+// the others are still reported.
+func TestAuditVerifyDir(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, replica string, n int, rotateAfter int) {
+		path := filepath.Join(dir, name)
+		l, err := audit.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if i == rotateAfter {
+				if err := os.Rename(path, path+".1"); err != nil {
+					t.Fatal(err)
+				}
+				if err := l.Reopen(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Log(audit.Record{Event: audit.EventToolCall, Tool: "echo", Outcome: "ok", Replica: replica}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close()
+	}
+	write("audit-a.log", "moat-a", 5, 3)
+	write("audit-b.log", "moat-b", 2, -1)
+	run := func() (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := cmdAudit(context.Background(), []string{"verify", dir}, &stdout, &stderr)
+		return code, stdout.String()
+	}
+	if code, out := run(); code != 0 || out != "audit-a.log: ok: 5 records in 2 files (replica moat-a)\naudit-b.log: ok: 2 records (replica moat-b)\n" {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	// The oldest file of a's chain missing its middle line breaks a only.
+	p := filepath.Join(dir, "audit-a.log.1")
+	data, _ := os.ReadFile(p)
+	lines := strings.SplitAfter(string(data), "\n")
+	os.WriteFile(p, []byte(lines[0]+lines[2]), 0o600)
+	os.WriteFile(filepath.Join(dir, "old.log.2.gz"), []byte("x"), 0o600)
+	code, out := run()
+	want := "old.log.2.gz: skipped: compressed (decompress it to verify it with its chain)\naudit-a.log.1: broken at line 2: seq 3 after seq 1: a line was removed, moved or added\naudit-b.log: ok: 2 records (replica moat-b)\n"
+	if code != 1 || out != want {
+		t.Fatalf("exit %d:\n%s\nwant:\n%s", code, out, want)
+	}
+	var stderr bytes.Buffer
+	if code := cmdAudit(context.Background(), []string{"verify", "--head", "x", dir}, &bytes.Buffer{}, &stderr); code != 2 {
+		t.Fatalf("--head with a folder: exit %d", code)
+	}
+	if code := cmdAudit(context.Background(), []string{"verify", t.TempDir()}, &bytes.Buffer{}, &stderr); code != 2 {
+		t.Fatalf("an empty folder: exit %d", code)
+	}
+}

@@ -108,6 +108,11 @@ type Record struct {
 	// or key: "tool read_file changed", "key ci added". Names only, never a
 	// key's hash or any secret. At most MaxChanges entries are kept.
 	Changes []string `json:"changes,omitempty"`
+	// Replica names the moat process that wrote the record ([state]
+	// replica, default the host name), so that the chains of several
+	// replicas behind one load balancer can be told apart and verified
+	// together (moat audit verify DIR).
+	Replica string `json:"replica,omitempty"`
 	// Prev is the hex SHA-256 of the previous line's bytes, without its
 	// newline; Genesis for the first record of a chain.
 	Prev string `json:"prev"`

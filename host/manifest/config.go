@@ -56,6 +56,8 @@ type Config struct {
 	// AuditOnFailure is [audit] on_failure: what a call does when its
 	// audit record cannot be written; default AuditRefuse.
 	AuditOnFailure AuditFailureMode
+	// State is [state]: where limits shared by replicas live (state.go).
+	State StateConfig
 	// MaxGuestMemory is [sandbox] max_guest_memory: the most linear memory
 	// all guests together may hold, in bytes; 0 (the default) means derive
 	// it from the machine's memory.
@@ -84,7 +86,8 @@ const (
 // DefaultConfig returns the settings used without a config file.
 func DefaultConfig() *Config {
 	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal,
-		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse}
+		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse,
+		State: defaultState}
 }
 
 // LoadConfig reads, decodes and validates a server config file. Every error
@@ -133,6 +136,7 @@ type configFile struct {
 	RateLimits rateLimitsTable `toml:"rate_limits"`
 	Audit      auditTable      `toml:"audit"`
 	Metrics    metricsTable    `toml:"metrics"`
+	State      stateTable      `toml:"state"`
 }
 
 // serverTable is [server].
@@ -194,6 +198,9 @@ func (d *doc) config(c *Config, dir string) error {
 		return err
 	}
 	if err := d.opsConfig(c, &f, dir); err != nil {
+		return err
+	}
+	if err := d.stateConfig(c, &f.State, dir); err != nil {
 		return err
 	}
 

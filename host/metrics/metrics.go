@@ -1,7 +1,7 @@
 // Package metrics exposes moat's operational counters in the Prometheus text
 // format: calls by tool and outcome, call latency, denials, rate-limited
 // calls, instances in flight, compile-cache results, load and reload errors,
-// and authentication decisions.
+// authentication decisions, and whether the shared state store answers.
 //
 // It sits beside the call path rather than in it: every stage
 // (transport → authenticate → rate limit → MCP server → authorise → validate
@@ -92,6 +92,7 @@ type Metrics struct {
 	loadErrors   *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	auth         *prometheus.CounterVec
+	stateUp      prometheus.Gauge
 
 	outcomes, reasons, limits, methods, kinds map[string]bool
 
@@ -145,6 +146,10 @@ func New() *Metrics {
 			Name: "moat_auth_total",
 			Help: "Authentication decisions, by method and result.",
 		}, []string{"method", "result"}),
+		stateUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "moat_state_up",
+			Help: "1 while the shared state store ([state] url, Redis) answers, 0 while it does not; 1 with in-process state.",
+		}),
 		outcomes: set(Outcomes),
 		reasons:  set(DenyReasons),
 		limits:   set(Limits),
@@ -156,8 +161,9 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.calls, m.duration, m.denials, m.limited, m.inFlight,
-		m.compileCache, m.loadErrors, m.reloads, m.auth,
+		m.compileCache, m.loadErrors, m.reloads, m.auth, m.stateUp,
 	)
+	m.stateUp.Set(1)
 	for _, r := range append(DenyReasons, Other) {
 		m.denials.WithLabelValues(r)
 	}
@@ -179,6 +185,18 @@ func New() *Metrics {
 		}
 	}
 	return m
+}
+
+// StateUp records whether the shared state store answers (docs/scale.md).
+func (m *Metrics) StateUp(up bool) {
+	if m == nil {
+		return
+	}
+	if up {
+		m.stateUp.Set(1)
+	} else {
+		m.stateUp.Set(0)
+	}
 }
 
 // Handler returns the HTTP handler that serves the exposition. It is not

@@ -269,3 +269,22 @@ func BenchmarkCall(b *testing.B) {
 		m.Call("echo", "ok", time.Millisecond)
 	}
 }
+
+// TestStateUp: moat_state_up starts at 1 (in-process state is always up)
+// and follows StateUp; a nil Metrics ignores it.
+func TestStateUp(t *testing.T) {
+	m := New()
+	for i, c := range []struct {
+		set  *bool
+		want float64
+	}{{nil, 1}, {new(false), 0}, {new(true), 1}} {
+		if c.set != nil {
+			m.StateUp(*c.set)
+		}
+		if got := series(scrape(t, m)["moat_state_up"])[""]; got != c.want {
+			t.Fatalf("step %d: moat_state_up = %v; want %v", i, got, c.want)
+		}
+	}
+	var nilM *Metrics
+	nilM.StateUp(false)
+}

@@ -53,13 +53,13 @@ func BenchmarkAllowCall(b *testing.B) {
 	l := New(Config{PerPrincipalTool: Unlimited, PerTool: Unlimited})
 	b.Run("unlimited", func(b *testing.B) {
 		for b.Loop() {
-			l.AllowCall("alice", "echo")
+			l.AllowCall(bg, "alice", "echo")
 		}
 	})
 	l = New(Config{PerPrincipalTool: MustParseRate("1000000000/s"), PerTool: MustParseRate("1000000000/s")})
 	b.Run("limited", func(b *testing.B) {
 		for b.Loop() {
-			l.AllowCall("alice", "echo")
+			l.AllowCall(bg, "alice", "echo")
 		}
 	})
 }

@@ -12,7 +12,12 @@
 // (Limiter.PrincipalMiddleware, 429 with Retry-After), and per call once the
 // tool is known (Limiter.AllowCall, Gate).
 //
-// Every table of buckets is bounded (Table): a flood of distinct
+// The buckets live in a state.Store (host/state): by default a LocalStore
+// in this process, or Redis shared by every replica behind a load balancer
+// ([state] url, docs/scale.md). A Limiter holds only rates; a store error
+// is returned to the caller, which refuses the request (fail closed).
+//
+// Every table of the LocalStore is bounded (Table): a flood of distinct
 // principals or addresses cannot grow memory without bound, cannot evict a
 // key that is being limited, and when a table is full of limited keys, new
 // keys are refused (fail closed). The buckets are golang.org/x/time/rate

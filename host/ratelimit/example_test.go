@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -31,7 +32,7 @@ func ExampleLimiter_AllowCall() {
 		Now:              func() time.Time { return now },
 	})
 	for range 3 {
-		ok, retryAfter, which := l.AllowCall("alice", "read_file")
+		ok, retryAfter, which, _ := l.AllowCall(context.Background(), "alice", "read_file")
 		if !ok {
 			// The host returns this as a tool result with isError set.
 			fmt.Printf("refused by %s: %s\n", which, ratelimit.Message(retryAfter))

@@ -2,13 +2,17 @@ package ratelimit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"maps"
 	"net/http"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/moatmcp/moat/host/state"
 )
 
 // Which table refused a call, as AllowCall reports it.
@@ -62,8 +66,13 @@ type Config struct {
 	// tool's max_concurrency before it is refused as busy; the host passes
 	// it to NewGate. Default DefaultConcurrencyWait (1s).
 	ConcurrencyWait time.Duration
-	// Now is the clock. Nil means time.Now; tests pass a fake one.
+	// Now is the clock of the in-process store. Nil means time.Now; tests
+	// pass a fake one. A shared store uses its own clock (Redis's TIME).
 	Now func() time.Time
+	// Store holds the buckets. Nil means an in-process LocalStore bounded
+	// by MaxEntries and IdleTTL; the host passes a shared one (Redis,
+	// host/state) when [state] url is set.
+	Store state.Store
 }
 
 // ToolRates are one tool's own rates; the zero Rate keeps the default.
@@ -138,69 +147,65 @@ const DefaultRequestCeiling = "6000/min burst 600"
 // Limiter is the host's rate limiting: per principal (tool calls, and a
 // generous ceiling on raw requests) at the HTTP layer, per principal×tool
 // and per tool for each call, and failed authentications per client
-// address.
+// address. The buckets live in a state.Store: this replica's memory (a
+// LocalStore) or Redis, shared by every replica (host/state).
 //
 // # Notes
 //
 //   - Safe for concurrent use; its Config never changes. A reload makes a
-//     new Limiter with With, which shares this one's tables: the buckets
+//     new Limiter with With, which shares this one's store: the buckets
 //     already filled are kept, so nobody gets a fresh burst because a file
 //     was touched.
 //   - Every table is bounded by Config.MaxEntries and fails closed when it
-//     is full of keys being limited (see Table).
+//     is full of keys being limited (see Table); in Redis every bucket
+//     expires once it is full again.
+//   - A store error (Redis down or slow) is returned, never taken for a
+//     yes: the host refuses the request with 503 (fail closed).
 type Limiter struct {
-	cfg Config
-	*tables
+	cfg   Config
+	store state.Store
+	// own is true when the Limiter made its store (a LocalStore from
+	// MaxEntries, IdleTTL and Now), false when Config.Store was given.
+	own        bool
+	maxEntries int
+	idleTTL    time.Duration
 }
 
-// tables is the state a Limiter keeps: buckets, shared by the Limiters a
-// reload makes (With).
-type tables struct {
-	maxEntries    int
-	idleTTL       time.Duration
-	principal     *Table // tool calls per principal
-	requests      *Table // raw requests per principal (the ceiling)
-	principalTool *Table
-	tool          *Table
-	failedAuth    *Table
-
-	// callMu makes AllowCall's two takes (and a refund) one step, so a
-	// call refused by the tool table gives its principal×tool event back
-	// before anyone else can take from that bucket.
-	callMu sync.Mutex
-}
+// Table names in the store, one per kind of bucket.
+const (
+	tablePrincipal     = "principal"
+	tableRequests      = "requests"
+	tablePrincipalTool = "principal_tool"
+	tableTool          = "tool"
+	tableFailedAuth    = "failed_auth"
+)
 
 // New returns a Limiter for cfg, with defaults for its unset fields.
 func New(cfg Config) *Limiter {
 	cfg = cfg.withDefaults()
-	return &Limiter{cfg: cfg, tables: newTables(cfg)}
-}
-
-func newTables(cfg Config) *tables {
-	opts := TableOptions{MaxEntries: cfg.MaxEntries, IdleTTL: cfg.IdleTTL, Now: cfg.Now}
-	return &tables{
-		maxEntries:    cfg.MaxEntries,
-		idleTTL:       cfg.IdleTTL,
-		principal:     NewTable(cfg.PerPrincipal, opts),
-		requests:      NewTable(cfg.PerPrincipalRequests, opts),
-		principalTool: NewTable(cfg.PerPrincipalTool, opts),
-		tool:          NewTable(cfg.PerTool, opts),
-		failedAuth:    NewTable(cfg.FailedAuthPerAddr, opts),
+	l := &Limiter{cfg: cfg, store: cfg.Store, maxEntries: cfg.MaxEntries, idleTTL: cfg.IdleTTL}
+	if l.store == nil {
+		l.own = true
+		l.store = NewLocalStore(TableOptions{MaxEntries: cfg.MaxEntries, IdleTTL: cfg.IdleTTL, Now: cfg.Now})
 	}
+	return l
 }
 
 // With returns a Limiter that applies cfg's rates to l's buckets: a
 // reload's new rates (a key's own rate, a manifest's rate or rate_all, the
 // defaults) take effect at the next request, and nobody's bucket is
-// refilled by it. Only when cfg changes the tables' shape (MaxEntries or
-// IdleTTL) does the new Limiter start from empty tables. cfg.Now must be
-// the clock l was made with (or nil for both).
+// refilled by it. Only when l made its own store and cfg changes the
+// tables' shape (MaxEntries or IdleTTL), or cfg names another store, does
+// the new Limiter start from empty buckets. cfg.Now must be the clock l
+// was made with (or nil for both).
 func (l *Limiter) With(cfg Config) *Limiter {
 	cfg = cfg.withDefaults()
-	if cfg.MaxEntries != l.maxEntries || cfg.IdleTTL != l.idleTTL {
+	switch {
+	case cfg.Store != nil && cfg.Store != l.store,
+		cfg.Store == nil && (!l.own || cfg.MaxEntries != l.maxEntries || cfg.IdleTTL != l.idleTTL):
 		return New(cfg)
 	}
-	return &Limiter{cfg: cfg, tables: l.tables}
+	return &Limiter{cfg: cfg, store: l.store, own: l.own, maxEntries: l.maxEntries, idleTTL: l.idleTTL}
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -210,17 +215,21 @@ func (l *Limiter) Config() Config {
 	return c
 }
 
+// Store is the store holding the buckets.
+func (l *Limiter) Store() state.Store { return l.store }
+
 // AllowCall takes one call of tool by principal from the principal×tool
-// table, then from the tool table. When either refuses, it returns false,
-// how long to wait, and which table refused (WhichPrincipalTool or
-// WhichTool); a refused call takes nothing from either table.
+// bucket and the tool bucket, both or neither. When either refuses, it
+// returns false, how long to wait, and which refused (WhichPrincipalTool or
+// WhichTool); a refused call takes nothing from either. err is the store's
+// (Redis unreachable): the call must be refused as unavailable.
 //
 // The host reports a refusal as a tool result with isError set, whose text
 // is Message(retryAfter), not as a JSON-RPC error: MCP clients show tool
 // errors to the model, which can then wait and retry, while protocol errors
 // usually end the agent's turn or are retried blindly. The call was well
 // formed and the host is healthy; only this caller must slow down.
-func (l *Limiter) AllowCall(principal, tool string) (ok bool, retryAfter time.Duration, which string) {
+func (l *Limiter) AllowCall(ctx context.Context, principal, tool string) (ok bool, retryAfter time.Duration, which string, err error) {
 	ppt, pt := l.cfg.PerPrincipalTool, l.cfg.PerTool
 	if o, found := l.cfg.Tools[tool]; found {
 		if !o.PerPrincipalTool.IsZero() {
@@ -230,20 +239,53 @@ func (l *Limiter) AllowCall(principal, tool string) (ok bool, retryAfter time.Du
 			pt = o.PerTool
 		}
 	}
-	pairKey := principalToolKey(principal, tool)
+	var checks []state.Check
+	var names []string
+	for _, c := range []struct {
+		which, table, key string
+		r                 Rate
+	}{
+		{WhichPrincipalTool, tablePrincipalTool, principalToolKey(principal, tool), ppt},
+		{WhichTool, tableTool, tool, pt},
+	} {
+		switch {
+		case c.r.IsUnlimited():
+			continue
+		case c.r.IsZero():
+			return false, rate.InfDuration, c.which, nil
+		}
+		checks = append(checks, state.Check{Table: c.table, Key: c.key, Rate: c.r})
+		names = append(names, c.which)
+	}
+	res, err := l.allow(ctx, checks...)
+	if err != nil || res.OK {
+		return err == nil, 0, "", err
+	}
+	return false, res.RetryAfter, names[res.Refused], nil
+}
 
-	l.callMu.Lock()
-	defer l.callMu.Unlock()
-	now := l.cfg.Now()
-	ok, d, res := l.principalTool.take(now, pairKey, ppt)
-	if !ok {
-		return false, d, WhichPrincipalTool
+// allow asks the store about checks; none is always allowed.
+func (l *Limiter) allow(ctx context.Context, checks ...state.Check) (state.Result, error) {
+	if len(checks) == 0 {
+		return state.Result{OK: true, Refused: -1}, nil
 	}
-	if ok, d, _ = l.tool.take(now, tool, pt); !ok {
-		l.principalTool.refund(now, pairKey, res)
-		return false, d, WhichTool
+	return l.store.Allow(ctx, checks...)
+}
+
+// allowOne is one bucket at r: Unlimited allows without asking the store,
+// the zero Rate refuses.
+func (l *Limiter) allowOne(ctx context.Context, table, key string, r Rate) (bool, time.Duration, error) {
+	switch {
+	case r.IsUnlimited():
+		return true, 0, nil
+	case r.IsZero():
+		return false, rate.InfDuration, nil
 	}
-	return true, 0, ""
+	res, err := l.allow(ctx, state.Check{Table: table, Key: key, Rate: r})
+	if err != nil {
+		return false, 0, err
+	}
+	return res.OK, res.RetryAfter, nil
 }
 
 // PrincipalKey is the key a request is limited under by AllowPrincipal
@@ -262,19 +304,19 @@ func PrincipalKey(id, remoteAddr string) string {
 // zero Rate. Only tool calls count: initialize, notifications, tools/list
 // and the like are protocol housekeeping, which AllowRequest bounds, so a
 // key's rate is the number of tool calls it may make whatever its client
-// sends around them.
-func (l *Limiter) AllowPrincipal(key string, own Rate) (ok bool, retryAfter time.Duration) {
+// sends around them. err is the store's.
+func (l *Limiter) AllowPrincipal(ctx context.Context, key string, own Rate) (ok bool, retryAfter time.Duration, err error) {
 	if own.IsZero() {
 		own = l.cfg.PerPrincipal
 	}
-	return l.principal.AllowRate(key, own)
+	return l.allowOne(ctx, tablePrincipal, key, own)
 }
 
 // AllowRequest takes one HTTP request of the principal under key
 // (PrincipalKey) from the raw request ceiling, PerPrincipalRequests: flood
 // protection against a client that sends anything at all, fast.
-func (l *Limiter) AllowRequest(key string) (ok bool, retryAfter time.Duration) {
-	return l.requests.AllowRate(key, l.cfg.PerPrincipalRequests)
+func (l *Limiter) AllowRequest(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error) {
+	return l.allowOne(ctx, tableRequests, key, l.cfg.PerPrincipalRequests)
 }
 
 // principalToolKey joins the two names unambiguously whatever bytes they
@@ -285,22 +327,35 @@ func principalToolKey(principal, tool string) string {
 
 // AuthFailed records a failed authentication from addr, a client address as
 // in http.Request.RemoteAddr ("ip:port") or a bare IP. Call it after every
-// authentication that fails.
+// authentication that fails. err is the store's.
 //
 // Behind a reverse proxy the host must pass the client's address as the
 // proxy reports it; the Limiter never reads X-Forwarded-For itself.
-func (l *Limiter) AuthFailed(addr string) {
-	l.failedAuth.AllowRate(AddrKey(addr), l.cfg.FailedAuthPerAddr)
+func (l *Limiter) AuthFailed(ctx context.Context, addr string) error {
+	_, _, err := l.allowOne(ctx, tableFailedAuth, AddrKey(addr), l.cfg.FailedAuthPerAddr)
+	return err
 }
 
 // Blocked reports whether addr has failed authentication too often and
 // must be refused (HTTP 429, see WriteTooManyRequests) before its
 // credentials are even checked, and for how long. It tracks nothing new,
-// so probing it with fresh addresses costs no memory; but when the table is
-// full of addresses being limited, every untracked address is blocked too
-// (fail closed: that only happens under a distributed attack).
-func (l *Limiter) Blocked(addr string) (bool, time.Duration) {
-	return l.failedAuth.Limited(AddrKey(addr))
+// so probing it with fresh addresses costs no memory; but when a local
+// table is full of addresses being limited, every untracked address is
+// blocked too (fail closed: that only happens under a distributed attack).
+// err is the store's.
+func (l *Limiter) Blocked(ctx context.Context, addr string) (bool, time.Duration, error) {
+	r := l.cfg.FailedAuthPerAddr
+	switch {
+	case r.IsUnlimited():
+		return false, 0, nil
+	case r.IsZero():
+		return true, rate.InfDuration, nil
+	}
+	res, err := l.store.Limited(ctx, state.Check{Table: tableFailedAuth, Key: AddrKey(addr), Rate: r})
+	if err != nil {
+		return false, 0, err
+	}
+	return !res.OK, res.RetryAfter, nil
 }
 
 // maxRetryAfter caps the delay written in Retry-After and Message. Only a

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"runtime"
@@ -108,7 +109,7 @@ func TestAllowCall(t *testing.T) {
 			l := New(tc.cfg)
 			for i, c := range tc.calls {
 				clock.Advance(c.advance)
-				ok, d, which := l.AllowCall(c.principal, c.tool)
+				ok, d, which, _ := l.AllowCall(bg, c.principal, c.tool)
 				if ok != c.wantOK || d != c.wantDelay || which != c.wantWhich {
 					t.Fatalf("call %d: AllowCall(%q, %q) = %v, %v, %q; want %v, %v, %q",
 						i, c.principal, c.tool, ok, d, which, c.wantOK, c.wantDelay, c.wantWhich)
@@ -124,36 +125,36 @@ func TestAllowCall(t *testing.T) {
 func TestWith(t *testing.T) {
 	clock := newClock()
 	l := New(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
-	if ok, _, _ := l.AllowCall("alice", "echo"); !ok {
+	if ok, _, _, _ := l.AllowCall(bg, "alice", "echo"); !ok {
 		t.Fatal("first call refused")
 	}
-	if ok, _, _ := l.AllowCall("alice", "echo"); ok {
+	if ok, _, _, _ := l.AllowCall(bg, "alice", "echo"); ok {
 		t.Fatal("second call allowed under 1/s burst 1")
 	}
 	tools := map[string]ToolRates{"echo": {PerPrincipalTool: Unlimited}}
 	l2 := l.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited, Tools: tools})
 	tools["echo"] = ToolRates{} // the limiter keeps its own copy
 	for i := range 5 {
-		if ok, _, which := l2.AllowCall("alice", "echo"); !ok {
+		if ok, _, which, _ := l2.AllowCall(bg, "alice", "echo"); !ok {
 			t.Fatalf("call %d refused by %s after the override", i, which)
 		}
 	}
 	// The override removed: the default applies again.
 	l3 := l2.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
 	clock.Advance(time.Second)
-	l3.AllowCall("alice", "echo")
-	if ok, _, which := l3.AllowCall("alice", "echo"); ok || which != WhichPrincipalTool {
+	l3.AllowCall(bg, "alice", "echo")
+	if ok, _, which, _ := l3.AllowCall(bg, "alice", "echo"); ok || which != WhichPrincipalTool {
 		t.Fatalf("after the override was removed: %v, %q; want the default's refusal", ok, which)
 	}
 	// A bucket is kept across With: bob's spent burst stays spent.
-	l3.AllowCall("bob", "echo")
+	l3.AllowCall(bg, "bob", "echo")
 	l5 := l3.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
-	if ok, _, _ := l5.AllowCall("bob", "echo"); ok {
+	if ok, _, _, _ := l5.AllowCall(bg, "bob", "echo"); ok {
 		t.Fatal("a reload refilled bob's bucket")
 	}
 	// A new table shape: fresh tables.
 	l4 := l3.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited, MaxEntries: 500})
-	if ok, _, _ := l4.AllowCall("alice", "echo"); !ok {
+	if ok, _, _, _ := l4.AllowCall(bg, "alice", "echo"); !ok {
 		t.Fatal("new tables still refused alice")
 	}
 }
@@ -187,17 +188,17 @@ func TestFailedAuth(t *testing.T) {
 	l := New(Config{FailedAuthPerAddr: MustParseRate("60/min burst 2"), Now: clock.Now})
 	blocked := func(addr string, want bool, wantDelay time.Duration) {
 		t.Helper()
-		if got, d := l.Blocked(addr); got != want || d != wantDelay {
+		if got, d, _ := l.Blocked(bg, addr); got != want || d != wantDelay {
 			t.Fatalf("Blocked(%q) = %v, %v; want %v, %v", addr, got, d, want, wantDelay)
 		}
 	}
 	blocked("192.0.2.1:1000", false, 0)
-	if n := l.failedAuth.Len(); n != 0 {
+	if n := l.tbl(tableFailedAuth).Len(); n != 0 {
 		t.Fatalf("Blocked tracked an address: Len = %d", n)
 	}
-	l.AuthFailed("192.0.2.1:1000")
+	l.AuthFailed(bg, "192.0.2.1:1000")
 	blocked("192.0.2.1:1000", false, 0)
-	l.AuthFailed("192.0.2.1:1001")
+	l.AuthFailed(bg, "192.0.2.1:1001")
 	// Every port and the IPv4-mapped form are the same client.
 	blocked("192.0.2.1:1000", true, time.Second)
 	blocked("192.0.2.1:2000", true, time.Second)
@@ -205,14 +206,14 @@ func TestFailedAuth(t *testing.T) {
 	blocked("192.0.2.2:1000", false, 0)
 	// More failures while blocked keep it blocked no longer than the
 	// rate says (a refused event takes nothing).
-	l.AuthFailed("192.0.2.1:1000")
+	l.AuthFailed(bg, "192.0.2.1:1000")
 	blocked("192.0.2.1:1000", true, time.Second)
 	clock.Advance(time.Second)
 	blocked("192.0.2.1:1000", false, 0)
 
 	// IPv6: one /64 is one client.
-	l.AuthFailed("[2001:db8::1]:1")
-	l.AuthFailed("[2001:db8::2]:1")
+	l.AuthFailed(bg, "[2001:db8::1]:1")
+	l.AuthFailed(bg, "[2001:db8::2]:1")
 	blocked("[2001:db8::ffff]:1", true, time.Second)
 	blocked("[2001:db8:0:1::1]:1", false, 0)
 }
@@ -249,18 +250,18 @@ func TestAllowPrincipal(t *testing.T) {
 	}
 	for _, tc := range tests {
 		clock.Advance(tc.advance)
-		ok, wait := l.AllowPrincipal(PrincipalKey(tc.principal, tc.remote), tc.own)
+		ok, wait, _ := l.AllowPrincipal(bg, PrincipalKey(tc.principal, tc.remote), tc.own)
 		if ok != tc.wantOK || wait != tc.wantRetry {
 			t.Fatalf("%s: got %v, %v; want %v, %v", tc.name, ok, wait, tc.wantOK, tc.wantRetry)
 		}
 	}
 	// The ceiling is its own table: carol's calls took nothing from it.
 	for i, want := range []bool{true, true, true, false} {
-		if ok, _ := l.AllowRequest(PrincipalKey("carol", "")); ok != want {
+		if ok, _, _ := l.AllowRequest(bg, PrincipalKey("carol", "")); ok != want {
 			t.Fatalf("request %d: %v, want %v", i, ok, want)
 		}
 	}
-	if ok, _ := l.AllowPrincipal(PrincipalKey("carol", ""), Rate{}); !ok {
+	if ok, _, _ := l.AllowPrincipal(bg, PrincipalKey("carol", ""), Rate{}); !ok {
 		t.Fatal("carol's first call refused after her requests")
 	}
 }
@@ -337,24 +338,24 @@ func TestBoundedUnderFlood(t *testing.T) {
 			for i := range n {
 				clock.Advance(step)
 				p := "principal-" + strconv.Itoa(i)
-				l.AllowPrincipal(PrincipalKey(p, ""), Rate{})
-				l.AllowRequest(PrincipalKey(p, ""))
-				if ok, _, _ := l.AllowCall(p, "tool-"+strconv.Itoa(i%500)); ok {
+				l.AllowPrincipal(bg, PrincipalKey(p, ""), Rate{})
+				l.AllowRequest(bg, PrincipalKey(p, ""))
+				if ok, _, _, _ := l.AllowCall(bg, p, "tool-"+strconv.Itoa(i%500)); ok {
 					allowed++
 				} else {
 					refused++
 				}
 				v4 := "10." + strconv.Itoa(i>>16) + "." + strconv.Itoa(i>>8&0xff) + "." + strconv.Itoa(i&0xff) + ":4242"
 				v6 := "[2001:db8:" + strconv.FormatInt(int64(i), 16) + "::1]:4242"
-				l.Blocked(v4)
-				l.AuthFailed(v4)
-				l.Blocked(v6)
-				l.AuthFailed(v6)
+				l.Blocked(bg, v4)
+				l.AuthFailed(bg, v4)
+				l.Blocked(bg, v6)
+				l.AuthFailed(bg, v6)
 			}
 			growth := int64(heapAlloc()) - int64(before)
 			t.Logf("heap growth %d KiB; calls allowed %d, refused %d; tables: principal %d, principal×tool %d, tool %d, failed auth %d",
-				growth>>10, allowed, refused, l.principal.Len(), l.principalTool.Len(), l.tool.Len(), l.failedAuth.Len())
-			for name, table := range map[string]*Table{"principal": l.principal, "requests": l.requests, "principal×tool": l.principalTool, "tool": l.tool, "failed auth": l.failedAuth} {
+				growth>>10, allowed, refused, l.tbl(tablePrincipal).Len(), l.tbl(tablePrincipalTool).Len(), l.tbl(tableTool).Len(), l.tbl(tableFailedAuth).Len())
+			for name, table := range map[string]*Table{"principal": l.tbl(tablePrincipal), "requests": l.tbl(tableRequests), "principal×tool": l.tbl(tablePrincipalTool), "tool": l.tbl(tableTool), "failed auth": l.tbl(tableFailedAuth)} {
 				if table.Len() > DefaultMaxEntries {
 					t.Errorf("%s table: Len %d > %d", name, table.Len(), DefaultMaxEntries)
 				}
@@ -371,4 +372,15 @@ func TestBoundedUnderFlood(t *testing.T) {
 			runtime.KeepAlive(l)
 		})
 	}
+}
+
+// bg is the context of the tests' limiter calls.
+var bg = context.Background()
+
+// tbl is the named table of l's LocalStore, made if need be.
+func (l *Limiter) tbl(name string) *Table {
+	s := l.store.(*LocalStore)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.table(name)
 }

@@ -123,6 +123,15 @@ func (t *Table) AllowRate(key string, r Rate) (ok bool, retryAfter time.Duration
 // would return, without taking an event or tracking a new key. An untracked
 // key is limited only when the table is full of keys being limited.
 func (t *Table) Limited(key string) (limited bool, retryAfter time.Duration) {
+	return t.limitedAt(key, Rate{})
+}
+
+// limitedAt is Limited for a key limited at r; the zero Rate means the
+// table's rate.
+func (t *Table) limitedAt(key string, r Rate) (limited bool, retryAfter time.Duration) {
+	if r.IsZero() {
+		r = t.rate
+	}
 	now := t.now()
 	key = storedKey(key)
 	t.mu.Lock()
@@ -131,9 +140,9 @@ func (t *Table) Limited(key string) (limited bool, retryAfter time.Duration) {
 	e := t.entries[key]
 	switch {
 	case e != nil:
-	case t.rate.IsUnlimited():
+	case r.IsUnlimited():
 		return false, 0
-	case t.rate.IsZero():
+	case r.IsZero():
 		return true, rate.InfDuration
 	case len(t.entries) >= t.max && t.byFull[0].fullAt.After(now):
 		return true, t.byFull[0].fullAt.Sub(now)

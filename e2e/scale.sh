@@ -3,14 +3,15 @@
 # their limits in it, and HAProxy in front, all on loopback ports, driven
 # by e2e/scaleclient:
 #   spread   short sessions land on every replica (each replica's metrics)
+#   stateless  2026-07-28 calls (no session) land on every replica
 #   limit    one principal's limit holds across replicas (one burst of slack)
 #   legacy   a 2025-11-25 session keeps its replica (affinity on Mcp-Session-Id)
 #   load     one replica killed mid-load: only its calls in flight fail
 #   down     Redis stopped: 503 with an error id, /readyz not ready
 #   recover  Redis restarted: service resumes by itself
 #   authfail failed authentications counted across replicas
-# The 2026-07-28 stateless protocol and multi-round-trip calls
-# (input_required) are not served yet; see docs/scale.md.
+# Multi-round-trip calls (input_required) are not served yet; see
+# docs/scale.md.
 #
 # Needs Go, redis-server and haproxy (.ci/run installs the Debian
 # packages). Every wait is bounded; every process started here is stopped
@@ -225,6 +226,7 @@ log "haproxy on 127.0.0.1:$LB_PORT"
 IFS=, METRICS="${METRICS_URLS[*]}" REPLICAS="${REPLICA_URLS[*]}"
 unset IFS
 timeout 120 "$CLIENT" spread -lb "$LB" -metrics "$METRICS" -n 30
+timeout 120 "$CLIENT" stateless -lb "$LB" -metrics "$METRICS" -n 30
 timeout 120 "$CLIENT" limit -lb "$LB" -key "$LSECRET" -burst "$BURST"
 timeout 60 "$CLIENT" legacy -lb "$LB" -calls 20
 timeout 60 "$CLIENT" load -lb "$LB" -duration 6s -workers 4

@@ -7,6 +7,7 @@
 //	scaleclient keygen                       print a key secret and its hash
 //	scaleclient status URL                   print the HTTP status of GET URL
 //	scaleclient spread  -lb URL -metrics A,B,C -n N
+//	scaleclient stateless -lb URL -metrics A,B,C -n N
 //	scaleclient limit   -lb URL -key K -burst B
 //	scaleclient legacy  -lb URL -calls N
 //	scaleclient load    -lb URL -duration D -workers W [-kill PID -kill-after D]
@@ -81,7 +82,9 @@ func run(args []string) int {
 		fmt.Println(resp.StatusCode)
 		return 0
 	case "spread":
-		err = spread(c, strings.Split(*metricsURLs, ","), *n)
+		err = spread(c, strings.Split(*metricsURLs, ","), *n, "short sessions", c.short)
+	case "stateless":
+		err = spread(c, strings.Split(*metricsURLs, ","), *n, "stateless 2026-07-28 calls", c.stateless)
 	case "limit":
 		err = limit(c, *burst)
 	case "legacy":
@@ -116,9 +119,17 @@ type reply struct {
 }
 
 func (c *mcpClient) do(method, session, body string) (*reply, error) {
+	return c.doWith(method, session, body, nil)
+}
+
+// doWith is do with extra request headers.
+func (c *mcpClient) doWith(method, session, body string, extra map[string]string) (*reply, error) {
 	req, err := http.NewRequest(method, c.url, strings.NewReader(body))
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range extra {
+		req.Header.Set(k, v)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
@@ -208,6 +219,28 @@ func (c *mcpClient) call(session string, id int) (limited bool, err error) {
 
 func (c *mcpClient) close(session string) { _, _ = c.do("DELETE", session, "") }
 
+// stateless is one call of a 2026-07-28 client: no initialize, no
+// session, the version and client in the request's _meta and headers; a
+// load balancer may send each to any replica.
+func (c *mcpClient) stateless(id int) (limited bool, err error) {
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"msg":"hi"},`+
+		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"scale","version":"0"},"io.modelcontextprotocol/clientCapabilities":{}}}}`, id)
+	r, err := c.doWith("POST", "", body, map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Name": "echo"})
+	if err != nil {
+		return false, err
+	}
+	if r.status == http.StatusTooManyRequests {
+		return true, nil
+	}
+	if r.status != 200 || r.session != "" {
+		return false, fmt.Errorf("stateless tools/call: HTTP %d, session %q: %s", r.status, r.session, trim(r.body))
+	}
+	if res, _ := r.msg["result"].(map[string]any); res == nil || res["isError"] == true {
+		return false, fmt.Errorf("stateless tools/call: %s", trim(r.body))
+	}
+	return false, nil
+}
+
 // short is one short session: open, one call, close.
 func (c *mcpClient) short(id int) (limited bool, err error) {
 	s, err := c.open()
@@ -246,9 +279,9 @@ func echoCalls(url string) (float64, error) {
 	return 0, sc.Err()
 }
 
-// spread: n short sessions through the load balancer land on every
-// replica (each replica's own metrics count some of the calls).
-func spread(c *mcpClient, metrics []string, n int) error {
+// spread: n calls (each made by call) through the load balancer land on
+// every replica (each replica's own metrics count some of the calls).
+func spread(c *mcpClient, metrics []string, n int, what string, call func(int) (bool, error)) error {
 	before := make([]float64, len(metrics))
 	for i, m := range metrics {
 		v, err := echoCalls(m)
@@ -258,8 +291,8 @@ func spread(c *mcpClient, metrics []string, n int) error {
 		before[i] = v
 	}
 	for i := range n {
-		if limited, err := c.short(i); err != nil || limited {
-			return fmt.Errorf("session %d: limited %v, %v", i, limited, err)
+		if limited, err := call(i); err != nil || limited {
+			return fmt.Errorf("%s: call %d: limited %v, %v", what, i, limited, err)
 		}
 	}
 	var per []string
@@ -279,7 +312,7 @@ func spread(c *mcpClient, metrics []string, n int) error {
 	if int(total) != n {
 		return fmt.Errorf("replicas counted %v calls; want %d", total, n)
 	}
-	fmt.Printf("scale: spread: ok: %d calls over %d replicas: %s\n", n, len(metrics), strings.Join(per, " / "))
+	fmt.Printf("scale: spread: ok: %d %s over %d replicas: %s\n", n, what, len(metrics), strings.Join(per, " / "))
 	return nil
 }
 

@@ -67,3 +67,23 @@ func TestBothEras(t *testing.T) {
 		t.Errorf("audit: want 3 call records of reader (2 stateless, 1 in a session):\n%s", a)
 	}
 }
+
+// TestParamsNotAnObject: params that are not an object get -32602 with the
+// request's id and a fixed message, in either era — never the go-sdk's Go
+// decoding error.
+func TestParamsNotAnObject(t *testing.T) {
+	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	resp, _ := postMCP(t, ts.url, "", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	for _, tc := range []struct{ name, session, body string }{
+		{"in a session", sid, `{"jsonrpc":"2.0","id":7,"method":"tools/list","params":"x"}`},
+		{"without one", "", `{"jsonrpc":"2.0","id":"a","method":"tools/list","params":[1]}`},
+	} {
+		resp, body := postMCP(t, ts.url, "", tc.session, tc.body)
+		want := `"error":{"code":-32602,"message":"invalid params: params must be an object"}`
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, want) || strings.Contains(body, "unmarshal") ||
+			(!strings.Contains(body, `"id":7`) && !strings.Contains(body, `"id":"a"`)) {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
+		}
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/ratelimit"
@@ -152,14 +154,29 @@ type requestHead struct {
 type headKey struct{}
 
 // parseHead reads a POST's body once and puts its head in the context;
-// the body is handed on as a fresh reader.
+// the body is handed on as a fresh reader. Params that are not an object
+// are refused here with the request's id (JSON-RPC and MCP params are by
+// name): the go-sdk would answer them with its Go decoding error.
 func parseHead(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		head := &requestHead{}
 		if r.Method == http.MethodPost && r.Body != nil {
 			if body, err := io.ReadAll(r.Body); err == nil {
 				r.Body = io.NopCloser(bytes.NewReader(body))
-				_ = json.Unmarshal(body, head) // transport.Wrap refused bodies that are not JSON
+				var raw struct {
+					ID     json.RawMessage `json:"id"`
+					Method string          `json:"method"`
+					Params json.RawMessage `json:"params"`
+				}
+				_ = json.Unmarshal(body, &raw) // transport.Wrap refused bodies that are not JSON
+				head.ID, head.Method = raw.ID, raw.Method
+				if p := bytes.TrimSpace(raw.Params); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
+					if p[0] != '{' {
+						writeJSONRPCError(w, http.StatusBadRequest, raw.ID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "invalid params: params must be an object"})
+						return
+					}
+					_ = json.Unmarshal(p, &head.Params)
+				}
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), headKey{}, head)))

@@ -9,11 +9,12 @@ import (
 )
 
 // newMCPServer makes the go-sdk server, which outlives snapshots: it holds
-// the MCP sessions. Tool lists and calls never come from its own registry:
-// dispatch answers them from the snapshot of each request, so that one
-// request never sees two snapshots. The registry is kept in step with the
-// serving snapshot (syncSDKTools) only so that the go-sdk tells clients
-// when the list changed.
+// the MCP sessions. Its tool registry is kept in step with the serving
+// snapshot (syncSDKTools), so that the go-sdk tells clients when the list
+// changed and does its own work around a call (the result's type and
+// server info of 2026-07-28); but what a request sees comes from the
+// request's own snapshot: dispatch answers tools/list from it, and every
+// registered handler (callHandler) runs the call under it.
 func newMCPServer(s *Server) *mcp.Server {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "moat", Title: "moat tool host", Version: Version}, &mcp.ServerOptions{
 		Logger: s.log,
@@ -34,8 +35,9 @@ func newMCPServer(s *Server) *mcp.Server {
 	return srv
 }
 
-// dispatch answers tools/list and tools/call from the request's snapshot;
-// every other method goes to the go-sdk.
+// dispatch answers tools/list from the request's snapshot; every other
+// method goes to the go-sdk (tools/call reaches callHandler through its
+// registry).
 func (s *Server) dispatch(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		switch method {
@@ -55,17 +57,6 @@ func (s *Server) dispatch(next mcp.MethodHandler) mcp.MethodHandler {
 				}
 			}
 			return res, nil
-		case "tools/call":
-			creq, ok := req.(*mcp.CallToolRequest)
-			if !ok {
-				return next(ctx, method, req)
-			}
-			snap, release := s.requestSnapshot(req.GetExtra())
-			if snap == nil {
-				return nil, errUnavailable
-			}
-			defer release()
-			return s.call(ctx, snap, creq)
 		}
 		return next(ctx, method, req)
 	}
@@ -123,7 +114,7 @@ func (s *Server) syncSDKTools(prev, cur *snapshot) {
 		if prev != nil && prev.tools[name] == t {
 			continue
 		}
-		s.mcp.AddTool(t.MCPTool(), unreachableHandler)
+		s.mcp.AddTool(t.MCPTool(), s.callHandler)
 	}
 }
 
@@ -132,14 +123,21 @@ func (s *Server) syncSDKTools(prev, cur *snapshot) {
 // re-adding a tool counts as a change.
 func (s *Server) notifyListChanged() {
 	if snap := s.current(); snap != nil && len(snap.names) > 0 {
-		s.mcp.AddTool(snap.tools[snap.names[0]].MCPTool(), unreachableHandler)
+		s.mcp.AddTool(snap.tools[snap.names[0]].MCPTool(), s.callHandler)
 	}
 }
 
-// unreachableHandler is what the go-sdk's registry holds: dispatch answers
-// every tools/call before the registry is consulted.
-func unreachableHandler(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	return nil, errUnavailable
+// callHandler is every tool's handler in the go-sdk's registry: it runs
+// the call under the request's snapshot, whatever tool the registry found
+// (a tool the snapshot does not serve, or that the caller may not use, is
+// "unknown", exactly like a name the registry does not know).
+func (s *Server) callHandler(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	snap, release := s.requestSnapshot(req.GetExtra())
+	if snap == nil {
+		return nil, errUnavailable
+	}
+	defer release()
+	return s.call(ctx, snap, req)
 }
 
 // endSessions closes the MCP sessions of credentials a reload revoked.

@@ -15,6 +15,7 @@ import (
 // request it records is refused. The audit package keeps the chain whole
 // across failures and retries by itself (audit.Logger.Ready).
 func (s *Server) writeAudit(rec audit.Record) error {
+	s.console.observe(&rec)
 	err := s.audit.Log(rec)
 	if err == nil {
 		return nil

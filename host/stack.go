@@ -60,6 +60,9 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", h)
+	consoleH := s.consoleHandler(snap, &topts)
+	mux.Handle("/console", consoleH)
+	mux.Handle("/console/", consoleH)
 	if cfg.MetricsListen == "" {
 		// Behind the same authentication as /mcp.
 		mux.Handle("/metrics", s.authFailureLimit(snap)(s.authenticate(snap)(s.metrics.Handler())))

@@ -92,7 +92,11 @@ func (s *Server) consoleSource(snap *snapshot) *console.Source {
 			for _, n := range snap.names {
 				ms = append(ms, snap.tools[n].Manifest)
 			}
-			return console.AccessMatrix(snap.cfg, ms, s.clock())
+			// The stdio principal does not exist on HTTP, where the
+			// console is served.
+			cfg := *snap.cfg
+			cfg.Auth.Local = manifest.LocalConfig{}
+			return console.AccessMatrix(&cfg, ms, s.clock())
 		},
 		Activity: s.console.activity,
 		Reloads: func() []console.Reload {

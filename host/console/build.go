@@ -129,38 +129,64 @@ type Principal struct {
 	Rate    string   `json:"rate"` // its own rate, or the server's per_principal ("default")
 	// May are the tools (of the matrix's columns, in order) it may call:
 	// "yes", "scope" (granted by name, but it lacks a required scope:
-	// refused with 403 insufficient_scope) or "" (not granted).
-	May []string `json:"may"`
+	// refused with 403 insufficient_scope) or "" (not granted). Filled
+	// only by Access.Filled or for a page (Access.Window): a whole matrix
+	// of thousands × thousands is never held by the console.
+	May []string `json:"may,omitempty"`
+
+	grant *auth.Principal // nil: may use nothing (expired)
 }
 
-// Access is the principals × tools matrix.
+// Access is the principals × tools matrix, its cells computed on demand.
 type Access struct {
 	Tools      []string    `json:"tools"`
 	Principals []Principal `json:"principals"`
+
+	scopes [][]string // each tool's required scopes, by column
 }
 
-// AccessMatrix is who may call which of tools (sorted names) under cfg:
-// each API key, the JWT issuer's tokens (tools gated by scopes alone, so
-// their column says which scopes a token needs) and the stdio principal.
+// Cell is what principal i may do with tool j: "yes", "scope" or "".
 // The rule is auth.Principal.MayUse's, the one the server applies.
+func (a *Access) Cell(i, j int) string {
+	g := a.Principals[i].grant
+	switch {
+	case g.MayUse(a.Tools[j], a.scopes[j]):
+		return "yes"
+	case g.MayUse(a.Tools[j], nil):
+		return "scope"
+	}
+	return ""
+}
+
+// Window is principals [plo, phi) × tools [clo, chi), cells filled.
+func (a *Access) Window(plo, phi, clo, chi int) Access {
+	w := Access{Tools: a.Tools[clo:chi], Principals: make([]Principal, 0, phi-plo), scopes: a.scopes[clo:chi]}
+	for i := plo; i < phi; i++ {
+		p := a.Principals[i]
+		p.May = make([]string, 0, chi-clo)
+		for j := clo; j < chi; j++ {
+			p.May = append(p.May, a.Cell(i, j))
+		}
+		w.Principals = append(w.Principals, p)
+	}
+	return w
+}
+
+// Filled is the whole matrix with every cell: for `moat check --access`.
+func (a *Access) Filled() Access { return a.Window(0, len(a.Principals), 0, len(a.Tools)) }
+
+// AccessMatrix is who may call which of tools under cfg: each API key,
+// the JWT issuer's tokens (tools gated by scopes alone, so a cell says
+// "scope" where a token needs a scope) and the stdio principal.
 func AccessMatrix(cfg *manifest.Config, tools []*manifest.Tool, now time.Time) Access {
-	a := Access{Tools: make([]string, 0, len(tools)), Principals: []Principal{}}
-	byName := make([]*manifest.Tool, len(tools))
-	copy(byName, tools)
+	byName := slices.Clone(tools)
 	sort.Slice(byName, func(i, j int) bool { return byName[i].Name < byName[j].Name })
+	a := Access{Tools: make([]string, 0, len(byName)), Principals: []Principal{}, scopes: make([][]string, 0, len(byName))}
 	for _, t := range byName {
 		a.Tools = append(a.Tools, t.Name)
+		a.scopes = append(a.scopes, t.RequiredScopes)
 	}
-	row := func(p Principal, ap *auth.Principal) {
-		p.May = make([]string, len(byName))
-		for i, t := range byName {
-			switch {
-			case ap.MayUse(t.Name, t.RequiredScopes):
-				p.May[i] = "yes"
-			case ap.MayUse(t.Name, nil):
-				p.May[i] = "scope"
-			}
-		}
+	add := func(p Principal) {
 		if p.Tools == nil {
 			p.Tools = []string{}
 		}
@@ -184,21 +210,19 @@ func AccessMatrix(cfg *manifest.Config, tools []*manifest.Tool, now time.Time) A
 			p.Expires = k.Expires.UTC().Format(time.RFC3339)
 			p.Expired = !now.Before(k.Expires)
 		}
-		ap := &auth.Principal{Tools: p.Tools, Scopes: p.Scopes}
-		if p.Expired {
-			ap = nil // refused at authentication
+		if !p.Expired { // an expired key is refused at authentication
+			p.grant = &auth.Principal{Tools: p.Tools, Scopes: p.Scopes}
 		}
-		row(p, ap)
+		add(p)
 	}
 	if j := cfg.Auth.JWT; j != nil {
 		// A token may carry any scope the issuer grants: the cell says
 		// "scope" where the tool needs one, "yes" where it needs none.
-		row(Principal{ID: "jwt:* (" + j.Issuer + ")", Method: auth.MethodJWT, Tools: []string{"*"}, Rate: def}, &auth.Principal{Tools: []string{"*"}})
+		add(Principal{ID: "jwt:* (" + j.Issuer + ")", Method: auth.MethodJWT, Tools: []string{"*"}, Rate: def, grant: &auth.Principal{Tools: []string{"*"}}})
 	}
-	l := cfg.Auth.Local
-	if len(l.Tools) > 0 {
-		row(Principal{ID: "local (stdio)", Method: auth.MethodLocal, Tools: slices.Clone(l.Tools), Scopes: slices.Clone(l.Scopes), Rate: "none (stdio)"},
-			&auth.Principal{Tools: l.Tools, Scopes: l.Scopes})
+	if l := cfg.Auth.Local; len(l.Tools) > 0 {
+		add(Principal{ID: "local (stdio)", Method: auth.MethodLocal, Tools: slices.Clone(l.Tools), Scopes: slices.Clone(l.Scopes), Rate: "none (stdio)",
+			grant: &auth.Principal{Tools: l.Tools, Scopes: l.Scopes}})
 	}
 	return a
 }

@@ -230,12 +230,8 @@ func (h *handler) access(r *http.Request) any {
 	}
 	rows, plo, phi := paginate(r, "page", len(a.Principals), PrincipalsPerPage, "cols")
 	cols, clo, chi := paginate(r, "cols", len(a.Tools), ColumnsPerPage, "page")
-	out := accessPage{Rows: rows, Cols: cols, Tools: a.Tools[clo:chi]}
-	for _, p := range a.Principals[plo:phi] {
-		p.May = p.May[clo:chi]
-		out.Principals = append(out.Principals, p)
-	}
-	return out
+	win := a.Window(plo, phi, clo, chi)
+	return accessPage{Rows: rows, Cols: cols, Tools: win.Tools, Principals: win.Principals}
 }
 
 func (h *handler) activity(r *http.Request) any {

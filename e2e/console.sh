@@ -127,5 +127,13 @@ done
 [ -n "$URL" ] || die "moat serve printed no address within 5 minutes"
 log "moat serve is up at $URL"
 
+# One reload (SIGHUP), for the reloads page.
+kill -HUP "$PID"
+for _ in $(seq 1 240); do
+  grep -q 'msg="reload finished"' "$DIR/serve.log" && break
+  sleep 0.25
+done
+grep -q 'msg="reload finished"' "$DIR/serve.log" || die "no reload within a minute of SIGHUP"
+
 timeout 600 "${NODE[@]}" "$E2E/console.mjs" "$URL" "$CHROMIUM" "$DIR/audit.log" "$WORK" || die "the console checks failed"
 log "screenshots: $(cd "$WORK" && ls console-*.png | tr '\n' ' ')"

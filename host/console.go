@@ -53,8 +53,12 @@ func (c *consoleState) observe(rec *audit.Record) {
 		if rec.Outcome == "denied" || rec.Outcome == "limited" {
 			c.activity.Refused(console.Refusal{Principal: rec.Principal, Tool: rec.Tool, Reason: rec.Outcome + ": " + rec.Reason, Client: rec.ClientAddr})
 		}
-	case rec.Event == audit.EventRefusal, rec.Event == audit.EventAuth && rec.Outcome != "auth_ok":
+	case rec.Event == audit.EventRefusal:
 		c.activity.Refused(console.Refusal{Principal: rec.Principal, Tool: rec.Tool, Reason: rec.Outcome + ": " + rec.Reason, Status: rec.Status, Client: rec.ClientAddr})
+	case rec.Event == audit.EventAuth && rec.Outcome != "auth_ok":
+		// The status (401, 403 or 400) is the authenticator's; the record
+		// does not carry it.
+		c.activity.Refused(console.Refusal{Principal: rec.Principal, Reason: rec.Outcome + ": " + rec.Reason, Client: rec.ClientAddr})
 	}
 }
 

@@ -210,17 +210,36 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 func basicAsBearer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if vs := r.Header.Values("Authorization"); len(vs) == 1 {
-			if scheme, b64, ok := strings.Cut(vs[0], " "); ok && strings.EqualFold(scheme, "basic") && len(b64) <= 8<<10 {
-				if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64)); err == nil {
-					if _, pass, ok := strings.Cut(string(raw), ":"); ok && pass != "" {
-						r = r.Clone(r.Context())
-						r.Header.Set("Authorization", "Bearer "+pass)
-					}
-				}
+			if pass, ok := basicPassword(vs[0]); ok {
+				r = r.Clone(r.Context())
+				r.Header.Set("Authorization", "Bearer "+pass)
 			}
 		}
 		next.ServeHTTP(&basicChallenge{ResponseWriter: w}, r)
 	})
+}
+
+// maxBasicBytes bounds a Basic credential: a key or a JWT fits easily.
+const maxBasicBytes = 8 << 10
+
+// basicPassword is the password of an HTTP Basic Authorization value
+// (RFC 7617), or false when it is not one, is too long, or has an empty
+// password or one that could not be a bearer credential (control
+// characters, spaces). The authenticator judges the credential itself.
+func basicPassword(value string) (string, bool) {
+	scheme, b64, ok := strings.Cut(value, " ")
+	if !ok || !strings.EqualFold(scheme, "basic") || len(b64) > maxBasicBytes {
+		return "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if err != nil {
+		return "", false
+	}
+	_, pass, ok := strings.Cut(string(raw), ":")
+	if !ok || pass == "" || strings.IndexFunc(pass, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return "", false
+	}
+	return pass, true
 }
 
 // basicChallenge adds a Basic challenge to a 401.

@@ -54,6 +54,13 @@ var templateFS embed.FS
 //go:embed static/console.css
 var staticFS embed.FS
 
+// pages are the parsed templates, and css the stylesheet: parsed once,
+// shared by the handler of every snapshot.
+var (
+	pages  = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))
+	css, _ = fs.ReadFile(staticFS, "static/console.css")
+)
+
 // Source is the server's state, read on each request. Every field may be
 // nil: the page then says there is nothing to show.
 type Source struct {
@@ -94,8 +101,7 @@ func Handler(src *Source) http.Handler {
 	if src == nil {
 		src = &Source{}
 	}
-	h := &handler{src: src, tmpl: template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))}
-	css, _ := fs.ReadFile(staticFS, "static/console.css")
+	h := &handler{src: src, tmpl: pages}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/console", h.page("tools", h.tools))
 	mux.HandleFunc("/console/tools", h.page("tools", h.tools))

@@ -292,3 +292,41 @@ func TestPercentiles(t *testing.T) {
 		t.Fatalf("got %v, want %v", v.Tools, want)
 	}
 }
+
+// FuzzHostileText: whatever a tool's description or a refusal's fields
+// hold, the page has no markup from it and no control character but
+// newline and tab.
+func FuzzHostileText(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" {
+			t.Skip("an empty field leaves out its element: nothing to compare")
+		}
+		a := NewActivity(func() time.Time { return testNow })
+		a.Refused(Refusal{Principal: s, Reason: s})
+		a.Call(s, s, time.Millisecond)
+		caps := []Capability{{Name: "t", Description: s, Hosts: []string{s}, HeldDiff: s, Approval: "held"}}
+		h := Handler(&Source{Tools: func() []Capability { return caps }, Activity: a, Now: func() time.Time { return testNow }})
+		for _, p := range []string{"/console/tools", "/console/activity"} {
+			_, body := get(t, h, "GET", p)
+			// The description's markup is escaped: the page has exactly
+			// the tags the template writes, whatever s holds.
+			_, empty := get(t, Handler(&Source{Tools: func() []Capability {
+				return []Capability{{Name: "t", Description: "x", Hosts: []string{"x"}, HeldDiff: "x", Approval: "held"}}
+			}, Activity: func() *Activity {
+				b := NewActivity(func() time.Time { return testNow })
+				b.Refused(Refusal{Principal: "x", Reason: "x"})
+				b.Call("x", "x", time.Millisecond)
+				return b
+			}(), Now: func() time.Time { return testNow }}), "GET", p)
+			if strings.Count(body, "<") != strings.Count(empty, "<") {
+				t.Fatalf("%s: %d tags with %q, %d without", p, strings.Count(body, "<"), s, strings.Count(empty, "<"))
+			}
+			if i := strings.IndexFunc(body, func(r rune) bool { return r != '\n' && r != '\t' && invisible(r) }); i >= 0 {
+				t.Fatalf("%s: control character at %d with %q", p, i, s)
+			}
+		}
+	})
+}

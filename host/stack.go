@@ -89,8 +89,8 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 }
 
 // Handler is the whole HTTP side of the server: /mcp, /metrics (unless it
-// has its own listener), /healthz, /readyz and the OAuth protected resource
-// metadata. Each request runs under the snapshot serving when it arrived.
+// has its own listener), the operator console under /console (console.go),
+// /healthz, /readyz and the OAuth protected resource metadata. Each request runs under the snapshot serving when it arrived.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		snap := s.acquire()

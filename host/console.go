@@ -2,6 +2,7 @@ package host
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -140,14 +141,16 @@ func (s *Server) auditState(file string) console.AuditState {
 		st.Verified, st.At = c.audit.Verified, c.audit.At
 		return st
 	}
-	st.Verified = verifyAuditFile(st.File)
+	st.Verified = verifyAuditFile(st.File, seq, head)
 	c.audit = st
 	return st
 }
 
-// verifyAuditFile says whether the file's chain verifies, in words for
-// the page. Errors are named by kind, never with the Go error text.
-func verifyAuditFile(file string) string {
+// verifyAuditFile says whether the file's chain verifies, and holds the
+// record the logger last wrote (seq, head: taken before the file is
+// read), in words for the page. A last line still being written is not a
+// break. Errors are named by kind, never with the Go error text.
+func verifyAuditFile(file string, seq uint64, head string) string {
 	f, err := os.Open(file)
 	if err != nil {
 		return "not checked: the file cannot be opened"
@@ -157,11 +160,20 @@ func verifyAuditFile(file string) string {
 		return fmt.Sprintf("not checked here: larger than %d MiB (run `moat audit verify`)", MaxAuditVerifyBytes>>20)
 	}
 	sum, err := audit.VerifyChain(io.LimitReader(f, MaxAuditVerifyBytes), nil)
-	if err != nil {
-		if ce, ok := err.(*audit.ChainError); ok {
-			return "BROKEN: " + ce.Error()
-		}
+	var ce *audit.ChainError
+	switch {
+	case errors.As(err, &ce) && ce.Line == sum.Lines+1 && strings.Contains(ce.Reason, "incomplete"):
+		// A record being appended as the file was read.
+	case ce != nil:
+		return "BROKEN: " + ce.Error()
+	case err != nil:
 		return "not checked: the file cannot be read"
+	}
+	switch {
+	case seq > 0 && sum.LastSeq < seq:
+		return fmt.Sprintf("BROKEN: the file ends at seq %d, but the log has written seq %d: its end was cut", sum.LastSeq, seq)
+	case seq > 0 && sum.LastSeq == seq && sum.Head != head:
+		return fmt.Sprintf("BROKEN: the last line (seq %d) is not the record the log wrote: it was edited", seq)
 	}
 	return fmt.Sprintf("ok: %d lines, seq %d to %d", sum.Lines, sum.FirstSeq, sum.LastSeq)
 }

@@ -4,8 +4,12 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moatmcp/moat/host/audit"
 )
 
 // consoleGet fetches a console page with an Authorization header (none
@@ -238,4 +242,48 @@ func FuzzBasicPassword(f *testing.F) {
 			t.Fatalf("password %q", pass)
 		}
 	})
+}
+
+// TestVerifyAuditFile: the activity page's verdict on the audit file: a
+// whole chain verifies, a line being appended is not a break, an edited
+// line, a cut end and an edited last line are.
+func TestVerifyAuditFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	l, err := audit.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := l.Log(audit.Record{Event: audit.EventAuth, Outcome: "auth_ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seq, head := l.Head()
+	l.Close()
+	whole, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(whole), "\n")
+	for _, tc := range []struct {
+		name, text string
+		want       string
+	}{
+		{"whole", string(whole), "ok: 3 lines, seq 1 to 3"},
+		{"a line being appended", string(whole) + `{"seq":4,"prev"`, "ok: 3 lines, seq 1 to 3"},
+		{"edited middle line", lines[0] + strings.Replace(lines[1], "auth_ok", "auth_no", 1) + lines[2], "BROKEN: broken at line 3"},
+		{"end cut", lines[0] + lines[1], "BROKEN: the file ends at seq 2, but the log has written seq 3"},
+		{"last line edited", lines[0] + lines[1] + strings.Replace(lines[2], "auth_ok", "auth_no", 1), "BROKEN: the last line (seq 3)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
+			if err := os.WriteFile(p, []byte(tc.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := verifyAuditFile(p, seq, head); !strings.HasPrefix(got, tc.want) {
+				t.Fatalf("got %q, want %q…", got, tc.want)
+			}
+		})
+	}
+	if got := verifyAuditFile(filepath.Join(dir, "missing"), seq, head); got != "not checked: the file cannot be opened" {
+		t.Fatalf("missing file: %q", got)
+	}
 }

@@ -16,6 +16,7 @@ import (
 // across failures and retries by itself (audit.Logger.Ready).
 func (s *Server) writeAudit(rec audit.Record) error {
 	rec.Replica = s.replica
+	s.console.observe(&rec)
 	err := s.audit.Log(rec)
 	if err == nil {
 		return nil

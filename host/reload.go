@@ -217,6 +217,7 @@ func (s *Server) auditReload(rep *ReloadReport) {
 		rec.Reason = firstLine(rep.Err.Error())
 	}
 	s.writeAudit(rec)
+	s.console.recordReload(rep, s.clock())
 }
 
 func firstLine(s string) string {

@@ -48,6 +48,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/host/console"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/metrics"
 	"github.com/moatmcp/moat/host/ratelimit"
@@ -128,6 +129,7 @@ type Server struct {
 	mcp     *mcp.Server
 	mcpHTTP http.Handler // the go-sdk's Streamable HTTP handlers by protocol era (era.go): sessions outlive snapshots
 	caps    *sessionCap
+	console consoleState // the operator console's activity, reloads and audit check (console.go)
 	devKey  devKey
 	// store is the shared state of [state] url (Redis), for the process's
 	// life; nil = each snapshot's limiter keeps its buckets in memory.
@@ -158,6 +160,7 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 	if opts != nil {
 		s.opts = *opts
 	}
+	s.console.activity = console.NewActivity(s.opts.now)
 	s.ln = s.opts.Listener // closed by Close, also when New fails
 	s.log = s.opts.Logger
 	if s.log == nil {

@@ -62,6 +62,9 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", h)
+	consoleH := s.consoleHandler(snap, &topts)
+	mux.Handle("/console", consoleH)
+	mux.Handle("/console/", consoleH)
 	if cfg.MetricsListen == "" {
 		// Behind the same authentication as /mcp.
 		mux.Handle("/metrics", s.authFailureLimit(snap)(s.authenticate(snap)(s.metrics.Handler())))
@@ -88,8 +91,8 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 }
 
 // Handler is the whole HTTP side of the server: /mcp, /metrics (unless it
-// has its own listener), /healthz, /readyz and the OAuth protected resource
-// metadata. Each request runs under the snapshot serving when it arrived.
+// has its own listener), the operator console under /console (console.go),
+// /healthz, /readyz and the OAuth protected resource metadata. Each request runs under the snapshot serving when it arrived.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		snap := s.acquire()

@@ -7,21 +7,39 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/moatmcp/moat/host"
+	"github.com/moatmcp/moat/host/console"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/sandbox"
 )
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("moat check", stderr, "usage: moat check PATH...\n\nValidates tool manifests (files, or folders of *.toml), compiles their\nmodules and prints each module's sha256. A server config file (moat.toml)\nis recognised: it is validated, and the manifests in its [tools] dirs are\nchecked. Exit 2 on any error.")
+	fs := newFlags("moat check", stderr, "usage: moat check [--access] [--capabilities] [--json] PATH...\n\nValidates tool manifests (files, or folders of *.toml), compiles their\nmodules and prints each module's sha256. A server config file (moat.toml)\nis recognised: it is validated, and the manifests in its [tools] dirs are\nchecked. Exit 2 on any error.\n\n--capabilities prints what each tool may touch (mounts, hosts, secrets by\nname, limits, isolation, digest, signer, approval and a held update's\ndiff); --access prints which key or token may call which tool (needs\nmoat.toml). They are the console's tables (docs/console.md).")
 	cacheDir := fs.String("cache-dir", "", "compile cache folder (default: the user cache dir)")
+	showAccess := fs.Bool("access", false, "print the principals × tools matrix (needs a moat.toml among PATHs)")
+	showCaps := fs.Bool("capabilities", false, "print each tool's capability table")
+	asJSON := fs.Bool("json", false, "with --access or --capabilities: print JSON")
 	pos, code, ok := parseArgs(fs, args, 1, -1)
 	if !ok {
 		return code
 	}
-	var tools []*manifest.Tool
+	var (
+		tools []*manifest.Tool
+		cfg   *manifest.Config // the first config among PATHs
+	)
 	bad := 0
+	tables := *showAccess || *showCaps
+	if *asJSON && !tables {
+		fmt.Fprintln(stderr, "moat check: --json goes with --access or --capabilities")
+		return exitUsage
+	}
+	say := func(format string, a ...any) {
+		if !tables { // the tables alone, so they can be piped
+			fmt.Fprintf(stdout, format, a...)
+		}
+	}
 	for _, p := range pos {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -41,12 +59,15 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		t, err := manifest.Load(p)
 		if err != nil {
 			// Not a manifest: perhaps the server's config (moat.toml).
-			cfg, cerr := manifest.LoadConfig(p)
+			c, cerr := manifest.LoadConfig(p)
 			switch {
 			case cerr == nil:
-				fmt.Fprintf(stdout, "ok  config %s\n", rel(cfg.File))
+				say("ok  config %s\n", rel(c.File))
+				if cfg == nil {
+					cfg = c
+				}
 				// Its tools are checked too, as moat serve would load them.
-				for _, d := range cfg.ManifestDirs {
+				for _, d := range c.ManifestDirs {
 					ts, errs := manifest.LoadDir(d)
 					for _, e := range errs {
 						fmt.Fprintln(stderr, e)
@@ -65,6 +86,8 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		tools = append(tools, t)
 	}
+	held := map[string]string{}
+	var loaded []*manifest.Tool
 	if len(tools) > 0 {
 		rt, err := sandbox.New(ctx, &sandbox.Options{CacheDir: *cacheDir})
 		if err != nil {
@@ -91,16 +114,37 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if m.Pinned {
 				pin = "pinned"
 			}
-			fmt.Fprintf(stdout, "ok  %-24s sha256:%s (%s)  %s\n", m.Name, m.SHA256, pin, rel(m.File))
-			fmt.Fprintf(stdout, "    %s\n", entry)
+			loaded = append(loaded, m)
+			say("ok  %-24s sha256:%s (%s)  %s\n", m.Name, m.SHA256, pin, rel(m.File))
+			say("    %s\n", entry)
 			if hold != "" {
-				fmt.Fprintf(stdout, "    held for approval: %s\n", strings.ReplaceAll(hold, "\n", "\n      "))
+				held[m.Name] = hold
+				say("    held for approval: %s\n", strings.ReplaceAll(hold, "\n", "\n      "))
 			}
 		}
 	}
 	if bad > 0 {
 		fmt.Fprintf(stderr, "moat check: %d error(s)\n", bad)
 		return exitUsage
+	}
+	if *showCaps {
+		if err := console.WriteCapabilities(stdout, console.Capabilities(loaded, held, nil), *asJSON); err != nil {
+			fmt.Fprintf(stderr, "moat check: %v\n", err)
+			return exitUsage
+		}
+	}
+	if *showAccess {
+		if cfg == nil {
+			fmt.Fprintln(stderr, "moat check: --access needs the server's config (moat.toml) among PATHs: keys and tokens are configured there")
+			return exitUsage
+		}
+		if *showCaps && !*asJSON {
+			fmt.Fprintln(stdout)
+		}
+		if err := console.WriteAccess(stdout, console.AccessMatrix(cfg, loaded, time.Now()), *asJSON); err != nil {
+			fmt.Fprintf(stderr, "moat check: %v\n", err)
+			return exitUsage
+		}
 	}
 	return exitOK
 }

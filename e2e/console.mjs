@@ -24,9 +24,11 @@ if (!base || !chromiumBin || !auditFile || !outDir || !admin || !agent) {
 }
 
 let failures = 0;
+let passes = 0;
 const ok = (cond, what) => {
   console.log(`${cond ? "ok  " : "FAIL"} ${what}`);
   if (!cond) failures++;
+  else passes++;
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const withTimeout = (p, ms, what) =>
@@ -185,5 +187,5 @@ try {
   try { ws && ws.close(); } catch {}
   stop();
 }
-console.log(failures ? `console e2e: ${failures} failure(s)` : "console e2e: all checks passed");
+console.log(`console: ${passes} passed, ${failures} failed`);
 process.exit(failures ? 1 : 0);

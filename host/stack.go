@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
@@ -38,7 +39,10 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 		AllowedHosts:   cfg.AllowedHosts,
 		ListenAddr:     s.addr,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
-		OnRefusal:      s.refusalAudit,
+		// The versions the go-sdk serves: any other is refused here,
+		// with the request's id (transport.Options.SupportedVersions).
+		SupportedVersions: mcp.SupportedProtocolVersions(),
+		OnRefusal:         s.refusalAudit,
 	}
 	stages := []stage{
 		{"transport: body cap, content type, Origin and Host checks", func(n http.Handler) http.Handler { return transport.Wrap(n, &topts) }},

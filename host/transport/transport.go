@@ -43,7 +43,7 @@ var (
 	ErrContentType      = errors.New("unsupported content type: use application/json")
 	ErrParse            = errors.New("parse error: body is not valid JSON")
 	ErrBatch            = errors.New("invalid request: batch requests are not supported")
-	ErrProtocolVersion  = errors.New("invalid request: malformed MCP-Protocol-Version header")
+	ErrProtocolVersion  = errors.New("unsupported protocol version")
 	ErrUnreadableBody   = errors.New("invalid request: could not read body")
 	ErrBadListenAddress = errors.New("bad listen address")
 	ErrPlaintextListen  = errors.New("refusing to serve without TLS on a non-loopback address (set TLS, or declare that a TLS-terminating proxy is in front)")
@@ -53,6 +53,8 @@ var (
 const (
 	codeParseError     = -32700
 	codeInvalidRequest = -32600
+	// codeUnsupportedVersion is MCP's UnsupportedProtocolVersionError.
+	codeUnsupportedVersion = -32022
 )
 
 // StatusAndCode maps an error returned by this package to the HTTP status and
@@ -68,6 +70,8 @@ func StatusAndCode(err error) (status, code int) {
 		return http.StatusUnsupportedMediaType, codeInvalidRequest
 	case errors.Is(err, ErrParse):
 		return http.StatusBadRequest, codeParseError
+	case errors.Is(err, ErrProtocolVersion):
+		return http.StatusBadRequest, codeUnsupportedVersion
 	}
 	return http.StatusBadRequest, codeInvalidRequest
 }
@@ -95,6 +99,12 @@ type Options struct {
 	// Zero value: DefaultMaxBodyBytes. Keep the go-sdk's
 	// StreamableHTTPOptions.MaxRequestBodyBytes at least this large.
 	MaxBodyBytes int64
+	// SupportedVersions are the MCP protocol versions served; a request
+	// whose MCP-Protocol-Version header names another (or is malformed, or
+	// repeated) gets UnsupportedProtocolVersionError (-32022, 400) listing
+	// them, with the version it asked for and its own JSON-RPC id. Zero
+	// value: any date-shaped version passes (the go-sdk checks it).
+	SupportedVersions []string
 	// OnRefusal is called for every request refused here, with the status
 	// it gets and the refusal's fixed text (for the audit log). nil = not
 	// called. It must be quick and safe for concurrent use.
@@ -125,7 +135,7 @@ func Wrap(next http.Handler, opts *Options) http.Handler {
 	if opts != nil {
 		o = *opts
 	}
-	w := &wrapper{next: next, maxBody: o.MaxBodyBytes, onRefusal: o.OnRefusal}
+	w := &wrapper{next: next, maxBody: o.MaxBodyBytes, onRefusal: o.OnRefusal, versions: slices.Clone(o.SupportedVersions)}
 	if w.maxBody <= 0 {
 		w.maxBody = DefaultMaxBodyBytes
 	}
@@ -152,6 +162,7 @@ type wrapper struct {
 	listenPort     string
 	listenLoopback bool
 	onRefusal      func(*http.Request, int, string)
+	versions       []string
 }
 
 // versionPattern is the shape of an MCP protocol version. The go-sdk answers
@@ -166,10 +177,74 @@ func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			status, _ := StatusAndCode(err)
 			w.onRefusal(r, status, err.Error())
 		}
+		if errors.Is(err, ErrProtocolVersion) {
+			w.writeVersionError(rw, r)
+			return
+		}
 		writeError(rw, err)
 		return
 	}
 	w.next.ServeHTTP(rw, r)
+}
+
+// versionOK reports whether r's MCP-Protocol-Version header, if any, is
+// one date-shaped value among the versions served.
+func (w *wrapper) versionOK(r *http.Request) bool {
+	vs := r.Header.Values("Mcp-Protocol-Version")
+	switch {
+	case len(vs) == 0:
+		return true
+	case len(vs) > 1 || !versionPattern.MatchString(vs[0]):
+		return false
+	}
+	return len(w.versions) == 0 || slices.Contains(w.versions, vs[0])
+}
+
+// writeVersionError answers UnsupportedProtocolVersionError: HTTP 400,
+// code -32022, data {supported, requested}, and the request's id when its
+// body (read and checked by then, for a POST) has one.
+func (w *wrapper) writeVersionError(rw http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if r.Method == http.MethodPost && r.Body != nil {
+		if body, err := io.ReadAll(r.Body); err == nil {
+			_ = json.Unmarshal(body, &req)
+		}
+	}
+	id := json.RawMessage("null")
+	if t := bytes.TrimSpace(req.ID); len(t) > 0 && len(t) <= 256 && (t[0] == '"' || t[0] == '-' || (t[0] >= '0' && t[0] <= '9')) {
+		id = t
+	}
+	requested := strings.Join(r.Header.Values("Mcp-Protocol-Version"), ", ")
+	if len(requested) > 64 {
+		requested = requested[:64]
+	}
+	supported := w.versions
+	if supported == nil {
+		supported = []string{}
+	}
+	type errData struct {
+		Supported []string `json:"supported"`
+		Requested string   `json:"requested"`
+	}
+	body, _ := json.Marshal(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Error   struct {
+			Code    int     `json:"code"`
+			Message string  `json:"message"`
+			Data    errData `json:"data"`
+		} `json:"error"`
+	}{JSONRPC: "2.0", ID: id, Error: struct {
+		Code    int     `json:"code"`
+		Message string  `json:"message"`
+		Data    errData `json:"data"`
+	}{codeUnsupportedVersion, "unsupported protocol version", errData{supported, requested}}})
+	rw.Header().Set("Content-Type", "application/json")
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	rw.WriteHeader(http.StatusBadRequest)
+	rw.Write(body)
 }
 
 func (w *wrapper) check(r *http.Request) error {
@@ -182,17 +257,24 @@ func (w *wrapper) check(r *http.Request) error {
 	if !w.originAllowed(r) {
 		return ErrForbiddenOrigin
 	}
-	if vs := r.Header.Values("Mcp-Protocol-Version"); len(vs) > 1 || (len(vs) == 1 && !versionPattern.MatchString(vs[0])) {
-		return ErrProtocolVersion
-	}
 	if r.Method != http.MethodPost {
+		if !w.versionOK(r) {
+			return ErrProtocolVersion
+		}
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return ErrContentType
 	}
-	return w.readBody(r)
+	if err := w.readBody(r); err != nil {
+		return err
+	}
+	// After the body, so that the refusal can carry the request's id.
+	if !w.versionOK(r) {
+		return ErrProtocolVersion
+	}
+	return nil
 }
 
 // readBody replaces r.Body with a checked, in-memory copy.

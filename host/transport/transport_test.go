@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -137,7 +138,7 @@ func TestWrap(t *testing.T) {
 		{name: "unsupported protocol version (go-sdk)", host: local, header: map[string]string{"MCP-Protocol-Version": "1999-01-01"}, body: callBody,
 			wantStatus: 400, wantBody: "Bad Request: Unsupported protocol version (supported versions: …"},
 		{name: "malformed protocol version", host: local, header: map[string]string{"MCP-Protocol-Version": "zzz"}, body: callBody,
-			wantStatus: 400, wantBody: errBody(-32600, "invalid request: malformed MCP-Protocol-Version header")},
+			wantStatus: 400, wantBody: `{"jsonrpc":"2.0","id":2,"error":{"code":-32022,"message":"unsupported protocol version","data":{"supported":[],"requested":"zzz"}}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -344,4 +345,60 @@ func FuzzWrap(f *testing.F) {
 			t.Fatalf("passed foreign Origin %q for Host %q", origin, host)
 		}
 	})
+}
+
+// TestVersionRefusal: a request naming a protocol version that is not
+// served — unknown, malformed or repeated — gets UnsupportedProtocolVersionError
+// (-32022, HTTP 400) listing the versions served, echoing the one asked
+// for, and carrying the request's own id.
+func TestVersionRefusal(t *testing.T) {
+	var refused []string
+	h := Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "passed") }), &Options{
+		ListenAddr:        "127.0.0.1:8080",
+		SupportedVersions: []string{"2025-11-25", "2026-07-28"},
+		OnRefusal: func(_ *http.Request, status int, reason string) {
+			refused = append(refused, fmt.Sprint(status, " ", reason))
+		},
+	})
+	const data = `"data":{"supported":["2025-11-25","2026-07-28"],"requested":`
+	for _, tc := range []struct {
+		name, method, body string
+		versions           []string
+		want               string
+	}{
+		{"served", "POST", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, []string{"2026-07-28"}, "passed"},
+		{"none", "POST", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, nil, "passed"},
+		{"unknown", "POST", `{"jsonrpc":"2.0","id":301,"method":"server/discover"}`, []string{"1999-01-01"},
+			`{"jsonrpc":"2.0","id":301,"error":{"code":-32022,"message":"unsupported protocol version",` + data + `"1999-01-01"}}}`},
+		{"malformed", "POST", `{"jsonrpc":"2.0","id":"abc","method":"ping"}`, []string{"v999.0.0"},
+			`{"jsonrpc":"2.0","id":"abc","error":{"code":-32022,"message":"unsupported protocol version",` + data + `"v999.0.0"}}}`},
+		{"repeated", "POST", `{"jsonrpc":"2.0","id":3,"method":"ping"}`, []string{"2026-07-28", "2025-11-25"},
+			`{"jsonrpc":"2.0","id":3,"error":{"code":-32022,"message":"unsupported protocol version",` + data + `"2026-07-28, 2025-11-25"}}}`},
+		{"a notification", "POST", `{"jsonrpc":"2.0","method":"notifications/initialized"}`, []string{"1999-01-01"},
+			`{"jsonrpc":"2.0","id":null,"error":{"code":-32022,"message":"unsupported protocol version",` + data + `"1999-01-01"}}}`},
+		{"a GET stream", "GET", "", []string{"1999-01-01"},
+			`{"jsonrpc":"2.0","id":null,"error":{"code":-32022,"message":"unsupported protocol version",` + data + `"1999-01-01"}}}`},
+		{"an object id is not echoed", "POST", `{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}`, []string{"1999-01-01"},
+			`{"jsonrpc":"2.0","id":null,"error":{"code":-32022,"message":"unsupported protocol version",` + data + `"1999-01-01"}}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, "http://127.0.0.1:8080/mcp", strings.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/json")
+			for _, v := range tc.versions {
+				r.Header.Add("MCP-Protocol-Version", v)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			wantStatus := 400
+			if tc.want == "passed" {
+				wantStatus = 200
+			}
+			if rec.Code != wantStatus || rec.Body.String() != tc.want {
+				t.Errorf("got %d %s\nwant %d %s", rec.Code, rec.Body.String(), wantStatus, tc.want)
+			}
+		})
+	}
+	if len(refused) != 6 || refused[0] != "400 unsupported protocol version" {
+		t.Errorf("refusals reported: %q", refused)
+	}
 }

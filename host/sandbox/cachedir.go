@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/moatmcp/moat/internal/privatedir"
 )
 
 // prepareCacheDir creates dir (mode 0700) if it is missing, and otherwise
@@ -36,17 +39,16 @@ func checkCacheSubdirs(dir string) error {
 }
 
 // checkPrivateDir refuses dir unless it is a real directory (not a
-// symlink), owned by the current user and not writable by group or others.
+// symlink), owned by the current user and not writable by group or others
+// (internal/privatedir owns the rule).
 func checkPrivateDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
+	var e *privatedir.Error
+	switch err := privatedir.Check(dir); {
+	case err == nil:
+		return nil
+	case errors.As(err, &e) && e.Insecure:
+		return fmt.Errorf("%w: %s", ErrInsecureCacheDir, e.Reason)
+	default:
 		return fmt.Errorf("compile cache: %w", err)
 	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("%w: %s is a symlink", ErrInsecureCacheDir, dir)
-	case !fi.IsDir():
-		return fmt.Errorf("compile cache: %s is not a directory", dir)
-	}
-	return checkOwner(dir, fi)
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/moatmcp/moat/internal/privatedir"
 )
 
 // Layout of a cache folder (docs/supply-chain.md):
@@ -305,17 +307,16 @@ func prepareCacheDir(dir string) error {
 }
 
 // checkPrivateDir refuses dir unless it is a real directory (not a
-// symlink), owned by us and not writable by group or others.
+// symlink), owned by us and not writable by group or others
+// (internal/privatedir owns the rule).
 func checkPrivateDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
+	var e *privatedir.Error
+	switch err := privatedir.Check(dir); {
+	case err == nil:
+		return nil
+	case errors.As(err, &e) && e.Insecure:
+		return fmt.Errorf("%w: %s", ErrInsecureCacheDir, e.Reason)
+	default:
 		return fmt.Errorf("%w: %w", ErrCache, err)
 	}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("%w: %s is a symlink", ErrInsecureCacheDir, dir)
-	case !fi.IsDir():
-		return fmt.Errorf("%w: %s is not a directory", ErrCache, dir)
-	}
-	return checkOwner(dir, fi)
 }

@@ -1,8 +1,8 @@
 //go:build !unix
 
-package registry
+package privatedir
 
 import "io/fs"
 
 // checkOwner has no owner or mode bits to check outside Unix.
-func checkOwner(string, fs.FileInfo) error { return nil }
+func checkOwner(string, fs.FileInfo) string { return "" }

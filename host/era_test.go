@@ -87,3 +87,20 @@ func TestParamsNotAnObject(t *testing.T) {
 		}
 	}
 }
+
+// TestNotServedMethods: prompts, resources and completions are neither
+// advertised nor half-answered: their methods are "method not found", with
+// the request's id, in either era.
+func TestNotServedMethods(t *testing.T) {
+	ts := newTestServer(t, testConfig{tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	cs, _ := connect(t, ts)
+	if _, err := cs.ListPrompts(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "method not found") {
+		t.Fatalf("prompts/list: %v", err)
+	}
+	if _, err := cs.ListResources(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "method not found") {
+		t.Fatalf("resources/list: %v", err)
+	}
+	if caps := cs.InitializeResult().Capabilities; caps.Prompts != nil || caps.Resources != nil || caps.Completions != nil {
+		t.Fatalf("advertised: %+v", caps)
+	}
+}

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host/auth"
@@ -35,11 +36,25 @@ func newMCPServer(s *Server) *mcp.Server {
 	return srv
 }
 
-// dispatch answers tools/list from the request's snapshot; every other
-// method goes to the go-sdk (tools/call reaches callHandler through its
-// registry).
+// notServed are the methods of capabilities moat does not serve (and does
+// not advertise): answered "method not found", not with the go-sdk's empty
+// lists, so that a client never takes moat for a server of prompts,
+// resources or completions.
+var notServed = map[string]bool{
+	"prompts/list": true, "prompts/get": true,
+	"resources/list": true, "resources/read": true, "resources/templates/list": true,
+	"resources/subscribe": true, "resources/unsubscribe": true,
+	"completion/complete": true,
+}
+
+// dispatch answers tools/list from the request's snapshot and refuses the
+// methods moat does not serve; every other method goes to the go-sdk
+// (tools/call reaches callHandler through its registry).
 func (s *Server) dispatch(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if notServed[method] {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "method not found: moat serves tools only"}
+		}
 		switch method {
 		case "tools/list":
 			snap, release := s.requestSnapshot(req.GetExtra())

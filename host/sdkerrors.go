@@ -2,11 +2,12 @@ package host
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
 // sdkErrors rewrites the go-sdk's plain-text HTTP errors (http.Error with
@@ -24,7 +25,8 @@ func sdkErrors(log *slog.Logger, next http.Handler) http.Handler {
 		id := NewErrorID()
 		text := strings.TrimSpace(rw.buf.String())
 		log.Warn("mcp transport refused a request", "error_id", id, "status", rw.status, "detail", text)
-		code, msg := -32600, strings.ToLower(http.StatusText(rw.status))
+		var code int64 = -32600
+		msg := strings.ToLower(http.StatusText(rw.status))
 		switch {
 		case strings.Contains(text, "not handled") || strings.Contains(text, "unsupported method"):
 			code, msg = -32601, "method not found"
@@ -33,15 +35,7 @@ func sdkErrors(log *slog.Logger, next http.Handler) http.Handler {
 		case rw.status >= 500:
 			code, msg = -32603, "internal error"
 		}
-		body, _ := json.Marshal(map[string]any{
-			"jsonrpc": "2.0", "id": nil,
-			"error": map[string]any{"code": code, "message": fmt.Sprintf("%s (error id %s)", msg, id)},
-		})
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Del("Content-Length")
-		w.WriteHeader(rw.status)
-		w.Write(append(body, '\n'))
+		writeJSONRPCError(w, rw.status, headOf(r).ID, &jsonrpc.Error{Code: code, Message: fmt.Sprintf("%s (error id %s)", msg, id)})
 	})
 }
 

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"maps"
@@ -13,6 +12,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/moatmcp/moat/host/state"
+
+	"github.com/moatmcp/moat/internal/wire"
 )
 
 // Which table refused a call, as AllowCall reports it.
@@ -391,27 +392,8 @@ func WriteTooManyRequests(w http.ResponseWriter, id json.RawMessage, retryAfter 
 // host's other caps (e.g. open sessions): 429, Retry-After, and a JSON-RPC
 // error whose message is msg.
 func WriteRefusal(w http.ResponseWriter, id json.RawMessage, retryAfter time.Duration, msg string) {
-	body, _ := json.Marshal(msg) // a string always marshals
-	h := w.Header()
-	h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds(retryAfter)))
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusTooManyRequests)
-	w.Write([]byte(`{"jsonrpc":"2.0","id":` + string(ValidID(id)) + `,"error":{"code":-32000,"message":` + string(body) + `}}`))
-}
-
-// ValidID returns id when it is a JSON-RPC request id (a JSON string or
-// number, at most 256 bytes), else null: an id is echoed to the client, so
-// only a well-formed one is.
-func ValidID(id json.RawMessage) json.RawMessage {
-	id = json.RawMessage(bytes.TrimSpace(id))
-	if len(id) == 0 || len(id) > 256 || !json.Valid(id) {
-		return json.RawMessage("null")
-	}
-	switch c := id[0]; {
-	case c == '"', c == '-', c >= '0' && c <= '9':
-		return id
-	}
-	return json.RawMessage("null")
+	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(retryAfter)))
+	wire.Write(w, http.StatusTooManyRequests, id, wire.Error{Code: -32000, Message: msg})
 }
 
 // AddrKey is the key a client address is limited under. addr is "ip:port"

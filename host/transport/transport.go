@@ -27,6 +27,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/moatmcp/moat/internal/wire"
 )
 
 // DefaultMaxBodyBytes is the body cap when Options.MaxBodyBytes is 0. It is
@@ -212,10 +214,6 @@ func (w *wrapper) writeVersionError(rw http.ResponseWriter, r *http.Request) {
 			_ = json.Unmarshal(body, &req)
 		}
 	}
-	id := json.RawMessage("null")
-	if t := bytes.TrimSpace(req.ID); len(t) > 0 && len(t) <= 256 && (t[0] == '"' || t[0] == '-' || (t[0] >= '0' && t[0] <= '9')) {
-		id = t
-	}
 	requested := strings.Join(r.Header.Values("Mcp-Protocol-Version"), ", ")
 	if len(requested) > 64 {
 		requested = requested[:64]
@@ -224,27 +222,11 @@ func (w *wrapper) writeVersionError(rw http.ResponseWriter, r *http.Request) {
 	if supported == nil {
 		supported = []string{}
 	}
-	type errData struct {
-		Supported []string `json:"supported"`
-		Requested string   `json:"requested"`
-	}
-	body, _ := json.Marshal(struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Error   struct {
-			Code    int     `json:"code"`
-			Message string  `json:"message"`
-			Data    errData `json:"data"`
-		} `json:"error"`
-	}{JSONRPC: "2.0", ID: id, Error: struct {
-		Code    int     `json:"code"`
-		Message string  `json:"message"`
-		Data    errData `json:"data"`
-	}{codeUnsupportedVersion, "unsupported protocol version", errData{supported, requested}}})
-	rw.Header().Set("Content-Type", "application/json")
-	rw.Header().Set("X-Content-Type-Options", "nosniff")
-	rw.WriteHeader(http.StatusBadRequest)
-	rw.Write(body)
+	wire.Write(rw, http.StatusBadRequest, req.ID, wire.Error{Code: codeUnsupportedVersion, Message: "unsupported protocol version",
+		Data: struct {
+			Supported []string `json:"supported"`
+			Requested string   `json:"requested"`
+		}{supported, requested}})
 }
 
 func (w *wrapper) check(r *http.Request) error {
@@ -441,13 +423,10 @@ func CheckListen(addr string, tls, behindProxy bool) error {
 // fixed sentinel texts, never request data.
 func writeError(rw http.ResponseWriter, err error) {
 	status, code := StatusAndCode(err)
-	rw.Header().Set("Content-Type", "application/json")
-	rw.Header().Set("X-Content-Type-Options", "nosniff")
 	if status == http.StatusRequestEntityTooLarge {
 		rw.Header().Set("Connection", "close") // the rest of the body is unread
 	}
-	rw.WriteHeader(status)
-	io.WriteString(rw, `{"jsonrpc":"2.0","id":null,"error":{"code":`+strconv.Itoa(code)+`,"message":`+strconv.Quote(err.Error())+`}}`)
+	wire.Write(rw, status, nil, wire.Error{Code: code, Message: err.Error()})
 }
 
 // IsLoopbackListen reports whether a listen address ("host:port") accepts

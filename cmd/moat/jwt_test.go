@@ -147,4 +147,22 @@ jwks_url = %q
 	if resp.StatusCode != 200 || meta.Resource != resource || len(meta.AuthorizationServers) != 1 || meta.AuthorizationServers[0] != "https://issuer.test" {
 		t.Fatalf("metadata: %d %+v", resp.StatusCode, meta)
 	}
+
+	// The console, with a JWT: the admin scope opens it, its absence does not.
+	for _, tc := range []struct {
+		scope string
+		want  int
+	}{{"files:read admin", 200}, {"files:read", 403}} {
+		req, _ := http.NewRequest("GET", url+"/console", nil)
+		req.Header.Set("Authorization", "Bearer "+mintRS256(t, key, "k1", claims(map[string]any{"scope": tc.scope})))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || (tc.want == 200 && !strings.Contains(string(body), "read_file")) {
+			t.Fatalf("console with scope %q: %d %.200s", tc.scope, resp.StatusCode, body)
+		}
+	}
 }

@@ -46,6 +46,7 @@ const TOOLS = [
   'test_embedded_resource',
   'test_error_handling',
   'test_image_content',
+  'test_logging_tool',
   'test_multiple_content_types',
   'test_reconnection',
   'test_simple_text',

@@ -285,7 +285,9 @@ func serveNative() (url string, stop func(), err error) {
 		return "", nil, err
 	}
 	addr := ln.Addr().String()
-	srv := &http.Server{Handler: mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)}
+	// Stateless, as moat serves the go-sdk client (which speaks
+	// 2026-07-28): the rows compare the same protocol.
+	srv := &http.Server{Handler: mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -102,5 +103,24 @@ func TestNotServedMethods(t *testing.T) {
 	}
 	if caps := cs.InitializeResult().Capabilities; caps.Prompts != nil || caps.Resources != nil || caps.Completions != nil {
 		t.Fatalf("advertised: %+v", caps)
+	}
+}
+
+// TestListTTL: [server] list_ttl is the ttlMs of tools/list; the list
+// stays private to its caller.
+func TestListTTL(t *testing.T) {
+	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: "[server]\nlist_ttl = \"30s\"\n",
+		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	req := mcpRequest(context.Background(), "POST", ts.url+"/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`, "")
+	req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+	req.Header.Set("Mcp-Method", "tools/list")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"ttlMs":30000`) || !strings.Contains(string(b), `"cacheScope":"private"`) {
+		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }

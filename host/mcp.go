@@ -65,7 +65,7 @@ func (s *Server) dispatch(next mcp.MethodHandler) mcp.MethodHandler {
 			p := principalOf(snap, req.GetExtra())
 			// Filtered per caller and changed by reloads: never cacheable
 			// for anyone else.
-			res := &mcp.ListToolsResult{Tools: []*mcp.Tool{}, Cacheable: mcp.Cacheable{CacheScope: "private"}}
+			res := &mcp.ListToolsResult{Tools: []*mcp.Tool{}, Cacheable: mcp.Cacheable{CacheScope: "private", TTLMs: int(snap.cfg.ListTTL.Milliseconds())}}
 			for _, name := range snap.names {
 				if t := snap.tools[name]; mayUse(p, t) {
 					res.Tools = append(res.Tools, t.MCPTool())

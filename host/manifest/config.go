@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Caps and bounds of moat.toml.
@@ -36,22 +37,23 @@ const (
 //     (host/transport), not here.
 //   - Paths are absolute, resolved against the config file's folder.
 type Config struct {
-	File           string     `digest:"-"` // absolute path of the config file; "" for DefaultConfig
-	Listen         string     // [server] listen: host:port; default "127.0.0.1:8080"
-	TLSCert        string     // [server.tls] cert: PEM certificate chain; set with TLSKey or not at all
-	TLSKey         string     // [server.tls] key: PEM private key
-	BehindTLSProxy bool       // [server] tls_terminated_upstream: a proxy in front terminates TLS, so a non-loopback listen without TLS is allowed
-	AllowedOrigins []string   // [server] allowed_origins: exact origins ("https://app.example.com"); a request with any other Origin is refused; default none
-	AllowedHosts   []string   // [server] allowed_hosts: Host header values accepted besides the loopback names on a loopback listener; default none
-	MaxBodyBytes   int64      // [server] max_body: cap on one request body; default 4 MiB
-	MaxSessions    int        // [server] max_sessions: live HTTP sessions in total; default 4096
-	MaxSessionsPer int        // [server] max_sessions_per_principal: live HTTP sessions of one principal; default 256
-	ManifestDirs   []string   // [tools] dirs: folders of tool manifests; default none
-	CacheDir       string     // [sandbox] cache_dir: compiled-code cache; "" means the user cache dir + /moat/wazero
-	Auth           AuthConfig // [auth]: API keys, JWT, the stdio principal (gate.go)
-	Rates          RateConfig // [rate_limits]
-	AuditFile      string     // [audit] file: the audit log; "" or "-" = stderr
-	MetricsListen  string     // [metrics] listen: a separate listener for /metrics; "" = /metrics on the main listener, behind auth
+	File           string        `digest:"-"` // absolute path of the config file; "" for DefaultConfig
+	Listen         string        // [server] listen: host:port; default "127.0.0.1:8080"
+	TLSCert        string        // [server.tls] cert: PEM certificate chain; set with TLSKey or not at all
+	TLSKey         string        // [server.tls] key: PEM private key
+	BehindTLSProxy bool          // [server] tls_terminated_upstream: a proxy in front terminates TLS, so a non-loopback listen without TLS is allowed
+	AllowedOrigins []string      // [server] allowed_origins: exact origins ("https://app.example.com"); a request with any other Origin is refused; default none
+	AllowedHosts   []string      // [server] allowed_hosts: Host header values accepted besides the loopback names on a loopback listener; default none
+	MaxBodyBytes   int64         // [server] max_body: cap on one request body; default 4 MiB
+	MaxSessions    int           // [server] max_sessions: live HTTP sessions in total; default 4096
+	MaxSessionsPer int           // [server] max_sessions_per_principal: live HTTP sessions of one principal; default 256
+	ListTTL        time.Duration // [server] list_ttl: how long a client may cache its (private) tools/list; default 0, stale at once
+	ManifestDirs   []string      // [tools] dirs: folders of tool manifests; default none
+	CacheDir       string        // [sandbox] cache_dir: compiled-code cache; "" means the user cache dir + /moat/wazero
+	Auth           AuthConfig    // [auth]: API keys, JWT, the stdio principal (gate.go)
+	Rates          RateConfig    // [rate_limits]
+	AuditFile      string        // [audit] file: the audit log; "" or "-" = stderr
+	MetricsListen  string        // [metrics] listen: a separate listener for /metrics; "" = /metrics on the main listener, behind auth
 
 	// AuditOnFailure is [audit] on_failure: what a call does when its
 	// audit record cannot be written; default AuditRefuse.
@@ -149,6 +151,7 @@ type serverTable struct {
 	MaxBody                 *Size     `toml:"max_body"`
 	MaxSessions             *int64    `toml:"max_sessions"`
 	MaxSessionsPerPrincipal *int64    `toml:"max_sessions_per_principal"`
+	ListTTL                 *Duration `toml:"list_ttl"`
 }
 
 // tlsTable is [server.tls].
@@ -238,6 +241,9 @@ func (d *doc) config(c *Config, dir string) error {
 		return err
 	}
 	c.MaxSessions, c.MaxSessionsPer = int(total), int(per)
+	if c.ListTTL, err = d.duration("server.list_ttl", srv.ListTTL, 0, 0, time.Hour); err != nil {
+		return err
+	}
 
 	if tls := srv.TLS; tls != nil {
 		switch {

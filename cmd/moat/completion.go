@@ -112,12 +112,7 @@ _moat() {
   fi
   case "$prev" in
 `, commandNames())
-	var keys []string
-	for k := range flagValues {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range valueFlags() {
 		fmt.Fprintf(w, "    %s) COMPREPLY=( $(compgen -W %q -- \"$cur\") ); return ;;\n", k, flagValues[k])
 	}
 	fmt.Fprint(w, "  esac\n  case \"${COMP_WORDS[1]}\" in\n")
@@ -151,12 +146,7 @@ _moat() {
   fi
   case $words[CURRENT-1] in
 `, commandNames())
-	var keys []string
-	for k := range flagValues {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range valueFlags() {
 		fmt.Fprintf(w, "    %s) compadd -- %s; return ;;\n", k, flagValues[k])
 	}
 	fmt.Fprint(w, "  esac\n  case $words[2] in\n")
@@ -178,4 +168,15 @@ else
   compdef _moat moat
 fi
 `)
+}
+
+// valueFlags are the flags with known values (flagValues), sorted, so both
+// scripts come out the same every time.
+func valueFlags() []string {
+	keys := make([]string, 0, len(flagValues))
+	for k := range flagValues {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

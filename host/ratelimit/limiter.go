@@ -338,7 +338,7 @@ func (l *Limiter) AuthFailed(ctx context.Context, addr string) error {
 }
 
 // Blocked reports whether addr has failed authentication too often and
-// must be refused (HTTP 429, see WriteTooManyRequests) before its
+// must be refused (HTTP 429, see WriteRefusal) before its
 // credentials are even checked, and for how long. It tracks nothing new,
 // so probing it with fresh addresses costs no memory; but when a local
 // table is full of addresses being limited, every untracked address is
@@ -377,20 +377,13 @@ func Message(retryAfter time.Duration) string {
 	return "rate limit exceeded; retry after " + strconv.Itoa(RetryAfterSeconds(retryAfter)) + "s"
 }
 
-// WriteTooManyRequests writes the HTTP response for a limited request:
-// status 429, a Retry-After header (RetryAfterSeconds), and the body
+// WriteRefusal writes the HTTP response for a limited request: status
+// 429, a Retry-After header (RetryAfterSeconds), and a JSON-RPC error
+// (-32000) whose message is msg — Message(retryAfter) for a rate, another
+// text for the host's other caps (e.g. open sessions) — carrying the
+// request's id as the client sent it (null when it is not one):
 //
 //	{"jsonrpc":"2.0","id":7,"error":{"code":-32000,"message":"rate limit exceeded; retry after 3s"}}
-//
-// id is the request's JSON-RPC id as the client sent it (a number or a
-// string); nil or anything that is not one of those writes null.
-func WriteTooManyRequests(w http.ResponseWriter, id json.RawMessage, retryAfter time.Duration) {
-	WriteRefusal(w, id, retryAfter, Message(retryAfter))
-}
-
-// WriteRefusal is WriteTooManyRequests with another message, for the
-// host's other caps (e.g. open sessions): 429, Retry-After, and a JSON-RPC
-// error whose message is msg.
 func WriteRefusal(w http.ResponseWriter, id json.RawMessage, retryAfter time.Duration, msg string) {
 	w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds(retryAfter)))
 	wire.Write(w, http.StatusTooManyRequests, id, wire.Error{Code: -32000, Message: msg})

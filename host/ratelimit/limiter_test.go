@@ -266,7 +266,7 @@ func TestAllowPrincipal(t *testing.T) {
 	}
 }
 
-func TestWriteTooManyRequests(t *testing.T) {
+func TestWriteRefusal(t *testing.T) {
 	for _, tc := range []struct {
 		name, id, wantID string
 	}{
@@ -279,7 +279,7 @@ func TestWriteTooManyRequests(t *testing.T) {
 		{"too long", `"` + strings.Repeat("a", 300) + `"`, "null"},
 	} {
 		rec := httptest.NewRecorder()
-		WriteTooManyRequests(rec, json.RawMessage(tc.id), 2500*time.Millisecond)
+		WriteRefusal(rec, json.RawMessage(tc.id), 2500*time.Millisecond, Message(2500*time.Millisecond))
 		body := `{"jsonrpc":"2.0","id":` + tc.wantID + `,"error":{"code":-32000,"message":"rate limit exceeded; retry after 3s"}}`
 		if rec.Code != 429 || rec.Header().Get("Retry-After") != "3" || rec.Body.String() != body || !json.Valid(rec.Body.Bytes()) {
 			t.Errorf("%s: got %d, Retry-After %q, body %q", tc.name, rec.Code, rec.Header().Get("Retry-After"), rec.Body.String())

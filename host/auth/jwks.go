@@ -9,12 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/moatmcp/moat/internal/loopback"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -264,20 +265,12 @@ func checkFetchURL(u *url.URL) error {
 		}
 		return nil
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if loopback.Host(u.Hostname()) {
 			return nil
 		}
 		return errors.New("http is allowed only for a loopback host; use https")
 	}
 	return fmt.Errorf("scheme %q: want https", u.Scheme)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func truncate(s string, n int) string {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moatmcp/moat/internal/loopback"
 )
 
 // StateConfig is [state]: where the limits shared by replicas live
@@ -188,10 +190,5 @@ func IsPlaintextRemote(raw string) bool {
 	if err != nil || u.Scheme != "redis" {
 		return false
 	}
-	h := u.Hostname()
-	if h == "localhost" {
-		return false
-	}
-	ip := net.ParseIP(h)
-	return ip == nil || !ip.IsLoopback()
+	return !loopback.Host(u.Hostname())
 }

@@ -28,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moatmcp/moat/internal/loopback"
+
 	"github.com/moatmcp/moat/internal/wire"
 )
 
@@ -145,7 +147,7 @@ func Wrap(next http.Handler, opts *Options) http.Handler {
 		w.origins = append(w.origins, strings.ToLower(strings.TrimSuffix(origin, "/")))
 	}
 	w.listenHost, w.listenPort = splitHostPort(o.ListenAddr)
-	w.listenLoopback = isLoopbackHost(w.listenHost)
+	w.listenLoopback = loopback.Host(w.listenHost)
 	for _, h := range o.AllowedHosts {
 		w.hosts = append(w.hosts, normalizeHost(h))
 	}
@@ -301,7 +303,7 @@ func (w *wrapper) hostAllowed(r *http.Request) bool {
 			return true
 		}
 	}
-	if isLoopbackName(name) && (w.listenLoopback || arrivedOnLoopback(r)) {
+	if loopback.Host(name) && (w.listenLoopback || arrivedOnLoopback(r)) {
 		return port == w.listenPort || (port == "" && (w.listenPort == "80" || w.listenPort == "443"))
 	}
 	return false
@@ -378,23 +380,6 @@ func splitHostPort(h string) (name, port string) {
 	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), ""
 }
 
-// isLoopbackName reports whether a Host name is one of the loopback names a
-// local client uses.
-func isLoopbackName(name string) bool {
-	return name == "localhost" || name == "127.0.0.1" || name == "::1"
-}
-
-// isLoopbackHost reports whether a listen host is loopback: "localhost" or a
-// loopback IP. Empty, 0.0.0.0 and :: listen on every interface: not loopback.
-func isLoopbackHost(host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
-}
-
 func isUnspecified(host string) bool {
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsUnspecified()
@@ -413,7 +398,7 @@ func CheckListen(addr string, tls, behindProxy bool) error {
 	if n, err := strconv.Atoi(port); port != "" && (err != nil || n < 0 || n > 65535) {
 		return ErrBadListenAddress
 	}
-	if isLoopbackHost(host) || tls || behindProxy {
+	if loopback.Host(host) || tls || behindProxy {
 		return nil
 	}
 	return ErrPlaintextListen
@@ -434,5 +419,5 @@ func writeError(rw http.ResponseWriter, err error) {
 // Empty, 0.0.0.0 and :: listen on every interface, and are not.
 func IsLoopbackListen(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	return err == nil && isLoopbackHost(host)
+	return err == nil && loopback.Host(host)
 }

@@ -240,7 +240,11 @@ func TestWrapHosts(t *testing.T) {
 		{"empty host", Options{ListenAddr: "127.0.0.1:8080"}, "", "", false},
 		{"loopback default port", Options{ListenAddr: "127.0.0.1:80"}, "localhost", "", true},
 		{"loopback missing port", Options{ListenAddr: "127.0.0.1:8080"}, "localhost", "", false},
-		{"other loopback ip", Options{ListenAddr: "127.0.0.1:8080"}, "127.0.0.2:8080", "", false},
+		// One loopback rule (internal/loopback) for listen addresses and
+		// Host names: any loopback address and "localhost" in any case.
+		{"other loopback ip", Options{ListenAddr: "127.0.0.1:8080"}, "127.0.0.2:8080", "", true},
+		{"upper-case localhost", Options{ListenAddr: "127.0.0.1:8080"}, "LOCALHOST:8080", "", true},
+		{"localhost lookalike", Options{ListenAddr: "127.0.0.1:8080"}, "localhost.evil.example:8080", "", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

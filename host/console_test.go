@@ -152,7 +152,7 @@ func TestConsoleShowsState(t *testing.T) {
 	consoleGet(t, ts.url+"/console", "Bearer nope") // a refusal
 
 	_, tools := consoleGet(t, ts.url+"/console/tools", admin)
-	for _, want := range []string{"env API_TOKEN", "memory 32 MiB", "per-call", ts.Server.current().tools["emit"].Manifest.Digest, "&lt;script&gt;alert(1)&lt;/script&gt;\\u001b[2J", "approved"} {
+	for _, want := range []string{"env API_TOKEN", "memory 32MiB", "per-call", ts.Server.current().tools["emit"].Manifest.Digest, "&lt;script&gt;alert(1)&lt;/script&gt;\\u001b[2J", "approved"} {
 		if !strings.Contains(tools, want) {
 			t.Errorf("tools page lacks %q", want)
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/moatmcp/moat/internal/bytesize"
+
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host/manifest"
@@ -36,9 +38,9 @@ func (t *Tool) result(run *sandbox.Result) (*mcp.CallToolResult, string) {
 	case sandbox.OutcomeTimeout:
 		return toolError(fmt.Sprintf("tool stopped: it ran past its time limit of %s", lim.Timeout)), "timeout"
 	case sandbox.OutcomeMemory:
-		return toolError(fmt.Sprintf("tool stopped: it ran out of its memory limit of %s", sandbox.FormatBytes(lim.Memory))), "memory"
+		return toolError(fmt.Sprintf("tool stopped: it ran out of its memory limit of %s", bytesize.Format(lim.Memory))), "memory"
 	case sandbox.OutcomeOutputOverflow:
-		return toolError(fmt.Sprintf("tool stopped: its output passed the limit of %s", sandbox.FormatBytes(uint64(lim.MaxOutput)))), "output_overflow"
+		return toolError(fmt.Sprintf("tool stopped: its output passed the limit of %s", bytesize.Format(uint64(lim.MaxOutput)))), "output_overflow"
 	case sandbox.OutcomeTrap:
 		return toolError("tool crashed (WebAssembly trap)"), "trap"
 	case sandbox.OutcomeCanceled:

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moatmcp/moat/internal/bytesize"
+
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host"
@@ -440,8 +442,8 @@ func benchStartup(ctx context.Context, stdout io.Writer, tmp string, goWasm, rxW
 	fmt.Fprintf(stdout, "start-up, %d Go tools (%d commands, %d reactors): cold cache %v, warm cache %v\n",
 		n, n/2, n/2, cold.Round(time.Millisecond), warm.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "idle tool: %s Go heap, %s RSS (compiled code, snapshots; averaged over the %d)\n",
-		sandbox.FormatBytes(uint64(max(0, int64(after.HeapAlloc)-int64(before.HeapAlloc))/n/1024*1024)),
-		sandbox.FormatBytes(uint64(max(0, rssAfter-rssBefore)/n/1024*1024)), n)
+		bytesize.Format(uint64(max(0, int64(after.HeapAlloc)-int64(before.HeapAlloc))/n/1024*1024)),
+		bytesize.Format(uint64(max(0, rssAfter-rssBefore)/n/1024*1024)), n)
 	args := json.RawMessage(benchArgs)
 	for _, c := range []struct {
 		kind string
@@ -466,8 +468,8 @@ func benchStartup(ctx context.Context, stdout io.Writer, tmp string, goWasm, rxW
 		runtime.GC()
 		runtime.ReadMemStats(&s2)
 		fmt.Fprintf(stdout, "call in flight, %s: guest memory %s, %s allocated per call; kept between calls %s\n", c.kind,
-			sandbox.FormatBytes(held), sandbox.FormatBytes((s1.TotalAlloc-s0.TotalAlloc)/calls/1024*1024),
-			sandbox.FormatBytes(uint64(max(0, int64(s2.HeapInuse)-int64(s0.HeapInuse)))/1024*1024))
+			bytesize.Format(held), bytesize.Format((s1.TotalAlloc-s0.TotalAlloc)/calls/1024*1024),
+			bytesize.Format(uint64(max(0, int64(s2.HeapInuse)-int64(s0.HeapInuse)))/1024*1024))
 	}
 	fmt.Fprintln(stdout)
 	return nil

@@ -1,11 +1,12 @@
 package console
 
 import (
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/moatmcp/moat/internal/bytesize"
 
 	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/manifest"
@@ -84,7 +85,7 @@ func capabilityOf(t *manifest.Tool, held map[string]string) Capability {
 		Clock: t.Clock, Random: t.Random, Module: "file", SHA256: t.SHA256, Pinned: t.Pinned, Digest: t.Digest,
 		SignedBy: append([]string{}, t.SignedBy...), Approval: "approved",
 		Limits: Limits{
-			Memory: fmt.Sprintf("%d MiB", t.Limits.Memory>>20), Timeout: t.Limits.Timeout.String(),
+			Memory: bytesize.Format(uint64(t.Limits.Memory)), Timeout: t.Limits.Timeout.String(),
 			MaxInput: t.Limits.MaxInput, MaxOutput: t.Limits.MaxOutput, Concurrency: t.Limits.MaxConcurrency,
 			Rate: t.Limits.Rate.String(), RateAll: t.Limits.RateAll.String(),
 		},

@@ -49,6 +49,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/moatmcp/moat/internal/bytesize"
 )
 
 // Caps on what a manifest may declare or name. They bound the memory one
@@ -392,11 +394,11 @@ func (d *doc) tool(t *Tool, dir string) error {
 
 	t.Title = f.Title
 	if len(t.Title) > maxTitleBytes {
-		return d.errorf("title", ErrTooLarge, "%d bytes; the limit is %s", len(t.Title), formatSize(maxTitleBytes))
+		return d.errorf("title", ErrTooLarge, "%d bytes; the limit is %s", len(t.Title), bytesize.Format(maxTitleBytes))
 	}
 	t.Description = f.Description
 	if len(t.Description) > maxDescriptionBytes {
-		return d.errorf("description", ErrTooLarge, "%d bytes; the limit is %s", len(t.Description), formatSize(maxDescriptionBytes))
+		return d.errorf("description", ErrTooLarge, "%d bytes; the limit is %s", len(t.Description), bytesize.Format(maxDescriptionBytes))
 	}
 
 	if err := d.module(t, &f, dir); err != nil {
@@ -845,7 +847,7 @@ func (d *doc) env(in map[string]envValue) ([]EnvVar, error) {
 			}
 		}
 		if len(value) > maxEnvValueBytes {
-			return nil, d.errorf(f, ErrTooLarge, "value is %d bytes; the limit is %s", len(value), formatSize(maxEnvValueBytes))
+			return nil, d.errorf(f, ErrTooLarge, "value is %d bytes; the limit is %s", len(value), bytesize.Format(maxEnvValueBytes))
 		}
 		vars = append(vars, EnvVar{Name: name, Value: value})
 	}
@@ -905,7 +907,7 @@ func (d *doc) size(field string, v *Size, def, min, max uint64) (uint64, error) 
 	}
 	n := uint64(*v)
 	if n < min || n > max {
-		return 0, d.errorf(field, ErrInvalid, "%s is out of bounds: must be between %s and %s", formatSize(n), formatSize(min), formatSize(max))
+		return 0, d.errorf(field, ErrInvalid, "%s is out of bounds: must be between %s and %s", bytesize.Format(n), bytesize.Format(min), bytesize.Format(max))
 	}
 	return n, nil
 }
@@ -976,7 +978,7 @@ var errNotRegular = errors.New("not a regular file")
 type sizeError struct{ size, max int64 }
 
 func (e *sizeError) Error() string {
-	return fmt.Sprintf("is %d bytes; the limit is %s", e.size, formatSize(uint64(e.max)))
+	return fmt.Sprintf("is %d bytes; the limit is %s", e.size, bytesize.Format(uint64(e.max)))
 }
 
 // fileError fills e (positioned at the field that names the file) for a file

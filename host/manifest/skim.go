@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moatmcp/moat/internal/bytesize"
+
 	toml "github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
@@ -48,7 +50,7 @@ type skimFile struct {
 // file name: the caller has it.
 func ParseSkim(text []byte) (*Skim, error) {
 	if len(text) > maxManifestBytes {
-		return nil, fmt.Errorf("manifest is %d bytes; the limit is %s: %w", len(text), formatSize(maxManifestBytes), ErrTooLarge)
+		return nil, fmt.Errorf("manifest is %d bytes; the limit is %s: %w", len(text), bytesize.Format(maxManifestBytes), ErrTooLarge)
 	}
 	var f skimFile
 	if err := toml.Unmarshal(text, &f); err != nil {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moatmcp/moat/internal/bytesize"
+
 	toml "github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 )
@@ -260,7 +262,7 @@ func (d *doc) readFile(p string, max int64) ([]byte, error) {
 // within the size cap. Syntax errors carry go-toml's position.
 func decodeTOML(file string, data []byte, max int) (*doc, error) {
 	if len(data) > max {
-		return nil, &Error{File: file, Msg: fmt.Sprintf("file is %d bytes; the limit is %s", len(data), formatSize(uint64(max))), Err: ErrTooLarge}
+		return nil, &Error{File: file, Msg: fmt.Sprintf("file is %d bytes; the limit is %s", len(data), bytesize.Format(uint64(max))), Err: ErrTooLarge}
 	}
 	if i := bytes.IndexByte(data, 0); i >= 0 {
 		// TOML forbids raw control characters; say so plainly rather

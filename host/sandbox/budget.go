@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/moatmcp/moat/internal/bytesize"
 )
 
 // ErrHostMemoryBudget is returned by Module.Call when the calls in flight
@@ -140,7 +142,7 @@ func newMemBudget(max uint64) *memBudget {
 // once (Load refuses such modules, so this is a safety net).
 func (b *memBudget) acquire(ctx context.Context, n uint64, wait time.Duration) error {
 	if n > b.max {
-		return fmt.Errorf("%w: a call needs %s, the whole budget is %s", ErrHostMemoryBudget, FormatBytes(n), FormatBytes(b.max))
+		return fmt.Errorf("%w: a call needs %s, the whole budget is %s", ErrHostMemoryBudget, bytesize.Format(n), bytesize.Format(b.max))
 	}
 	var timer *time.Timer
 	for {
@@ -166,7 +168,7 @@ func (b *memBudget) acquire(ctx context.Context, n uint64, wait time.Duration) e
 		select {
 		case <-freed:
 		case <-timer.C:
-			return fmt.Errorf("%w: %s of %s held by calls in flight, %s more needed", ErrHostMemoryBudget, FormatBytes(used), FormatBytes(b.max), FormatBytes(n))
+			return fmt.Errorf("%w: %s of %s held by calls in flight, %s more needed", ErrHostMemoryBudget, bytesize.Format(used), bytesize.Format(b.max), bytesize.Format(n))
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %w", ErrHostMemoryBudget, context.Cause(ctx))
 		}

@@ -97,7 +97,7 @@ func TestHostMemoryBudget(t *testing.T) {
 		for i, err := range errs {
 			if !errors.Is(err, ErrHostMemoryBudget) {
 				t.Errorf("caller %d: %v, want ErrHostMemoryBudget", i+2, err)
-			} else if want := "the host is out of guest memory; retry later: 4 MiB of 6 MiB held by calls in flight, 4 MiB more needed"; err.Error() != want {
+			} else if want := "the host is out of guest memory; retry later: 4MiB of 6MiB held by calls in flight, 4MiB more needed"; err.Error() != want {
 				t.Errorf("caller %d: %q, want %q", i+2, err, want)
 			}
 		}
@@ -167,7 +167,7 @@ func TestHostMemoryBudget(t *testing.T) {
 func TestLoadOverHostMemoryBudget(t *testing.T) {
 	rt := budgetRuntime(t, 6<<20)
 	_, err := rt.Load(context.Background(), Spec{Name: "echo", Wasm: guest(t, "lim_echo.wasm"), Limits: Limits{MemoryBytes: 8 << 20}})
-	want := "memory limit of 8 MiB is over the host's guest memory budget of 6 MiB ([sandbox] max_guest_memory)"
+	want := "memory limit of 8MiB is over the host's guest memory budget of 6MiB ([sandbox] max_guest_memory)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Load: %v, want %q", err, want)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moatmcp/moat/internal/bytesize"
+
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -229,11 +231,11 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	}
 	if limits.MemoryBytes > r.budget.max {
 		return nil, fmt.Errorf("memory limit of %s is over the host's guest memory budget of %s ([sandbox] max_guest_memory)",
-			FormatBytes(limits.MemoryBytes), FormatBytes(r.budget.max))
+			bytesize.Format(limits.MemoryBytes), bytesize.Format(r.budget.max))
 	}
 	if min := uint64(minPages) * pageSize; min > limits.MemoryBytes {
 		return nil, fmt.Errorf("module declares a minimum memory of %s (%d pages), over its limit of %s",
-			FormatBytes(min), minPages, FormatBytes(limits.MemoryBytes))
+			bytesize.Format(min), minPages, bytesize.Format(limits.MemoryBytes))
 	}
 
 	fsConfig := wazero.NewFSConfig()
@@ -393,18 +395,4 @@ func checkMagic(b []byte) error {
 		return errWasmVersion
 	}
 	return nil
-}
-
-// FormatBytes prints n in the largest binary unit that divides it
-// ("64 MiB"), for messages about limits.
-func FormatBytes(n uint64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

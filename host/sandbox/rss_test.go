@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/moatmcp/moat/internal/bytesize"
 )
 
 // TestMeasureRSS measures the process's resident memory around a burst of
@@ -83,7 +85,7 @@ func TestMeasureRSS(t *testing.T) {
 	time.Sleep(60 * time.Second) // the measurement itself: what is left a minute later
 	later := status(t, "VmRSS")
 	t.Logf("8 × membomb at %d MiB, budget %s (%d refused): idle %d MiB, peak %d MiB, right after %d MiB, 60 s later %d MiB",
-		limit, FormatBytes(budget), refused, idle>>10, peak>>10, after>>10, later>>10)
+		limit, bytesize.Format(budget), refused, idle>>10, peak>>10, after>>10, later>>10)
 }
 
 // status reads a "kB" field of /proc/self/status.

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moatmcp/moat/internal/bytesize"
+
 	"github.com/tetratelabs/wazero"
 )
 
@@ -461,7 +463,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "unknown wasi function", file: "lim_import_wasi_bogus.wasm", want: `module imports "wasi_snapshot_preview1.fd_teleport", which moat does not provide`},
 		{name: "moat.log wrong type", file: "lim_import_badsig.wasm", want: `module imports "moat.log" with type (i64) -> (), but moat provides (i32, i32, i32) -> ()`},
 		{name: "no _start", file: "lim_nostart.wasm", want: "module exports no _start function (ABI v1 needs a WASI command module)"},
-		{name: "memory over limit", file: "lim_bigmem.wasm", spec: Spec{Limits: Limits{MemoryBytes: 1 << 20}}, want: "module declares a minimum memory of 6400 KiB (100 pages), over its limit of 1 MiB"},
+		{name: "memory over limit", file: "lim_bigmem.wasm", spec: Spec{Limits: Limits{MemoryBytes: 1 << 20}}, want: "module declares a minimum memory of 6400KiB (100 pages), over its limit of 1MiB"},
 		{name: "no name", file: "lim_echo.wasm", spec: Spec{Name: "-"}, want: "module has no name"},
 		{name: "env without =", file: "lim_echo.wasm", spec: Spec{Env: []string{"LANG"}}, want: `env entry "LANG" is not NAME=value`},
 		{name: "env empty name", file: "lim_echo.wasm", spec: Spec{Env: []string{"=x"}}, want: `env entry "" is not NAME=value`},
@@ -518,7 +520,7 @@ func TestLoadGoMinimum(t *testing.T) {
 	limit := uint64(pages-1) * pageSize
 	_, err = testRT.Load(context.Background(), Spec{Name: "echo", Wasm: goSandbox, Limits: Limits{MemoryBytes: limit}})
 	want := fmt.Sprintf("module declares a minimum memory of %s (%d pages), over its limit of %s",
-		FormatBytes(uint64(pages)*pageSize), pages, FormatBytes(limit))
+		bytesize.Format(uint64(pages)*pageSize), pages, bytesize.Format(limit))
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moatmcp/moat/internal/bytesize"
+
 	"github.com/moatmcp/moat/host/ratelimit"
 )
 
@@ -272,17 +274,17 @@ func net(f *differ, a, b Net) {
 	set(f, "net http_host", a.HTTPHosts, b.HTTPHosts, Widened)
 	set(f, "net allow_ip", a.AllowIPs, b.AllowIPs, Widened)
 	set(f, "net header", a.Headers, b.Headers, Widened)
-	num(f, "net.max_request", a.MaxRequest, b.MaxRequest, bytesStr[int64])
-	num(f, "net.max_response", a.MaxResponse, b.MaxResponse, bytesStr[int64])
+	num(f, "net.max_request", a.MaxRequest, b.MaxRequest, sizeStr[int64])
+	num(f, "net.max_response", a.MaxResponse, b.MaxResponse, sizeStr[int64])
 	num(f, "net.timeout", int64(a.Timeout), int64(b.Timeout), durStr)
 	num(f, "net.max_redirects", a.MaxRedirects, b.MaxRedirects, strconv.Itoa)
 }
 
 func limits(f *differ, a, b Limits) {
-	num(f, "limits.memory", a.Memory, b.Memory, bytesStr[uint64])
+	num(f, "limits.memory", a.Memory, b.Memory, sizeStr[uint64])
 	num(f, "limits.timeout", int64(a.Timeout), int64(b.Timeout), durStr)
-	num(f, "limits.max_input", a.MaxInput, b.MaxInput, bytesStr[int64])
-	num(f, "limits.max_output", a.MaxOutput, b.MaxOutput, bytesStr[int64])
+	num(f, "limits.max_input", a.MaxInput, b.MaxInput, sizeStr[int64])
+	num(f, "limits.max_output", a.MaxOutput, b.MaxOutput, sizeStr[int64])
 	num(f, "limits.max_concurrency", a.MaxConcurrency, b.MaxConcurrency, strconv.Itoa)
 	rateChange(f, "limits.rate", a.Rate, b.Rate)
 	rateChange(f, "limits.rate_all", a.RateAll, b.RateAll)
@@ -343,14 +345,8 @@ func isolationRank(s string) int {
 	return 2 // "shared", and anything unknown: the widest
 }
 
-func bytesStr[T int64 | uint64](n T) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return strconv.FormatUint(uint64(n>>20), 10) + "MiB"
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return strconv.FormatUint(uint64(n>>10), 10) + "KiB"
-	}
-	return strconv.FormatInt(int64(n), 10) + "B"
-}
-
 func durStr(n int64) string { return time.Duration(n).String() }
+
+// sizeStr adapts bytesize.Format, moat's one byte formatter, to num's
+// signature; sizes in a lock are never negative.
+func sizeStr[T int64 | uint64](n T) string { return bytesize.Format(uint64(max(n, 0))) }

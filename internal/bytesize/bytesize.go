@@ -35,7 +35,7 @@ var sizeUnits = []struct { // largest first, for Format
 }
 
 var (
-	ErrSyntax       = errors.New(`expected a size such as "512KiB", "64MiB" or "1GiB" (units B, KiB, MiB, GiB)`)
+	ErrSyntax   = errors.New(`expected a size such as "512KiB", "64MiB" or "1GiB" (units B, KiB, MiB, GiB)`)
 	ErrUnit     = errors.New(`unknown unit: use B, KiB, MiB or GiB (powers of 1024; "KB", "MB" and "GB" are not accepted)`)
 	ErrOverflow = errors.New("size is too large")
 )
@@ -90,4 +90,3 @@ func Format(n uint64) string {
 	}
 	return strconv.FormatUint(n, 10) + "B"
 }
-

@@ -77,4 +77,3 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
-

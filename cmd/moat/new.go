@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/moatmcp/moat/host/manifest"
 )
 
 // templates holds one folder per language; each NAME.tmpl becomes NAME in
@@ -138,7 +140,14 @@ const maxNewName = 64
 // file systems and is refused by npm; a dot reads as a domain in a Go
 // module path and as an extension in a file name.
 func checkNewName(name string) string {
-	if name == "" || len(name) > maxNewName {
+	// First the rule every manifest is held to, so that moat new never
+	// makes a tool its own manifest check refuses; then what the scaffold
+	// adds, because the name also becomes a folder, a Go package and an
+	// npm package name.
+	if msg := manifest.CheckToolName(name); msg != "" {
+		return msg
+	}
+	if len(name) > maxNewName {
 		return fmt.Sprintf("must be 1 to %d characters", maxNewName)
 	}
 	for _, c := range name {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/moatmcp/moat/host/manifest"
 )
 
 // helloResult is what every scaffolded C and AssemblyScript tool, and the
@@ -111,7 +113,9 @@ func TestNewRefusals(t *testing.T) {
 		{"no name", []string{"new"}, 2, "usage: moat new NAME"},
 		{"two names", []string{"new", "a", "b"}, 2, "usage: moat new NAME"},
 		{"bad language", []string{"new", "x", "--lang", "rust", "--dir", filepath.Join(base, "x")}, 2, `moat new: unknown language "rust" (go, c or assemblyscript)` + "\n"},
-		{"slash in name", []string{"new", "a/b"}, 2, `moat new: invalid tool name: "a/b" may hold only a-z 0-9 _ -` + "\n"},
+		{"slash in name", []string{"new", "a/b"}, 2, `moat new: invalid tool name: "a/b" '/' is not allowed: use only A-Z, a-z, 0-9, '_', '.' and '-'` + "\n"},
+		// The manifest's rule (manifest.CheckToolName) comes first: its words for what it refuses.
+		{"manifest rule first", []string{"new", "tool!"}, 2, `moat new: invalid tool name: "tool!" '!' is not allowed: use only A-Z, a-z, 0-9, '_', '.' and '-'` + "\n"},
 		{"dot dot", []string{"new", ".."}, 2, `moat new: invalid tool name: ".." has a dot; use _ or - instead` + "\n"},
 		{"dots", []string{"new", "my.tool"}, 2, `moat new: invalid tool name: "my.tool" has a dot; use _ or - instead` + "\n"},
 		{"upper case", []string{"new", "Hello"}, 2, `moat new: invalid tool name: "Hello" has upper case; use lower case (hello)` + "\n"},
@@ -485,5 +489,20 @@ func TestNewInsideAnotherModule(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(inRepo, "go.mod")); err == nil {
 		t.Error("a tool inside moat's own module got a go.mod")
+	}
+}
+
+// TestNewNameIsAManifestName: every name moat new accepts passes the
+// manifest's tool-name rule, so a scaffolded tool is never refused by its
+// own manifest check; names the manifest refuses are refused in its words.
+func TestNewNameIsAManifestName(t *testing.T) {
+	for _, name := range []string{"a", "to-ol_", "x1", "hello", "a.b", "A", "é", "a b", strings.Repeat("a", 64), strings.Repeat("a", 129), ""} {
+		newMsg, manifestMsg := checkNewName(name), manifest.CheckToolName(name)
+		if newMsg == "" && manifestMsg != "" {
+			t.Errorf("moat new accepts %q, which a manifest refuses: %s", name, manifestMsg)
+		}
+		if manifestMsg != "" && newMsg != manifestMsg {
+			t.Errorf("checkNewName(%q) = %q, want the manifest's words %q", name, newMsg, manifestMsg)
+		}
 	}
 }

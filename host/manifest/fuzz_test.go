@@ -42,7 +42,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if checkToolName(tool.Name) != "" {
+		if CheckToolName(tool.Name) != "" {
 			t.Errorf("accepted name %q", tool.Name)
 		}
 		if !filepath.IsAbs(tool.ModulePath) || len(tool.Wasm) < 8 || tool.SHA256 == "" {

@@ -387,7 +387,7 @@ func (d *doc) tool(t *Tool, dir string) error {
 	if f.Name == nil {
 		return d.errorf("name", ErrMissing, "required: the tool's MCP name")
 	}
-	if msg := checkToolName(*f.Name); msg != "" {
+	if msg := CheckToolName(*f.Name); msg != "" {
 		return d.errorf("name", ErrInvalid, "%s", msg)
 	}
 	t.Name = *f.Name
@@ -450,8 +450,11 @@ func (d *doc) tool(t *Tool, dir string) error {
 	return err
 }
 
-// checkToolName returns what is wrong with an MCP tool name, or "".
-func checkToolName(name string) string {
+// CheckToolName returns what is wrong with an MCP tool name, or "": moat's
+// one tool-name rule, 1–128 bytes of A-Z a-z 0-9 _ . -. Manifests are
+// checked with it; `moat new` and the metrics' label backstop call it too,
+// so a name one of them accepts the others accept.
+func CheckToolName(name string) string {
 	if name == "" {
 		return "must not be empty"
 	}

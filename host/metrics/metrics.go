@@ -30,6 +30,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moatmcp/moat/host/manifest"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -303,24 +305,9 @@ func (m *Metrics) tool(name string) string {
 	return name
 }
 
-// validToolName accepts the MCP tool-name alphabet (letters, digits, '_',
-// '-', '.') up to 128 bytes. The manifest package enforces the real rule; this
-// is a backstop so no arbitrary bytes become a label value.
-func validToolName(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '_', c == '-', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// validToolName is the manifest's tool-name rule (manifest.CheckToolName),
+// a backstop so no arbitrary bytes become a label value.
+func validToolName(s string) bool { return manifest.CheckToolName(s) == "" }
 
 func set(values []string) map[string]bool {
 	s := make(map[string]bool, len(values))

@@ -19,6 +19,9 @@ func (s *Server) writeAudit(rec audit.Record) error {
 	s.console.observe(&rec)
 	err := s.audit.Log(rec)
 	if err == nil {
+		if ev := s.opts.events; ev != nil && ev.audited != nil {
+			ev.audited(rec)
+		}
 		return nil
 	}
 	s.log.Error("audit log write failed", "event", rec.Event, "err", err)

@@ -95,6 +95,9 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		})
 	})
 	s.metrics.InFlight(t.Name(), 1)
+	if ev := s.opts.events; ev != nil && ev.callStarted != nil {
+		ev.callStarted(t.Name())
+	}
 	// The principal decides which instances a per-principal tool may reuse.
 	res, info, err := t.Call(sandbox.WithPrincipal(ctx, p.ID), req.Params.Arguments, hooks)
 	s.metrics.InFlight(t.Name(), -1)

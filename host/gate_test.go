@@ -226,12 +226,10 @@ func TestDisconnectCancelsCall(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	waitFor(t, "the call to start", func() bool { return ts.inFlight("sleepy") })
+	ts.waitCallStarted("sleepy", 1)
 	cancel()
 	<-done
-	for i := 0; i < 500 && !strings.Contains(buf.String(), `"outcome":"canceled"`); i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	ts.waitAudited("sleepy", "canceled")
 	if !strings.Contains(buf.String(), `"tool":"sleepy"`) || !strings.Contains(buf.String(), `"outcome":"canceled"`) {
 		t.Fatalf("the guest was not stopped when the request went away; audit:\n%s", buf.String())
 	}

@@ -360,8 +360,24 @@ func mustRead(t *testing.T, p string) []byte {
 // session, with the notifications it received.
 type notes struct {
 	mu       sync.Mutex
+	arrived  chan struct{} // one token per notification
 	logs     []string
 	progress []string
+}
+
+// wait waits until n notifications have arrived, bounded (generously) for a
+// broken test.
+func (n *notes) wait(t *testing.T, count int) {
+	t.Helper()
+	bound := time.NewTimer(60 * time.Second)
+	defer bound.Stop()
+	for range count {
+		select {
+		case <-n.arrived:
+		case <-bound.C:
+			t.Fatalf("gave up waiting for %d notifications", count)
+		}
+	}
 }
 
 func connect(t *testing.T, ts *testServer) (*mcp.ClientSession, *notes) {
@@ -371,17 +387,19 @@ func connect(t *testing.T, ts *testServer) (*mcp.ClientSession, *notes) {
 	if _, err := ts.mcp.Connect(ctx, st, nil); err != nil {
 		t.Fatal(err)
 	}
-	n := &notes{}
+	n := &notes{arrived: make(chan struct{}, 4096)}
 	client := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, &mcp.ClientOptions{
 		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
 			n.mu.Lock()
 			n.logs = append(n.logs, fmt.Sprintf("%s %s: %v", r.Params.Level, r.Params.Logger, r.Params.Data))
 			n.mu.Unlock()
+			n.arrived <- struct{}{}
 		},
 		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
 			n.mu.Lock()
 			n.progress = append(n.progress, fmt.Sprintf("%g/%g %s", r.Params.Progress, r.Params.Total, r.Params.Message))
 			n.mu.Unlock()
+			n.arrived <- struct{}{}
 		},
 	})
 	cs, err := client.Connect(ctx, ct, nil)
@@ -433,16 +451,8 @@ func TestServeOverMCP(t *testing.T) {
 		t.Errorf("result %s", resultJSON(t, res))
 	}
 	// Notifications are delivered to the client's handlers asynchronously;
-	// wait (bounded) until all have arrived.
-	for i := 0; i < 200; i++ {
-		n.mu.Lock()
-		done := len(n.logs) >= 2 && len(n.progress) >= 3
-		n.mu.Unlock()
-		if done {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// wait until all five (two logs, three progress) have arrived.
+	n.wait(t, 5)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if strings.Join(n.logs, "|") != "info notify: log 1|info notify: log 2" {
@@ -483,15 +493,13 @@ func TestCallAfterCancellation(t *testing.T) {
 		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "sleepy", Arguments: map[string]any{}})
 		errc <- err
 	}()
-	waitFor(t, "the call to start", func() bool { return ts.inFlight("sleepy") })
+	ts.waitCallStarted("sleepy", 1)
 	cancel()
 	if err := <-errc; err == nil {
 		t.Fatal("canceled call returned no error")
 	}
 	// The server side ends with a "canceled" record (well before the 10m timeout).
-	for i := 0; i < 500 && !strings.Contains(buf.String(), `"outcome":"canceled"`); i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
+	ts.waitAudited("sleepy", "canceled")
 	if !strings.Contains(buf.String(), `"tool":"sleepy"`) || !strings.Contains(buf.String(), `"outcome":"canceled"`) {
 		t.Fatalf("audit after cancellation:\n%s", buf.String())
 	}

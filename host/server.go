@@ -106,6 +106,16 @@ type Options struct {
 	// now is the clock of credential expiry; nil = time.Now. Tests in
 	// this package set it.
 	now func() time.Time
+	// events, when set, is told what happened as it happens, so that tests
+	// in this package wait on events instead of polling; nil in production.
+	events *testEvents
+}
+
+// testEvents are the moments tests synchronise on. Each func is called on
+// the goroutine where the event happens and must not block.
+type testEvents struct {
+	audited     func(audit.Record) // a record was written to the audit log
+	callStarted func(tool string)  // a guest is about to run
 }
 
 // Server is one running moat: a snapshot of everything the files decide,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
 )
 
@@ -28,6 +28,7 @@ type testServer struct {
 	url    string // "http://127.0.0.1:port" when served over HTTP
 	notice *syncBuf
 	extra  string // the caller's part of moat.toml
+	events *eventLog
 }
 
 // testConfig describes a testServer.
@@ -86,7 +87,8 @@ func newTestServer(t *testing.T, c testConfig) *testServer {
 		ts.writeTool(name, text)
 	}
 	ts.writeConfig(c.toml)
-	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, Logger: c.logger, now: c.now}
+	ts.events = newEventLog()
+	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, Logger: c.logger, now: c.now, events: ts.events.hooks()}
 	if c.http {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -189,24 +191,72 @@ type auditReader struct{ ts *testServer }
 
 func (a auditReader) String() string { return a.ts.auditText() }
 
-// waitFor waits, bounded, until cond holds; it reports what it waited for
-// on failure. The bound is generous: it is for a broken test, not a timing
-// assertion.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+// eventLog collects what a test server reports through Options.events, so
+// tests wait for an event instead of polling with sleeps.
+type eventLog struct {
+	mu      sync.Mutex
+	changed chan struct{} // closed, and replaced, at every event
+	records []audit.Record
+	started map[string]int // calls started, by tool
+}
+
+func newEventLog() *eventLog {
+	return &eventLog{changed: make(chan struct{}), started: map[string]int{}}
+}
+
+func (e *eventLog) hooks() *testEvents {
+	return &testEvents{
+		audited:     func(r audit.Record) { e.add(func() { e.records = append(e.records, r) }) },
+		callStarted: func(tool string) { e.add(func() { e.started[tool]++ }) },
 	}
 }
 
-// inFlight reports whether a call of tool is running (its instance is in
-// moat_instances_in_flight).
-func (ts *testServer) inFlight(tool string) bool {
-	rec := httptest.NewRecorder()
-	ts.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	return strings.Contains(rec.Body.String(), `moat_instances_in_flight{tool="`+tool+`"} 1`)
+func (e *eventLog) add(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f()
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// waitEvent waits until cond, which reads the log under its lock, holds. It
+// wakes at each event, never on a timer; the bound is generous, for a broken
+// test, not a timing assertion.
+func (ts *testServer) waitEvent(what string, cond func(*eventLog) bool) {
+	ts.t.Helper()
+	bound := time.NewTimer(60 * time.Second)
+	defer bound.Stop()
+	for {
+		e := ts.events
+		e.mu.Lock()
+		ok, changed := cond(e), e.changed
+		e.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-changed:
+		case <-bound.C:
+			ts.t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+// waitCallStarted waits until n calls of tool have started their guest.
+func (ts *testServer) waitCallStarted(tool string, n int) {
+	ts.t.Helper()
+	ts.waitEvent(fmt.Sprintf("call %d of %s to start", n, tool), func(e *eventLog) bool { return e.started[tool] >= n })
+}
+
+// waitAudited waits until an audit record for tool has the outcome.
+func (ts *testServer) waitAudited(tool, outcome string) {
+	ts.t.Helper()
+	ts.waitEvent(fmt.Sprintf("a %s record for %s", outcome, tool), func(e *eventLog) bool {
+		for _, r := range e.records {
+			if r.Tool == tool && r.Outcome == outcome {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -89,6 +89,9 @@ type lineCounter struct {
 	mu     sync.Mutex
 	prefix string
 	n      int
+	// up, when set, receives a token at each "state store available"
+	// line: the store's transition back up, logged after it is marked up.
+	up chan struct{}
 }
 
 func (c *lineCounter) Handle(ctx context.Context, r slog.Record) error {
@@ -96,6 +99,12 @@ func (c *lineCounter) Handle(ctx context.Context, r slog.Record) error {
 		c.mu.Lock()
 		c.n++
 		c.mu.Unlock()
+	}
+	if c.up != nil && strings.HasPrefix(r.Message, "state store available") {
+		select {
+		case c.up <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
@@ -108,7 +117,7 @@ func (c *lineCounter) count() int                               { c.mu.Lock(); d
 // resumes by itself.
 func TestStateDownFailsClosed(t *testing.T) {
 	r := statetest.Start(t)
-	logs := &lineCounter{Handler: slog.DiscardHandler, prefix: "state store unavailable"}
+	logs := &lineCounter{Handler: slog.DiscardHandler, prefix: "state store unavailable", up: make(chan struct{}, 1)}
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: stateToml(r, "r1"), tools: map[string]string{}, logger: slog.New(logs)})
 	if code, _, body := post(t, ts, "POST", initializeBody, ""); code != 200 {
 		t.Fatalf("with Redis up: %d %s", code, body)
@@ -135,17 +144,20 @@ func TestStateDownFailsClosed(t *testing.T) {
 	if n := logs.count(); n != 1 {
 		t.Fatalf("%d log lines for one outage; want 1", n)
 	}
+	select { // the line logged when the store first came up
+	case <-logs.up:
+	default:
+	}
 	r.Restart()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		code, _ := get(t, ts.url+"/readyz")
-		if code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not ready 15s after Redis came back")
-		}
-		time.Sleep(20 * time.Millisecond) // polling the probe's recovery, which runs on its own ticker
+	// The store's probe finds Redis again on its own ticker and logs the
+	// transition once it is marked up: wait for that line, then check.
+	select {
+	case <-logs.up:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no \"state store available\" line 60s after Redis came back")
+	}
+	if code, body := get(t, ts.url+"/readyz"); code != 200 {
+		t.Fatalf("/readyz after Redis came back: %d %s", code, body)
 	}
 	if code, _, body := post(t, ts, "POST", initializeBody, ""); code != 200 {
 		t.Fatalf("after Redis came back: %d %s", code, body)

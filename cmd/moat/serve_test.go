@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -190,36 +191,43 @@ func TestServeGracefulShutdown(t *testing.T) {
 	resp := post(t, http.DefaultClient, url, initialize)
 	session := resp.Header.Get("Mcp-Session-Id")
 	resp.Body.Close()
+	// The guest reports progress once it runs (lim_sleep.wat): the call's
+	// SSE stream carrying that notification is the event to stop on.
 	result := make(chan string, 1)
+	running := make(chan struct{})
 	go func() {
-		req, _ := http.NewRequest("POST", url+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sleepy","arguments":{}}}`))
+		req, _ := http.NewRequest("POST", url+"/mcp", strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sleepy","arguments":{},"_meta":{"progressToken":"p"}}}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json, text/event-stream")
 		req.Header.Set("Mcp-Session-Id", session)
 		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
+			close(running)
 			result <- "error: " + err.Error()
 			return
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		result <- string(b)
-	}()
-	// Stop once the call is running (its instance is in the metrics).
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		resp, err := http.Get(url + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), `moat_instances_in_flight{tool="sleepy"} 1`) {
-				break
+		defer resp.Body.Close()
+		var all strings.Builder
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		signalled := false
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if !signalled && strings.Contains(sc.Text(), "notifications/progress") {
+				signalled = true
+				close(running)
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the call never started")
+		if !signalled {
+			close(running)
 		}
-		time.Sleep(5 * time.Millisecond)
+		result <- all.String()
+	}()
+	select {
+	case <-running:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the call never started")
 	}
 	code := stop()
 	got := <-result

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moatmcp/moat/internal/wasmbin"
+
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/sdk"
 )
@@ -345,75 +347,24 @@ func checkEntry(path string, reactor bool) error {
 
 // wasmExports returns the names a WebAssembly binary exports, each with
 // its kind (0 function, 1 table, 2 memory, 3 global). It reads only the
-// section headers and the export section: moat build checks a module it
-// has just built, and compiling it to ask wazero would take seconds.
+// section headers and the export section (internal/wasmbin): moat build
+// checks a module it has just built, and compiling it to ask wazero would
+// take seconds.
 func wasmExports(b []byte) (map[string]byte, error) {
-	if len(b) < 8 || string(b[:4]) != "\x00asm" || string(b[4:8]) != "\x01\x00\x00\x00" {
-		return nil, fmt.Errorf("%w: no wasm header", errWasmShape)
+	secs, err := wasmbin.Sections(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errWasmShape, err)
 	}
-	b = b[8:]
 	exports := map[string]byte{}
-	for len(b) > 0 {
-		id := b[0]
-		size, n, err := readU32(b[1:])
-		if err != nil {
-			return nil, err
-		}
-		b = b[1+n:]
-		if uint64(size) > uint64(len(b)) {
-			return nil, fmt.Errorf("%w: section %d runs past the end", errWasmShape, id)
-		}
-		body := b[:size]
-		b = b[size:]
-		if id != 7 { // the export section
+	for _, s := range secs {
+		if s.ID != wasmbin.SectionExport {
 			continue
 		}
-		count, n, err := readU32(body)
-		if err != nil {
-			return nil, err
-		}
-		body = body[n:]
-		for i := uint32(0); i < count; i++ {
-			nameLen, n, err := readU32(body)
-			if err != nil {
-				return nil, err
-			}
-			body = body[n:]
-			if uint64(nameLen) >= uint64(len(body)) { // the name, then a kind byte
-				return nil, fmt.Errorf("%w: export %d runs past its section", errWasmShape, i)
-			}
-			name := string(body[:nameLen])
-			kind := body[nameLen]
-			body = body[nameLen+1:]
-			if _, n, err = readU32(body); err != nil { // the index
-				return nil, err
-			}
-			body = body[n:]
-			exports[name] = kind
-		}
-		if len(body) != 0 {
-			return nil, fmt.Errorf("%w: bytes after the exports", errWasmShape)
+		if exports, err = wasmbin.Exports(s.Body); err != nil {
+			return nil, fmt.Errorf("%w: export section: %w", errWasmShape, err)
 		}
 	}
 	return exports, nil
-}
-
-// readU32 decodes an unsigned LEB128 number of at most 32 bits.
-func readU32(b []byte) (v uint32, n int, err error) {
-	var shift uint
-	for n < len(b) && n < 5 {
-		c := b[n]
-		n++
-		if n == 5 && c > 0x0f {
-			return 0, 0, fmt.Errorf("%w: number too large", errWasmShape)
-		}
-		v |= uint32(c&0x7f) << shift
-		if c&0x80 == 0 {
-			return v, n, nil
-		}
-		shift += 7
-	}
-	return 0, 0, fmt.Errorf("%w: number cut short", errWasmShape)
 }
 
 // toolForm reports whether the Go tool in dir is to be built as a

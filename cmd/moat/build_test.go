@@ -393,18 +393,6 @@ func TestWasmExports(t *testing.T) {
 	}
 }
 
-// FuzzWasmExports: the export reader never panics and fails only with
-// errWasmShape.
-func FuzzWasmExports(f *testing.F) {
-	f.Add([]byte("\x00asm\x01\x00\x00\x00\x07\x0d\x01\x09moat_call\x00\x00"))
-	f.Add([]byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x07\x0b\x01\x06_start\x00\x80\x01"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := wasmExports(b); err != nil && !errors.Is(err, errWasmShape) {
-			t.Fatalf("error %v is not errWasmShape", err)
-		}
-	})
-}
-
 // TestToolForm: the form is read from the source, never by running it.
 func TestToolForm(t *testing.T) {
 	const imp = "import \"github.com/moatmcp/moat/sdk\"\n"

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/moatmcp/moat/internal/wasmbin"
 )
 
 // FuzzCapMessage: guest messages (untrusted bytes) always come out as
@@ -74,13 +76,13 @@ func FuzzCommandData(f *testing.F) {
 				t.Fatalf("segment at %d (%d bytes) past %d", d.off, len(d.data), minBytes)
 			}
 		}
-		secs, err := sections(out)
+		secs, err := wasmbin.Sections(out)
 		if err != nil {
 			t.Fatalf("output does not parse: %v", err)
 		}
 		for _, s := range secs {
-			if s.id == 11 || s.id == 12 {
-				t.Fatalf("section %d left in", s.id)
+			if s.ID == 11 || s.ID == 12 {
+				t.Fatalf("section %d left in", s.ID)
 			}
 		}
 	})

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/moatmcp/moat/internal/wasmbin"
 
 	"github.com/moatmcp/moat/internal/bytesize"
 
@@ -162,7 +163,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	if err := checkMounts(spec.Mounts); err != nil {
 		return nil, err
 	}
-	if err := checkMagic(spec.Wasm); err != nil {
+	if err := wasmbin.CheckHeader(spec.Wasm); err != nil {
 		return nil, err
 	}
 	limits := spec.Limits.withDefaults()
@@ -376,23 +377,6 @@ func checkMounts(mounts []Mount) error {
 			return fmt.Errorf("mount %s: guest path mounted twice", mt.GuestPath)
 		}
 		seen[mt.GuestPath] = true
-	}
-	return nil
-}
-
-var (
-	wasmMagic      = []byte("\x00asm")
-	wasmVersion1   = []byte{1, 0, 0, 0}
-	errNotWasm     = errors.New("not a WebAssembly module")
-	errWasmVersion = errors.New("not a WebAssembly core module version 1 (a component? ABI v1 needs a wasm32-wasip1 core module)")
-)
-
-func checkMagic(b []byte) error {
-	if len(b) < 8 || !bytes.Equal(b[:4], wasmMagic) {
-		return errNotWasm
-	}
-	if !bytes.Equal(b[4:8], wasmVersion1) {
-		return errWasmVersion
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moatmcp/moat/internal/wasmbin"
+
 	"github.com/moatmcp/moat/internal/bytesize"
 
 	"github.com/tetratelabs/wazero"
@@ -456,7 +458,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{name: "not wasm", spec: Spec{Wasm: []byte("#!/bin/sh\necho hi\n")}, want: "not a WebAssembly module"},
 		{name: "empty", spec: Spec{Wasm: []byte{}}, want: "not a WebAssembly module"},
-		{name: "component", spec: Spec{Wasm: []byte("\x00asm\x0d\x00\x01\x00")}, want: errWasmVersion.Error()},
+		{name: "component", spec: Spec{Wasm: []byte("\x00asm\x0d\x00\x01\x00")}, want: wasmbin.ErrVersion.Error()},
 		{name: "truncated", spec: Spec{Wasm: []byte("\x00asm\x01\x00\x00\x00\x01\x05")}, want: "compile: "},
 		{name: "unknown import", file: "lim_import_env.wasm", want: `module imports "env.foo", which moat does not provide`},
 		{name: "moat import without grant", file: "lim_import_net.wasm", want: `module imports "moat.http_request", which needs the [net] grant`},

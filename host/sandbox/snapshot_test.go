@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/moatmcp/moat/internal/wasmbin"
 )
 
 var (
@@ -391,7 +393,7 @@ func TestAsReactor(t *testing.T) {
 	if len(shape.globals) == 0 {
 		t.Fatal("no globals exported")
 	}
-	names, err := exportNames(mustSection(t, shape.wasm, 7))
+	names, err := wasmbin.Exports(mustSection(t, shape.wasm, 7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,13 +409,13 @@ func TestAsReactor(t *testing.T) {
 
 func mustSection(t *testing.T, b []byte, id byte) []byte {
 	t.Helper()
-	secs, err := sections(b)
+	secs, err := wasmbin.Sections(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range secs {
-		if s.id == id {
-			return s.body
+		if s.ID == id {
+			return s.Body
 		}
 	}
 	t.Fatalf("no section %d", id)
@@ -430,7 +432,7 @@ func FuzzAsReactor(f *testing.F) {
 		if err != nil || !ok {
 			return
 		}
-		if _, err := sections(shape.wasm); err != nil {
+		if _, err := wasmbin.Sections(shape.wasm); err != nil {
 			t.Fatalf("rewritten module does not parse: %v", err)
 		}
 	})

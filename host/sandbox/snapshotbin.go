@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/moatmcp/moat/internal/wasmbin"
 )
 
 // Export names the reactor entry uses (see docs/abi.md, "Reactor entry").
@@ -42,7 +44,7 @@ type dataSeg struct {
 // the compiler, whose error is the one to report; err is only for a
 // module that exports a name moat reserves.
 func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
-	secs, err := sections(b)
+	secs, err := wasmbin.Sections(b)
 	if err != nil {
 		return reactorShape{}, false, nil
 	}
@@ -54,18 +56,18 @@ func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
 		hasStart       bool
 	)
 	for i, s := range secs {
-		switch s.id {
+		switch s.ID {
 		case 2: // import
-			if importedGlobal, err = countImportedGlobals(s.body); err != nil {
+			if importedGlobal, err = countImportedGlobals(s.Body); err != nil {
 				return reactorShape{}, false, nil
 			}
 		case 6: // global
-			if definedGlobal, _, err = readU32(s.body); err != nil {
+			if definedGlobal, _, err = wasmbin.U32(s.Body); err != nil {
 				return reactorShape{}, false, nil
 			}
 		case 7: // export
 			exportSec = i
-			names, err := exportNames(s.body)
+			names, err := wasmbin.Exports(s.Body)
 			if err != nil {
 				return reactorShape{}, false, nil
 			}
@@ -85,18 +87,18 @@ func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
 		return reactorShape{}, false, nil
 	}
 	total := importedGlobal + definedGlobal
-	body := secs[exportSec].body
-	count, n, _ := readU32(body) // checked by exportNames
-	out := appendU32(nil, count+total)
+	body := secs[exportSec].Body
+	count, n, _ := wasmbin.U32(body) // checked by exportNames
+	out := wasmbin.AppendU32(nil, count+total)
 	out = append(out, body[n:]...)
 	shape := reactorShape{globals: make([]string, 0, total)}
 	for i := range total {
 		name := snapshotGlobalPrefix + strconv.FormatUint(uint64(i), 10)
 		shape.globals = append(shape.globals, name)
-		out = appendU32(out, uint32(len(name)))
+		out = wasmbin.AppendU32(out, uint32(len(name)))
 		out = append(out, name...)
 		out = append(out, 3) // global
-		out = appendU32(out, i)
+		out = wasmbin.AppendU32(out, i)
 	}
 	// Go's linker writes one data segment per non-zero run (≈ 30,000
 	// for a small tool), and wazero evaluates each on every instantiation:
@@ -104,16 +106,16 @@ func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
 	// initialised memory anyway, so the data section goes when it can.
 	dataSec := -1
 	for i, s := range secs {
-		switch s.id {
+		switch s.ID {
 		case 11:
 			dataSec = i
-			if shape.data, err = activeData(s.body); err != nil {
+			if shape.data, err = activeData(s.Body); err != nil {
 				shape.data, dataSec = nil, -1 // keep the section: the snapshot diffs against it
 			}
 		case 12: // data count: memory.init or data.drop may refer to the segments
 			shape.data, dataSec = nil, -1
 		}
-		if s.id == 12 {
+		if s.ID == 12 {
 			break
 		}
 	}
@@ -124,84 +126,18 @@ func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
 		}
 		if i == exportSec {
 			wasm = append(wasm, 7)
-			wasm = appendU32(wasm, uint32(len(out)))
+			wasm = wasmbin.AppendU32(wasm, uint32(len(out)))
 			wasm = append(wasm, out...)
 			continue
 		}
-		wasm = append(wasm, s.raw...)
+		wasm = append(wasm, s.Raw...)
 	}
 	shape.wasm = wasm
 	return shape, true, nil
 }
 
-type section struct {
-	id   byte
-	body []byte // contents
-	raw  []byte // id, size and contents
-}
-
-func sections(b []byte) ([]section, error) {
-	if err := checkMagic(b); err != nil {
-		return nil, err
-	}
-	var secs []section
-	p := b[8:]
-	for len(p) > 0 {
-		id := p[0]
-		size, n, err := readU32(p[1:])
-		if err != nil {
-			return nil, fmt.Errorf("section %d: size: %w", id, err)
-		}
-		if uint64(size) > uint64(len(p)-1-n) {
-			return nil, fmt.Errorf("section %d: size %d past the end", id, size)
-		}
-		end := 1 + n + int(size)
-		secs = append(secs, section{id: id, body: p[1+n : end], raw: p[:end]})
-		p = p[end:]
-	}
-	return secs, nil
-}
-
-var errTruncated = errors.New("truncated")
-
-// readName skips a length-prefixed name, returning it.
-func readName(b []byte) (string, []byte, error) {
-	l, n, err := readU32(b)
-	if err != nil {
-		return "", nil, err
-	}
-	if uint64(l) > uint64(len(b)-n) {
-		return "", nil, errTruncated
-	}
-	return string(b[n : n+int(l)]), b[n+int(l):], nil
-}
-
-func skipU32(b []byte) ([]byte, error) {
-	_, n, err := readU32(b)
-	if err != nil {
-		return nil, err
-	}
-	return b[n:], nil
-}
-
-// skipLimits skips a table or memory's limits.
-func skipLimits(b []byte) ([]byte, error) {
-	if len(b) == 0 {
-		return nil, errTruncated
-	}
-	flags := b[0]
-	b, err := skipU32(b[1:])
-	if err != nil {
-		return nil, err
-	}
-	if flags&1 != 0 {
-		return skipU32(b)
-	}
-	return b, nil
-}
-
 func countImportedGlobals(b []byte) (uint32, error) {
-	count, n, err := readU32(b)
+	count, n, err := wasmbin.U32(b)
 	if err != nil {
 		return 0, err
 	}
@@ -209,7 +145,7 @@ func countImportedGlobals(b []byte) (uint32, error) {
 	var globals uint32
 	for range count {
 		for range 2 { // module and field names
-			if _, b, err = readName(b); err != nil {
+			if _, b, err = wasmbin.Name(b); err != nil {
 				return 0, err
 			}
 		}
@@ -223,55 +159,19 @@ func countImportedGlobals(b []byte) (uint32, error) {
 	return globals, nil
 }
 
-// exportNames returns the export section's names and their kinds.
-func exportNames(b []byte) (map[string]byte, error) {
-	count, n, err := readU32(b)
-	if err != nil {
-		return nil, err
-	}
-	b = b[n:]
-	names := make(map[string]byte, count)
-	for range count {
-		var name string
-		if name, b, err = readName(b); err != nil {
-			return nil, err
-		}
-		if len(b) == 0 {
-			return nil, errTruncated
-		}
-		names[name] = b[0]
-		if b, err = skipU32(b[1:]); err != nil {
-			return nil, err
-		}
-	}
-	return names, nil
-}
-
-// appendU32 appends v as unsigned LEB128.
-func appendU32(b []byte, v uint32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
-
 var errNotConstData = errors.New("not an active segment at a constant offset")
 
 // activeData parses a data section whose segments are all active, in
 // memory 0, at an i32.const offset; anything else is errNotConstData.
 func activeData(b []byte) ([]dataSeg, error) {
-	count, n, err := readU32(b)
+	count, n, err := wasmbin.U32(b)
 	if err != nil {
 		return nil, err
 	}
 	b = b[n:]
 	segs := make([]dataSeg, 0, min(count, uint32(len(b))))
 	for range count {
-		flags, n, err := readU32(b)
+		flags, n, err := wasmbin.U32(b)
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +182,7 @@ func activeData(b []byte) ([]dataSeg, error) {
 		if len(b) == 0 || b[0] != 0x41 { // i32.const
 			return nil, errNotConstData
 		}
-		off, n, err := readS32(b[1:])
+		off, n, err := wasmbin.S32(b[1:])
 		if err != nil {
 			return nil, err
 		}
@@ -290,13 +190,13 @@ func activeData(b []byte) ([]dataSeg, error) {
 		if len(b) == 0 || b[0] != 0x0b { // end
 			return nil, errNotConstData
 		}
-		l, n, err := readU32(b[1:])
+		l, n, err := wasmbin.U32(b[1:])
 		if err != nil {
 			return nil, err
 		}
 		b = b[1+n:]
 		if uint64(l) > uint64(len(b)) {
-			return nil, errTruncated
+			return nil, wasmbin.ErrTruncated
 		}
 		segs = append(segs, dataSeg{off: uint32(off), data: b[:l]})
 		b = b[l:]
@@ -304,68 +204,44 @@ func activeData(b []byte) ([]dataSeg, error) {
 	return segs, nil
 }
 
-// readS32 decodes a signed LEB128 i32, returning it and its length.
-func readS32(b []byte) (int32, int, error) {
-	var v int64
-	var shift uint
-	for i := 0; i < 5; i++ {
-		if i >= len(b) {
-			return 0, 0, errLEB
-		}
-		c := b[i]
-		v |= int64(c&0x7f) << shift
-		shift += 7
-		if c&0x80 == 0 {
-			if c&0x40 != 0 {
-				v |= -1 << shift
-			}
-			if v < -1<<31 || v > 1<<31-1 {
-				return 0, 0, errLEB
-			}
-			return int32(v), i + 1, nil
-		}
-	}
-	return 0, 0, errLEB
-}
-
 // redirectImport returns b with every import of module.name changed to
 // come from to instead (the function index space is unchanged: an import
 // keeps its place). b is returned as is when it has no such import.
 func redirectImport(b []byte, module, name, to string) ([]byte, error) {
-	secs, err := sections(b)
+	secs, err := wasmbin.Sections(b)
 	if err != nil {
 		return nil, err
 	}
 	out := append([]byte(nil), b[:8]...)
 	for _, s := range secs {
-		if s.id != 2 {
-			out = append(out, s.raw...)
+		if s.ID != 2 {
+			out = append(out, s.Raw...)
 			continue
 		}
-		body, err := redirectImports(s.body, module, name, to)
+		body, err := redirectImports(s.Body, module, name, to)
 		if err != nil {
 			return nil, fmt.Errorf("import section: %w", err)
 		}
 		out = append(out, 2)
-		out = appendU32(out, uint32(len(body)))
+		out = wasmbin.AppendU32(out, uint32(len(body)))
 		out = append(out, body...)
 	}
 	return out, nil
 }
 
 func redirectImports(b []byte, module, name, to string) ([]byte, error) {
-	count, n, err := readU32(b)
+	count, n, err := wasmbin.U32(b)
 	if err != nil {
 		return nil, err
 	}
-	out := appendU32(nil, count)
+	out := wasmbin.AppendU32(nil, count)
 	b = b[n:]
 	for range count {
 		var mod, field string
-		if mod, b, err = readName(b); err != nil {
+		if mod, b, err = wasmbin.Name(b); err != nil {
 			return nil, err
 		}
-		if field, b, err = readName(b); err != nil {
+		if field, b, err = wasmbin.Name(b); err != nil {
 			return nil, err
 		}
 		if mod == to {
@@ -374,9 +250,9 @@ func redirectImports(b []byte, module, name, to string) ([]byte, error) {
 		if mod == module && field == name {
 			mod = to
 		}
-		out = appendU32(out, uint32(len(mod)))
+		out = wasmbin.AppendU32(out, uint32(len(mod)))
 		out = append(out, mod...)
-		out = appendU32(out, uint32(len(field)))
+		out = wasmbin.AppendU32(out, uint32(len(field)))
 		out = append(out, field...)
 		rest, err := skipImportDesc(b)
 		if err != nil {
@@ -394,23 +270,23 @@ func redirectImports(b []byte, module, name, to string) ([]byte, error) {
 // skipImportDesc skips an import's kind and type.
 func skipImportDesc(b []byte) ([]byte, error) {
 	if len(b) == 0 {
-		return nil, errTruncated
+		return nil, wasmbin.ErrTruncated
 	}
 	kind := b[0]
 	b = b[1:]
 	switch kind {
 	case 0: // function: type index
-		return skipU32(b)
+		return wasmbin.SkipU32(b)
 	case 1: // table: reference type, limits
 		if len(b) == 0 {
-			return nil, errTruncated
+			return nil, wasmbin.ErrTruncated
 		}
 		return skipLimits(b[1:])
 	case 2: // memory: limits
 		return skipLimits(b)
 	case 3: // global: value type, mutability
 		if len(b) < 2 {
-			return nil, errTruncated
+			return nil, wasmbin.ErrTruncated
 		}
 		return b[2:], nil
 	}
@@ -427,20 +303,20 @@ func skipImportDesc(b []byte) ([]byte, error) {
 // AssemblyScript tool, a third of its call — while the allocator can copy
 // them into a reused buffer for almost nothing (memory.go).
 func commandData(b []byte, minBytes uint64) (out []byte, segs []dataSeg, ok bool) {
-	secs, err := sections(b)
+	secs, err := wasmbin.Sections(b)
 	if err != nil {
 		return nil, nil, false
 	}
 	dataSec := -1
 	for i, s := range secs {
-		if s.id == 11 {
+		if s.ID == 11 {
 			dataSec = i
 		}
 	}
 	if dataSec < 0 {
 		return nil, nil, false // nothing to gain
 	}
-	if segs, err = activeData(secs[dataSec].body); err != nil {
+	if segs, err = activeData(secs[dataSec].Body); err != nil {
 		return nil, nil, false
 	}
 	for _, d := range segs {
@@ -453,9 +329,15 @@ func commandData(b []byte, minBytes uint64) (out []byte, segs []dataSeg, ok bool
 	}
 	out = append([]byte(nil), b[:8]...)
 	for _, s := range secs {
-		if s.id != 11 && s.id != 12 {
-			out = append(out, s.raw...)
+		if s.ID != 11 && s.ID != 12 {
+			out = append(out, s.Raw...)
 		}
 	}
 	return out, segs, true
+}
+
+// skipLimits skips a table's or memory's limits.
+func skipLimits(b []byte) ([]byte, error) {
+	_, _, rest, err := wasmbin.Limits(b)
+	return rest, err
 }

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+
+	"github.com/moatmcp/moat/internal/wasmbin"
 )
 
 // This file decodes a module's function bodies far enough to tell whether
@@ -42,21 +44,21 @@ func (e *codeError) Unwrap() error { return errCode }
 // decoded completely (a malformed body, an opcode this scanner does not
 // know); callers treat that the same as a found instruction (fail closed).
 func stateOps(b []byte) (op string, err error) {
-	secs, err := sections(b)
+	secs, err := wasmbin.Sections(b)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", errCode, err)
 	}
 	for _, s := range secs {
-		if s.id != 10 { // code; wazero refuses a module with two
+		if s.ID != 10 { // code; wazero refuses a module with two
 			continue
 		}
 		// sections slices b without a cap, so the capacities differ by
 		// the body's offset in b.
-		start := cap(b) - cap(s.body)
-		if start < 8 || start+len(s.body) > len(b) {
+		start := cap(b) - cap(s.Body)
+		if start < 8 || start+len(s.Body) > len(b) {
 			return "", fmt.Errorf("%w: code section outside the module", errCode)
 		}
-		r := codeReader{b: b[:start+len(s.body)], pos: start}
+		r := codeReader{b: b[:start+len(s.Body)], pos: start}
 		if op, err = r.scanCode(); op != "" || err != nil {
 			return op, err
 		}
@@ -506,7 +508,7 @@ func (r *codeReader) skip(n int) error {
 }
 
 func (r *codeReader) u32() (uint32, error) {
-	v, n, err := readU32(r.b[r.pos:r.end])
+	v, n, err := wasmbin.U32(r.b[r.pos:r.end])
 	if err != nil {
 		return 0, r.fail("bad or truncated u32")
 	}
@@ -516,35 +518,22 @@ func (r *codeReader) u32() (uint32, error) {
 
 // s33 reads a signed LEB128 of at most 5 bytes whose value fits 33 bits.
 func (r *codeReader) s33() (int64, error) {
-	var v int64
-	var shift uint
-	for i := r.pos; i < r.end && i < r.pos+5; i++ {
-		c := r.b[i]
-		v |= int64(c&0x7f) << shift
-		shift += 7
-		if c&0x80 == 0 {
-			if c&0x40 != 0 {
-				v |= -1 << shift
-			}
-			if v < -1<<32 || v >= 1<<32 {
-				return 0, r.fail("block type overflows 33 bits")
-			}
-			r.pos = i + 1
-			return v, nil
-		}
+	v, n, err := wasmbin.S33(r.b[r.pos:r.end])
+	if err != nil {
+		return 0, r.fail("bad or truncated s33, or over 33 bits")
 	}
-	return 0, r.fail("bad or truncated s33")
+	r.pos += n
+	return v, nil
 }
 
 // skipSLEB skips a signed LEB128 of at most max bytes (5 for i32, 10 for
 // i64). The value's range is wazero's to check: a module it accepts has
 // the same length either way, and one it refuses never runs.
 func (r *codeReader) skipSLEB(max int) error {
-	for i := r.pos; i < r.end && i < r.pos+max; i++ {
-		if r.b[i]&0x80 == 0 {
-			r.pos = i + 1
-			return nil
-		}
+	n, err := wasmbin.SkipSLEB(r.b[r.pos:r.end], max)
+	if err != nil {
+		return r.fail("bad or truncated signed LEB128")
 	}
-	return r.fail("bad or truncated signed LEB128")
+	r.pos += n
+	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/moatmcp/moat/internal/wasmbin"
 )
 
 // codeModule assembles a module around the given function bodies (their
@@ -24,14 +26,14 @@ import (
 //	data 0: passive "x", with a data count section
 func codeModule(bodies ...[]byte) []byte {
 	var code []byte
-	code = appendU32(code, uint32(len(bodies)))
+	code = wasmbin.AppendU32(code, uint32(len(bodies)))
 	for _, body := range bodies {
 		fn := append([]byte{1, 1, 0x7F}, body...) // one group: 1 × i32
 		fn = append(fn, 0x0B)
-		code = appendU32(code, uint32(len(fn)))
+		code = wasmbin.AppendU32(code, uint32(len(fn)))
 		code = append(code, fn...)
 	}
-	funcs := appendU32(nil, uint32(len(bodies)))
+	funcs := wasmbin.AppendU32(nil, uint32(len(bodies)))
 	for range bodies {
 		funcs = append(funcs, 0)
 	}
@@ -57,7 +59,7 @@ func wasmModule(secs ...codeSection) []byte {
 	b := []byte("\x00asm\x01\x00\x00\x00")
 	for _, s := range secs {
 		b = append(b, s.id)
-		b = appendU32(b, uint32(len(s.body)))
+		b = wasmbin.AppendU32(b, uint32(len(s.body)))
 		b = append(b, s.body...)
 	}
 	return b
@@ -245,7 +247,7 @@ func TestStateOpsTruncated(t *testing.T) {
 			}
 			// The same cut as a module, its size saying so, followed by
 			// a body that only a decoder reading past the cut would see.
-			code := appendU32([]byte{2}, uint32(k))
+			code := wasmbin.AppendU32([]byte{2}, uint32(k))
 			code = append(code, cut...)
 			code = append(code, 6, 0, 0x41, 0, 0xFC, 13, 0)
 			want := op

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -266,5 +267,26 @@ func TestDocExamplesRun(t *testing.T) {
 				t.Fatalf("%v\nscript:\n%s\noutput:\n%s\nwant it to hold %q", err, script, out, tc.want)
 			}
 		})
+	}
+}
+
+// TestExitCodesDocumented: the README's exit-code table has one row per
+// exit code constant in main.go, and no other.
+func TestExitCodesDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile(`(?m)^\| ([0-9]+) \| `).FindAllStringSubmatch(string(readme), -1)
+	var documented []string
+	for _, r := range rows {
+		documented = append(documented, r[1])
+	}
+	var defined []string
+	for _, code := range []int{exitOK, exitToolErr, exitUsage, exitInternal} {
+		defined = append(defined, strconv.Itoa(code))
+	}
+	if strings.Join(documented, ",") != strings.Join(defined, ",") {
+		t.Errorf("README documents exit codes %v; main.go defines %v", documented, defined)
 	}
 }

@@ -30,11 +30,20 @@ import (
 	"syscall"
 )
 
-// Exit codes, shared by every subcommand.
+// Exit codes, shared by every subcommand and listed in the README
+// (TestExitCodesDocumented keeps the two in step).
 const (
-	exitOK       = 0
-	exitToolErr  = 1 // the tool ran and reported an error
-	exitUsage    = 2 // bad flags, a bad manifest or config, a host fault
+	exitOK = 0
+	// exitToolErr: the command ran and its answer is "no": moat call's
+	// tool reported an error, moat audit verify found a broken chain,
+	// moat build --check found a stale sha256 pin.
+	exitToolErr = 1
+	// exitUsage: the input was refused before anything ran: bad flags or
+	// arguments, a manifest or moat.toml that does not load.
+	exitUsage = 2
+	// exitInternal: the input was fine but the work failed: the server
+	// stopped with an error, the host failed a call, a file could not be
+	// written, a benchmark could not run.
 	exitInternal = 3
 )
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path"
 	"sync"
 	"time"
 
@@ -331,7 +330,7 @@ func (s *Server) scopeCheck(snap *snapshot) func(http.Handler) http.Handler {
 			p, ok := auth.FromContext(r.Context())
 			head := headOf(r)
 			if ok && head.Method == "tools/call" {
-				if t, ok := snap.tools[head.Params.Name]; ok && grantedByName(p, t.Name()) && !p.MayUse(t.Name(), t.Manifest.RequiredScopes) {
+				if t, ok := snap.tools[head.Params.Name]; ok && p.Granted(t.Name()) && !p.MayUse(t.Name(), t.Manifest.RequiredScopes) {
 					s.metrics.Denied("scope")
 					_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: "denied", Reason: "insufficient_scope", Status: http.StatusForbidden,
 						Principal: p.ID, AuthMethod: p.Method, Tool: t.Name(), ClientAddr: clientAddrOf(r)})
@@ -342,15 +341,6 @@ func (s *Server) scopeCheck(snap *snapshot) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-func grantedByName(p *auth.Principal, tool string) bool {
-	for _, g := range p.Tools {
-		if ok, _ := path.Match(g, tool); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // clientAddrOf is the host part of r.RemoteAddr.

@@ -56,10 +56,17 @@ func (p *Principal) MayUse(tool string, requiredScopes []string) bool {
 	if p == nil || tool == "" {
 		return false
 	}
-	return p.toolAllowed(tool) && len(p.missingScopes(requiredScopes)) == 0
+	return p.Granted(tool) && len(p.missingScopes(requiredScopes)) == 0
 }
 
-func (p *Principal) toolAllowed(tool string) bool {
+// Granted reports whether one of p's tool patterns (exact names or
+// path.Match globs) names tool, scopes aside: moat's one matcher of tool
+// grants. MayUse adds the scopes; the HTTP stack uses Granted alone to
+// tell "not yours" from "yours, but the token lacks a scope".
+func (p *Principal) Granted(tool string) bool {
+	if p == nil {
+		return false
+	}
 	for _, pat := range p.Tools {
 		if pat == "*" || pat == tool {
 			return true

@@ -209,15 +209,26 @@ type Limits struct {
 	RateAll        Rate          // rate_all: calls of this tool by everyone together; zero = the server's per_tool
 }
 
+// The default limits, written once: a manifest's [limits] table gets them
+// for the fields it leaves out, and the sandbox for zero fields of its
+// own Limits (host/sandbox's Default* constants are these).
+const (
+	DefaultMemory         = 64 << 20
+	DefaultTimeout        = 10 * time.Second
+	DefaultMaxInput       = 1 << 20
+	DefaultMaxOutput      = 1 << 20
+	DefaultMaxConcurrency = 8
+)
+
 // DefaultLimits returns the limits a manifest gets for the fields its
 // [limits] table leaves out.
 func DefaultLimits() Limits {
 	return Limits{
-		Memory:         64 << 20,
-		Timeout:        10 * time.Second,
-		MaxInput:       1 << 20,
-		MaxOutput:      1 << 20,
-		MaxConcurrency: 8,
+		Memory:         DefaultMemory,
+		Timeout:        DefaultTimeout,
+		MaxInput:       DefaultMaxInput,
+		MaxOutput:      DefaultMaxOutput,
+		MaxConcurrency: DefaultMaxConcurrency,
 	}
 }
 

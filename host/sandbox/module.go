@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moatmcp/moat/host/manifest"
+
 	"github.com/moatmcp/moat/internal/wasmbin"
 
 	"github.com/moatmcp/moat/internal/bytesize"
@@ -19,14 +21,15 @@ import (
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 )
 
-// Defaults for the zero values of Limits.
+// Defaults for the zero values of Limits: a manifest's defaults
+// (host/manifest owns them), and stderr's, which no manifest sets.
 const (
-	DefaultMemoryBytes    = 64 << 20
-	DefaultTimeout        = 10 * time.Second
-	DefaultMaxInputBytes  = 1 << 20
-	DefaultMaxOutputBytes = 1 << 20
+	DefaultMemoryBytes    = manifest.DefaultMemory
+	DefaultTimeout        = manifest.DefaultTimeout
+	DefaultMaxInputBytes  = manifest.DefaultMaxInput
+	DefaultMaxOutputBytes = manifest.DefaultMaxOutput
 	DefaultMaxStderrBytes = 64 << 10
-	DefaultMaxConcurrency = 8
+	DefaultMaxConcurrency = manifest.DefaultMaxConcurrency
 )
 
 const (

@@ -8,7 +8,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/host/netpolicy"
 	"github.com/moatmcp/moat/host/sandbox"
@@ -65,7 +64,7 @@ func LoadTool(ctx context.Context, rt *sandbox.Runtime, m *manifest.Tool) (*Tool
 	t := &Tool{Manifest: m, module: mod, input: in, output: out, net: pol}
 	t.mcpTool = describeTool(m, in, out)
 	t.digest = m.Digest
-	t.sensitive = audit.SensitivePaths(m.InputSchema)
+	t.sensitive = in.SensitivePaths()
 	return t, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -136,23 +135,4 @@ func inputStrings(doc string) []string {
 			out = append(out, string(v))
 		}
 	}
-}
-
-func FuzzSensitivePaths(f *testing.F) {
-	f.Add(`{"properties":{"a":{"writeOnly":true},"b":{"items":{"$ref":"#"}}}}`)
-	f.Add(`{"$defs":{"A":{"$ref":"#/$defs/B"},"B":{"$ref":"#/$defs/A","writeOnly":true}},"$ref":"#/$defs/A"}`)
-	f.Add(`{"allOf":[{"$ref":"#/allOf/0"}]}`)
-	f.Fuzz(func(t *testing.T, schema string) {
-		paths := SensitivePaths(json.RawMessage(schema))
-		if !sort.StringsAreSorted(paths) {
-			t.Fatalf("not sorted: %q", paths)
-		}
-		for _, p := range paths {
-			if p != "" && p[0] != '/' {
-				t.Fatalf("not a pointer: %q", p)
-			}
-		}
-		// Whatever the schema, the paths are usable.
-		Summarize(json.RawMessage(`{"a":[{"b":1}]}`), paths)
-	})
 }

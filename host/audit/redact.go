@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -49,7 +48,7 @@ const maxDepth = 64
 //
 // A path in sensitivePaths is a JSON Pointer (RFC 6901) into args, in which a
 // "*" segment matches any one member name or array index and a "**" segment
-// matches any number of segments (SensitivePaths writes both). An entry that
+// matches any number of segments (schema.Schema.SensitivePaths writes both). An entry that
 // does not start with "/" is a bare member name, matched at any depth (as
 // "/**/name"): the form a manifest's redact list uses. "" or "/**" redacts
 // everything.
@@ -484,152 +483,4 @@ func match(pattern, path []string) bool {
 		pattern, path = pattern[1:], path[1:]
 	}
 	return len(path) == 0
-}
-
-// maxSchemaNodes bounds the work SensitivePaths does on one schema.
-const maxSchemaNodes = 10000
-
-// SensitivePaths walks a JSON Schema and returns the JSON Pointers (in the
-// form Summarize takes) of every value the schema marks sensitive with
-// "x-moat-sensitive": true, "writeOnly": true or "format": "password".
-//
-// It follows properties (→ "/name"), items, prefixItems and contains
-// (→ "/*": any index), additionalProperties and patternProperties (→ "/*":
-// any member), allOf/anyOf/oneOf/not/if/then/else (same path) and in-document
-// "$ref"s to "#", "#/$defs/..." or "#/definitions/..." (same path). A $ref
-// that recurses into itself is walked once more under "/**", so a marker
-// inside a recursive structure covers every depth. The result is sorted and
-// without duplicates; a schema that is not valid JSON gives nil. A schema too
-// large to walk completely (over 10000 nodes visited) gives [""], which
-// redacts the whole arguments: missing a marker is worse than hiding values.
-func SensitivePaths(inputSchema json.RawMessage) []string {
-	var root any
-	if err := json.Unmarshal(inputSchema, &root); err != nil {
-		return nil
-	}
-	w := schemaWalker{root: root, found: map[string]bool{}, onStack: map[string]bool{}, starred: map[string]bool{}}
-	w.onStack["#"] = true // the root is being walked: "$ref":"#" recurses
-	w.walk(root, "")
-	if w.nodes > maxSchemaNodes {
-		// Not every marker was seen: redact everything rather than miss one.
-		return []string{""}
-	}
-	out := make([]string, 0, len(w.found))
-	for p := range w.found {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}
-
-type schemaWalker struct {
-	root    any
-	found   map[string]bool
-	onStack map[string]bool
-	starred map[string]bool // ref+"\x00"+prefix walked under "/**"
-	nodes   int
-}
-
-func (w *schemaWalker) walk(node any, path string) {
-	w.nodes++
-	if w.nodes > maxSchemaNodes {
-		return
-	}
-	sch, ok := node.(map[string]any)
-	if !ok {
-		return
-	}
-	if sch["x-moat-sensitive"] == true || sch["writeOnly"] == true || sch["format"] == "password" {
-		w.found[path] = true
-	}
-	if props, ok := sch["properties"].(map[string]any); ok {
-		for name, sub := range props {
-			w.walk(sub, path+"/"+escapePointer(name))
-		}
-	}
-	for _, k := range []string{"items", "contains", "additionalItems", "unevaluatedItems"} {
-		w.walk(sch[k], path+"/*")
-	}
-	if items, ok := sch["items"].([]any); ok { // draft-04 tuple form
-		for _, sub := range items {
-			w.walk(sub, path+"/*")
-		}
-	}
-	if items, ok := sch["prefixItems"].([]any); ok {
-		for _, sub := range items {
-			w.walk(sub, path+"/*")
-		}
-	}
-	w.walk(sch["additionalProperties"], path+"/*")
-	w.walk(sch["unevaluatedProperties"], path+"/*")
-	if pp, ok := sch["patternProperties"].(map[string]any); ok {
-		for _, sub := range pp {
-			w.walk(sub, path+"/*")
-		}
-	}
-	for _, k := range []string{"allOf", "anyOf", "oneOf"} {
-		if subs, ok := sch[k].([]any); ok {
-			for _, sub := range subs {
-				w.walk(sub, path)
-			}
-		}
-	}
-	for _, k := range []string{"not", "if", "then", "else"} {
-		w.walk(sch[k], path)
-	}
-	if ref, ok := sch["$ref"].(string); ok {
-		w.ref(ref, path)
-	}
-}
-
-// ref walks an in-document $ref at path. A ref already being walked is a
-// recursion: its target is walked once more under path+"/**" (which matches
-// every depth), once per ref and prefix, so the walk ends.
-func (w *schemaWalker) ref(ref, path string) {
-	target, ok := resolveRef(w.root, ref)
-	if !ok {
-		return
-	}
-	if w.onStack[ref] {
-		prefix, _, starred := strings.Cut(path, "/**")
-		key := ref + "\x00" + prefix
-		if w.starred[key] {
-			return
-		}
-		w.starred[key] = true
-		if !starred {
-			path += "/**"
-		}
-		w.walk(target, path)
-		return
-	}
-	w.onStack[ref] = true
-	w.walk(target, path)
-	delete(w.onStack, ref)
-}
-
-// resolveRef resolves "#" or "#/a/b" (JSON Pointer) in root.
-func resolveRef(root any, ref string) (any, bool) {
-	if ref == "#" {
-		return root, true
-	}
-	if !strings.HasPrefix(ref, "#/") {
-		return nil, false
-	}
-	node := root
-	for _, seg := range strings.Split(ref[2:], "/") {
-		seg = strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~")
-		m, ok := node.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if node, ok = m[seg]; !ok {
-			return nil, false
-		}
-	}
-	return node, true
-}
-
-func escapePointer(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }

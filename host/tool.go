@@ -112,7 +112,7 @@ func sandboxSpec(m *manifest.Tool) (spec sandbox.Spec, pol *netpolicy.Policy) {
 		Wasm:       m.Wasm,
 		RealClock:  m.Clock,
 		RealRandom: m.Random,
-		Isolation:  sandboxIsolation[m.Isolation], // "" and unknown: per-call
+		Isolation:  m.Isolation,
 		Limits: sandbox.Limits{
 			MemoryBytes:    m.Limits.Memory,
 			Timeout:        m.Limits.Timeout,
@@ -146,12 +146,6 @@ func sandboxSpec(m *manifest.Tool) (spec sandbox.Spec, pol *netpolicy.Policy) {
 		})
 	}
 	return spec, pol
-}
-
-// sandboxIsolation maps the manifest's isolation modes.
-var sandboxIsolation = map[manifest.Isolation]sandbox.Isolation{
-	manifest.IsolationPerPrincipal: sandbox.IsolationPerPrincipal,
-	manifest.IsolationShared:       sandbox.IsolationShared,
 }
 
 // describeTool builds the tools/list entry. Hints the manifest leaves unset

@@ -29,3 +29,12 @@ func (d *doc) isolation(set *string) (Isolation, error) {
 	}
 	return "", d.errorf("isolation", ErrInvalid, `%q is not an isolation mode: use "per-call", "per-principal" or "shared"`, s)
 }
+
+// String is the manifest spelling; the zero value is "per-call", the
+// default.
+func (i Isolation) String() string {
+	if i == "" {
+		return string(IsolationPerCall)
+	}
+	return string(i)
+}

@@ -4,48 +4,31 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/moatmcp/moat/host/manifest"
+
 	"github.com/tetratelabs/wazero/api"
 )
 
-// Isolation says which calls of a reactor module may share an instance.
+// Isolation says which calls of a reactor module may share an instance:
+// the manifest's vocabulary (host/manifest owns it; "" means per-call).
 // Command modules (the ABI v1 default) are always IsolationPerCall.
-type Isolation int
+type Isolation = manifest.Isolation
 
+// The isolation modes, as the manifest spells them.
 const (
 	// IsolationPerCall runs every call in a fresh instance: nothing one
 	// call writes is visible to the next. The default, and the only mode
 	// for command modules. Reactors start each call from the snapshot
 	// taken after their initialisation.
-	IsolationPerCall Isolation = iota
+	IsolationPerCall = manifest.IsolationPerCall
 	// IsolationPerPrincipal reuses instances across calls of the same
 	// principal (see WithPrincipal) only; calls without a principal get a
 	// fresh instance.
-	IsolationPerPrincipal
+	IsolationPerPrincipal = manifest.IsolationPerPrincipal
 	// IsolationShared reuses instances across all callers. What one call
 	// leaves in memory (globals, caches, goroutines) the next may see.
-	IsolationShared
+	IsolationShared = manifest.IsolationShared
 )
-
-var isolationNames = [...]string{"per-call", "per-principal", "shared"}
-
-// String returns the manifest spelling: "per-call", "per-principal" or
-// "shared".
-func (i Isolation) String() string {
-	if i >= 0 && int(i) < len(isolationNames) {
-		return isolationNames[i]
-	}
-	return fmt.Sprintf("isolation(%d)", int(i))
-}
-
-// ParseIsolation parses a manifest spelling of an Isolation.
-func ParseIsolation(s string) (Isolation, bool) {
-	for i, name := range isolationNames {
-		if s == name {
-			return Isolation(i), true
-		}
-	}
-	return 0, false
-}
 
 // DefaultRecycleAfter is how many calls a reused instance serves before it
 // is discarded (Spec.RecycleAfter's zero value), bounding how long state

@@ -160,6 +160,13 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 	if spec.Name == "" {
 		return nil, errors.New("module has no name")
 	}
+	switch spec.Isolation {
+	case "":
+		spec.Isolation = IsolationPerCall
+	case IsolationPerCall, IsolationPerPrincipal, IsolationShared:
+	default:
+		return nil, fmt.Errorf("isolation %q is not an isolation mode", string(spec.Isolation))
+	}
 	if err := checkEnv(spec.Env); err != nil {
 		return nil, err
 	}

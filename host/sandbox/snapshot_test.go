@@ -363,24 +363,18 @@ func TestIsolationNeedsReactor(t *testing.T) {
 	}
 }
 
-func TestParseIsolation(t *testing.T) {
-	for _, tt := range []struct {
-		in   string
-		want Isolation
-		ok   bool
-	}{
-		{"per-call", IsolationPerCall, true},
-		{"per-principal", IsolationPerPrincipal, true},
-		{"shared", IsolationShared, true},
-		{"Shared", 0, false},
-		{"", 0, false},
-	} {
-		got, ok := ParseIsolation(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("ParseIsolation(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-		if ok && got.String() != tt.in {
-			t.Errorf("%v.String() = %q", got, got.String())
+// TestLoadIsolationModes: the zero Isolation is per-call; a spelling the
+// manifest would refuse is refused by Load too (manifest.Isolation is the
+// one vocabulary).
+func TestLoadIsolationModes(t *testing.T) {
+	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t)})
+	if m.Isolation() != IsolationPerCall || m.Isolation().String() != "per-call" {
+		t.Errorf("zero isolation loads as %q", m.Isolation())
+	}
+	for _, bad := range []Isolation{"Shared", "per_call", "none"} {
+		if _, err := testRT.Load(context.Background(), Spec{Name: "x", Wasm: guest(t, "lim_echo.wasm"), Isolation: bad}); err == nil ||
+			err.Error() != `isolation "`+string(bad)+`" is not an isolation mode` {
+			t.Errorf("Load with isolation %q: %v", bad, err)
 		}
 	}
 }

@@ -57,15 +57,15 @@ func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
 	)
 	for i, s := range secs {
 		switch s.ID {
-		case 2: // import
+		case wasmbin.SectionImport:
 			if importedGlobal, err = countImportedGlobals(s.Body); err != nil {
 				return reactorShape{}, false, nil
 			}
-		case 6: // global
+		case wasmbin.SectionGlobal:
 			if definedGlobal, _, err = wasmbin.U32(s.Body); err != nil {
 				return reactorShape{}, false, nil
 			}
-		case 7: // export
+		case wasmbin.SectionExport:
 			exportSec = i
 			names, err := wasmbin.Exports(s.Body)
 			if err != nil {
@@ -107,15 +107,15 @@ func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
 	dataSec := -1
 	for i, s := range secs {
 		switch s.ID {
-		case 11:
+		case wasmbin.SectionData:
 			dataSec = i
 			if shape.data, err = activeData(s.Body); err != nil {
 				shape.data, dataSec = nil, -1 // keep the section: the snapshot diffs against it
 			}
-		case 12: // data count: memory.init or data.drop may refer to the segments
+		case wasmbin.SectionDataCount: // data count: memory.init or data.drop may refer to the segments
 			shape.data, dataSec = nil, -1
 		}
-		if s.ID == 12 {
+		if s.ID == wasmbin.SectionDataCount {
 			break
 		}
 	}
@@ -125,7 +125,7 @@ func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
 			continue
 		}
 		if i == exportSec {
-			wasm = append(wasm, 7)
+			wasm = append(wasm, wasmbin.SectionExport)
 			wasm = wasmbin.AppendU32(wasm, uint32(len(out)))
 			wasm = append(wasm, out...)
 			continue
@@ -214,7 +214,7 @@ func redirectImport(b []byte, module, name, to string) ([]byte, error) {
 	}
 	out := append([]byte(nil), b[:8]...)
 	for _, s := range secs {
-		if s.ID != 2 {
+		if s.ID != wasmbin.SectionImport {
 			out = append(out, s.Raw...)
 			continue
 		}
@@ -222,7 +222,7 @@ func redirectImport(b []byte, module, name, to string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("import section: %w", err)
 		}
-		out = append(out, 2)
+		out = append(out, wasmbin.SectionImport)
 		out = wasmbin.AppendU32(out, uint32(len(body)))
 		out = append(out, body...)
 	}
@@ -309,7 +309,7 @@ func commandData(b []byte, minBytes uint64) (out []byte, segs []dataSeg, ok bool
 	}
 	dataSec := -1
 	for i, s := range secs {
-		if s.ID == 11 {
+		if s.ID == wasmbin.SectionData {
 			dataSec = i
 		}
 	}
@@ -329,7 +329,7 @@ func commandData(b []byte, minBytes uint64) (out []byte, segs []dataSeg, ok bool
 	}
 	out = append([]byte(nil), b[:8]...)
 	for _, s := range secs {
-		if s.ID != 11 && s.ID != 12 {
+		if s.ID != wasmbin.SectionData && s.ID != wasmbin.SectionDataCount {
 			out = append(out, s.Raw...)
 		}
 	}

@@ -49,7 +49,7 @@ func stateOps(b []byte) (op string, err error) {
 		return "", fmt.Errorf("%w: %w", errCode, err)
 	}
 	for _, s := range secs {
-		if s.ID != 10 { // code; wazero refuses a module with two
+		if s.ID != wasmbin.SectionCode { // wazero refuses a module with two
 			continue
 		}
 		// sections slices b without a cap, so the capacities differ by

@@ -18,13 +18,13 @@ import (
 
 // Section ids this package's callers read (the WebAssembly core spec, 5.5).
 const (
-	SectionImport = 2
-	SectionMemory = 5
-	SectionGlobal = 6
-	SectionExport = 7
-	SectionStart  = 8
-	SectionCode   = 10
-	SectionData   = 11
+	SectionImport    = 2
+	SectionMemory    = 5
+	SectionGlobal    = 6
+	SectionExport    = 7
+	SectionCode      = 10
+	SectionData      = 11
+	SectionDataCount = 12
 )
 
 var (

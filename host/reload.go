@@ -140,6 +140,12 @@ func (s *Server) Reload(ctx context.Context) *ReloadReport {
 		rep.Err = fmt.Errorf("server closed")
 		return rep
 	}
+	// A reload is also when the audit file is reopened, so that logrotate's
+	// rename-then-SIGHUP starts a new file that continues the chain
+	// (docs/audit.md). Reopen keeps the old file on any error.
+	if err := s.audit.Reopen(); err != nil {
+		s.log.Error("audit log not reopened; records still go to the file open before", "err", err)
+	}
 	cfg, err := s.loadConfig()
 	var snap *snapshot
 	var ch *changeSet

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moatmcp/moat/host/audit"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -430,5 +431,36 @@ func TestExpiredKeyEndsItsSessions(t *testing.T) {
 	}
 	if live() {
 		t.Fatal("the expired key's session is still open")
+	}
+}
+
+// TestReloadReopensAudit: logrotate renames the audit file and sends
+// SIGHUP (a reload); the records after it go to a new file at the path,
+// whose chain continues the renamed one's (docs/audit.md).
+func TestReloadReopensAudit(t *testing.T) {
+	ts := newTestServer(t, testConfig{tools: map[string]string{"a": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	path := filepath.Join(ts.dir, "audit.log")
+	ts.writeTool("a", manifestText(guests["hostfixture"], "name = \"emit\"\ndescription = \"v2\""))
+	ts.reload() // one reload record in the first file
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	ts.reload() // reopens, then records the reload in the new file
+	old, err := os.Open(path + ".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	oldSum, err := audit.VerifyChain(old, nil)
+	if err != nil || oldSum.Lines == 0 {
+		t.Fatalf("rotated file: %+v, %v", oldSum, err)
+	}
+	cur, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("no new audit file after the reload: %v", err)
+	}
+	defer cur.Close()
+	if sum, err := audit.VerifyChain(cur, &audit.VerifyOptions{Prev: oldSum.Head, Seq: oldSum.LastSeq + 1}); err != nil || sum.Lines == 0 {
+		t.Fatalf("new file does not continue the chain: %+v, %v", sum, err)
 	}
 }

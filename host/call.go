@@ -46,13 +46,17 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 
 	// Authorise: a tool the caller may not use does not exist for it.
 	if t == nil || !mayUse(p, t) {
+		// The client cannot tell the two apart (unknownTool); the operator
+		// can, in the audit reason and the denial metric.
+		reason, denial := "tool not granted to principal", "forbidden"
 		if t == nil {
 			rec.Tool = "" // an unknown name is the caller's text: not a label, not a record field
+			reason, denial = "unknown tool", "unknown_tool"
 		}
-		if err := finish("denied", "tool not granted to principal"); err != nil {
+		if err := finish("denied", reason); err != nil {
 			return nil, s.auditFailure(err)
 		}
-		s.metrics.Denied("forbidden")
+		s.metrics.Denied(denial)
 		return nil, unknownTool(name)
 	}
 	ok, wait, which, lerr := snap.limiter.AllowCall(ctx, p.ID, t.Name())

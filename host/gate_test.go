@@ -350,6 +350,19 @@ func TestRefusalsAudited(t *testing.T) {
 			t.Errorf("audit lacks %s", want)
 		}
 	}
+	// Each refusal is counted under its denial reason too.
+	rec := httptest.NewRecorder()
+	ts.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		`moat_denials_total{reason="body_too_large"} 1`,
+		`moat_denials_total{reason="origin"} 1`,
+		`moat_denials_total{reason="unauthenticated"} 1`,
+		`moat_denials_total{reason="scope"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	if t.Failed() {
 		t.Log(a)
 	}

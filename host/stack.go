@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -301,8 +302,16 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, wait time.Durati
 
 // refusalAudit records a refusal of the transport stage (413, 415, 403 on
 // Origin or Host, 400 on a malformed body).
-func (s *Server) refusalAudit(r *http.Request, status int, reason string) {
-	_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: "refused", Reason: reason, Status: status, ClientAddr: clientAddrOf(r)})
+func (s *Server) refusalAudit(r *http.Request, status int, err error) {
+	switch {
+	case errors.Is(err, transport.ErrForbiddenOrigin):
+		s.metrics.Denied("origin")
+	case errors.Is(err, transport.ErrForbiddenHost):
+		s.metrics.Denied("host")
+	case errors.Is(err, transport.ErrBodyTooLarge):
+		s.metrics.Denied("body_too_large")
+	}
+	_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: "refused", Reason: err.Error(), Status: status, ClientAddr: clientAddrOf(r)})
 }
 
 // knownTool is name when the request's snapshot serves a tool of that

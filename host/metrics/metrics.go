@@ -57,7 +57,7 @@ var Outcomes = []string{
 // DenyReasons is the set of reasons recorded by Denied.
 var DenyReasons = []string{
 	"unauthenticated", "forbidden", "unknown_tool", "scope", "origin",
-	"host", "body_too_large", "integrity",
+	"host", "body_too_large",
 }
 
 // Limits is the set of limiter names recorded by Limited.
@@ -90,7 +90,6 @@ type Metrics struct {
 	denials      *prometheus.CounterVec
 	limited      *prometheus.CounterVec
 	inFlight     *prometheus.GaugeVec
-	compileCache *prometheus.CounterVec
 	loadErrors   *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	auth         *prometheus.CounterVec
@@ -132,10 +131,6 @@ func New() *Metrics {
 			Name: "moat_instances_in_flight",
 			Help: "Guest instances currently running, by tool.",
 		}, []string{"tool"}),
-		compileCache: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "moat_compile_cache_total",
-			Help: "Module compilations served from the compile cache (hit) or compiled (miss).",
-		}, []string{"result"}),
 		loadErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "moat_load_errors_total",
 			Help: "Tools that failed to load, at startup (load) or on reload.",
@@ -163,7 +158,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.calls, m.duration, m.denials, m.limited, m.inFlight,
-		m.compileCache, m.loadErrors, m.reloads, m.auth, m.stateUp,
+		m.loadErrors, m.reloads, m.auth, m.stateUp,
 	)
 	m.stateUp.Set(1)
 	for _, r := range append(DenyReasons, Other) {
@@ -174,9 +169,6 @@ func New() *Metrics {
 	}
 	for _, k := range LoadKinds {
 		m.loadErrors.WithLabelValues(k)
-	}
-	for _, r := range []string{"hit", "miss"} {
-		m.compileCache.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.reloads.WithLabelValues(r)
@@ -249,15 +241,6 @@ func (m *Metrics) InFlight(tool string, delta int) {
 		return
 	}
 	m.inFlight.WithLabelValues(m.tool(tool)).Add(float64(delta))
-}
-
-// CompileCache records one compile-cache lookup:
-// moat_compile_cache_total{result="hit"|"miss"}.
-func (m *Metrics) CompileCache(hit bool) {
-	if m == nil {
-		return
-	}
-	m.compileCache.WithLabelValues(choose(hit, "hit", "miss")).Inc()
 }
 
 // LoadError records one tool that failed to load:

@@ -97,9 +97,6 @@ func TestScrapeAfterKnownSequence(t *testing.T) {
 	m.InFlight("echo", -1)
 	m.InFlight("grep", 1)
 	m.InFlight("grep", -1)
-	m.CompileCache(true)
-	m.CompileCache(true)
-	m.CompileCache(false)
 	m.LoadError("load")
 	m.LoadError("reload")
 	m.LoadError("reload")
@@ -132,9 +129,6 @@ func TestScrapeAfterKnownSequence(t *testing.T) {
 	})
 	equal(t, "moat_instances_in_flight", series(fams["moat_instances_in_flight"]), map[string]float64{
 		"tool=echo": 1, "tool=grep": 0,
-	})
-	equal(t, "moat_compile_cache_total", series(fams["moat_compile_cache_total"]), map[string]float64{
-		"result=hit": 2, "result=miss": 1,
 	})
 	equal(t, "moat_load_errors_total", series(fams["moat_load_errors_total"]), map[string]float64{
 		"kind=load": 1, "kind=reload": 2, "kind=other": 1,
@@ -187,7 +181,6 @@ func TestFreshScrapeHasZeroSeries(t *testing.T) {
 		{"moat_denials_total", "reason=forbidden"},
 		{"moat_denials_total", "reason=other"},
 		{"moat_rate_limited_total", "limit=principal"},
-		{"moat_compile_cache_total", "result=hit"},
 		{"moat_reloads_total", "result=error"},
 		{"moat_load_errors_total", "kind=reload"},
 		{"moat_auth_total", "method=jwt,result=failed"},
@@ -248,7 +241,6 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.Denied("forbidden")
 	m.Limited("global")
 	m.InFlight("x", 1)
-	m.CompileCache(true)
 	m.LoadError("load")
 	m.Reload(true)
 	m.AuthDecision("jwt", true)

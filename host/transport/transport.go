@@ -110,9 +110,10 @@ type Options struct {
 	// value: any date-shaped version passes (the go-sdk checks it).
 	SupportedVersions []string
 	// OnRefusal is called for every request refused here, with the status
-	// it gets and the refusal's fixed text (for the audit log). nil = not
-	// called. It must be quick and safe for concurrent use.
-	OnRefusal func(r *http.Request, status int, reason string)
+	// it gets and the refusal: one of this package's Err* sentinels, whose
+	// fixed text is the audit reason. nil = not called. It must be quick
+	// and safe for concurrent use.
+	OnRefusal func(r *http.Request, status int, err error)
 }
 
 // Wrap returns a handler that checks each request, then passes it to next.
@@ -165,7 +166,7 @@ type wrapper struct {
 	listenHost     string
 	listenPort     string
 	listenLoopback bool
-	onRefusal      func(*http.Request, int, string)
+	onRefusal      func(*http.Request, int, error)
 	versions       []string
 }
 
@@ -179,7 +180,7 @@ func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err := w.check(r); err != nil {
 		if w.onRefusal != nil {
 			status, _ := StatusAndCode(err)
-			w.onRefusal(r, status, err.Error())
+			w.onRefusal(r, status, err)
 		}
 		if errors.Is(err, ErrProtocolVersion) {
 			w.writeVersionError(rw, r)

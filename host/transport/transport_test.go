@@ -360,7 +360,8 @@ func TestVersionRefusal(t *testing.T) {
 	h := Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "passed") }), &Options{
 		ListenAddr:        "127.0.0.1:8080",
 		SupportedVersions: []string{"2025-11-25", "2026-07-28"},
-		OnRefusal: func(_ *http.Request, status int, reason string) {
+		OnRefusal: func(_ *http.Request, status int, err error) {
+			reason := err.Error()
 			refused = append(refused, fmt.Sprint(status, " ", reason))
 		},
 	})

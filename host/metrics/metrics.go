@@ -85,15 +85,15 @@ var DurationBuckets = []float64{
 type Metrics struct {
 	reg *prometheus.Registry
 
-	calls        *prometheus.CounterVec
-	duration     *prometheus.HistogramVec
-	denials      *prometheus.CounterVec
-	limited      *prometheus.CounterVec
-	inFlight     *prometheus.GaugeVec
-	loadErrors   *prometheus.CounterVec
-	reloads      *prometheus.CounterVec
-	auth         *prometheus.CounterVec
-	stateUp      prometheus.Gauge
+	calls      *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	denials    *prometheus.CounterVec
+	limited    *prometheus.CounterVec
+	inFlight   *prometheus.GaugeVec
+	loadErrors *prometheus.CounterVec
+	reloads    *prometheus.CounterVec
+	auth       *prometheus.CounterVec
+	stateUp    prometheus.Gauge
 
 	outcomes, reasons, limits, methods, kinds map[string]bool
 

@@ -103,7 +103,8 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		ev.callStarted(t.Name())
 	}
 	// The principal decides which instances a per-principal tool may reuse.
-	res, info, err := t.Call(sandbox.WithPrincipal(ctx, p.ID), req.Params.Arguments, hooks)
+	callCtx := sandbox.WithSlotWait(sandbox.WithPrincipal(ctx, p.ID), snap.cfg.Rates.ConcurrencyWait)
+	res, info, err := t.Call(callCtx, req.Params.Arguments, hooks)
 	s.metrics.InFlight(t.Name(), -1)
 	prog.finish()
 	if dropped := q.drain(ctx); dropped > 0 { // before the result: notifications come first

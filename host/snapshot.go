@@ -389,7 +389,6 @@ func rateConfig(c manifest.RateConfig, tools map[string]*Tool) ratelimit.Config 
 		FailedAuthPerAddr:    c.FailedAuthPerAddr,
 		MaxEntries:           c.MaxEntries,
 		IdleTTL:              c.IdleTTL,
-		ConcurrencyWait:      c.ConcurrencyWait,
 		Tools:                map[string]ratelimit.ToolRates{},
 	}
 	for name, t := range tools {

@@ -1,10 +1,8 @@
 package ratelimit
 
 import (
-	"context"
 	"strconv"
 	"testing"
-	"time"
 )
 
 // BenchmarkAllow is the cost of one Table.Allow on the real clock: one key
@@ -62,13 +60,4 @@ func BenchmarkAllowCall(b *testing.B) {
 			l.AllowCall(bg, "alice", "echo")
 		}
 	})
-}
-
-func BenchmarkGate(b *testing.B) {
-	g := NewGate(8, time.Second)
-	ctx := context.Background()
-	for b.Loop() {
-		release, _ := g.Acquire(ctx)
-		release()
-	}
 }

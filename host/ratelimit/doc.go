@@ -10,7 +10,7 @@
 // Failed authentications are counted per address before that
 // (Limiter.Blocked, Limiter.AuthFailed), per principal at the HTTP layer
 // (Limiter.PrincipalMiddleware, 429 with Retry-After), and per call once the
-// tool is known (Limiter.AllowCall, Gate).
+// tool is known (Limiter.AllowCall; concurrency is the sandbox's max_concurrency slots).
 //
 // The buckets live in a state.Store (host/state): by default a LocalStore
 // in this process, or Redis shared by every replica behind a load balancer

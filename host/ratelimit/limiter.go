@@ -24,9 +24,6 @@ const (
 	WhichTool = "tool"
 )
 
-// DefaultConcurrencyWait is Config.ConcurrencyWait when it is not set.
-const DefaultConcurrencyWait = time.Second
-
 // Config holds the limits the host applies. The zero value of every field
 // means its default, as DefaultConfig returns; use Unlimited to turn one
 // rate off.
@@ -63,10 +60,6 @@ type Config struct {
 	// IdleTTL is how long a key stays tracked once its bucket is full.
 	// Default DefaultIdleTTL (10 minutes).
 	IdleTTL time.Duration
-	// ConcurrencyWait is how long a call waits for a free slot of its
-	// tool's max_concurrency before it is refused as busy; the host passes
-	// it to NewGate. Default DefaultConcurrencyWait (1s).
-	ConcurrencyWait time.Duration
 	// Now is the clock of the in-process store. Nil means time.Now; tests
 	// pass a fake one. A shared store uses its own clock (Redis's TIME).
 	Now func() time.Time
@@ -101,7 +94,6 @@ func DefaultConfig() Config {
 		FailedAuthPerAddr:    MustParseRate("20/min burst 10"),
 		MaxEntries:           DefaultMaxEntries,
 		IdleTTL:              DefaultIdleTTL,
-		ConcurrencyWait:      DefaultConcurrencyWait,
 	}
 }
 
@@ -130,9 +122,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTTL <= 0 {
 		c.IdleTTL = d.IdleTTL
-	}
-	if c.ConcurrencyWait <= 0 {
-		c.ConcurrencyWait = d.ConcurrencyWait
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -31,12 +31,12 @@ func TestDefaultConfig(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, r, want[name])
 		}
 	}
-	if got.MaxEntries != 10_000 || got.IdleTTL != 10*time.Minute || got.ConcurrencyWait != time.Second || got.Now == nil {
-		t.Errorf("MaxEntries %d, IdleTTL %v, ConcurrencyWait %v", got.MaxEntries, got.IdleTTL, got.ConcurrencyWait)
+	if got.MaxEntries != 10_000 || got.IdleTTL != 10*time.Minute || got.Now == nil {
+		t.Errorf("MaxEntries %d, IdleTTL %v", got.MaxEntries, got.IdleTTL)
 	}
 	// Set fields are kept; Unlimited is not replaced by a default.
-	kept := New(Config{PerTool: Unlimited, MaxEntries: 5, IdleTTL: time.Second, ConcurrencyWait: time.Millisecond}).Config()
-	if kept.PerTool != Unlimited || kept.MaxEntries != 5 || kept.IdleTTL != time.Second || kept.ConcurrencyWait != time.Millisecond {
+	kept := New(Config{PerTool: Unlimited, MaxEntries: 5, IdleTTL: time.Second}).Config()
+	if kept.PerTool != Unlimited || kept.MaxEntries != 5 || kept.IdleTTL != time.Second {
 		t.Errorf("set fields changed: %+v", kept)
 	}
 }

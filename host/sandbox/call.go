@@ -97,15 +97,19 @@ func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result,
 }
 
 // acquire takes a concurrency slot, waiting at most until ctx ends or the
-// module's timeout passes: a call that cannot start within the time a
-// whole call may take is better refused than queued without bound.
+// slot wait passes (WithSlotWait; by default the module's timeout): a call
+// that cannot start in time is better refused than queued without bound.
 func (m *Module) acquire(ctx context.Context) error {
 	select {
 	case m.slots <- struct{}{}:
 		return nil
 	default:
 	}
-	wait := time.NewTimer(m.limits.Timeout)
+	limit := m.limits.Timeout
+	if d, ok := ctx.Value(slotWaitKey{}).(time.Duration); ok && d > 0 {
+		limit = d
+	}
+	wait := time.NewTimer(limit)
 	defer wait.Stop()
 	select {
 	case m.slots <- struct{}{}:
@@ -113,10 +117,20 @@ func (m *Module) acquire(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("%w (%d running): %w", ErrBusy, m.limits.MaxConcurrency, context.Cause(ctx))
 	case <-wait.C:
-		return fmt.Errorf("%w (%d running): no slot freed within %v", ErrBusy, m.limits.MaxConcurrency, m.limits.Timeout)
+		return fmt.Errorf("%w (%d running): no slot freed within %v", ErrBusy, m.limits.MaxConcurrency, limit)
 	case <-m.stopCtx.Done():
 		return ErrClosed
 	}
+}
+
+type slotWaitKey struct{}
+
+// WithSlotWait returns ctx telling Call how long to wait for a free slot
+// when Limits.MaxConcurrency calls are already running, before it fails
+// with ErrBusy. Zero or less, or a ctx without it: the module's timeout.
+// The host sets it from [rate_limits] concurrency_wait.
+func WithSlotWait(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, slotWaitKey{}, d)
 }
 
 func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Result, error) {

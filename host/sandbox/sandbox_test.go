@@ -291,6 +291,20 @@ func TestCallBusy(t *testing.T) {
 	}
 }
 
+// TestCallBusySlotWait: WithSlotWait bounds how long a call waits for a
+// slot ([rate_limits] concurrency_wait), well under the module's timeout.
+func TestCallBusySlotWait(t *testing.T) {
+	m := load(t, "lim_loop.wasm", Spec{Limits: Limits{Timeout: time.Hour, MaxConcurrency: 1}})
+	done, cancel := startLooper(t, m)
+	defer func() { cancel(); <-done }()
+	waitRunning(m, 1)
+
+	res, err := m.Call(WithSlotWait(context.Background(), time.Millisecond), nil, nil)
+	if !errors.Is(err, ErrBusy) || res != nil || err.Error() != "too many concurrent calls (1 running): no slot freed within 1ms" {
+		t.Fatalf("Call = %v, %v; want ErrBusy after 1ms", res, err)
+	}
+}
+
 func TestCallInputTooLarge(t *testing.T) {
 	m := load(t, "lim_echo.wasm", Spec{Limits: Limits{MaxInputBytes: 10}})
 	res, err := m.Call(context.Background(), []byte("0123456789"), nil)

@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 		"searchfiles": "../tools/searchfiles",
 		"writefile":   "../tools/writefile",
 		"jsonquery":   "../tools/jsonquery",
+		"savefile":    "../tools/savefile",
 	} {
 		out := filepath.Join(dir, name+".wasm")
 		cmd := exec.Command("go", "build", "-o", out, ".")

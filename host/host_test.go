@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 		"writefile":   "../tools/writefile",
 		"jsonquery":   "../tools/jsonquery",
 		"savefile":    "../tools/savefile",
+		"fixtures":    "../testdata/conformance/fixtures",
 	} {
 		out := filepath.Join(dir, name+".wasm")
 		cmd := exec.Command("go", "build", "-o", out, ".")

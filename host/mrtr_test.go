@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -345,4 +346,78 @@ func TestInputBothErasGoClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInputFixtures: the conformance suite's input-required fixtures
+// (testdata/conformance/fixtures) through HTTP at 2026-07-28, answered
+// the way the suite answers them: the keys and methods of the first round,
+// and the text after the last.
+func TestInputFixtures(t *testing.T) {
+	names := []string{"elicitation", "sampling", "list_roots", "request_state", "multiple_inputs", "multi_round", "capabilities", "tampered_state"}
+	tools := map[string]string{}
+	for _, n := range names {
+		tools["test_input_required_result_"+n] = manifestText(guests["fixtures"], `name = "test_input_required_result_`+n+`"`)
+	}
+	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: tools})
+	answer := func(req json.RawMessage) string {
+		switch {
+		case strings.Contains(string(req), `"elicitation/create"`) && strings.Contains(string(req), `"color"`):
+			return `{"action":"accept","content":{"color":"blue"}}`
+		case strings.Contains(string(req), `"elicitation/create"`):
+			return `{"action":"accept","content":{"name":"Alice","ok":true}}`
+		case strings.Contains(string(req), `"sampling/createMessage"`):
+			return `{"role":"assistant","content":{"type":"text","text":"Hello there!"},"model":"test-model","stopReason":"endTurn"}`
+		}
+		return `{"roots":[{"uri":"file:///test/root","name":"Test Root"}]}`
+	}
+	const allCaps = `{"sampling":{},"elicitation":{},"roots":{"listChanged":true}}`
+	for _, tc := range []struct {
+		name, caps string
+		firstKeys  string // the first round's keys, sorted; "" = complete at once
+		rounds     int
+		want       string
+	}{
+		{"elicitation", allCaps, "user_name", 1, "Hello, Alice!"},
+		{"sampling", allCaps, "capital_question", 1, "Sampling response: Hello there!"},
+		{"list_roots", allCaps, "client_roots", 1, "Client exposed 1 root(s): file:///test/root"},
+		{"request_state", allCaps, "confirm", 1, "state-ok: requestState received and confirmation accepted"},
+		{"multiple_inputs", allCaps, "client_roots,greeting,user_name", 1, "Hello there! Alice — 1 root(s) visible"},
+		{"multi_round", allCaps, "step1", 2, "Multi-round complete: Alice likes blue"},
+		{"capabilities", `{"sampling":{}}`, "greeting", 1, "Capability-aware input requests fulfilled"},
+		{"capabilities", `{}`, "", 0, "No declared client capability supports an in-band input request"},
+	} {
+		t.Run(tc.name+" "+tc.caps, func(t *testing.T) {
+			tool := "test_input_required_result_" + tc.name
+			r, raw := callStateless(t, ts.url, "", tool, `{}`, "", tc.caps)
+			var keys []string
+			for k := range r.Result.InputRequests {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			if strings.Join(keys, ",") != tc.firstKeys {
+				t.Fatalf("first round keys %v, want %s: %s", keys, tc.firstKeys, raw)
+			}
+			rounds, states := 0, map[string]bool{}
+			for r.Result.ResultType == "input_required" && rounds < 5 {
+				rounds++
+				states[r.Result.RequestState] = true
+				var parts []string
+				for k, req := range r.Result.InputRequests {
+					parts = append(parts, fmt.Sprintf("%q:%s", k, answer(req)))
+				}
+				r, raw = callStateless(t, ts.url, "", tool, `{}`, withState(`,"inputResponses":{`+strings.Join(parts, ",")+`}`, r.Result.RequestState), tc.caps)
+			}
+			if rounds != tc.rounds || len(states) != rounds || r.Error != nil || r.Result.ResultType != "complete" || len(r.Result.Content) != 1 || r.Result.Content[0].Text != tc.want {
+				t.Fatalf("after %d rounds (%d states): %s\nwant %q after %d", rounds, len(states), raw, tc.want, tc.rounds)
+			}
+		})
+	}
+	t.Run("tampered", func(t *testing.T) {
+		tool := "test_input_required_result_tampered_state"
+		r, _ := callStateless(t, ts.url, "", tool, `{}`, "", allCaps)
+		r, raw := callStateless(t, ts.url, "", tool, `{}`, withState(`,"inputResponses":{"confirm":{"action":"accept","content":{"ok":true}}}`, r.Result.RequestState+"-TAMPERED"), allCaps)
+		if r.Error == nil || r.Error.Code != -32602 {
+			t.Fatalf("tampered: %s", raw)
+		}
+	})
 }

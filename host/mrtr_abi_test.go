@@ -1,0 +1,162 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/moatmcp/moat/host/sandbox"
+)
+
+// TestInputRequestABI: moat.input_request and moat.input_response as a
+// guest sees them (hostfixture "ask"), for each answer Hooks.Input can
+// give, and for a request document over the limit.
+func TestInputRequestABI(t *testing.T) {
+	tool := loadTool(t, guests["hostfixture"], `name = "ask"`)
+	const doc = `{"k":{"method":"roots/list","params":{}}}`
+	answer := []byte(`{"k":{"roots":[]}}`)
+	tests := []struct {
+		name    string
+		args    map[string]any
+		input   func(ctx context.Context, req []byte) ([]byte, error) // nil: no hook
+		want    string
+		outcome string
+	}{
+		{name: "no hook: unsupported", args: map[string]any{"doc": doc, "cap": 64}, want: "code=2 len=0", outcome: "ok"},
+		{name: "answered", args: map[string]any{"doc": doc, "cap": 64}, input: func(_ context.Context, req []byte) ([]byte, error) {
+			if string(req) != doc {
+				return nil, fmt.Errorf("hook got %q", req)
+			}
+			return answer, nil
+		}, want: `code=0 len=18 resp={"k":{"roots":[]}}`, outcome: "ok"},
+		{name: "buffer too small, then input_response", args: map[string]any{"doc": doc, "cap": 4, "cap2": 18, "again": true},
+			input: func(context.Context, []byte) ([]byte, error) { return answer, nil },
+			want:  `code=11 len=18 then code=0 len=18 resp={"k":{"roots":[]}} again code=12`, outcome: "ok"},
+		{name: "bad request", args: map[string]any{"doc": "{", "cap": 64},
+			input: func(context.Context, []byte) ([]byte, error) { return nil, inputErrno(sandbox.InputErrBadRequest) },
+			want:  "code=1 len=0", outcome: "ok"},
+		{name: "unsupported lists the keys", args: map[string]any{"doc": doc, "cap": 64},
+			input: func(context.Context, []byte) ([]byte, error) {
+				return []byte(`["k"]`), inputErrno(sandbox.InputErrUnsupported)
+			},
+			want: `code=2 len=5 resp=["k"]`, outcome: "ok"},
+		{name: "unsupported, keys too long for the buffer", args: map[string]any{"doc": doc, "cap": 2},
+			input: func(context.Context, []byte) ([]byte, error) {
+				return []byte(`["k"]`), inputErrno(sandbox.InputErrUnsupported)
+			},
+			want: `code=2 len=5`, outcome: "ok"},
+		{name: "any other error fails", args: map[string]any{"doc": doc, "cap": 64},
+			input: func(context.Context, []byte) ([]byte, error) { return nil, errors.New("client gone") },
+			want:  "code=13 len=0", outcome: "ok"},
+		{name: "a code the host may not give fails", args: map[string]any{"doc": doc, "cap": 64},
+			input: func(context.Context, []byte) ([]byte, error) { return nil, inputErrno(sandbox.InputErrBufferTooSmall) },
+			want:  "code=13 len=0", outcome: "ok"},
+		{name: "oversized document, hook not called", args: map[string]any{"doc": strings.Repeat("x", sandbox.MaxInputRequest+1), "cap": 64},
+			input: func(context.Context, []byte) ([]byte, error) { return nil, errors.New("called") },
+			want:  "code=1 len=0", outcome: "ok"},
+		{name: "input required ends the guest", args: map[string]any{"doc": doc, "cap": 64},
+			input: func(context.Context, []byte) ([]byte, error) { return nil, sandbox.ErrInputRequired },
+			want:  "", outcome: "input_required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args, _ := json.Marshal(tc.args)
+			res, info, err := tool.Call(context.Background(), args, &sandbox.Hooks{Input: tc.input})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Run.Outcome.String() != tc.outcome {
+				t.Fatalf("outcome %s, want %s", info.Run.Outcome, tc.outcome)
+			}
+			if tc.outcome == "ok" {
+				if got := res.Content[0].(*mcp.TextContent).Text; got != tc.want {
+					t.Fatalf("got  %s\nwant %s", got, tc.want)
+				}
+			} else if len(info.Run.Stdout) != 0 {
+				t.Fatalf("stdout of an ended guest: %q", info.Run.Stdout)
+			}
+		})
+	}
+}
+
+// TestReplayAsk: what the host answers a guest's request document, by
+// round: malformed documents, capabilities, answers replayed, a different
+// ask, and too many rounds.
+func TestReplayAsk(t *testing.T) {
+	const elicit = `{"name":{"method":"elicitation/create","params":{"message":"Name?","requestedSchema":{"type":"object","properties":{"n":{"type":"string"}}}}}}`
+	allCaps := &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{}, Sampling: &mcp.SamplingCapabilities{}, RootsV2: &mcp.RootCapabilities{}}
+	reqs, _ := parseInputRequests([]byte(elicit))
+	digest, kinds, _ := askDigest(reqs)
+	answered := []inputRound{{Ask: digest, Kinds: kinds, Answers: map[string]json.RawMessage{"name": json.RawMessage(`{"action":"accept","content":{"n":"Ada"}}`)}}}
+	many := make([]inputRound, MaxInputRounds)
+	for i := range many {
+		many[i] = answered[0]
+	}
+	tests := []struct {
+		name    string
+		caps    *mcp.ClientCapabilities
+		rounds  []inputRound
+		doc     string
+		want    string // the response document, or "code=N", or "ended:<problem>"
+		pending bool
+	}{
+		{name: "not JSON", caps: allCaps, doc: `{`, want: "code=1"},
+		{name: "not an object", caps: allCaps, doc: `[1]`, want: "code=1"},
+		{name: "no requests", caps: allCaps, doc: `{}`, want: "code=1"},
+		{name: "null request", caps: allCaps, doc: `{"a":null}`, want: "code=1"},
+		{name: "bad key", caps: allCaps, doc: `{"a b":{"method":"roots/list","params":{}}}`, want: "code=1"},
+		{name: "key too long", caps: allCaps, doc: `{"` + strings.Repeat("k", 65) + `":{"method":"roots/list","params":{}}}`, want: "code=1"},
+		{name: "unknown method", caps: allCaps, doc: `{"a":{"method":"tools/call","params":{}}}`, want: "code=1"},
+		{name: "too many requests", caps: allCaps, doc: nineRequests(), want: "code=1"},
+		{name: "params not an object", caps: allCaps, doc: `{"a":{"method":"elicitation/create","params":"x"}}`, want: "code=1"},
+		{name: "no capabilities", caps: nil, doc: elicit, want: `code=2 ["name"]`},
+		{name: "sampling only", caps: &mcp.ClientCapabilities{Sampling: &mcp.SamplingCapabilities{}},
+			doc:  `{"g":{"method":"sampling/createMessage","params":{"messages":[],"maxTokens":5}},"r":{"method":"roots/list","params":{}},"name":{"method":"elicitation/create","params":{"message":"x"}}}`,
+			want: `code=2 ["name","r"]`},
+		{name: "first ask: input required", caps: allCaps, doc: elicit, want: "ended:", pending: true},
+		{name: "answered round replayed", caps: allCaps, rounds: answered, doc: elicit, want: `{"name":{"action":"accept","content":{"n":"Ada"}}}`},
+		{name: "same ask, other spacing", caps: allCaps, rounds: answered, doc: strings.ReplaceAll(elicit, `":`, `": `), want: `{"name":{"action":"accept","content":{"n":"Ada"}}}`},
+		{name: "different ask on replay", caps: allCaps, rounds: answered, doc: strings.Replace(elicit, "Name?", "Age?", 1), want: "ended:input_mismatch"},
+		{name: "too many rounds", caps: allCaps, rounds: many, doc: `{"x":{"method":"roots/list","params":{}}}`, want: "ended:too_many_rounds"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &replay{caps: tc.caps, rounds: tc.rounds}
+			if len(tc.rounds) == MaxInputRounds {
+				r.next = MaxInputRounds
+			}
+			resp, err := r.ask(context.Background(), []byte(tc.doc))
+			var got string
+			var coded interface{ Errno() uint32 }
+			switch {
+			case errors.Is(err, sandbox.ErrInputRequired):
+				got = "ended:" + r.problem
+			case errors.As(err, &coded):
+				got = fmt.Sprintf("code=%d", coded.Errno())
+				if len(resp) > 0 {
+					got += " " + string(resp)
+				}
+			case err != nil:
+				t.Fatal(err)
+			default:
+				got = string(resp)
+			}
+			if got != tc.want || (r.pending != nil) != tc.pending {
+				t.Fatalf("got %s (pending %v), want %s (pending %v)", got, r.pending != nil, tc.want, tc.pending)
+			}
+		})
+	}
+}
+
+func nineRequests() string {
+	var parts []string
+	for i := range MaxInputRequests + 1 {
+		parts = append(parts, fmt.Sprintf(`"k%d":{"method":"roots/list","params":{}}`, i))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}

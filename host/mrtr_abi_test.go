@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -159,4 +160,60 @@ func nineRequests() string {
 		parts = append(parts, fmt.Sprintf(`"k%d":{"method":"roots/list","params":{}}`, i))
 	}
 	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// TestInputRequestGuests: moat_input_request and moat_input_response as
+// the C header (testdata/guests/input_ask.c: a buffer too small, then the
+// answer) and the AssemblyScript module (tools/hello_as/assembly/moat.ts,
+// testdata/guests/input_as.ts) use them: an answer, a refusal as a code,
+// an ask ended for input.
+func TestInputRequestGuests(t *testing.T) {
+	answer := `{"ok":{"action":"accept","content":{"ok":true}}}`
+	answered := func(_ context.Context, req []byte) ([]byte, error) {
+		if !strings.Contains(string(req), `"message":"Proceed?"`) {
+			return nil, errors.New("unexpected request")
+		}
+		return []byte(answer), nil
+	}
+	unsupported := func(context.Context, []byte) ([]byte, error) {
+		return []byte(`["ok"]`), inputErrno(sandbox.InputErrUnsupported)
+	}
+	required := func(context.Context, []byte) ([]byte, error) { return nil, sandbox.ErrInputRequired }
+	for _, tc := range []struct {
+		name, module string
+		input        func(context.Context, []byte) ([]byte, error)
+		outcome      string
+		want         string
+	}{
+		{"C answered", "input_ask.wasm", answered, "ok", answer},
+		{"C client cannot answer", "input_ask.wasm", unsupported, "tool_error", "input refused: code 02"},
+		{"C input required", "input_ask.wasm", required, "input_required", ""},
+		{"AssemblyScript answered", "input_as.wasm", answered, "ok", answer},
+		{"AssemblyScript client cannot answer", "input_as.wasm", unsupported, "ok", "code 2"},
+		{"AssemblyScript input required", "input_as.wasm", required, "input_required", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mod, err := filepath.Abs("../testdata/guests/" + tc.module)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tool := loadTool(t, mod, `name = "ask"`)
+			res, info, err := tool.Call(context.Background(), json.RawMessage(`{}`), &sandbox.Hooks{Input: tc.input})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := info.Outcome
+			if info.Run.Outcome == sandbox.OutcomeInputRequired {
+				got = "input_required"
+			}
+			if got != tc.outcome {
+				t.Fatalf("outcome %s, want %s", got, tc.outcome)
+			}
+			if tc.want != "" {
+				if text := res.Content[0].(*mcp.TextContent).Text; text != tc.want {
+					t.Fatalf("got %s, want %s", text, tc.want)
+				}
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,6 +214,56 @@ func TestInputRequestGuests(t *testing.T) {
 				if text := res.Content[0].(*mcp.TextContent).Text; text != tc.want {
 					t.Fatalf("got %s, want %s", text, tc.want)
 				}
+			}
+		})
+	}
+}
+
+// TestReadSealingKey: [request_state]'s key, from a file or the
+// environment, in each accepted form, and every refusal; no error shows
+// the key.
+func TestReadSealingKey(t *testing.T) {
+	dir := t.TempDir()
+	const hexKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	file := func(name, text string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Setenv("MOAT_TEST_KEY", "ABEiM0RVZneImaq7zN3u/wARIjNEVWZ3iJmqu8zd7v8=")
+	t.Setenv("MOAT_TEST_SHORT", "0011")
+	for _, tc := range []struct {
+		name, file, env string
+		wantKey         bool
+		wantErr         string
+	}{
+		{"none", "", "", false, ""},
+		{"hex file", file("hex", hexKey+"\n", 0o600), "", true, ""},
+		{"hex file, CRLF", file("crlf", hexKey+"\r\n", 0o600), "", true, ""},
+		{"base64 env", "", "MOAT_TEST_KEY", true, ""},
+		{"group readable is fine", file("group", hexKey, 0o640), "", true, ""},
+		{"world readable", file("world", hexKey, 0o644), "", false, "readable by other users"},
+		{"too short", file("short", "00112233", 0o600), "", false, "must be 32 bytes"},
+		{"too long a file", file("long", strings.Repeat("0", 2000), 0o600), "", false, "longer than 1024 bytes"},
+		{"missing file", filepath.Join(dir, "nope"), "", false, "key_file"},
+		{"env unset", "", "MOAT_TEST_UNSET", false, "$MOAT_TEST_UNSET is not set"},
+		{"env too short", "", "MOAT_TEST_SHORT", false, "must be 32 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key, err := readSealingKey(tc.file, tc.env)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "0011") {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || (key != nil) != tc.wantKey || (key != nil && len(key) != 32) {
+				t.Fatalf("key %x, err %v", key, err)
 			}
 		})
 	}

@@ -358,6 +358,9 @@ func TestInputFixtures(t *testing.T) {
 	for _, n := range names {
 		tools["test_input_required_result_"+n] = manifestText(guests["fixtures"], `name = "test_input_required_result_`+n+`"`)
 	}
+	for _, n := range []string{"test_sampling", "test_elicitation_sep1034_defaults"} {
+		tools[n] = manifestText(guests["fixtures"], `name = "`+n+`"`)
+	}
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: tools})
 	answer := func(req json.RawMessage) string {
 		switch {
@@ -412,6 +415,35 @@ func TestInputFixtures(t *testing.T) {
 			}
 		})
 	}
+	// The 2025-11-25 fixtures, in a session: the host asks the client with
+	// server-to-client requests.
+	t.Run("in a 2025-11-25 session", func(t *testing.T) {
+		c := mcp.NewClient(&mcp.Implementation{Name: "fixtures", Version: "1"}, &mcp.ClientOptions{
+			CreateMessageHandler: func(_ context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+				return &mcp.CreateMessageResult{Role: "assistant", Model: "m", Content: &mcp.TextContent{Text: "Paris"}}, nil
+			},
+			ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Jane"}}, nil
+			},
+		})
+		cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.url + "/mcp"}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cs.Close()
+		for _, tc := range []struct{ tool, args, want string }{
+			{"test_sampling", `{"prompt":"Capital of France?"}`, "LLM response: Paris"},
+			{"test_elicitation_sep1034_defaults", `{}`, `Elicitation completed: action=accept, content={"age":30,"name":"Jane","score":95.5,"status":"active","verified":true}`}, // the go-sdk client fills in the defaults
+		} {
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tc.tool, Arguments: json.RawMessage(tc.args)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.Content[0].(*mcp.TextContent).Text; got != tc.want || res.IsError {
+				t.Errorf("%s: %s (isError %v), want %s", tc.tool, got, res.IsError, tc.want)
+			}
+		}
+	})
 	t.Run("tampered", func(t *testing.T) {
 		tool := "test_input_required_result_tampered_state"
 		r, _ := callStateless(t, ts.url, "", tool, `{}`, "", allCaps)

@@ -112,7 +112,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		}
 		return nil, refused.wire
 	}
-	if info.Run != nil {
+	if info.Run != nil && info.Outcome != "input_required" { // a guest ended where it asked has no exit code
 		code := info.Run.ExitCode
 		rec.ExitCode = &code
 	}

@@ -268,3 +268,41 @@ func TestReadSealingKey(t *testing.T) {
 		})
 	}
 }
+
+// FuzzInputRequest: whatever document a guest passes to
+// moat.input_request, the host neither panics nor accepts one that breaks
+// the rules (1 to MaxInputRequests requests, keys of the inputKey form),
+// and what it accepts has a stable digest.
+func FuzzInputRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"k":{"method":"roots/list","params":{}}}`,
+		`{"k":null}`, `{"k":{"method":"elicitation/create","params":null}}`, `{"":{}}`, `[]`, `{`,
+		`{"a":{"method":"sampling/createMessage","params":{"messages":[{"role":"user","content":{"type":"text","text":"x"}}],"maxTokens":1}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	caps := &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{}, Sampling: &mcp.SamplingCapabilities{}, RootsV2: &mcp.RootCapabilities{}}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		reqs, err := parseInputRequests(doc)
+		if err != nil {
+			return
+		}
+		if len(reqs) == 0 || len(reqs) > MaxInputRequests {
+			t.Fatalf("accepted %d requests", len(reqs))
+		}
+		for k, v := range reqs {
+			if !inputKey.MatchString(k) || methodOf(v) == "" {
+				t.Fatalf("accepted key %q, request %T", k, v)
+			}
+		}
+		d1, _, err1 := askDigest(reqs)
+		d2, _, err2 := askDigest(reqs)
+		if err1 != nil || err2 != nil || d1 != d2 {
+			t.Fatalf("digest not stable: %v %v", err1, err2)
+		}
+		r := &replay{caps: caps}
+		if _, err := r.ask(context.Background(), doc); !errors.Is(err, sandbox.ErrInputRequired) || r.pending == nil {
+			t.Fatalf("an accepted document was not asked: %v", err)
+		}
+	})
+}

@@ -62,7 +62,9 @@ func mrtrServer(t *testing.T, clock *fakeClock) (*testServer, map[string]testKey
 		t.Fatal(err)
 	}
 	tk := newTestKeys(t, "writer", "other")
-	c := testConfig{http: true, toml: keyBlock(tk["writer"], `["save_file", "save_copy"]`) + keyBlock(tk["other"], `["save_file"]`),
+	// Many rounds in a row: the rate limits have their own tests.
+	limits := "[rate_limits]\nper_principal = \"unlimited\"\nper_principal_tool = \"unlimited\"\nper_tool = \"unlimited\"\n"
+	c := testConfig{http: true, toml: limits + keyBlock(tk["writer"], `["save_file", "save_copy"]`) + keyBlock(tk["other"], `["save_file"]`),
 		tools: map[string]string{"save_file": saveFileManifest("save_file", scratch), "save_copy": saveFileManifest("save_copy", scratch)}}
 	if clock != nil {
 		c.now = clock.now

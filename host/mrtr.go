@@ -120,6 +120,11 @@ func (s *Server) openInputSealing(cfg *manifest.Config) error {
 	}
 	if key == nil {
 		key = sealed.NewKey()
+		if cfg.State.URL != "" {
+			// Replicas share limits, so a retry may land on another one,
+			// which cannot open this process's requestStates.
+			s.log.Warn("no [request_state] key_file or key_env: a tool call waiting for input can only be continued on this replica", "config", cfg.File)
+		}
 	}
 	sl, err := sealed.New(key, &sealed.Options{Purpose: requestStatePurpose, MaxToken: MaxRequestState, Now: s.opts.now})
 	if err != nil {

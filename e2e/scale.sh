@@ -10,8 +10,8 @@
 #   down     Redis stopped: 503 with an error id, /readyz not ready
 #   recover  Redis restarted: service resumes by itself
 #   authfail failed authentications counted across replicas
-# Multi-round-trip calls (input_required) are not served yet; see
-# docs/scale.md.
+#   mrtr     a multi-round-trip call (input_required) started on one replica
+#            completes on another; its used requestState is refused on the third
 #
 # Needs Go, redis-server and haproxy (.ci/run installs the Debian
 # packages). Every wait is bounded; every process started here is stopped
@@ -113,6 +113,18 @@ read -r SECRET HASH < <("$CLIENT" keygen)
 read -r LSECRET LHASH < <("$CLIENT" keygen)
 export SCALE_KEY="$SECRET"
 cp "$ROOT/cmd/moat/benchdata/echo.wasm" "$WORK/tools/echo.wasm"
+# A tool that asks the client for input (the conformance fixture), and the
+# requestState key every replica shares ([request_state], docs/config.md).
+(cd "$ROOT" && GOOS=wasip1 GOARCH=wasm go build -o "$WORK/tools/fixtures.wasm" ./testdata/conformance/fixtures)
+cat >"$WORK/tools/ask.toml" <<'EOF'
+name = "test_input_required_result_elicitation"
+description = "asks the client for a name (moat.input_request)"
+module = "fixtures.wasm"
+result = "text"
+[input_schema]
+type = "object"
+EOF
+(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$WORK/request-state.key")
 cat >"$WORK/tools/echo.toml" <<'EOF'
 name = "echo"
 description = "echo, as a sandboxed guest"
@@ -154,6 +166,8 @@ per_tool               = "unlimited"
 url     = "redis://127.0.0.1:$REDIS_PORT/0"
 replica = "r$i"
 timeout = "200ms"
+[request_state]
+key_file = "request-state.key"
 
 [[auth.keys]]
 id    = "scale"
@@ -229,6 +243,7 @@ timeout 120 "$CLIENT" spread -lb "$LB" -metrics "$METRICS" -n 30
 timeout 120 "$CLIENT" stateless -lb "$LB" -metrics "$METRICS" -n 30
 timeout 120 "$CLIENT" limit -lb "$LB" -key "$LSECRET" -burst "$BURST"
 timeout 60 "$CLIENT" legacy -lb "$LB" -calls 20
+timeout 60 "$CLIENT" mrtr -replicas "$REPLICAS"
 timeout 60 "$CLIENT" load -lb "$LB" -duration 6s -workers 4
 timeout 60 "$CLIENT" load -lb "$LB" -duration 6s -workers 4 -kill "${REPLICA_PIDS[2]}" -kill-after 2s
 wait "${REPLICA_PIDS[2]}" 2>/dev/null || true

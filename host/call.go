@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -103,14 +104,23 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		ev.callStarted(t.Name())
 	}
 	// The principal decides which instances a per-principal tool may reuse.
+	// callRounds: t.Call, replayed through a multi-round-trip call's answers (mrtr.go).
 	callCtx := sandbox.WithSlotWait(sandbox.WithPrincipal(ctx, p.ID), snap.cfg.Rates.ConcurrencyWait)
-	res, info, err := t.Call(callCtx, req.Params.Arguments, hooks)
+	res, info, err := s.callRounds(callCtx, p, t, req, hooks)
 	s.metrics.InFlight(t.Name(), -1)
 	prog.finish()
 	if dropped := q.drain(ctx); dropped > 0 { // before the result: notifications come first
 		s.log.Warn("client too slow for the tool's notifications; some were dropped", "tool", t.Name(), "principal", rec.Principal, "dropped", dropped)
 	}
-	if info.Run != nil {
+	var refused *inputRefusal
+	if errors.As(err, &refused) {
+		rec.ErrorID = refused.id
+		if aerr := finish("invalid_request_state", refused.kind); aerr != nil {
+			return nil, s.auditFailure(aerr)
+		}
+		return nil, refused.wire
+	}
+	if info.Run != nil && info.Outcome != "input_required" { // a guest ended where it asked has no exit code
 		code := info.Run.ExitCode
 		rec.ExitCode = &code
 	}
@@ -124,7 +134,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		}
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("internal error (error id %s)", id)}
 	}
-	if info.Run != nil && info.Run.Err != nil && info.Outcome != "ok" {
+	if info.Run != nil && info.Run.Err != nil && info.Outcome != "ok" && info.Outcome != "input_required" {
 		// The guest's own error, for the operator; never sent to the client.
 		id := NewErrorID()
 		rec.ErrorID = id

@@ -36,6 +36,8 @@ func TestMain(m *testing.M) {
 		"searchfiles": "../tools/searchfiles",
 		"writefile":   "../tools/writefile",
 		"jsonquery":   "../tools/jsonquery",
+		"savefile":    "../tools/savefile",
+		"fixtures":    "../testdata/conformance/fixtures",
 	} {
 		out := filepath.Join(dir, name+".wasm")
 		cmd := exec.Command("go", "build", "-o", out, ".")

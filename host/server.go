@@ -144,11 +144,12 @@ type Server struct {
 	// store is the shared state of [state] url (Redis), for the process's
 	// life; nil = each snapshot's limiter keeps its buckets in memory.
 	store        state.Store
-	storeRefuses bool         // [state] on_failure = "refuse": 503 and not ready while store is down
-	replica      string       // [state] replica, or the host name: in audit records
-	ln           net.Listener // nil with Stdio
-	addr         string       // the address ln listens on
-	served       atomic.Bool  // Serve took ln
+	storeRefuses bool          // [state] on_failure = "refuse": 503 and not ready while store is down
+	replica      string        // [state] replica, or the host name: in audit records
+	inputs       *inputSealing // requestState of multi-round-trip calls (mrtr.go)
+	ln           net.Listener  // nil with Stdio
+	addr         string        // the address ln listens on
+	served       atomic.Bool   // Serve took ln
 
 	snap     atomic.Pointer[snapshot]
 	gen      atomic.Uint64
@@ -202,6 +203,9 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 	}
 	s.metrics = metrics.New()
 	if err := s.openState(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.openInputSealing(cfg); err != nil {
 		return nil, err
 	}
 	if s.rt, err = sandbox.New(ctx, &sandbox.Options{CacheDir: cfg.CacheDir, MaxGuestMemory: cfg.MaxGuestMemory}); err != nil {

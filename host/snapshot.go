@@ -251,6 +251,7 @@ func restartOnly(old, cur *manifest.Config) error {
 		{"[server.tls] (on or off)", fmt.Sprint(old.TLSCert != ""), fmt.Sprint(cur.TLSCert != "")},
 		{"[server] max_body", fmt.Sprint(old.MaxBodyBytes), fmt.Sprint(cur.MaxBodyBytes)},
 		{"[state]", fmt.Sprintf("%+v", old.State), fmt.Sprintf("%+v", cur.State)},
+		{"[request_state]", fmt.Sprintf("%+v", old.RequestState), fmt.Sprintf("%+v", cur.RequestState)},
 	} {
 		if f.old != f.cur {
 			return fmt.Errorf("%s: %s changed from %q to %q: that takes a restart; the previous configuration keeps serving", cur.File, f.field, f.old, f.cur)

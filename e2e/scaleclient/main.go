@@ -14,6 +14,7 @@
 //	scaleclient down    -lb URL -replicas A,B,C
 //	scaleclient recover -lb URL -timeout D
 //	scaleclient authfail -lb URL -burst B
+//	scaleclient mrtr    -replicas A,B,C
 package main
 
 import (
@@ -97,6 +98,8 @@ func run(args []string) int {
 		err = recoverWait(c, *timeout)
 	case "authfail":
 		err = authfail(c, *burst)
+	case "mrtr":
+		err = mrtr(*key, strings.Split(*replicas, ","))
 	default:
 		fmt.Fprintf(os.Stderr, "scaleclient: unknown scenario %q\n", args[0])
 		return 2
@@ -496,4 +499,55 @@ func authfail(c *mcpClient, burst int) error {
 		}
 	}
 	return fmt.Errorf("%d failed authentications and no refusal: failures are not counted across replicas", 3*burst)
+}
+
+// mrtrTool is the fixture that asks one question
+// (testdata/conformance/fixtures, test_input_required_result_elicitation).
+const mrtrTool = "test_input_required_result_elicitation"
+
+// mrtrCall is one 2026-07-28 tools/call of mrtrTool; extra is more
+// params (inputResponses, requestState).
+func mrtrCall(c *mcpClient, id int, extra string) (*reply, error) {
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":{}%s,`+
+		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"scale","version":"0"},"io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}}}}`, id, mrtrTool, extra)
+	return c.doWith("POST", "", body, map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Name": mrtrTool})
+}
+
+// mrtr: a multi-round-trip call started on one replica completes on
+// another (the replicas share [request_state]'s key), and its
+// requestState, once used, is refused on the third (the nonce record is
+// in the shared Redis).
+func mrtr(key string, replicas []string) error {
+	if len(replicas) < 3 {
+		return fmt.Errorf("need three replicas, got %d", len(replicas))
+	}
+	on := func(i int) *mcpClient { return &mcpClient{url: replicas[i] + "/mcp", key: key} }
+	r, err := mrtrCall(on(0), 1, "")
+	if err != nil {
+		return err
+	}
+	res, _ := r.msg["result"].(map[string]any)
+	state, _ := res["requestState"].(string)
+	if r.status != 200 || res["resultType"] != "input_required" || state == "" {
+		return fmt.Errorf("round 1 on %s: HTTP %d %s", replicas[0], r.status, trim(r.body))
+	}
+	answer := fmt.Sprintf(`,"inputResponses":{"user_name":{"action":"accept","content":{"name":"Alice"}}},"requestState":%q`, state)
+	r, err = mrtrCall(on(1), 2, answer)
+	if err != nil {
+		return err
+	}
+	res, _ = r.msg["result"].(map[string]any)
+	if r.status != 200 || res["resultType"] != "complete" || !strings.Contains(r.body, "Hello, Alice!") {
+		return fmt.Errorf("round 2 on %s: HTTP %d %s", replicas[1], r.status, trim(r.body))
+	}
+	r, err = mrtrCall(on(2), 3, answer)
+	if err != nil {
+		return err
+	}
+	e, _ := r.msg["error"].(map[string]any)
+	if msg, _ := e["message"].(string); e == nil || e["code"] != float64(-32602) || !strings.Contains(msg, "already used") {
+		return fmt.Errorf("the used requestState on %s: HTTP %d %s", replicas[2], r.status, trim(r.body))
+	}
+	fmt.Println("scale: mrtr: ok: input_required on r1, completed on r2, the used requestState refused on r3")
+	return nil
 }

@@ -60,6 +60,9 @@ type Config struct {
 	AuditOnFailure AuditFailureMode
 	// State is [state]: where limits shared by replicas live (state.go).
 	State StateConfig
+	// RequestState is [request_state]: the key of multi-round-trip
+	// calls' requestState (requeststate.go).
+	RequestState RequestStateConfig
 	// MaxGuestMemory is [sandbox] max_guest_memory: the most linear memory
 	// all guests together may hold, in bytes; 0 (the default) means derive
 	// it from the machine's memory.
@@ -89,7 +92,7 @@ const (
 func DefaultConfig() *Config {
 	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal,
 		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse,
-		State: defaultState}
+		State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL}}
 }
 
 // LoadConfig reads, decodes and validates a server config file. Every error
@@ -139,6 +142,8 @@ type configFile struct {
 	Audit      auditTable      `toml:"audit"`
 	Metrics    metricsTable    `toml:"metrics"`
 	State      stateTable      `toml:"state"`
+	// RequestState is [request_state] (requeststate.go).
+	RequestState requestStateTable `toml:"request_state"`
 }
 
 // serverTable is [server].
@@ -204,6 +209,9 @@ func (d *doc) config(c *Config, dir string) error {
 		return err
 	}
 	if err := d.stateConfig(c, &f.State, dir); err != nil {
+		return err
+	}
+	if err := d.requestStateConfig(c, &f.RequestState, dir); err != nil {
 		return err
 	}
 

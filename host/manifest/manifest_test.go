@@ -580,10 +580,11 @@ func TestRepoManifests(t *testing.T) {
 			t.Errorf("%s: %v", p, err)
 			continue
 		}
-		// Only write_file may write, and only to the scratch folder.
+		// Only write_file and save_file may write, and only to the
+		// scratch folder.
 		for _, m := range tool.Mounts {
-			if !m.ReadOnly && (tool.Name != "write_file" || m.Guest != "/scratch") {
-				t.Errorf("%s: read-write mount %+v; only write_file's /scratch may be", p, m)
+			if !m.ReadOnly && ((tool.Name != "write_file" && tool.Name != "save_file") || m.Guest != "/scratch") {
+				t.Errorf("%s: read-write mount %+v; only write_file's and save_file's /scratch may be", p, m)
 			}
 		}
 	}

@@ -52,6 +52,8 @@ var Outcomes = []string{
 	"ok", "tool_error", "denied", "limited", "invalid_arguments",
 	"input_too_large", "busy", "timeout", "memory", "output_overflow", "trap",
 	"canceled", "bad_output", "host_error", "unknown_tool",
+	// Multi-round-trip calls (host/mrtr.go).
+	"input_required", "input_mismatch", "input_failed", "too_many_rounds", "invalid_request_state",
 }
 
 // DenyReasons is the set of reasons recorded by Denied.

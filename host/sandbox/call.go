@@ -22,12 +22,13 @@ const (
 	OutcomeOutputOverflow                // stdout or stderr went over its cap
 	OutcomeTrap                          // unreachable, out-of-bounds access, bad host call, ...
 	OutcomeCanceled                      // the caller's ctx ended (or the module was closed)
+	OutcomeInputRequired                 // the guest asked for input the host did not have yet (Hooks.Input, ErrInputRequired)
 )
 
-var outcomeNames = [...]string{"ok", "exit", "timeout", "memory", "output_overflow", "trap", "canceled"}
+var outcomeNames = [...]string{"ok", "exit", "timeout", "memory", "output_overflow", "trap", "canceled", "input_required"}
 
 // String returns the outcome's log name: "ok", "exit", "timeout",
-// "memory", "output_overflow", "trap" or "canceled".
+// "memory", "output_overflow", "trap", "canceled" or "input_required".
 func (o Outcome) String() string {
 	if o >= 0 && int(o) < len(outcomeNames) {
 		return outcomeNames[o]
@@ -243,6 +244,10 @@ func (w *capWriter) Write(p []byte) (int, error) {
 func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *memoryAllocator) (Outcome, uint32, error) {
 	var exit *sys.ExitError
 	switch cause := context.Cause(ctx); {
+	case inputRequired(ctx):
+		// The guest was ended on purpose where it asked; its output so
+		// far is not a result.
+		return OutcomeInputRequired, 0, nil
 	case overflow:
 		// Even if the guest ignored the failed write and exited 0, what it
 		// wrote was cut: never pass a truncated result off as complete.

@@ -27,6 +27,14 @@ const (
 type Hooks struct {
 	Log      func(level int, msg string)               // level: 0 debug … 7 emergency (MCP's syslog order)
 	Progress func(progress, total float64, msg string) // total <= 0: unknown
+	// Input answers moat.input_request (input.go): req is the guest's
+	// request document, at most MaxInputRequest bytes, unchecked; the
+	// result is the response document. An error with a method
+	// Errno() uint32 gives the guest that code (InputErrUnsupported with
+	// the response document listing the keys the client cannot answer);
+	// ErrInputRequired ends the call with OutcomeInputRequired; any other
+	// error is InputErrFailed. nil: every request is InputErrUnsupported.
+	Input func(ctx context.Context, req []byte) ([]byte, error)
 }
 
 // hostFunc is one function of the moat host module.
@@ -45,13 +53,17 @@ var i32, f64 = api.ValueTypeI32, api.ValueTypeF64
 
 // moatFuncs are the moat host functions. ABI v1: log and progress, always
 // linked, which only report to the MCP client; exit_code, always linked;
-// http_request and http_response, linked with the [net] grant (net.go).
+// http_request and http_response, linked with the [net] grant (net.go);
+// input_request and input_response, always linked (input.go): asking the
+// client is no power over the host, and the client decides what to answer.
 var moatFuncs = []hostFunc{
 	{name: "log", params: []api.ValueType{i32, i32, i32}, fn: moatLog},
 	{name: "progress", params: []api.ValueType{f64, f64, i32, i32}, fn: moatProgress},
 	{name: "exit_code", params: []api.ValueType{i32}, fn: moatExitCode},
 	{name: httpRequestImport, params: []api.ValueType{i32, i32, i32, i32, i32}, results: []api.ValueType{i32}, grant: netGrant, fn: moatHTTPRequest},
 	{name: httpResponseImport, params: []api.ValueType{i32, i32, i32}, results: []api.ValueType{i32}, grant: netGrant, fn: moatHTTPResponse},
+	{name: inputRequestImport, params: []api.ValueType{i32, i32, i32, i32, i32}, results: []api.ValueType{i32}, fn: moatInputRequest},
+	{name: inputResponseImport, params: []api.ValueType{i32, i32, i32}, results: []api.ValueType{i32}, fn: moatInputResponse},
 }
 
 func moatFuncByName(name string) (hostFunc, bool) {
@@ -77,8 +89,12 @@ func instantiateMoat(ctx context.Context, r wazero.Runtime) error {
 // callState is one call's view for the host functions.
 type callState struct {
 	hooks *Hooks
-	sent  int    // notifications passed to hooks (one guest goroutine: no lock)
-	exit  uint32 // moat.exit_code's last value: the code of a call whose entry returns
+	sent  int      // notifications passed to hooks (one guest goroutine: no lock)
+	exit  uint32   // moat.exit_code's last value: the code of a call whose entry returns
+	input netState // the response document kept for moat.input_response
+	// inputRequired is set when Hooks.Input returned ErrInputRequired:
+	// the guest was ended there.
+	inputRequired bool
 }
 
 // exitCode is the code moat.exit_code set for the call in ctx (0 if none).

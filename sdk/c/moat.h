@@ -5,8 +5,9 @@
  *
  * A tool is a WASI command: read the call's arguments (one JSON object)
  * from stdin, write the result to stdout, exit 0. These functions are the
- * extras moat links. log and progress are linked for every tool. The
- * http_* functions are linked only when the tool's manifest grants [net];
+ * extras moat links. log, progress, exit_code and input_* are linked for
+ * every tool. The http_* functions are linked only when the tool's
+ * manifest grants [net];
  * a module importing them without the grant is refused at load, so a tool
  * that may run without the grant should not include calls to them.
  *
@@ -97,5 +98,43 @@ uint32_t moat_http_request(const char *req, uint32_t req_len, char *resp, uint32
  * MOAT_HTTP_ERR_NO_RESPONSE. */
 MOAT_IMPORT("http_response")
 uint32_t moat_http_response(char *resp, uint32_t resp_cap, uint32_t *resp_len);
+
+/* Error codes of moat_input_request and moat_input_response. */
+enum {
+	MOAT_INPUT_OK = 0,
+	MOAT_INPUT_ERR_BAD_REQUEST = 1,      /* malformed document; bad key; unknown method; > 8 requests; > 64 KiB */
+	MOAT_INPUT_ERR_UNSUPPORTED = 2,      /* the client cannot answer some requests: resp holds their keys, e.g. ["user_name"] */
+	MOAT_INPUT_ERR_BUFFER_TOO_SMALL = 11,/* *resp_len holds the size needed: call moat_input_response */
+	MOAT_INPUT_ERR_NO_RESPONSE = 12,     /* moat_input_response with no response kept */
+	MOAT_INPUT_ERR_FAILED = 13,          /* the client did not answer (an error, a timeout, a closed session) */
+};
+
+/* moat_input_request asks the MCP client for input: one round of up to 8
+ * requests, a JSON object of key -> request in MCP's inputRequests shape:
+ *
+ *   {"confirm": {"method": "elicitation/create",
+ *                "params": {"message": "Overwrite notes.txt?",
+ *                           "requestedSchema": {"type": "object",
+ *                             "properties": {"ok": {"type": "boolean"}}}}}}
+ *
+ * Methods: elicitation/create, sampling/createMessage, roots/list. Keys
+ * are 1-64 letters, digits, '_', '.', '-'. On MOAT_INPUT_OK, resp holds
+ * *resp_len bytes of JSON, the client's results by the same keys:
+ *
+ *   {"confirm": {"action": "accept", "content": {"ok": true}}}
+ *
+ * The host may not have the answers yet: then this call does not return.
+ * The tool is ended where it asked, the client gets the questions, and
+ * the call runs again from the start once it has answered. So ask the
+ * same questions, in the same order, on every run with the same
+ * arguments, and do what cannot be repeated only after the last answer.
+ * A run that asks something else ends the call with an error. */
+MOAT_IMPORT("input_request")
+uint32_t moat_input_request(const char *req, uint32_t req_len, char *resp, uint32_t resp_cap, uint32_t *resp_len);
+
+/* moat_input_response delivers the answers kept after
+ * MOAT_INPUT_ERR_BUFFER_TOO_SMALL, like moat_http_response. */
+MOAT_IMPORT("input_response")
+uint32_t moat_input_response(char *resp, uint32_t resp_cap, uint32_t *resp_len);
 
 #endif /* MOAT_H */

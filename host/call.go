@@ -82,13 +82,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	prog := newProgress(ctx, req, q)
 	prog.start()
 	hooks := &sandbox.Hooks{
-		Log: func(level int, msg string) {
-			if req.Session == nil {
-				return
-			}
-			params := &mcp.LoggingMessageParams{Level: LogLevel(level), Data: msg, Logger: t.Name()}
-			q.try(func() { _ = req.Session.Log(ctx, params) })
-		},
+		Log:      guestLog(ctx, req, q, t.Name()),
 		Progress: prog.report,
 	}
 	// One audit record per outbound request the tool makes (net grant).
@@ -163,18 +157,4 @@ func (s *Server) auditFailure(err error) error {
 	id := NewErrorID()
 	s.log.Error("request refused: its audit record could not be written", "error_id", id, "err", err)
 	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("service unavailable: the audit log cannot be written (error id %s)", id)}
-}
-
-// logLevels are MCP's log levels in syslog order, as moat.log numbers them.
-var logLevels = [...]mcp.LoggingLevel{"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
-
-// LogLevel names a moat.log level (0 debug … 7 emergency, clamped).
-func LogLevel(n int) mcp.LoggingLevel {
-	if n < 0 {
-		n = 0
-	}
-	if n >= len(logLevels) {
-		n = len(logLevels) - 1
-	}
-	return logLevels[n]
 }

@@ -21,10 +21,7 @@ func newMCPServer(s *Server) *mcp.Server {
 		Logger: s.log,
 		// Advertise tools (with list_changed for hot reload) and logging,
 		// which tools use through moat.log.
-		Capabilities: &mcp.ServerCapabilities{
-			Tools:   &mcp.ToolCapabilities{ListChanged: true},
-			Logging: &mcp.LoggingCapabilities{},
-		},
+		Capabilities: serverCapabilities(),
 		// What a caller may list depends on who the caller is, so no list
 		// may be cached for anyone else, and tools change on reload.
 		SetCacheable: func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) {

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 these tests exercise MCP logging, sampling and roots, deprecated by 2026-07-28 but still served (host/logging.go, host/mrtr.go).
+
 package host
 
 import (

@@ -129,6 +129,7 @@ type Server struct {
 	mcp     *mcp.Server
 	mcpHTTP http.Handler // the go-sdk's Streamable HTTP handlers by protocol era (era.go): sessions outlive snapshots
 	caps    *sessionCap
+	listens *listenStreams // open subscriptions/listen streams (listen.go)
 	console consoleState // the operator console's activity, reloads and audit check (console.go)
 	devKey  devKey
 	// store is the shared state of [state] url (Redis), for the process's
@@ -204,6 +205,7 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 		sessionStore = ratelimit.NewLocalStore(ratelimit.TableOptions{})
 	}
 	s.caps = newSessionCap(s.mcp, sessionStore, func() { s.metrics.Limited("sessions") })
+	s.listens = newListenStreams(sessionStore, func() { s.metrics.Limited("listen_streams") })
 	if !s.opts.Stdio {
 		if s.ln == nil {
 			if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -343,6 +345,9 @@ func (s *Server) serveHTTP(ctx context.Context) error {
 			return nil, errors.New("no certificate loaded")
 		}}
 	}
+	// A listen stream ends only when its client or the server ends it:
+	// shutdown ends them rather than waiting out its grace.
+	srv.RegisterOnShutdown(s.listens.closeAll)
 	errc := make(chan error, 1)
 	s.wg.Add(1)
 	go func() {

@@ -52,6 +52,7 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 		{"audit: refuse while the audit log cannot be written (503)", s.auditGate},
 		{"raw requests per principal: the flood ceiling (429)", s.requestCeiling(snap)},
 		{"tool calls per principal (429)", s.principalRate(snap)},
+		{"open subscriptions/listen streams per principal (429)", s.listenLimit(snap)},
 		{"live sessions per principal and in total (429)", s.sessionLimit(snap)},
 		{"scopes: step-up for a granted tool (403 insufficient_scope)", s.scopeCheck(snap)},
 		{"client address, for the MCP handlers", withClientAddr},
@@ -288,8 +289,14 @@ func (s *Server) sessionLimit(snap *snapshot) func(http.Handler) http.Handler {
 // refuse answers 429 with the request's JSON-RPC id and records the
 // refusal in the audit log.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, wait time.Duration, msg, which string) {
+	s.refuseWithID(w, r, wait, msg, which, "")
+}
+
+// refuseWithID is refuse whose audit record carries errorID (the id the
+// message gives the client), when not "".
+func (s *Server) refuseWithID(w http.ResponseWriter, r *http.Request, wait time.Duration, msg, which, errorID string) {
 	head := headOf(r)
-	rec := audit.Record{Event: audit.EventRefusal, Outcome: "limited", Reason: which, Status: http.StatusTooManyRequests, ClientAddr: clientAddrOf(r)}
+	rec := audit.Record{Event: audit.EventRefusal, Outcome: "limited", Reason: which, Status: http.StatusTooManyRequests, ClientAddr: clientAddrOf(r), ErrorID: errorID}
 	if p, ok := auth.FromContext(r.Context()); ok {
 		rec.Principal, rec.AuthMethod = p.ID, p.Method
 	}

@@ -21,7 +21,7 @@ import (
 // tests may change and reload.
 type testServer struct {
 	*Server
-	t      *testing.T
+	t      testing.TB
 	dir    string // moat.toml, audit.log
 	tools  string // the manifest folder
 	cfg    string // moat.toml's path
@@ -56,7 +56,7 @@ var (
 
 // sharedCache is one compile cache for every test server, so a module is
 // compiled once per test run.
-func sharedCache(t *testing.T) string {
+func sharedCache(t testing.TB) string {
 	cacheOnce.Do(func() {
 		d, err := os.MkdirTemp("", "moat-host-cache")
 		if err == nil {
@@ -75,7 +75,7 @@ func manifestText(module, body string) string {
 	return fmt.Sprintf("module = %q\n%s\n", module, body)
 }
 
-func newTestServer(t *testing.T, c testConfig) *testServer {
+func newTestServer(t testing.TB, c testConfig) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	ts := &testServer{t: t, dir: dir, tools: filepath.Join(dir, "tools"), cfg: filepath.Join(dir, "moat.toml"), notice: &syncBuf{}, extra: c.toml}

@@ -43,6 +43,7 @@ const TOOLS = [
   'read_file',
   'search_files',
   'test_audio_content',
+  'test_custom_headers',
   'test_embedded_resource',
   'test_error_handling',
   'test_image_content',

@@ -28,24 +28,28 @@ const codeHeaderMismatch = -32020
 // into (mcp.Server's method table, v1.8.0). A method not listed is not
 // served: the go-sdk answers it "method not found" without decoding.
 var paramsOf = map[string]func() any{
-	"initialize":                       func() any { return new(mcp.InitializeParams) },
-	"ping":                             func() any { return new(mcp.PingParams) },
-	"server/discover":                  func() any { return new(mcp.DiscoverParams) },
-	"tools/list":                       func() any { return new(mcp.ListToolsParams) },
-	"tools/call":                       func() any { return new(mcp.CallToolParamsRaw) },
-	"logging/setLevel":                 func() any { return new(mcp.SetLoggingLevelParams) },
-	"subscriptions/listen":             func() any { return new(mcp.SubscriptionsListenParams) },
-	"completion/complete":              func() any { return new(mcp.CompleteParams) },
-	"prompts/list":                     func() any { return new(mcp.ListPromptsParams) },
-	"prompts/get":                      func() any { return new(mcp.GetPromptParams) },
-	"resources/list":                   func() any { return new(mcp.ListResourcesParams) },
-	"resources/templates/list":         func() any { return new(mcp.ListResourceTemplatesParams) },
-	"resources/read":                   func() any { return new(mcp.ReadResourceParams) },
-	"resources/subscribe":              func() any { return new(mcp.SubscribeParams) },
-	"resources/unsubscribe":            func() any { return new(mcp.UnsubscribeParams) },
-	"notifications/initialized":        func() any { return new(mcp.InitializedParams) },
-	"notifications/cancelled":          func() any { return new(mcp.CancelledParams) },
-	"notifications/progress":           func() any { return new(mcp.ProgressNotificationParams) },
+	"initialize":                func() any { return new(mcp.InitializeParams) },
+	"ping":                      func() any { return new(mcp.PingParams) },
+	"server/discover":           func() any { return new(mcp.DiscoverParams) },
+	"tools/list":                func() any { return new(mcp.ListToolsParams) },
+	"tools/call":                func() any { return new(mcp.CallToolParamsRaw) },
+	"subscriptions/listen":      func() any { return new(mcp.SubscriptionsListenParams) },
+	"completion/complete":       func() any { return new(mcp.CompleteParams) },
+	"prompts/list":              func() any { return new(mcp.ListPromptsParams) },
+	"prompts/get":               func() any { return new(mcp.GetPromptParams) },
+	"resources/list":            func() any { return new(mcp.ListResourcesParams) },
+	"resources/templates/list":  func() any { return new(mcp.ListResourceTemplatesParams) },
+	"resources/read":            func() any { return new(mcp.ReadResourceParams) },
+	"resources/subscribe":       func() any { return new(mcp.SubscribeParams) },
+	"resources/unsubscribe":     func() any { return new(mcp.UnsubscribeParams) },
+	"notifications/initialized": func() any { return new(mcp.InitializedParams) },
+	"notifications/cancelled":   func() any { return new(mcp.CancelledParams) },
+	"notifications/progress":    func() any { return new(mcp.ProgressNotificationParams) },
+
+	// Deprecated in 2026-07-28 (SEP-2577), still served to sessions.
+	//lint:ignore SA1019 see above
+	"logging/setLevel": func() any { return new(mcp.SetLoggingLevelParams) },
+	//lint:ignore SA1019 see above
 	"notifications/roots/list_changed": func() any { return new(mcp.RootsListChangedParams) },
 }
 

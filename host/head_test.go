@@ -93,8 +93,12 @@ func (c *eraClient) legacy(method, params string) (int, string) {
 // fixed JSON-RPC error of the spec's code, with the request's id, and no
 // Go or go-sdk text (and no value echoed from the request).
 func TestEraBadInput(t *testing.T) {
-	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{
+		"emit":   manifestText(guests["hostfixture"], `name = "emit"`),
+		"region": manifestText(guests["hostfixture"], "name = \"region\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.region]\ntype = \"string\"\n\"x-mcp-header\" = \"Region\""),
+	}})
 	c := newEraClient(t, ts)
+	const region = `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"region","arguments":{"region":"eu"},` + newEraMeta + `}}`
 	const list = `{"jsonrpc":"2.0","id":42,"method":"tools/list","params":{` + newEraMeta + `}}`
 	const call = `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"emit","arguments":{},` + newEraMeta + `}}`
 	v26 := func(kv ...string) map[string]string {
@@ -111,7 +115,11 @@ func TestEraBadInput(t *testing.T) {
 		want                string // the whole body, or its prefix when it ends in "…"
 	}{
 		{"2026-07-28 request with a session id", list, c.sid, v26("Mcp-Method", "tools/list"), 400,
-			`{"jsonrpc":"2.0","id":42,"error":{"code":-32022,"message":"protocol version \"2026-07-28\" is not supported by this server","data":{"supported":["2025-11-25","2025-06-18","2025-03-26","2024-11-05"],"requested":"2026-07-28"}}}`},
+			`{"jsonrpc":"2.0","id":42,"error":{"code":-32022,"message":"unsupported protocol version (error id …`},
+		{"Mcp-Param header that differs from the argument", region, "", v26("Mcp-Method", "tools/call", "Mcp-Name", "region", "Mcp-Param-Region", "<b>us</b>"), 400,
+			`{"jsonrpc":"2.0","id":42,"error":{"code":-32020,"message":"header mismatch: an Mcp-* header does not match the request body (error id …`},
+		{"Mcp-Param header missing", region, "", v26("Mcp-Method", "tools/call", "Mcp-Name", "region"), 400,
+			`{"jsonrpc":"2.0","id":42,"error":{"code":-32020,"message":"header mismatch: an Mcp-* header does not match the request body (error id …`},
 		{"2026-07-28 request with an unknown session id", list, "nosuch", v26("Mcp-Method", "tools/list"), 404,
 			`{"jsonrpc":"2.0","id":42,"error":{"code":-32001,"message":"session not found (error id …`},
 		{"legacy request without a session", `{"jsonrpc":"2.0","id":42,"method":"tools/list","params":{}}`, "", map[string]string{"Mcp-Protocol-Version": "2025-11-25"}, 400,

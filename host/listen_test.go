@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moatmcp/moat/host/state/statetest"
 )
 
 // newEraMeta is the _meta every 2026-07-28 request carries.
@@ -169,5 +171,30 @@ func TestListen(t *testing.T) {
 			ts := newTestServer(t, testConfig{http: true, toml: cfg, tools: tools})
 			tc.run(t, ts)
 		})
+	}
+}
+
+// TestListenCapAcrossReplicas: with [state] url, two replicas count one
+// principal's listen streams together.
+func TestListenCapAcrossReplicas(t *testing.T) {
+	r := statetest.Start(t)
+	cfg := "[server]\nmax_listen_streams_per_principal = 1\n"
+	a := newTestServer(t, testConfig{http: true, noAuth: true, toml: cfg + stateToml(r, "replica-a"), tools: map[string]string{}})
+	b := newTestServer(t, testConfig{http: true, noAuth: true, toml: cfg + stateToml(r, "replica-b"), tools: map[string]string{}})
+	first := listen(t, a.url, "", "1")
+	if ack := first.next(t); first.resp.StatusCode != 200 || !strings.Contains(ack, "acknowledged") {
+		t.Fatalf("on a: %d %s", first.resp.StatusCode, ack)
+	}
+	second := listen(t, b.url, "", "2")
+	if e := second.next(t); second.resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(e, "too many open listen streams for this caller (at most 1)") {
+		t.Fatalf("on b, past the shared cap: %d %s", second.resp.StatusCode, e)
+	}
+	first.cancel()
+	waitFor(t, "a's slot to be released in Redis", func() bool {
+		n, err := b.listens.store.Count(context.Background(), slotKey("listen", ""))
+		return err == nil && n == 0
+	})
+	if again := listen(t, b.url, "", "3"); again.resp.StatusCode != 200 {
+		t.Fatalf("on b, after a's stream closed: %d", again.resp.StatusCode)
 	}
 }

@@ -44,6 +44,7 @@ const TOOLS = [
   'save_file',
   'search_files',
   'test_audio_content',
+  'test_custom_headers',
   'test_elicitation',
   'test_elicitation_sep1034_defaults',
   'test_elicitation_sep1330_enums',

@@ -1,13 +1,13 @@
 // compare.mjs judges one run of the MCP conformance suite against
-// e2e/expected-failures.txt. run.sh calls it after
-// `conformance server --suite all -o RESULTS`:
+// e2e/expected-failures-ERA.txt. run.sh calls it, once per protocol era, after
+// `conformance server --requirements ERA -o RESULTS`:
 //
 //   node compare.mjs RESULTS SCENARIOS_FILE EXPECTED_FILE
 //
-// SCENARIOS_FILE lists the scenarios that were run (one a line, from
-// `conformance list --server`). A scenario fails when any of its checks is
-// FAILURE or WARNING (the suite's own baseline rule), or when it left no
-// checks.json. The exit code is 1 when a scenario fails that is not listed
+// SCENARIOS_FILE lists the scenarios that were run, one a line (from
+// `conformance list --server --requirements ERA`, and the folders the run
+// left). A scenario fails when any of its checks is FAILURE or WARNING (the
+// suite's own baseline rule), or when it left no checks.json. The exit code is 1 when a scenario fails that is not listed
 // as expected, when a listed scenario passes (the list must stay honest),
 // or when the list names a scenario the suite does not have.
 import { readFileSync, readdirSync } from 'node:fs';
@@ -21,7 +21,7 @@ if (!expectedFile) {
 
 const scenarios = readFileSync(scenariosFile, 'utf8').split('\n').map((s) => s.trim()).filter(Boolean);
 
-// expected-failures.txt: "name  # reason", comments and blank lines ignored.
+// expected-failures-ERA.txt: "name  # reason", comments and blank lines ignored.
 const expected = new Map();
 const problems = [];
 for (const [i, raw] of readFileSync(expectedFile, 'utf8').split('\n').entries()) {
@@ -66,7 +66,7 @@ for (const name of scenarios) {
   let verdict;
   if (failed && isExpected) verdict = 'expected failure';
   else if (failed) verdict = 'UNEXPECTED FAILURE';
-  else if (isExpected) verdict = 'UNEXPECTED PASS (remove it from expected-failures.txt)';
+  else if (isExpected) verdict = 'UNEXPECTED PASS (remove it from the expected-failures list)';
   else verdict = 'pass';
   if (verdict === 'pass' || verdict === 'expected failure') asExpected++;
   rows.push({ name, verdict, why });

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end suites against a real `moat serve` (docs/e2e.md):
-#   1. the official MCP conformance suite, every server scenario, judged
-#      against e2e/expected-failures.txt (unexpected failures AND unexpected
+#   1. the official MCP conformance suite, once per protocol era
+#      (--requirements 2026-07-28 and 2025-11-25), each judged against
+#      e2e/expected-failures-ERA.txt (unexpected failures AND unexpected
 #      passes fail the run);
-#   2. the official TypeScript client (e2e/client.test.mjs) over Streamable
-#      HTTP and over stdio.
+#   2. the official TypeScript clients over Streamable HTTP and over stdio:
+#      v1 (e2e/client.test.mjs, 2025-11-25, sessions) and v2 pinned to
+#      2026-07-28 (e2e/client-v2.test.mjs, stateless).
 # Idempotent. Needs Go, and npm the first time (to install the pinned
 # packages, Node 22 among them, from e2e/package-lock.json); offline after.
 # Every wait is bounded; the server is stopped on any exit.
@@ -53,7 +55,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-rm -rf "$WORK/results" "$WORK"/serve-*.log "$WORK/client.tap" "$WORK/auth.toml"
+rm -rf "$WORK"/results* "$WORK"/serve-*.log "$WORK/client.tap" "$WORK/auth.toml"
 mkdir -p "$WORK"
 chmod 700 "$WORK" # the compile cache under it holds code moat executes
 
@@ -182,23 +184,42 @@ EOF
   CLIENT_URL="$URL"
 fi
 
-# --- 4. the conformance suite ---------------------------------------------
-"${CONFORMANCE[@]}" list --server | sed -n 's/^  - \([^ ]*\).*/\1/p' >"$WORK/scenarios.txt"
-[ -s "$WORK/scenarios.txt" ] || die "the conformance suite lists no server scenarios"
-log "conformance: $(wc -l <"$WORK/scenarios.txt") server scenarios"
-# The suite's exit code says "something failed", expected or not;
-# compare.mjs judges. Its "Total: N passed, M failed" counts the checks of
-# expected failures too, so it is relabelled to avoid being read as ours.
-set +e
-timeout 900 "${CONFORMANCE[@]}" server --url "$CONFORMANCE_URL" --suite all -o "$WORK/results" 2>&1 |
-  sed -e 's/^Total: \(.*\)$/conformance checks, expected failures included: \1/' >"$WORK/conformance.log"
-suite_rc=${PIPESTATUS[0]}
-set -e
-[ "$suite_rc" -eq 124 ] && die "the conformance suite ran past 15 minutes (log: $WORK/conformance.log)"
+# --- 4. the conformance suite, once per protocol era ----------------------
+# Each era runs exactly the scenarios its spec revision requires
+# (--requirements), plus the pending and extension scenarios the suite runs
+# with them (reported "not scored"), and is judged against its own
+# expected-failures list. The suite's exit code says "something failed",
+# expected or not; compare.mjs judges. Its "Total: N passed, M failed"
+# counts the checks of expected failures too, so it is relabelled to avoid
+# being read as ours.
 conf_rc=0
-"$NODE" "$E2E/compare.mjs" "$WORK/results" "$WORK/scenarios.txt" "$E2E/expected-failures.txt" | tee "$WORK/compare.txt" || conf_rc=$?
-conf_ok="$(grep -c -E '  (pass|expected failure)$' "$WORK/compare.txt" || true)"
-conf_bad=$(($(wc -l <"$WORK/scenarios.txt") - conf_ok))
+conf_ok=0
+conf_bad=0
+for era in 2026-07-28 2025-11-25; do
+  results="$WORK/results-$era"
+  rm -rf "$results"
+  "${CONFORMANCE[@]}" list --server --requirements "$era" |
+    awk '/^Server scenarios/{on=1; next} /^$/{on=0} on' |
+    sed -n 's/^  - \([^ ]*\).*/\1/p' >"$WORK/scenarios-$era.txt"
+  [ -s "$WORK/scenarios-$era.txt" ] || die "the conformance suite lists no $era server scenarios"
+  set +e
+  timeout 900 "${CONFORMANCE[@]}" server --url "$CONFORMANCE_URL" --requirements "$era" -o "$results" 2>&1 |
+    sed -e 's/^Total: \(.*\)$/conformance checks, expected failures included: \1/' >"$WORK/conformance-$era.log"
+  suite_rc=${PIPESTATUS[0]}
+  set -e
+  [ "$suite_rc" -eq 124 ] && die "the $era conformance run went past 15 minutes (log: $WORK/conformance-$era.log)"
+  # Judge every scenario that ran (the scored ones, and the pending and
+  # extension ones run with them); a scored one that left no results fails.
+  { ls "$results" 2>/dev/null || true; } | sed -E 's/^server-(.*)-[0-9]{4}-[0-9]{2}-[0-9]{2}T.*/\1/' >>"$WORK/scenarios-$era.txt"
+  sort -u -o "$WORK/scenarios-$era.txt" "$WORK/scenarios-$era.txt"
+  log "conformance $era: $(wc -l <"$WORK/scenarios-$era.txt") server scenarios"
+  rc=0
+  "$NODE" "$E2E/compare.mjs" "$results" "$WORK/scenarios-$era.txt" "$E2E/expected-failures-$era.txt" | tee "$WORK/compare-$era.txt" || rc=$?
+  [ "$rc" -eq 0 ] || conf_rc=$rc
+  ok="$(grep -c -E '  (pass|expected failure)$' "$WORK/compare-$era.txt" || true)"
+  conf_ok=$((conf_ok + ok))
+  conf_bad=$((conf_bad + $(wc -l <"$WORK/scenarios-$era.txt") - ok))
+done
 
 # --- 5. the TypeScript client ---------------------------------------------
 client_rc=0
@@ -206,14 +227,14 @@ MOAT_E2E_URL="$CLIENT_URL" MOAT_E2E_BIN="$MOAT" MOAT_E2E_CONFIG="$CONFIG" MOAT_E
   timeout 600 "$NODE" --test --test-timeout=120000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$WORK/client.tap" \
-  "$E2E/client.test.mjs" || client_rc=$?
+  "$E2E/client.test.mjs" "$E2E/client-v2.test.mjs" || client_rc=$?
 client_ok="$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$WORK/client.tap" 2>/dev/null | tail -n 1)"
 client_bad="$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$WORK/client.tap" 2>/dev/null | tail -n 1)"
 client_ok=${client_ok:-0}
 client_bad=${client_bad:-0}
 if [ "$client_rc" -ne 0 ] && [ "$client_bad" -eq 0 ]; then client_bad=1; fi
 
-[ "${E2E_KEEP:-}" = 1 ] || rm -rf "$WORK/results"
+[ "${E2E_KEEP:-}" = 1 ] || rm -rf "$WORK"/results-*
 echo "e2e: $((conf_ok + client_ok)) passed, $((conf_bad + client_bad)) failed"
-[ "$conf_rc" -eq 0 ] || die "the conformance results differ from e2e/expected-failures.txt (see above)"
+[ "$conf_rc" -eq 0 ] || die "the conformance results differ from e2e/expected-failures-ERA.txt (see above)"
 [ "$client_rc" -eq 0 ] || die "the TypeScript client tests failed"

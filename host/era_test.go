@@ -81,7 +81,7 @@ func TestParamsNotAnObject(t *testing.T) {
 		{"without one", "", `{"jsonrpc":"2.0","id":"a","method":"tools/list","params":[1]}`},
 	} {
 		resp, body := postMCP(t, ts.url, "", tc.session, tc.body)
-		want := `"error":{"code":-32602,"message":"invalid params: params must be an object"}`
+		want := `"error":{"code":-32602,"message":"invalid params: params must be an object (error id `
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, want) || strings.Contains(body, "unmarshal") ||
 			(!strings.Contains(body, `"id":7`) && !strings.Contains(body, `"id":"a"`)) {
 			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)

@@ -26,6 +26,9 @@ type ReloadReport struct {
 	// SessionsEnded counts the MCP sessions of revoked credentials that
 	// were closed.
 	SessionsEnded int
+	// ListenStreamsEnded counts the subscriptions/listen streams of
+	// revoked credentials that were closed (listen.go).
+	ListenStreamsEnded int
 	// Held are the tools moat.lock holds (docs/supply-chain.md), each with
 	// why: the readable diff against what was approved. A held tool's
 	// approved version keeps serving, if one was.
@@ -164,10 +167,11 @@ func (s *Server) Reload(ctx context.Context) *ReloadReport {
 	rep.KeysAdded, rep.KeysChanged, rep.KeysRemoved = ch.keysAdded, ch.keysChanged, ch.keysRemoved
 	rep.Held = snap.held
 	rep.SessionsEnded = s.install(snap, ch)
+	rep.ListenStreamsEnded = s.endListens(ch)
 	s.logHeld(snap)
 	s.metrics.Reload(true)
 	s.auditReload(rep)
-	s.log.Info("reload finished", "changes", rep.Changes(), "sessions_ended", rep.SessionsEnded)
+	s.log.Info("reload finished", "changes", rep.Changes(), "sessions_ended", rep.SessionsEnded, "listen_streams_ended", rep.ListenStreamsEnded)
 	return rep
 }
 

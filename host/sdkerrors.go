@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,10 @@ func sdkErrors(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rw := &errorRewriter{ResponseWriter: w}
 		next.ServeHTTP(rw, r)
+		if rw.jsonErr {
+			rewriteJSONError(log, w, rw.status, rw.buf.Bytes(), headOf(r).ID)
+			return
+		}
 		if !rw.rewrite {
 			return
 		}
@@ -39,10 +44,51 @@ func sdkErrors(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
+// sdkMessages are the fixed texts that replace the go-sdk's own messages
+// in the JSON-RPC errors it writes itself, by code: those messages echo
+// header and body values (an Mcp-Param-* header's value, a version).
+var sdkMessages = map[int64]string{
+	codeHeaderMismatch: "header mismatch: an Mcp-* header does not match the request body",
+	-32022:             "unsupported protocol version",
+}
+
+// rewriteJSONError writes body, a JSON-RPC error response the go-sdk wrote
+// with status, with its message replaced by a fixed text and an error id
+// when its code is one of sdkMessages (the id and data kept); any other
+// error body goes out as it came, and a body that is not one is replaced
+// (with reqID, the request's id).
+func rewriteJSONError(log *slog.Logger, w http.ResponseWriter, status int, body []byte, reqID json.RawMessage) {
+	var resp struct {
+		ID    json.RawMessage `json:"id"`
+		Error *struct {
+			Code    int64           `json:"code"`
+			Message string          `json:"message"`
+			Data    json.RawMessage `json:"data"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || resp.Error == nil {
+		// Not the error body it should be (or cut at the buffer's cap):
+		// not sent half-made.
+		id := NewErrorID()
+		log.Warn("mcp transport answered an unexpected error body", "error_id", id, "status", status, "bytes", len(body))
+		writeJSONRPCError(w, status, reqID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: fmt.Sprintf("%s (error id %s)", strings.ToLower(http.StatusText(status)), id)})
+		return
+	}
+	if msg, ok := sdkMessages[resp.Error.Code]; ok {
+		id := NewErrorID()
+		log.Debug("mcp transport refused a request", "error_id", id, "status", status, "detail", resp.Error.Message)
+		writeJSONRPCError(w, status, resp.ID, &jsonrpc.Error{Code: resp.Error.Code, Message: fmt.Sprintf("%s (error id %s)", msg, id), Data: resp.Error.Data})
+		return
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
 type errorRewriter struct {
 	http.ResponseWriter
 	status  int
-	rewrite bool
+	rewrite bool // a plain-text error: rewritten whole
+	jsonErr bool // a JSON error of the go-sdk's own: its message rewritten
 	wrote   bool
 	buf     bytes.Buffer
 }
@@ -53,8 +99,12 @@ func (e *errorRewriter) WriteHeader(code int) {
 	}
 	e.wrote = true
 	ct := e.Header().Get("Content-Type")
-	if code >= 400 && (ct == "" || strings.HasPrefix(ct, "text/plain")) {
+	switch {
+	case code >= 400 && (ct == "" || strings.HasPrefix(ct, "text/plain")):
 		e.rewrite, e.status = true, code
+		return
+	case code >= 400 && strings.HasPrefix(ct, "application/json"):
+		e.jsonErr, e.status = true, code
 		return
 	}
 	e.ResponseWriter.WriteHeader(code)
@@ -64,8 +114,8 @@ func (e *errorRewriter) Write(b []byte) (int, error) {
 	if !e.wrote {
 		e.WriteHeader(http.StatusOK)
 	}
-	if e.rewrite {
-		if e.buf.Len() < 4<<10 {
+	if e.rewrite || e.jsonErr {
+		if e.buf.Len() < 64<<10 {
 			e.buf.Write(b)
 		}
 		return len(b), nil
@@ -75,7 +125,7 @@ func (e *errorRewriter) Write(b []byte) (int, error) {
 
 // Flush keeps server-sent events streaming through the wrapper.
 func (e *errorRewriter) Flush() {
-	if e.rewrite {
+	if e.rewrite || e.jsonErr {
 		return
 	}
 	if f, ok := e.ResponseWriter.(http.Flusher); ok {

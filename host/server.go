@@ -114,8 +114,9 @@ type Options struct {
 // testEvents are the moments tests synchronise on. Each func is called on
 // the goroutine where the event happens and must not block.
 type testEvents struct {
-	audited     func(audit.Record) // a record was written to the audit log
-	callStarted func(tool string)  // a guest is about to run
+	audited      func(audit.Record) // a record was written to the audit log
+	callStarted  func(tool string)  // a guest is about to run
+	listenClosed func()             // a listen stream ended and released its slot
 }
 
 // Server is one running moat: a snapshot of everything the files decide,
@@ -139,7 +140,8 @@ type Server struct {
 	mcp     *mcp.Server
 	mcpHTTP http.Handler // the go-sdk's Streamable HTTP handlers by protocol era (era.go): sessions outlive snapshots
 	caps    *sessionCap
-	console consoleState // the operator console's activity, reloads and audit check (console.go)
+	listens *listenStreams // open subscriptions/listen streams (listen.go)
+	console consoleState   // the operator console's activity, reloads and audit check (console.go)
 	devKey  devKey
 	// store is the shared state of [state] url (Redis), for the process's
 	// life; nil = each snapshot's limiter keeps its buckets in memory.
@@ -218,6 +220,10 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 		sessionStore = ratelimit.NewLocalStore(ratelimit.TableOptions{})
 	}
 	s.caps = newSessionCap(s.mcp, sessionStore, func() { s.metrics.Limited("sessions") })
+	s.listens = newListenStreams(sessionStore, func() { s.metrics.Limited("listen_streams") })
+	if ev := s.opts.events; ev != nil {
+		s.listens.closed = ev.listenClosed
+	}
 	if !s.opts.Stdio {
 		if s.ln == nil {
 			if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -357,6 +363,9 @@ func (s *Server) serveHTTP(ctx context.Context) error {
 			return nil, errors.New("no certificate loaded")
 		}}
 	}
+	// A listen stream ends only when its client or the server ends it:
+	// shutdown ends them rather than waiting out its grace.
+	srv.RegisterOnShutdown(s.listens.closeAll)
 	errc := make(chan error, 1)
 	s.wg.Add(1)
 	go func() {

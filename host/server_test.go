@@ -21,7 +21,7 @@ import (
 // tests may change and reload.
 type testServer struct {
 	*Server
-	t      *testing.T
+	t      testing.TB
 	dir    string // moat.toml, audit.log
 	tools  string // the manifest folder
 	cfg    string // moat.toml's path
@@ -57,7 +57,7 @@ var (
 
 // sharedCache is one compile cache for every test server, so a module is
 // compiled once per test run.
-func sharedCache(t *testing.T) string {
+func sharedCache(t testing.TB) string {
 	cacheOnce.Do(func() {
 		d, err := os.MkdirTemp("", "moat-host-cache")
 		if err == nil {
@@ -76,7 +76,7 @@ func manifestText(module, body string) string {
 	return fmt.Sprintf("module = %q\n%s\n", module, body)
 }
 
-func newTestServer(t *testing.T, c testConfig) *testServer {
+func newTestServer(t testing.TB, c testConfig) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	ts := &testServer{t: t, dir: dir, tools: filepath.Join(dir, "tools"), cfg: filepath.Join(dir, "moat.toml"), notice: &syncBuf{}, extra: c.toml}
@@ -194,10 +194,11 @@ func (a auditReader) String() string { return a.ts.auditText() }
 // eventLog collects what a test server reports through Options.events, so
 // tests wait for an event instead of polling with sleeps.
 type eventLog struct {
-	mu      sync.Mutex
-	changed chan struct{} // closed, and replaced, at every event
-	records []audit.Record
-	started map[string]int // calls started, by tool
+	mu            sync.Mutex
+	changed       chan struct{} // closed, and replaced, at every event
+	records       []audit.Record
+	started       map[string]int // calls started, by tool
+	listensClosed int
 }
 
 func newEventLog() *eventLog {
@@ -206,8 +207,9 @@ func newEventLog() *eventLog {
 
 func (e *eventLog) hooks() *testEvents {
 	return &testEvents{
-		audited:     func(r audit.Record) { e.add(func() { e.records = append(e.records, r) }) },
-		callStarted: func(tool string) { e.add(func() { e.started[tool]++ }) },
+		audited:      func(r audit.Record) { e.add(func() { e.records = append(e.records, r) }) },
+		callStarted:  func(tool string) { e.add(func() { e.started[tool]++ }) },
+		listenClosed: func() { e.add(func() { e.listensClosed++ }) },
 	}
 }
 

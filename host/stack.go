@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host/audit"
@@ -46,12 +46,13 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 	}
 	stages := []stage{
 		{"transport: body cap, content type, Origin and Host checks", func(n http.Handler) http.Handler { return transport.Wrap(n, &topts) }},
-		{"request head: the JSON-RPC id, method and tool name, parsed once", parseHead},
+		{"request head: the JSON-RPC id, method and tool name, parsed once", func(n http.Handler) http.Handler { return parseHead(s.log, n) }},
 		{"failed authentications per client address (429)", s.authFailureLimit(snap)},
 		{"authenticate: API key or JWT → principal (401, 403)", s.authenticate(snap)},
 		{"audit: refuse while the audit log cannot be written (503)", s.auditGate},
 		{"raw requests per principal: the flood ceiling (429)", s.requestCeiling(snap)},
 		{"tool calls per principal (429)", s.principalRate(snap)},
+		{"open subscriptions/listen streams per principal (429)", s.listenLimit(snap)},
 		{"live sessions per principal and in total (429)", s.sessionLimit(snap)},
 		{"scopes: step-up for a granted tool (403 insufficient_scope)", s.scopeCheck(snap)},
 		{"client address, for the MCP handlers", withClientAddr},
@@ -162,28 +163,22 @@ type headKey struct{}
 
 // parseHead reads a POST's body once and puts its head in the context;
 // the body is handed on as a fresh reader. Params that are not an object
-// are refused here with the request's id (JSON-RPC and MCP params are by
-// name): the go-sdk would answer them with its Go decoding error.
-func parseHead(next http.Handler) http.Handler {
+// or not of the method's shape, and Mcp-* headers that disagree with the
+// body, are refused here with the request's id (checkHead): the go-sdk
+// would answer them with its Go decoding error or echo the values.
+func parseHead(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		head := &requestHead{}
 		if r.Method == http.MethodPost && r.Body != nil {
 			if body, err := io.ReadAll(r.Body); err == nil {
 				r.Body = io.NopCloser(bytes.NewReader(body))
-				var raw struct {
-					ID     json.RawMessage `json:"id"`
-					Method string          `json:"method"`
-					Params json.RawMessage `json:"params"`
-				}
+				var raw rawHead
 				_ = json.Unmarshal(body, &raw) // transport.Wrap refused bodies that are not JSON
 				head.ID, head.Method = raw.ID, raw.Method
-				if p := bytes.TrimSpace(raw.Params); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
-					if p[0] != '{' {
-						writeJSONRPCError(w, http.StatusBadRequest, raw.ID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "invalid params: params must be an object"})
-						return
-					}
-					_ = json.Unmarshal(p, &head.Params)
+				if checkHead(log, w, r, &raw) { // head.go
+					return
 				}
+				head.Params.Name = paramsName(raw.Params)
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), headKey{}, head)))
@@ -288,8 +283,14 @@ func (s *Server) sessionLimit(snap *snapshot) func(http.Handler) http.Handler {
 // refuse answers 429 with the request's JSON-RPC id and records the
 // refusal in the audit log.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, wait time.Duration, msg, which string) {
+	s.refuseWithID(w, r, wait, msg, which, "")
+}
+
+// refuseWithID is refuse whose audit record carries errorID (the id the
+// message gives the client), when not "".
+func (s *Server) refuseWithID(w http.ResponseWriter, r *http.Request, wait time.Duration, msg, which, errorID string) {
 	head := headOf(r)
-	rec := audit.Record{Event: audit.EventRefusal, Outcome: "limited", Reason: which, Status: http.StatusTooManyRequests, ClientAddr: clientAddrOf(r)}
+	rec := audit.Record{Event: audit.EventRefusal, Outcome: "limited", Reason: which, Status: http.StatusTooManyRequests, ClientAddr: clientAddrOf(r), ErrorID: errorID}
 	if p, ok := auth.FromContext(r.Context()); ok {
 		rec.Principal, rec.AuthMethod = p.ID, p.Method
 	}

@@ -22,6 +22,12 @@ const (
 	DefaultMaxSessionsPerPrincipal = 256
 	maxMaxSessions                 = 1 << 20
 
+	// Open subscriptions/listen streams (MCP 2026-07-28): each holds a
+	// connection and a goroutine for as long as the client likes, so
+	// one principal's are capped, apart from its sessions.
+	DefaultMaxListenStreamsPerPrincipal = 16
+	maxMaxListenStreams                 = 4096
+
 	defaultListen  = "127.0.0.1:8080"
 	defaultMaxBody = 4 << 20
 	minMaxBody     = 1 << 10
@@ -47,6 +53,7 @@ type Config struct {
 	MaxBodyBytes   int64         // [server] max_body: cap on one request body; default 4 MiB
 	MaxSessions    int           // [server] max_sessions: live HTTP sessions in total; default 4096
 	MaxSessionsPer int           // [server] max_sessions_per_principal: live HTTP sessions of one principal; default 256
+	MaxListenPer   int           // [server] max_listen_streams_per_principal: open subscriptions/listen streams of one principal; default 16
 	ListTTL        time.Duration // [server] list_ttl: how long a client may cache its (private) tools/list; default 0, stale at once
 	ManifestDirs   []string      // [tools] dirs: folders of tool manifests; default none
 	CacheDir       string        // [sandbox] cache_dir: compiled-code cache; "" means the user cache dir + /moat/wazero
@@ -90,7 +97,7 @@ const (
 
 // DefaultConfig returns the settings used without a config file.
 func DefaultConfig() *Config {
-	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal,
+	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal, MaxListenPer: DefaultMaxListenStreamsPerPrincipal,
 		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse,
 		State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL}}
 }
@@ -156,6 +163,7 @@ type serverTable struct {
 	MaxBody                 *Size     `toml:"max_body"`
 	MaxSessions             *int64    `toml:"max_sessions"`
 	MaxSessionsPerPrincipal *int64    `toml:"max_sessions_per_principal"`
+	MaxListenPerPrincipal   *int64    `toml:"max_listen_streams_per_principal"`
 	ListTTL                 *Duration `toml:"list_ttl"`
 }
 
@@ -249,6 +257,11 @@ func (d *doc) config(c *Config, dir string) error {
 		return err
 	}
 	c.MaxSessions, c.MaxSessionsPer = int(total), int(per)
+	listen, err := d.integer("server.max_listen_streams_per_principal", srv.MaxListenPerPrincipal, DefaultMaxListenStreamsPerPrincipal, 1, maxMaxListenStreams)
+	if err != nil {
+		return err
+	}
+	c.MaxListenPer = int(listen)
 	if c.ListTTL, err = d.duration("server.list_ttl", srv.ListTTL, 0, 0, time.Hour); err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ func configFixture(t testing.TB) string {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse, State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL}}
+	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, MaxListenPer: 16, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse, State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL}}
 	if got := DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig() = %+v", got)
 	}
@@ -61,6 +61,7 @@ allowed_hosts           = ["moat.example.com", "moat.internal:8443", "[::1]", "1
 max_body                = "1MiB"
 max_sessions            = 100
 max_sessions_per_principal = 10
+max_listen_streams_per_principal = 3
 
 [server.tls]
 cert = "certs/cert.pem"
@@ -119,6 +120,7 @@ listen = "127.0.0.1:9090"
 		MaxBodyBytes:   1 << 20,
 		MaxSessions:    100,
 		MaxSessionsPer: 10,
+		MaxListenPer:   3,
 		ManifestDirs:   []string{filepath.Join(dir, "manifests"), filepath.Join(dir, "more")},
 		CacheDir:       filepath.Join(dir, "cache"),
 		Auth: AuthConfig{

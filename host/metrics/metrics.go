@@ -65,7 +65,7 @@ var DenyReasons = []string{
 // Limits is the set of limiter names recorded by Limited.
 var Limits = []string{
 	"global", "principal", "principal_tool", "tool", "concurrency",
-	"auth_failures", "table_full", "sessions",
+	"auth_failures", "table_full", "sessions", "listen_streams",
 }
 
 // AuthMethods is the set of authentication methods recorded by AuthDecision.

@@ -60,6 +60,15 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		s.metrics.Denied(denial)
 		return nil, unknownTool(name)
 	}
+	// A tool that cannot work without a client capability is not run for a
+	// client that did not declare it (MCP 2026-07-28, SEP-2575: -32021).
+	if missing := missingClientCaps(t.Manifest.ClientCapabilities, req.ClientCapabilities()); len(missing) > 0 {
+		if err := finish("denied", "client lacks capability "+string(missing[0])); err != nil {
+			return nil, s.auditFailure(err)
+		}
+		s.metrics.Denied("client_capability")
+		return nil, missingCapabilityError(missing)
+	}
 	ok, wait, which, lerr := snap.limiter.AllowCall(ctx, p.ID, t.Name())
 	if lerr != nil {
 		id := NewErrorID()

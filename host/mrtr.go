@@ -303,18 +303,17 @@ func methodOf(r mcp.InputRequest) string {
 // declare the capability for.
 func (r *replay) unanswerable(reqs mcp.InputRequestMap) []string {
 	var keys []string
-	c := r.caps
 	for k, v := range reqs {
-		ok := false
+		var need manifest.ClientCapability
 		switch methodOf(v) {
 		case "elicitation/create":
-			ok = c != nil && c.Elicitation != nil
+			need = manifest.CapElicitation
 		case "sampling/createMessage":
-			ok = c != nil && c.Sampling != nil
+			need = manifest.CapSampling
 		case "roots/list":
-			ok = c != nil && (c.RootsV2 != nil || c.Roots.ListChanged)
+			need = manifest.CapRoots
 		}
-		if !ok {
+		if need == "" || !declares(r.caps, need) {
 			keys = append(keys, k)
 		}
 	}
@@ -587,4 +586,54 @@ func askSession(ctx context.Context, ss *mcp.ServerSession, reqs mcp.InputReques
 		out[k] = b
 	}
 	return out, nil
+}
+
+// missingClientCaps lists, in order, the capabilities of need that the
+// client did not declare (at initialize, or in a 2026-07-28 request's _meta).
+func missingClientCaps(need []manifest.ClientCapability, c *mcp.ClientCapabilities) []manifest.ClientCapability {
+	var missing []manifest.ClientCapability
+	for _, n := range need {
+		if !declares(c, n) {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
+// declares reports whether the client's capabilities include n.
+func declares(c *mcp.ClientCapabilities, n manifest.ClientCapability) bool {
+	if c == nil {
+		return false
+	}
+	switch n {
+	case manifest.CapElicitation:
+		return c.Elicitation != nil
+	case manifest.CapSampling:
+		return c.Sampling != nil
+	case manifest.CapRoots:
+		return c.RootsV2 != nil || c.Roots.ListChanged
+	}
+	return false
+}
+
+// missingCapabilityError is MissingRequiredClientCapabilityError (-32021):
+// data.requiredCapabilities is a ClientCapabilities object keyed by what is
+// missing. The go-sdk answers it with HTTP 400 under 2026-07-28.
+func missingCapabilityError(missing []manifest.ClientCapability) error {
+	// A map, not mcp.ClientCapabilities, whose Roots field is always
+	// encoded: requiredCapabilities names only what is missing.
+	caps := map[string]struct{}{}
+	names := make([]string, len(missing))
+	for i, m := range missing {
+		names[i] = string(m)
+		caps[string(m)] = struct{}{}
+	}
+	data, err := json.Marshal(struct {
+		RequiredCapabilities map[string]struct{} `json:"requiredCapabilities"`
+	}{caps})
+	if err != nil {
+		data = nil
+	}
+	return &jsonrpc.Error{Code: mcp.CodeMissingRequiredClientCapabilities,
+		Message: "this tool needs a client capability the client did not declare: " + strings.Join(names, ", "), Data: data}
 }

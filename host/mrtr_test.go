@@ -457,3 +457,59 @@ func TestInputFixtures(t *testing.T) {
 		}
 	})
 }
+
+// TestRequiredClientCapability: a tool whose manifest lists
+// client_capabilities is refused, before it runs, for a client that did
+// not declare them: MissingRequiredClientCapabilityError (-32021, HTTP 400
+// under 2026-07-28, data.requiredCapabilities keyed by what is missing),
+// audited as denied; a client that declared them gets the tool. A 2025-11-25
+// session is held to what it declared at initialize.
+func TestRequiredClientCapability(t *testing.T) {
+	tk := newTestKeys(t, "k")
+	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["k"], `["*"]`), tools: map[string]string{
+		"needs": manifestText(guests["hostfixture"], "name = \"needs\"\nclient_capabilities = [\"sampling\", \"elicitation\"]"),
+	}})
+	key := tk["k"].secret
+	for _, tc := range []struct {
+		name, caps string
+		want       string // "" = the tool runs
+	}{
+		{"none declared", `{}`, `{"elicitation":{},"sampling":{}}`},
+		{"one of two", `{"sampling":{}}`, `{"elicitation":{}}`},
+		{"both", `{"sampling":{},"elicitation":{}}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, raw := callStateless(t, ts.url, key, "needs", `{"stdout":"ran"}`, "", tc.caps)
+			if tc.want == "" {
+				if r.Error != nil || r.Result.IsError || len(r.Result.Content) != 1 || r.Result.Content[0].Text != "ran" {
+					t.Fatalf("declared: %s", raw)
+				}
+				return
+			}
+			var full struct {
+				ID    int `json:"id"`
+				Error struct {
+					Code int `json:"code"`
+					Data struct {
+						RequiredCapabilities json.RawMessage `json:"requiredCapabilities"`
+					} `json:"data"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(raw), &full); err != nil || full.ID != 9 || full.Error.Code != -32021 || string(full.Error.Data.RequiredCapabilities) != tc.want {
+				t.Fatalf("want -32021 requiring %s: %s", tc.want, raw)
+			}
+		})
+	}
+	if a := ts.auditText(); !strings.Contains(a, `"outcome":"denied","reason":"client lacks capability elicitation"`) {
+		t.Errorf("refusal not audited:\n%s", a)
+	}
+
+	// A 2025-11-25 session that declared neither.
+	resp, _ := postMCP(t, ts.url, key, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	session := resp.Header.Get("Mcp-Session-Id")
+	resp.Body.Close()
+	resp, body := postMCP(t, ts.url, key, session, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"needs","arguments":{}}}`)
+	if !strings.Contains(body, `"code":-32021`) || !strings.Contains(body, `"id":2`) {
+		t.Fatalf("session without the capabilities: %d %s", resp.StatusCode, body)
+	}
+}

@@ -20,6 +20,7 @@ result = "json"
 input_schema_file = "in.json"
 output_schema_file = "out.json"
 required_scopes = ["a"]
+client_capabilities = ["sampling"]
 isolation = "per-call"
 [annotations]
 read_only = true
@@ -78,6 +79,7 @@ var changeVariants = map[string][]string{
 	"output_schema":           {`output_schema_file = "out.json"`, `output_schema = { type = "object" }`},
 	"output_schema_file":      {`output_schema_file = "out.json"`, `output_schema_file = "out2.json"`},
 	"required_scopes":         {`required_scopes = ["a"]`, `required_scopes = ["b"]`},
+	"client_capabilities":     {`client_capabilities = ["sampling"]`, `client_capabilities = ["elicitation"]`},
 	"isolation":               {`isolation = "per-call"`, `isolation = "shared"`},
 	"annotations.read_only":   {`read_only = true`, `read_only = false`},
 	"annotations.destructive": {`destructive = false`, `destructive = true`},

@@ -122,6 +122,14 @@ type Tool struct {
 	// RequiredScopes are the scopes a caller must hold to see and call the
 	// tool (required_scopes); empty = none beyond being allowed the tool.
 	RequiredScopes []string
+	// ClientCapabilities are the MCP client capabilities the tool cannot
+	// work without (client_capabilities: "elicitation", "sampling",
+	// "roots"), sorted: a call from a client that did not declare one is
+	// refused with MissingRequiredClientCapabilityError (-32021) before the
+	// tool runs. Empty = the tool copes with any client (a request it makes
+	// through moat.input_request that the client cannot answer gets
+	// InputErrUnsupported).
+	ClientCapabilities []ClientCapability
 	// Net is the [net] grant (outbound HTTP through moat.http_request);
 	// nil means no network.
 	Net *NetGrant
@@ -336,6 +344,7 @@ type toolFile struct {
 	Net              *netTable           `toml:"net"`
 	Limits           limitsTable         `toml:"limits"`
 	RequiredScopes   []string            `toml:"required_scopes" max:"256"`
+	ClientCaps       []string            `toml:"client_capabilities" max:"3"`
 	Isolation        *string             `toml:"isolation"`
 	SignedBy         []string            `toml:"signed_by" max:"16"`
 	Language         *string             `toml:"language"`
@@ -455,6 +464,9 @@ func (d *doc) tool(t *Tool, dir string) error {
 		return err
 	}
 	if t.RequiredScopes, err = d.scopes("required_scopes", f.RequiredScopes); err != nil {
+		return err
+	}
+	if t.ClientCapabilities, err = d.clientCaps(f.ClientCaps); err != nil {
 		return err
 	}
 	t.Limits, err = d.limits(f.Limits)

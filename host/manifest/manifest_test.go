@@ -90,6 +90,8 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key in from_host", base + "[env]\nA = { from_host = \"HOME\", default = \"x\" }\n", 4, "env.A.default", ErrUnknownField, `unknown field "default"`},
 		{"reserved future key", base + "[sockets]\n", 3, "sockets", ErrUnknownField, "unknown field"},
 		{"bad required scope", base + "required_scopes = [\"a b\"]\n", 3, "required_scopes[0]", ErrInvalid, "not a valid OAuth scope"},
+		{"unknown client capability", base + "client_capabilities = [\"sampling\", \"telepathy\"]\n", 3, "client_capabilities[1]", ErrInvalid, `"telepathy" is not a client capability a tool can require`},
+		{"client capability twice", base + "client_capabilities = [\"roots\", \"roots\"]\n", 3, "client_capabilities[1]", ErrInvalid, `"roots" is listed twice`},
 		{"bad tool rate", base + "[limits]\nrate = \"fast\"\n", 4, "limits.rate", ErrInvalid, `rate "fast": want "N/unit"`},
 		{"first unknown key in document order", base + "zzz = 1\naaa = 2\n", 3, "zzz", ErrUnknownField, `"zzz"`},
 

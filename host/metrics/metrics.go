@@ -59,7 +59,7 @@ var Outcomes = []string{
 // DenyReasons is the set of reasons recorded by Denied.
 var DenyReasons = []string{
 	"unauthenticated", "forbidden", "unknown_tool", "scope", "origin",
-	"host", "body_too_large",
+	"host", "body_too_large", "client_capability",
 }
 
 // Limits is the set of limiter names recorded by Limited.

@@ -216,6 +216,9 @@ func TestFromManifestCoversTool(t *testing.T) {
 		"ModuleRef": true, "SignedBy": true,
 		// How moat build builds it: nothing at run time.
 		"Language": true,
+		// What the client must have declared for the tool to be called:
+		// it narrows who may call, it grants the tool nothing.
+		"ClientCapabilities": true,
 	}
 	typ := reflect.TypeOf(manifest.Tool{})
 	for i := 0; i < typ.NumField(); i++ {

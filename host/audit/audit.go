@@ -113,6 +113,14 @@ type Record struct {
 	// replicas behind one load balancer can be told apart and verified
 	// together (moat audit verify DIR).
 	Replica string `json:"replica,omitempty"`
+	// TraceID is the W3C trace id of the request the record belongs to
+	// (32 hex digits), when it came with one or moat traces it: an
+	// operator goes from the record to the trace, and from a log line
+	// (which carries the same trace_id) to the record.
+	TraceID string `json:"trace_id,omitempty"`
+	// Used is a tool call's receipt (EventToolCall): what the host saw the
+	// call use. nil when no instance ran.
+	Used *Used `json:"used,omitempty"`
 	// Prev is the hex SHA-256 of the previous line's bytes, without its
 	// newline; Genesis for the first record of a chain.
 	Prev string `json:"prev"`

@@ -64,6 +64,11 @@ type Config struct {
 	// all guests together may hold, in bytes; 0 (the default) means derive
 	// it from the machine's memory.
 	MaxGuestMemory uint64
+	// Telemetry is [telemetry]: OpenTelemetry traces (observe.go).
+	Telemetry TelemetryConfig
+	// Quotas is [quotas]: what each principal may consume per window; an
+	// API key's own quotas replace it field by field (observe.go).
+	Quotas QuotaConfig
 
 	// Digest is "sha256:<hex>" over every field above but File, Files and
 	// Digest, and over the bytes of every file in Files but the config
@@ -139,6 +144,8 @@ type configFile struct {
 	Audit      auditTable      `toml:"audit"`
 	Metrics    metricsTable    `toml:"metrics"`
 	State      stateTable      `toml:"state"`
+	Telemetry  telemetryTable  `toml:"telemetry"`
+	Quotas     *quotasTable    `toml:"quotas"`
 }
 
 // serverTable is [server].
@@ -192,6 +199,13 @@ const (
 func (d *doc) config(c *Config, dir string) error {
 	var f configFile
 	if err := d.decodeInto(&f); err != nil {
+		return err
+	}
+	var err error
+	if c.Quotas, err = d.quotaConfig("quotas", f.Quotas, QuotaConfig{}); err != nil {
+		return err
+	}
+	if err := d.telemetryConfig(c, &f.Telemetry); err != nil {
 		return err
 	}
 	if err := d.authConfig(c, &f.Auth, dir); err != nil {

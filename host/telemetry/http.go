@@ -1,0 +1,87 @@
+package telemetry
+
+import (
+	"context"
+
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Stage returns an HTTP stage that runs inner (a stage of the host's HTTP
+// path, e.g. authentication) under a child span named name: the span ends
+// when inner hands the request on, or when inner answers it itself (a
+// refusal). The stages after it run under the request span again.
+//
+// With no recording span in the request's context it is inner itself, at
+// no cost.
+func Stage(name string, inner func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		type parentKey struct{}
+		resume := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			trace.SpanFromContext(r.Context()).End()
+			if p, ok := r.Context().Value(parentKey{}).(trace.Span); ok {
+				r = r.WithContext(trace.ContextWithSpan(r.Context(), p))
+			}
+			next.ServeHTTP(w, r)
+		})
+		wrapped := inner(resume)
+		plain := inner(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			parent := trace.SpanFromContext(r.Context())
+			if !parent.IsRecording() {
+				plain.ServeHTTP(w, r)
+				return
+			}
+			ctx, s := parent.TracerProvider().Tracer(ScopeName).Start(context.WithValue(r.Context(), parentKey{}, parent), name)
+			defer s.End() // inner answered itself
+			wrapped.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// StartHTTP starts the client span of one outbound request a tool asked
+// for (method and rawURL as the guest gave them). Its attributes are the
+// method and the server's host and port: never the path, the query or
+// any header. With no recording span in ctx it returns ctx and the zero
+// Span.
+func StartHTTP(ctx context.Context, method, rawURL string) (context.Context, Span) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, Span{}
+	}
+	attrs := []attribute.KeyValue{attribute.String("http.request.method", capString(method, 16))}
+	if u, err := url.Parse(rawURL); err == nil && u.Host != "" {
+		host, port := u.Hostname(), u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		attrs = append(attrs, attribute.String("server.address", capString(host, 253)), attribute.String("url.scheme", capString(u.Scheme, 8)))
+		if n, err := strconv.Atoi(port); err == nil {
+			attrs = append(attrs, attribute.Int("server.port", n))
+		}
+	}
+	ctx, s := parent.TracerProvider().Tracer(ScopeName).Start(ctx, capString(method, 16), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	return ctx, Span{s}
+}
+
+// EndHTTP ends a StartHTTP span with the response status (0 when none
+// came) and the error kind ("" on success; an ABI error name otherwise).
+func (s Span) EndHTTP(status int, errKind string) {
+	if s.s == nil {
+		return
+	}
+	if status > 0 {
+		s.s.SetAttributes(attribute.Int("http.response.status_code", status))
+	}
+	switch {
+	case errKind != "":
+		s.Fail(errKind)
+	case status >= 400:
+		s.Fail(strconv.Itoa(status))
+	}
+	s.s.End()
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/moatmcp/moat/host/netpolicy"
 	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/host/telemetry"
 )
 
 // errUnavailable answers a request that arrives while the server is
@@ -29,7 +30,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		name = req.Params.Name
 	}
 	t := snap.tools[name]
-	rec := audit.Record{Event: audit.EventToolCall, Tool: name, ClientAddr: clientAddr(req.Extra)}
+	rec := audit.Record{Event: audit.EventToolCall, Tool: name, ClientAddr: clientAddr(req.Extra), TraceID: telemetry.TraceID(ctx)}
 	if t != nil {
 		rec.Args = audit.Summarize(req.Params.Arguments, t.sensitive)
 		rec.BytesIn = len(req.Params.Arguments)
@@ -39,11 +40,14 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	}
 	finish := func(outcome, reason string) error {
 		rec.Outcome, rec.Reason = outcome, reason
+		telemetry.SetOutcome(ctx, outcome)
 		rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 		s.metrics.Call(s.metricsTool(snap, name), outcome, time.Since(start))
 		return s.writeAudit(rec)
 	}
 
+	_, authorise := telemetry.Start(ctx, "moat.authorise") // and the limits and quotas
+	defer authorise.End()
 	// Authorise: a tool the caller may not use does not exist for it.
 	if t == nil || !mayUse(p, t) {
 		if t == nil {
@@ -55,11 +59,16 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		s.metrics.Denied("forbidden")
 		return nil, unknownTool(name)
 	}
+	telemetry.SetTool(ctx, t.Name(), p.ID)
 	ok, wait, which, lerr := snap.limiter.AllowCall(ctx, p.ID, t.Name())
+	quota, over, reset, qerr := s.quotaCheck(ctx, snap, p) // observe.go
+	if lerr == nil {
+		lerr = qerr
+	}
 	if lerr != nil {
 		id := NewErrorID()
 		rec.ErrorID = id
-		s.log.Debug("call refused: state store unavailable", "error_id", id, "err", lerr)
+		s.log.DebugContext(ctx, "call refused: state store unavailable", "error_id", id, "err", lerr)
 		if err := finish("host_error", "state_unavailable"); err != nil {
 			return nil, s.auditFailure(err)
 		}
@@ -72,6 +81,15 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		s.metrics.Limited(which)
 		return toolError(fmt.Sprintf("rate limit exceeded for tool %s; retry after %ds", t.Name(), ratelimit.RetryAfterSeconds(wait))), nil
 	}
+	if over != "" {
+		if err := finish("over_quota", over); err != nil {
+			return nil, s.auditFailure(err)
+		}
+		s.metrics.OverQuota(over)
+		return overQuota(over, quota, reset), nil
+	}
+	authorise.End()
+	receipt := &sandbox.Receipt{}
 
 	q := newNotifier()
 	prog := newProgress(ctx, req, q)
@@ -88,7 +106,8 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	}
 	// One audit record per outbound request the tool makes (net grant).
 	ctx = netpolicy.WithObserver(ctx, func(e netpolicy.Event) {
-		_ = s.writeAudit(audit.Record{
+		receipt.AddNet(netUse(e))
+		_ = s.writeAudit(audit.Record{TraceID: rec.TraceID,
 			Event: audit.EventNetRequest, Tool: t.Name(), Principal: rec.Principal, ClientAddr: rec.ClientAddr,
 			Outcome: e.Outcome, Host: e.Host, Method: e.Method, Status: e.Status,
 			BytesIn: int(e.BytesIn), BytesOut: int(e.BytesOut), DurationMS: float64(e.Duration.Microseconds()) / 1000,
@@ -96,11 +115,14 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	})
 	s.metrics.InFlight(t.Name(), 1)
 	// The principal decides which instances a per-principal tool may reuse.
-	res, info, err := t.Call(sandbox.WithPrincipal(ctx, p.ID), req.Params.Arguments, hooks)
+	res, info, err := t.Call(sandbox.WithReceipt(sandbox.WithPrincipal(ctx, p.ID), receipt), req.Params.Arguments, hooks)
 	s.metrics.InFlight(t.Name(), -1)
+	rec.Used = usedOf(receipt, time.Since(start))
+	s.metrics.GuestMemory(t.Name(), receipt.MemoryPeak)
+	s.quotaCharge(ctx, quota, p, time.Since(start), receipt)
 	prog.finish()
 	if dropped := q.drain(ctx); dropped > 0 { // before the result: notifications come first
-		s.log.Warn("client too slow for the tool's notifications; some were dropped", "tool", t.Name(), "principal", rec.Principal, "dropped", dropped)
+		s.log.WarnContext(ctx, "client too slow for the tool's notifications; some were dropped", "tool", t.Name(), "principal", rec.Principal, "dropped", dropped)
 	}
 	if info.Run != nil {
 		code := info.Run.ExitCode
@@ -110,7 +132,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	if err != nil {
 		id := NewErrorID()
 		rec.ErrorID = id
-		s.log.Error("tool call failed", "error_id", id, "tool", t.Name(), "principal", rec.Principal, "err", err)
+		s.log.ErrorContext(ctx, "tool call failed", "error_id", id, "tool", t.Name(), "principal", rec.Principal, "err", err)
 		if aerr := finish("host_error", ""); aerr != nil {
 			return nil, s.auditFailure(aerr)
 		}
@@ -120,7 +142,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		// The guest's own error, for the operator; never sent to the client.
 		id := NewErrorID()
 		rec.ErrorID = id
-		s.log.Info("tool call ended badly", "error_id", id, "tool", t.Name(), "outcome", info.Outcome, "err", info.Run.Err)
+		s.log.InfoContext(ctx, "tool call ended badly", "error_id", id, "tool", t.Name(), "outcome", info.Outcome, "err", info.Run.Err)
 	}
 	if err := finish(info.Outcome, ""); err != nil {
 		// The call ran, but it cannot be recorded: its result is not

@@ -90,7 +90,7 @@ type Record struct {
 	Args       json.RawMessage `json:"args,omitempty"` // from Summarize
 	// Outcome is one of ok, tool_error, denied, limited, invalid_arguments,
 	// input_too_large, busy, timeout, memory, output_overflow, trap,
-	// canceled, bad_output, host_error for calls; auth_ok, auth_failed for
+	// canceled, bad_output, host_error, over_quota for calls; auth_ok, auth_failed for
 	// authentication; ok or error for reloads.
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`

@@ -138,13 +138,13 @@ type Server struct {
 	// store is the shared state of [state] url (Redis), for the process's
 	// life; nil = each snapshot's limiter keeps its buckets in memory.
 	store        state.Store
-	storeRefuses bool         // [state] on_failure = "refuse": 503 and not ready while store is down
-	replica      string       // [state] replica, or the host name: in audit records
+	storeRefuses bool              // [state] on_failure = "refuse": 503 and not ready while store is down
+	replica      string            // [state] replica, or the host name: in audit records
 	usage        state.Store       // quota usage: store, or this process's own when nil
 	tel          *telemetry.Tracer // traces ([telemetry]); off when not configured
 	ln           net.Listener      // nil with Stdio
-	addr         string       // the address ln listens on
-	served       atomic.Bool  // Serve took ln
+	addr         string            // the address ln listens on
+	served       atomic.Bool       // Serve took ln
 
 	snap     atomic.Pointer[snapshot]
 	gen      atomic.Uint64

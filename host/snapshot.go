@@ -44,7 +44,7 @@ type snapshot struct {
 	authn    *auth.Authenticator // nil: no authentication (stdio, --no-auth)
 	fallback *auth.Principal     // caller of requests without a verified token; nil = nobody
 	limiter  *ratelimit.Limiter
-	quotas   *quotaPolicy // [quotas] and the keys' own (observe.go)
+	quotas   *quotaPolicy      // [quotas] and the keys' own (observe.go)
 	cert     *tls.Certificate  // nil without TLS
 	keys     map[string]string // API key id → digest of its entry (reload reports)
 	jwt      string            // digest of [auth.jwt]; "" without

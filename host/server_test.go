@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/telemetry"
 )
 
 // testServer is a Server built the way moat serve builds one: from a
@@ -47,6 +48,8 @@ type testConfig struct {
 	now func() time.Time
 	// logger receives the server's log; nil discards it.
 	logger *slog.Logger
+	// traces receives every span; nil: tracing as [telemetry] says.
+	traces *telemetry.Recorder
 }
 
 var (
@@ -86,7 +89,7 @@ func newTestServer(t *testing.T, c testConfig) *testServer {
 		ts.writeTool(name, text)
 	}
 	ts.writeConfig(c.toml)
-	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, Logger: c.logger, now: c.now}
+	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, Logger: c.logger, now: c.now, traces: c.traces}
 	if c.http {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -19,14 +19,15 @@ func NewRecorder() *Recorder { return &Recorder{mem: tracetest.NewInMemoryExport
 
 // SpanData is one finished span as a test sees it.
 type SpanData struct {
-	Name     string
-	Kind     string // "server", "client", "internal"
-	TraceID  string
-	SpanID   string
-	ParentID string // "" for a root; the remote parent's id for a request with one
-	Remote   bool   // the parent is remote (the request's trace context)
-	Attrs    map[string]string
-	Error    string // the status description when the span failed
+	Name       string
+	Kind       string // "server", "client", "internal"
+	TraceID    string
+	SpanID     string
+	ParentID   string // "" for a root; the remote parent's id for a request with one
+	Remote     bool   // the parent is remote (the request's trace context)
+	TraceState string // the W3C tracestate the span carries
+	Attrs      map[string]string
+	Error      string // the status description when the span failed
 }
 
 // Spans are the spans exported so far (after Tracer.ForceFlush), in the
@@ -37,7 +38,7 @@ func (r *Recorder) Spans() []SpanData {
 	out := make([]SpanData, 0, len(stubs))
 	for _, s := range stubs {
 		d := SpanData{Name: s.Name, Kind: s.SpanKind.String(), TraceID: s.SpanContext.TraceID().String(), SpanID: s.SpanContext.SpanID().String(),
-			Remote: s.Parent.IsRemote(), Attrs: map[string]string{}}
+			Remote: s.Parent.IsRemote(), TraceState: s.SpanContext.TraceState().String(), Attrs: map[string]string{}}
 		if s.Parent.SpanID().IsValid() {
 			d.ParentID = s.Parent.SpanID().String()
 		}

@@ -329,3 +329,74 @@ func TestReceiptTrappedMidWrite(t *testing.T) {
 		t.Errorf("the file holds %d bytes", len(b))
 	}
 }
+
+// TestQuotas: a principal over a quota gets a tool error naming the quota
+// and when it resets, the refusal is audited and counted; a key with its
+// own quotas is held to those; a principal under no quota is never
+// refused.
+func TestQuotas(t *testing.T) {
+	tk := newTestKeys(t, "small", "big", "free")
+	toml := "[quotas]\nwindow = \"1h\"\noutput_bytes = \"10B\"\n" +
+		keyBlock(tk["small"], `["*"]`) +
+		keyBlock(tk["big"], `["*"]`, `quotas = { output_bytes = "1KiB" }`)
+	ts := newTestServer(t, testConfig{http: true, toml: toml, tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	twenty := `{"stdout":"twenty bytes of text"}`
+	resets := regexp.MustCompile(`quota exceeded: output_bytes \(10 bytes of tool output per 1h0m0s\); it resets in (\d+)s`)
+	for _, tc := range []struct {
+		name, key, want, outcome string
+	}{
+		{"first call: under the quota", "small", `"text":"twenty bytes of text"`, "ok"},
+		{"second call: over, with when it resets", "small", `quota exceeded: output_bytes`, "over_quota"},
+		{"a key's own quota", "big", `"text":"twenty bytes of text"`, "ok"},
+		{"its second call still fits", "big", `"text":"twenty bytes of text"`, "ok"},
+	} {
+		body := statelessCall(t, ts, tk[tc.key].secret, "emit", twenty, "", nil)
+		if !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %s", tc.name, body)
+		}
+		r := lastCall(t, ts, "emit")
+		if r.Outcome != tc.outcome || r.Principal != tc.key {
+			t.Errorf("%s: audit outcome %s principal %s", tc.name, r.Outcome, r.Principal)
+		}
+		if tc.outcome == "over_quota" {
+			var res struct {
+				Result struct {
+					Content []struct{ Text string }
+					IsError bool
+				}
+			}
+			if i := strings.Index(body, "{"); i >= 0 {
+				json.Unmarshal([]byte(strings.TrimSpace(body[i:])), &res)
+			}
+			if len(res.Result.Content) == 0 {
+				t.Fatalf("%s: body %s", tc.name, body)
+			}
+			m := resets.FindStringSubmatch(res.Result.Content[0].Text)
+			if !res.Result.IsError || m == nil || m[1] == "0" || len(m[1]) > 4 {
+				t.Errorf("%s: tool error %+v", tc.name, res.Result)
+			}
+			if r.Reason != "output_bytes" {
+				t.Errorf("%s: audit reason %q", tc.name, r.Reason)
+			}
+		}
+	}
+	rec := httptest.NewRecorder()
+	ts.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`moat_quota_exceeded_total{quota="output_bytes"} 1`, `moat_tool_calls_total{outcome="over_quota",tool="emit"} 1`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestNoQuotaNoStore: without [quotas] a call never asks the usage store
+// (a broken one cannot refuse it).
+func TestNoQuotaNoStore(t *testing.T) {
+	ts := newTestServer(t, testConfig{tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	ts.usage = nil // any use would panic
+	cs, _ := connect(t, ts)
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "emit", Arguments: map[string]any{"stdout": "x"}})
+	if err != nil || res.IsError {
+		t.Fatalf("call: %v %+v", err, res)
+	}
+}

@@ -94,7 +94,9 @@ const (
 func DefaultConfig() *Config {
 	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal,
 		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse,
-		State: defaultState}
+		State:     defaultState,
+		Telemetry: TelemetryConfig{ExportTimeout: DefaultExportTimeout, QueueSize: DefaultSpanQueue},
+		Quotas:    QuotaConfig{Window: DefaultQuotaWindow}}
 }
 
 // LoadConfig reads, decodes and validates a server config file. Every error

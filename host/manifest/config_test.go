@@ -155,7 +155,7 @@ func TestParseConfigErrors(t *testing.T) {
 		is    error
 		msg   string
 	}{
-		{"unknown top-level key", "[server]\n[authz]\n", 2, "authz", ErrUnknownField, `unknown field "authz" (known fields at the top level: server, tools, sandbox, auth, rate_limits, audit, metrics, state)`},
+		{"unknown top-level key", "[server]\n[authz]\n", 2, "authz", ErrUnknownField, `unknown field "authz" (known fields at the top level: server, tools, sandbox, auth, rate_limits, audit, metrics, state, telemetry, quotas)`},
 		{"key hash that is not a hash", "[[auth.keys]]\nid = \"ci\"\nhash = \"moat_secret\"\n", 3, "auth.keys[0].hash", ErrInvalid, `required: "sha256:"`},
 		{"duplicate key id", "[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("a", 64) + "\"\n[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("b", 64) + "\"\n", 5, "auth.keys[1].id", ErrInvalid, `key id "ci" is used twice`},
 		{"bad key rate", "[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("a", 64) + "\"\nrate = \"lots\"\n", 4, "auth.keys[0].rate", ErrInvalid, `rate "lots": want "N/unit"`},

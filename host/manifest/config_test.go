@@ -30,7 +30,8 @@ func configFixture(t testing.TB) string {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse, State: defaultState}
+	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse, State: defaultState,
+		Telemetry: TelemetryConfig{ExportTimeout: DefaultExportTimeout, QueueSize: DefaultSpanQueue}, Quotas: QuotaConfig{Window: DefaultQuotaWindow}}
 	if got := DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig() = %+v", got)
 	}
@@ -136,6 +137,7 @@ listen = "127.0.0.1:9090"
 		AuditFile:      filepath.Join(dir, "audit.log"),
 		MetricsListen:  "127.0.0.1:9090",
 		AuditOnFailure: AuditRefuse, State: defaultState,
+		Telemetry: TelemetryConfig{ExportTimeout: DefaultExportTimeout, QueueSize: DefaultSpanQueue}, Quotas: QuotaConfig{Window: DefaultQuotaWindow},
 		Files:  []string{file, filepath.Join(dir, "certs", "cert.pem"), filepath.Join(dir, "certs", "key.pem")},
 		Digest: got.Digest,
 	}

@@ -46,7 +46,7 @@ func (r *Recorder) Spans() []SpanData {
 			d.Error = s.Status.Description
 		}
 		for _, kv := range s.Attributes {
-			d.Attrs[string(kv.Key)] = kv.Value.Emit()
+			d.Attrs[string(kv.Key)] = kv.Value.String()
 		}
 		out = append(out, d)
 	}

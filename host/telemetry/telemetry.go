@@ -149,7 +149,7 @@ func New(ctx context.Context, opts *Options) (*Tracer, error) {
 		res = resource.Default()
 	}
 	tpo := []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(q), sdktrace.WithResource(res),
-		sdktrace.WithSpanLimits(sdktrace.SpanLimits{AttributeValueLengthLimit: 256, AttributeCountLimit: 64,
+		sdktrace.WithRawSpanLimits(sdktrace.SpanLimits{AttributeValueLengthLimit: 256, AttributeCountLimit: 64,
 			EventCountLimit: 16, LinkCountLimit: 4, AttributePerEventCountLimit: 8, AttributePerLinkCountLimit: 8})}
 	if r := cfg.SampleRatio; r != nil {
 		tpo = append(tpo, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*r))))

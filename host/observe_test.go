@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -398,5 +400,49 @@ func TestNoQuotaNoStore(t *testing.T) {
 	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "emit", Arguments: map[string]any{"stdout": "x"}})
 	if err != nil || res.IsError {
 		t.Fatalf("call: %v %+v", err, res)
+	}
+}
+
+// TestSlowCollectorCallsDoNotWait: with the collector accepting
+// connections and never answering, calls still return at once; the spans
+// are dropped when the export times out, and counted.
+func TestSlowCollectorCallsDoNotWait(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := make(chan struct{})
+	var conns sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() { defer conns.Done(); <-hold; c.Close() }() // read nothing, answer nothing
+		}
+	}()
+	t.Cleanup(func() { close(hold); ln.Close(); conns.Wait() })
+	toml := fmt.Sprintf("[telemetry]\nendpoint = \"http://%s\"\nexport_timeout = \"100ms\"\n", ln.Addr())
+	ts := newTestServer(t, testConfig{toml: toml, tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	if !ts.tel.Enabled() {
+		t.Fatal("tracing off")
+	}
+	cs, _ := connect(t, ts)
+	for i := range 3 {
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "emit", Arguments: map[string]any{"stdout": "x"}})
+		if err != nil || res.IsError {
+			t.Fatalf("call %d: %v %+v", i, err, res)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ts.tel.ForceFlush(ctx) // returns once the hanging export has timed out
+	rec := httptest.NewRecorder()
+	ts.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	m := regexp.MustCompile(`(?m)^moat_trace_spans_dropped_total (\d+)$`).FindStringSubmatch(rec.Body.String())
+	if m == nil || m[1] == "0" {
+		t.Errorf("dropped spans not counted: %v", m)
 	}
 }

@@ -381,6 +381,7 @@ func (l *Logger) Log(r Record) error {
 	for i := range r.Changes {
 		clip(&r.Changes[i])
 	}
+	r.Used = r.Used.bounded()
 	if len(r.Args) > 0 && (len(r.Args) > MaxSummaryBytes || !json.Valid(r.Args)) {
 		r.Args = json.RawMessage(fmt.Sprintf(`{"_unparsed":%d}`, len(r.Args)))
 	}

@@ -1,5 +1,7 @@
 package audit
 
+import "encoding/json"
+
 // Used is the receipt of one tool call in its audit record: what the host
 // observed the call use — the filesystem and network layers count it as
 // it happens, so it is true even of a call that trapped or timed out
@@ -39,4 +41,34 @@ type NetUsed struct {
 	BytesOut int64    `json:"bytes_out"`
 	BytesIn  int64    `json:"bytes_in"`
 	Secrets  []string `json:"secret_headers,omitempty"` // names of the secret headers the host added; never values
+}
+
+// MaxUsedBytes bounds a receipt's JSON in its record, so that a record
+// always fits MaxLineBytes whatever names a guest gave its files (a name
+// of control characters is six times longer in JSON): past it, files and
+// requests are left out from the end — their totals stay — and counted in
+// FilesOmitted and NetOmitted.
+const MaxUsedBytes = 24 << 10
+
+// bounded is u within MaxUsedBytes (u itself when it fits; never changed).
+func (u *Used) bounded() *Used {
+	if u == nil {
+		return nil
+	}
+	c := *u
+	for {
+		b, err := json.Marshal(&c)
+		if err == nil && len(b) <= MaxUsedBytes || len(c.Files) == 0 && len(c.Net) == 0 {
+			return &c
+		}
+		if len(c.Files) >= len(c.Net) {
+			n := (len(c.Files) + 1) / 2
+			c.FilesOmitted += n
+			c.Files = c.Files[:len(c.Files)-n]
+		} else {
+			n := (len(c.Net) + 1) / 2
+			c.NetOmitted += n
+			c.Net = c.Net[:len(c.Net)-n]
+		}
+	}
 }

@@ -446,3 +446,51 @@ func TestSlowCollectorCallsDoNotWait(t *testing.T) {
 		t.Errorf("dropped spans not counted: %v", m)
 	}
 }
+
+// TestTraceLegacySession: a 2025-11-25 client in a session gets the same
+// request span for its call as a stateless one (the go-sdk runs the call
+// under the session's context; the span comes with the request).
+func TestTraceLegacySession(t *testing.T) {
+	rec := telemetry.NewRecorder()
+	tk := newTestKeys(t, "agent")
+	ts := newTestServer(t, testConfig{http: true, traces: rec, toml: keyBlock(tk["agent"], `["*"]`),
+		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	key := tk["agent"].secret
+	resp, _ := postMCP(t, ts.url, key, "", initializeBody)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if sid == "" {
+		t.Fatal("no session")
+	}
+	postMCP(t, ts.url, key, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	req := mcpRequest(context.Background(), "POST", ts.url+"/mcp", `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"x"}}}`, sid)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Traceparent", "00-"+callerTrace+"-"+callerSpan+"-01")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, r.Body)
+	r.Body.Close()
+	flush(t, ts)
+	var call *telemetry.SpanData
+	for _, s := range rec.Spans() {
+		if s.Name == "tools/call emit" {
+			call = &s
+		}
+	}
+	if call == nil || call.TraceID != callerTrace || call.ParentID != callerSpan {
+		t.Fatalf("call span %+v; spans %v", call, rec.Spans())
+	}
+	n := 0
+	for _, s := range rec.Spans() {
+		if s.TraceID == callerTrace && s.ParentID == call.SpanID {
+			n++
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d children of the call span; want authenticate, limits, authorise, validate, sandbox", n)
+	}
+	if got := lastCall(t, ts, "emit").TraceID; got != callerTrace {
+		t.Errorf("audit trace_id %q", got)
+	}
+}

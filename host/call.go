@@ -118,7 +118,9 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	res, info, err := t.Call(sandbox.WithReceipt(sandbox.WithPrincipal(ctx, p.ID), receipt), req.Params.Arguments, hooks)
 	s.metrics.InFlight(t.Name(), -1)
 	rec.Used = usedOf(receipt, time.Since(start))
-	s.metrics.GuestMemory(t.Name(), receipt.MemoryPeak)
+	if receipt.Instance != "" { // an instance ran
+		s.metrics.GuestMemory(t.Name(), receipt.MemoryPeak)
+	}
 	s.quotaCharge(ctx, quota, p, time.Since(start), receipt)
 	prog.finish()
 	if dropped := q.drain(ctx); dropped > 0 { // before the result: notifications come first

@@ -119,7 +119,8 @@ type Record struct {
 	// (which carries the same trace_id) to the record.
 	TraceID string `json:"trace_id,omitempty"`
 	// Used is a tool call's receipt (EventToolCall): what the host saw the
-	// call use. nil when no instance ran.
+	// call use. Present for every call that got past authorisation, limits
+	// and quotas (zero sizes and no instance when none ran); nil before.
 	Used *Used `json:"used,omitempty"`
 	// Prev is the hex SHA-256 of the previous line's bytes, without its
 	// newline; Genesis for the first record of a chain.

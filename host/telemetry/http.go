@@ -14,17 +14,23 @@ import (
 // Stage returns an HTTP stage that runs inner (a stage of the host's HTTP
 // path, e.g. authentication) under a child span named name: the span ends
 // when inner hands the request on, or when inner answers it itself (a
-// refusal). The stages after it run under the request span again.
+// refusal, which marks the span failed). The stages after it run under
+// the request span again.
 //
 // With no recording span in the request's context it is inner itself, at
 // no cost.
 func Stage(name string, inner func(http.Handler) http.Handler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		type parentKey struct{}
+		type stageKey struct{}
+		type stageState struct {
+			parent  trace.Span
+			resumed bool
+		}
 		resume := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			trace.SpanFromContext(r.Context()).End()
-			if p, ok := r.Context().Value(parentKey{}).(trace.Span); ok {
-				r = r.WithContext(trace.ContextWithSpan(r.Context(), p))
+			if st, ok := r.Context().Value(stageKey{}).(*stageState); ok {
+				st.resumed = true
+				r = r.WithContext(trace.ContextWithSpan(r.Context(), st.parent))
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -36,9 +42,13 @@ func Stage(name string, inner func(http.Handler) http.Handler) func(http.Handler
 				plain.ServeHTTP(w, r)
 				return
 			}
-			ctx, s := parent.TracerProvider().Tracer(ScopeName).Start(context.WithValue(r.Context(), parentKey{}, parent), name)
-			defer s.End() // inner answered itself
+			st := &stageState{parent: parent}
+			ctx, s := parent.TracerProvider().Tracer(ScopeName).Start(context.WithValue(r.Context(), stageKey{}, st), name)
 			wrapped.ServeHTTP(w, r.WithContext(ctx))
+			if !st.resumed { // inner answered the request itself: a refusal
+				Span{s}.Fail("refused")
+				s.End()
+			}
 		})
 	}
 }

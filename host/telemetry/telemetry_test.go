@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/moatmcp/moat/host/manifest"
 )
@@ -201,5 +204,46 @@ func TestBadProtocol(t *testing.T) {
 	_, err := New(context.Background(), &Options{Getenv: env(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"})})
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `"http/json"`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestStage: a stage's span ends when the stage hands the request on (the
+// next stages run under the request span), and is failed when the stage
+// answers the request itself.
+func TestStage(t *testing.T) {
+	rec := NewRecorder()
+	tr, _ := New(context.Background(), &Options{Recorder: rec})
+	defer tr.Shutdown(context.Background())
+	var sawParent string
+	final := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawParent = trace.SpanFromContext(r.Context()).SpanContext().SpanID().String()
+	})
+	gate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Deny") != "" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := Stage("moat.authenticate", gate)(final)
+	for _, deny := range []bool{false, true} {
+		rec.Reset()
+		ctx, req := tr.StartRequest(context.Background(), "tools/call", "", Meta{}, Meta{})
+		r := httptest.NewRequest("POST", "/mcp", nil).WithContext(ctx)
+		if deny {
+			r.Header.Set("Deny", "1")
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		req.End()
+		tr.ForceFlush(context.Background())
+		spans := rec.Spans()
+		if len(spans) != 2 || spans[1].Name != "moat.authenticate" || spans[1].ParentID != spans[0].SpanID {
+			t.Fatalf("deny=%v: spans %+v", deny, spans)
+		}
+		if deny && spans[1].Error != "refused" || !deny && (spans[1].Error != "" || sawParent != spans[0].SpanID) {
+			t.Errorf("deny=%v: stage error %q, next ran under %s (request %s)", deny, spans[1].Error, sawParent, spans[0].SpanID)
+		}
 	}
 }

@@ -349,6 +349,7 @@ func (t *Tracer) StartRequest(ctx context.Context, method string, id string, met
 		}
 		return context.WithValue(ctx, requestKey{}, Span{}), Span{}
 	}
+	method = methodName(method)
 	ctx, s := t.tr.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("mcp.method.name", method), attribute.String("rpc.system", "jsonrpc"),
 			attribute.String("jsonrpc.protocol.version", "2.0")))
@@ -382,6 +383,22 @@ func SetOutcome(ctx context.Context, outcome string) {
 	if outcome != "ok" {
 		s.Fail(outcome)
 	}
+}
+
+// methodName is a JSON-RPC method as a span name: the client's text, so
+// only a short name of letters, '/' and '_' (every MCP method) is kept;
+// anything else is "other".
+func methodName(m string) string {
+	if m == "" || len(m) > 64 {
+		return "other"
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '/' || c == '_') {
+			return "other"
+		}
+	}
+	return m
 }
 
 func capString(s string, n int) string {

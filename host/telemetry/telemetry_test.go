@@ -247,3 +247,16 @@ func TestStage(t *testing.T) {
 		}
 	}
 }
+
+// TestMethodName: a client's method becomes a span name only when it looks
+// like one.
+func TestMethodName(t *testing.T) {
+	for in, want := range map[string]string{
+		"tools/call": "tools/call", "notifications/initialized": "notifications/initialized", "server/discover": "server/discover",
+		"": "other", "tools/call\x1b[2J": "other", strings.Repeat("a", 65): "other", "a b": "other",
+	} {
+		if got := methodName(in); got != want {
+			t.Errorf("methodName(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

@@ -81,6 +81,9 @@ func (s *Server) traceMCP(ctx context.Context, method string, req mcp.Request) (
 		return ctx, func() {} // nothing to trace: no cost
 	}
 	ctx, span := s.tel.StartRequest(ctx, method, "", meta, hm)
+	if header == nil {
+		span.SetString("network.transport", "pipe") // stdio
+	}
 	return ctx, span.End
 }
 

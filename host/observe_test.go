@@ -183,7 +183,8 @@ func TestTraceSpanTree(t *testing.T) {
 			t.Errorf("%s: parent %s kind %s; want parent %s kind %s", tc.span, s.ParentID, s.Kind, tc.parent, tc.kind)
 		}
 	}
-	if a := req.Attrs; a["mcp.method.name"] != "tools/call" || a["gen_ai.tool.name"] != "fetchfile" || a["moat.outcome"] != "ok" || a["moat.principal"] != "agent" {
+	if a := req.Attrs; a["mcp.method.name"] != "tools/call" || a["gen_ai.tool.name"] != "fetchfile" || a["moat.outcome"] != "ok" || a["moat.principal"] != "agent" ||
+		a["mcp.protocol.version"] != "2026-07-28" || a["network.transport"] != "tcp" || a["jsonrpc.request.id"] != "9" {
 		t.Errorf("request span attributes: %v", a)
 	}
 	if a := byName["GET"].Attrs; a["server.address"] != "127.0.0.1" || a["http.response.status_code"] != "200" || a["http.request.method"] != "GET" {

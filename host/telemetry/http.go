@@ -123,6 +123,11 @@ func (t *Tracer) Middleware(head RequestHead) func(http.Handler) http.Handler {
 			method, id, meta := head(r)
 			ctx, s := t.StartRequest(r.Context(), method, id, meta, HeaderMeta(r.Header))
 			defer s.End()
+			s.SetString("network.transport", "tcp")
+			s.SetString("network.protocol.name", "http")
+			if v := r.Header.Get("Mcp-Protocol-Version"); protocolVersion(v) {
+				s.SetString("mcp.protocol.version", v)
+			}
 			key := s.s.SpanContext().SpanID().String()
 			t.live.Store(key, s)
 			defer t.live.Delete(key)
@@ -144,4 +149,18 @@ func (t *Tracer) Resume(ctx context.Context, handoff string) (context.Context, b
 	}
 	s := v.(Span)
 	return context.WithValue(trace.ContextWithSpan(ctx, s.s), requestKey{}, s), true
+}
+
+// protocolVersion reports whether v looks like an MCP protocol version
+// (YYYY-MM-DD), the only client text kept as mcp.protocol.version.
+func protocolVersion(v string) bool {
+	if len(v) != 10 || v[4] != '-' || v[7] != '-' {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if i != 4 && i != 7 && (v[i] < '0' || v[i] > '9') {
+			return false
+		}
+	}
+	return true
 }

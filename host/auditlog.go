@@ -7,6 +7,7 @@ import (
 
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/telemetry"
 )
 
 // writeAudit appends one record. When it cannot be written the failure
@@ -59,7 +60,7 @@ func (s *Server) auditGate(next http.Handler) http.Handler {
 // must be refused (auth.Options.Record): it carries the error id logged
 // with it.
 func (s *Server) authDecision(r *http.Request, d auth.Decision) error {
-	rec := audit.Record{Event: audit.EventAuth, Principal: d.PrincipalID, AuthMethod: d.Method, ClientAddr: d.Addr, Outcome: "auth_ok"}
+	rec := audit.Record{Event: audit.EventAuth, Principal: d.PrincipalID, AuthMethod: d.Method, ClientAddr: d.Addr, Outcome: "auth_ok", TraceID: telemetry.TraceID(r.Context())}
 	if !d.OK {
 		rec.Outcome, rec.Reason = "auth_failed", d.Reason
 		if d.Err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/moatmcp/moat/host/netpolicy"
 	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/host/telemetry"
 )
 
 // errUnavailable answers a request that arrives while the server is
@@ -30,7 +31,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		name = req.Params.Name
 	}
 	t := snap.tools[name]
-	rec := audit.Record{Event: audit.EventToolCall, Tool: name, ClientAddr: clientAddr(req.Extra)}
+	rec := audit.Record{Event: audit.EventToolCall, Tool: name, ClientAddr: clientAddr(req.Extra), TraceID: telemetry.TraceID(ctx)}
 	if t != nil {
 		rec.Args = audit.Summarize(req.Params.Arguments, t.sensitive)
 		rec.BytesIn = len(req.Params.Arguments)
@@ -40,11 +41,14 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	}
 	finish := func(outcome, reason string) error {
 		rec.Outcome, rec.Reason = outcome, reason
+		telemetry.SetOutcome(ctx, outcome)
 		rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 		s.metrics.Call(s.metricsTool(snap, name), outcome, time.Since(start))
 		return s.writeAudit(rec)
 	}
 
+	_, authorise := telemetry.Start(ctx, "moat.authorise") // and the limits and quotas
+	defer authorise.End()
 	// Authorise: a tool the caller may not use does not exist for it.
 	if t == nil || !mayUse(p, t) {
 		// The client cannot tell the two apart (unknownTool); the operator
@@ -60,6 +64,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		s.metrics.Denied(denial)
 		return nil, unknownTool(name)
 	}
+	telemetry.SetTool(ctx, t.Name(), p.ID)
 	// A tool that cannot work without a client capability is not run for a
 	// client that did not declare it (MCP 2026-07-28, SEP-2575: -32021).
 	if missing := missingClientCaps(t.Manifest.ClientCapabilities, req.ClientCapabilities()); len(missing) > 0 {
@@ -70,10 +75,14 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		return nil, missingCapabilityError(missing)
 	}
 	ok, wait, which, lerr := snap.limiter.AllowCall(ctx, p.ID, t.Name())
+	quota, over, reset, qerr := s.quotaCheck(ctx, snap, p) // observe.go
+	if lerr == nil {
+		lerr = qerr
+	}
 	if lerr != nil {
 		id := NewErrorID()
 		rec.ErrorID = id
-		s.log.Debug("call refused: state store unavailable", "error_id", id, "err", lerr)
+		s.log.DebugContext(ctx, "call refused: state store unavailable", "error_id", id, "err", lerr)
 		if err := finish("host_error", "state_unavailable"); err != nil {
 			return nil, s.auditFailure(err)
 		}
@@ -86,6 +95,15 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		s.metrics.Limited(which)
 		return toolError(fmt.Sprintf("rate limit exceeded for tool %s; retry after %ds", t.Name(), ratelimit.RetryAfterSeconds(wait))), nil
 	}
+	if over != "" {
+		if err := finish("over_quota", over); err != nil {
+			return nil, s.auditFailure(err)
+		}
+		s.metrics.OverQuota(over)
+		return overQuota(over, quota, reset), nil
+	}
+	authorise.End()
+	receipt := &sandbox.Receipt{}
 
 	q := newNotifier()
 	prog := newProgress(ctx, req, q)
@@ -96,7 +114,8 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	}
 	// One audit record per outbound request the tool makes (net grant).
 	ctx = netpolicy.WithObserver(ctx, func(e netpolicy.Event) {
-		_ = s.writeAudit(audit.Record{
+		receipt.AddNet(netUse(e))
+		_ = s.writeAudit(audit.Record{TraceID: rec.TraceID,
 			Event: audit.EventNetRequest, Tool: t.Name(), Principal: rec.Principal, ClientAddr: rec.ClientAddr,
 			Outcome: e.Outcome, Host: e.Host, Method: e.Method, Status: e.Status,
 			BytesIn: int(e.BytesIn), BytesOut: int(e.BytesOut), DurationMS: float64(e.Duration.Microseconds()) / 1000,
@@ -108,12 +127,17 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	}
 	// The principal decides which instances a per-principal tool may reuse.
 	// callRounds: t.Call, replayed through a multi-round-trip call's answers (mrtr.go).
-	callCtx := sandbox.WithSlotWait(sandbox.WithPrincipal(ctx, p.ID), snap.cfg.Rates.ConcurrencyWait)
+	callCtx := sandbox.WithSlotWait(sandbox.WithReceipt(sandbox.WithPrincipal(ctx, p.ID), receipt), snap.cfg.Rates.ConcurrencyWait)
 	res, info, err := s.callRounds(callCtx, p, t, req, hooks)
 	s.metrics.InFlight(t.Name(), -1)
+	rec.Used = usedOf(receipt, time.Since(start))
+	if receipt.Instance != "" { // an instance ran
+		s.metrics.GuestMemory(t.Name(), receipt.MemoryPeak)
+	}
+	s.quotaCharge(ctx, quota, p, time.Since(start), receipt)
 	prog.finish()
 	if dropped := q.drain(ctx); dropped > 0 { // before the result: notifications come first
-		s.log.Warn("client too slow for the tool's notifications; some were dropped", "tool", t.Name(), "principal", rec.Principal, "dropped", dropped)
+		s.log.WarnContext(ctx, "client too slow for the tool's notifications; some were dropped", "tool", t.Name(), "principal", rec.Principal, "dropped", dropped)
 	}
 	var refused *inputRefusal
 	if errors.As(err, &refused) {
@@ -131,7 +155,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	if err != nil {
 		id := NewErrorID()
 		rec.ErrorID = id
-		s.log.Error("tool call failed", "error_id", id, "tool", t.Name(), "principal", rec.Principal, "err", err)
+		s.log.ErrorContext(ctx, "tool call failed", "error_id", id, "tool", t.Name(), "principal", rec.Principal, "err", err)
 		if aerr := finish("host_error", ""); aerr != nil {
 			return nil, s.auditFailure(aerr)
 		}
@@ -141,7 +165,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		// The guest's own error, for the operator; never sent to the client.
 		id := NewErrorID()
 		rec.ErrorID = id
-		s.log.Info("tool call ended badly", "error_id", id, "tool", t.Name(), "outcome", info.Outcome, "err", info.Run.Err)
+		s.log.InfoContext(ctx, "tool call ended badly", "error_id", id, "tool", t.Name(), "outcome", info.Outcome, "err", info.Run.Err)
 	}
 	if err := finish(info.Outcome, ""); err != nil {
 		// The call ran, but it cannot be recorded: its result is not

@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 	}
 	for name, src := range map[string]string{
 		"hostfixture": "../testdata/guests/hostfixture",
+		"usage":       "../testdata/guests/usage",
 		"readfile":    "../tools/readfile",
 		"listfiles":   "../tools/listfiles",
 		"searchfiles": "../tools/searchfiles",

@@ -41,6 +41,7 @@ var moduleOwners = map[string][]string{
 	"google.golang.org/protobuf":             {"internal/signature"}, // sigstore bundles are protobuf messages
 	"golang.org/x/crypto":                    {"internal/sealed"},
 	"golang.org/x/time":                      {"host/ratelimit"},
+	"go.opentelemetry.io/otel":               {"host/telemetry"},
 }
 
 // moduleRoot is the module an import path belongs to, by the hosting

@@ -52,6 +52,8 @@ func (s *Server) dispatch(next mcp.MethodHandler) mcp.MethodHandler {
 		if notServed[method] {
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "method not found: moat serves tools only"}
 		}
+		ctx, end := s.traceMCP(ctx, method, req) // observe.go
+		defer end()
 		switch method {
 		case "tools/list":
 			snap, release := s.requestSnapshot(req.GetExtra())

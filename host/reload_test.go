@@ -106,6 +106,7 @@ func TestReloadBadFiles(t *testing.T) {
 		{name: "missing module", tool: manifestText("/nonexistent/gone.wasm", `name = "emit"`), want: "a.toml:1"},
 		{name: "schema file deleted", before: func(ts *testServer) { os.Remove(schema) }, want: "a.toml:"},
 		{name: "listen changed: needs a restart", config: good + "[server]\nlisten = \"127.0.0.1:1\"\n", want: "takes a restart"},
+		{name: "telemetry changed: needs a restart", config: good + "[telemetry]\nenabled = false\n", want: "[telemetry] changed from"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			schemaDir = t.TempDir()

@@ -54,6 +54,7 @@ import (
 	"github.com/moatmcp/moat/host/ratelimit"
 	"github.com/moatmcp/moat/host/sandbox"
 	"github.com/moatmcp/moat/host/state"
+	"github.com/moatmcp/moat/host/telemetry"
 	"github.com/moatmcp/moat/host/transport"
 )
 
@@ -106,6 +107,9 @@ type Options struct {
 	// now is the clock of credential expiry; nil = time.Now. Tests in
 	// this package set it.
 	now func() time.Time
+	// traces, set by tests, receives every span (tracing on whatever
+	// [telemetry] and the environment say).
+	traces *telemetry.Recorder
 	// events, when set, is told what happened as it happens, so that tests
 	// in this package wait on events instead of polling; nil in production.
 	events *testEvents
@@ -146,12 +150,14 @@ type Server struct {
 	// store is the shared state of [state] url (Redis), for the process's
 	// life; nil = each snapshot's limiter keeps its buckets in memory.
 	store        state.Store
-	storeRefuses bool          // [state] on_failure = "refuse": 503 and not ready while store is down
-	replica      string        // [state] replica, or the host name: in audit records
-	inputs       *inputSealing // requestState of multi-round-trip calls (mrtr.go)
-	ln           net.Listener  // nil with Stdio
-	addr         string        // the address ln listens on
-	served       atomic.Bool   // Serve took ln
+	storeRefuses bool              // [state] on_failure = "refuse": 503 and not ready while store is down
+	replica      string            // [state] replica, or the host name: in audit records
+	inputs       *inputSealing     // requestState of multi-round-trip calls (mrtr.go)
+	usage        state.Store       // quota usage: store, or this process's own when nil
+	tel          *telemetry.Tracer // traces ([telemetry]); off when not configured
+	ln           net.Listener      // nil with Stdio
+	addr         string            // the address ln listens on
+	served       atomic.Bool       // Serve took ln
 
 	snap     atomic.Pointer[snapshot]
 	gen      atomic.Uint64
@@ -208,6 +214,9 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := s.openInputSealing(cfg); err != nil {
+		return nil, err
+	}
+	if err := s.openTelemetry(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if s.rt, err = sandbox.New(ctx, &sandbox.Options{CacheDir: cfg.CacheDir, MaxGuestMemory: cfg.MaxGuestMemory}); err != nil {
@@ -418,6 +427,10 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 		if s.store != nil {
 			errs = append(errs, s.store.Close())
+		}
+		if s.tel != nil {
+			// Bounded: spans still queued after ctx ends are dropped.
+			errs = append(errs, s.tel.Shutdown(ctx))
 		}
 		if s.ln != nil && !s.served.Load() {
 			errs = append(errs, s.ln.Close())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/host/telemetry"
 )
 
 // testServer is a Server built the way moat serve builds one: from a
@@ -48,6 +49,8 @@ type testConfig struct {
 	now func() time.Time
 	// logger receives the server's log; nil discards it.
 	logger *slog.Logger
+	// traces receives every span; nil: tracing as [telemetry] says.
+	traces *telemetry.Recorder
 }
 
 var (
@@ -88,7 +91,7 @@ func newTestServer(t testing.TB, c testConfig) *testServer {
 	}
 	ts.writeConfig(c.toml)
 	ts.events = newEventLog()
-	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, Logger: c.logger, now: c.now, events: ts.events.hooks()}
+	opts := &Options{ConfigFile: ts.cfg, Stdio: !c.http, NoAuth: c.noAuth, Notice: ts.notice, Logger: c.logger, now: c.now, events: ts.events.hooks(), traces: c.traces}
 	if c.http {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

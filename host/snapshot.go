@@ -44,6 +44,7 @@ type snapshot struct {
 	authn    *auth.Authenticator // nil: no authentication (stdio, --no-auth)
 	fallback *auth.Principal     // caller of requests without a verified token; nil = nobody
 	limiter  *ratelimit.Limiter
+	quotas   *quotaPolicy      // [quotas] and the keys' own (observe.go)
 	cert     *tls.Certificate  // nil without TLS
 	keys     map[string]string // API key id → digest of its entry (reload reports)
 	jwt      string            // digest of [auth.jwt]; "" without
@@ -190,6 +191,7 @@ func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot
 	if err := s.provisionAuth(ctx, cfg, snap); err != nil {
 		return nil, nil, err
 	}
+	snap.quotas = newQuotaPolicy(cfg)
 	rc := rateConfig(cfg.Rates, snap.tools)
 	rc.Store = s.store // nil: in this process
 	if prev != nil {
@@ -252,6 +254,7 @@ func restartOnly(old, cur *manifest.Config) error {
 		{"[server] max_body", fmt.Sprint(old.MaxBodyBytes), fmt.Sprint(cur.MaxBodyBytes)},
 		{"[state]", fmt.Sprintf("%+v", old.State), fmt.Sprintf("%+v", cur.State)},
 		{"[request_state]", fmt.Sprintf("%+v", old.RequestState), fmt.Sprintf("%+v", cur.RequestState)},
+		{"[telemetry]", telemetryText(old.Telemetry), telemetryText(cur.Telemetry)},
 	} {
 		if f.old != f.cur {
 			return fmt.Errorf("%s: %s changed from %q to %q: that takes a restart; the previous configuration keeps serving", cur.File, f.field, f.old, f.cur)

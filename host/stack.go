@@ -18,6 +18,7 @@ import (
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/auth"
 	"github.com/moatmcp/moat/host/ratelimit"
+	"github.com/moatmcp/moat/host/telemetry"
 	"github.com/moatmcp/moat/host/transport"
 )
 
@@ -47,11 +48,12 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 	stages := []stage{
 		{"transport: body cap, content type, Origin and Host checks", func(n http.Handler) http.Handler { return transport.Wrap(n, &topts) }},
 		{"request head: the JSON-RPC id, method and tool name, parsed once", func(n http.Handler) http.Handler { return parseHead(s.log, n) }},
+		{"trace: the request's span, its parent from params._meta or traceparent (observe.go)", s.tel.Middleware(traceHead)},
 		{"failed authentications per client address (429)", s.authFailureLimit(snap)},
-		{"authenticate: API key or JWT → principal (401, 403)", s.authenticate(snap)},
+		{"authenticate: API key or JWT → principal (401, 403)", telemetry.Stage("moat.authenticate", s.authenticate(snap))},
 		{"audit: refuse while the audit log cannot be written (503)", s.auditGate},
 		{"raw requests per principal: the flood ceiling (429)", s.requestCeiling(snap)},
-		{"tool calls per principal (429)", s.principalRate(snap)},
+		{"tool calls per principal (429)", telemetry.Stage("moat.limits", s.principalRate(snap))},
 		{"open subscriptions/listen streams per principal (429)", s.listenLimit(snap)},
 		{"live sessions per principal and in total (429)", s.sessionLimit(snap)},
 		{"scopes: step-up for a granted tool (403 insufficient_scope)", s.scopeCheck(snap)},
@@ -155,7 +157,8 @@ type requestHead struct {
 	ID     json.RawMessage `json:"id"`
 	Method string          `json:"method"`
 	Params struct {
-		Name string `json:"name"`
+		Name string         `json:"name"`
+		Meta telemetry.Meta `json:"_meta"` // W3C trace context (MCP 2026-07-28)
 	} `json:"params"`
 }
 
@@ -179,6 +182,12 @@ func parseHead(log *slog.Logger, next http.Handler) http.Handler {
 					return
 				}
 				head.Params.Name = paramsName(raw.Params)
+				var pm struct {
+					Meta telemetry.Meta `json:"_meta"`
+				}
+				if json.Unmarshal(raw.Params, &pm) == nil { // a malformed trace context is ignored: a new trace
+					head.Params.Meta = pm.Meta
+				}
 			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), headKey{}, head)))
@@ -290,7 +299,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, wait time.Durati
 // message gives the client), when not "".
 func (s *Server) refuseWithID(w http.ResponseWriter, r *http.Request, wait time.Duration, msg, which, errorID string) {
 	head := headOf(r)
-	rec := audit.Record{Event: audit.EventRefusal, Outcome: "limited", Reason: which, Status: http.StatusTooManyRequests, ClientAddr: clientAddrOf(r), ErrorID: errorID}
+	rec := audit.Record{Event: audit.EventRefusal, Outcome: "limited", Reason: which, Status: http.StatusTooManyRequests, ClientAddr: clientAddrOf(r), ErrorID: errorID, TraceID: telemetry.TraceID(r.Context())}
 	if p, ok := auth.FromContext(r.Context()); ok {
 		rec.Principal, rec.AuthMethod = p.ID, p.Method
 	}
@@ -343,7 +352,7 @@ func (s *Server) scopeCheck(snap *snapshot) func(http.Handler) http.Handler {
 				if t, ok := snap.tools[head.Params.Name]; ok && p.Granted(t.Name()) && !p.MayUse(t.Name(), t.Manifest.RequiredScopes) {
 					s.metrics.Denied("scope")
 					_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: "denied", Reason: "insufficient_scope", Status: http.StatusForbidden,
-						Principal: p.ID, AuthMethod: p.Method, Tool: t.Name(), ClientAddr: clientAddrOf(r)})
+						Principal: p.ID, AuthMethod: p.Method, Tool: t.Name(), ClientAddr: clientAddrOf(r), TraceID: telemetry.TraceID(r.Context())})
 					snap.authn.WriteError(w, auth.ErrInsufficientScope, t.Manifest.RequiredScopes)
 					return
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/moatmcp/moat/host/netpolicy"
 	"github.com/moatmcp/moat/host/sandbox"
 	"github.com/moatmcp/moat/host/schema"
+	"github.com/moatmcp/moat/host/telemetry"
 )
 
 // Tool is one loaded tool: its manifest, its compiled module and its
@@ -212,7 +213,10 @@ func (t *Tool) Call(ctx context.Context, args json.RawMessage, hooks *sandbox.Ho
 		info.Outcome = "input_too_large"
 		return toolError(fmt.Sprintf("arguments too large: %d bytes (limit %d)", len(args), max)), info, nil
 	}
-	if err := t.input.Validate(args); err != nil {
+	_, vspan := telemetry.Start(ctx, "moat.validate")
+	verr := t.input.Validate(args)
+	vspan.End()
+	if err := verr; err != nil {
 		info.Outcome = "invalid_arguments"
 		var ve *schema.ValidationError
 		if errors.As(err, &ve) {

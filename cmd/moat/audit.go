@@ -28,6 +28,7 @@ import (
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const usageText = `usage: moat audit verify [--prev HASH|genesis] [--head HASH] FILE...
        moat audit verify DIR
+       moat audit show [--tool NAME] [--principal ID] [--outcome OUTCOME] [--since TIME] [--until TIME] FILE...
 
 Checks the hash chain of audit log files and reports the first broken link:
 an edited, removed, reordered or truncated line. Several files (oldest
@@ -41,6 +42,9 @@ behind a load balancer, each with its rotated files (NAME, NAME.1, NAME.2,
 replica its records name.
 Exit 0: intact; 1: broken; 2: usage or read error.
 `
+	if len(args) > 0 && args[0] == "show" {
+		return cmdAuditShow(ctx, args[1:], stdout, stderr) // auditshow.go
+	}
 	if code, ok := subcommand(args, "verify", usageText, stdout, stderr); !ok {
 		return code
 	}

@@ -15,7 +15,7 @@ import (
 // The flags of a command with a subverb are those of "COMMAND VERB".
 var completionVerbs = map[string][]string{
 	"keys":       {"new"},
-	"audit":      {"verify"},
+	"audit":      {"verify", "show"},
 	"completion": {"bash", "zsh"},
 }
 

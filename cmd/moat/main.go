@@ -10,6 +10,7 @@
 //	moat bench [--duration 3s] [--clients 1,4]
 //	moat keys new --id NAME
 //	moat audit verify FILE
+//	moat audit show [--tool NAME] [--principal ID] [--outcome OUTCOME] [--since TIME] FILE
 //	moat push MANIFEST oci://HOST/REPO:TAG [--sign KEY]
 //	moat pull REF DIR [--key PUB]...
 //	moat approve (TOOL... | --all) MANIFEST_DIR
@@ -73,6 +74,7 @@ usage:
   moat bench [--duration 3s] [--clients 1,4]
   moat keys new --id NAME [--tools a,b] [--scopes x,y] [--expires 720h]
   moat audit verify FILE
+  moat audit show [--tool NAME] [--principal ID] [--outcome OUTCOME] [--since TIME] FILE
   moat push MANIFEST oci://HOST[:PORT]/REPO:TAG [--sign KEY]
   moat pull oci://HOST[:PORT]/REPO(:TAG|@sha256:…) DIR [--key PUB]...
   moat approve (TOOL... | --all) [--lock FILE] MANIFEST_DIR

@@ -90,7 +90,7 @@ type Record struct {
 	Args       json.RawMessage `json:"args,omitempty"` // from Summarize
 	// Outcome is one of ok, tool_error, denied, limited, invalid_arguments,
 	// input_too_large, busy, timeout, memory, output_overflow, trap,
-	// canceled, bad_output, host_error for calls; auth_ok, auth_failed for
+	// canceled, bad_output, host_error, over_quota for calls; auth_ok, auth_failed for
 	// authentication; ok or error for reloads.
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
@@ -113,6 +113,15 @@ type Record struct {
 	// replicas behind one load balancer can be told apart and verified
 	// together (moat audit verify DIR).
 	Replica string `json:"replica,omitempty"`
+	// TraceID is the W3C trace id of the request the record belongs to
+	// (32 hex digits), when it came with one or moat traces it: an
+	// operator goes from the record to the trace, and from a log line
+	// (which carries the same trace_id) to the record.
+	TraceID string `json:"trace_id,omitempty"`
+	// Used is a tool call's receipt (EventToolCall): what the host saw the
+	// call use. Present for every call that got past authorisation, limits
+	// and quotas (zero sizes and no instance when none ran); nil before.
+	Used *Used `json:"used,omitempty"`
 	// Prev is the hex SHA-256 of the previous line's bytes, without its
 	// newline; Genesis for the first record of a chain.
 	Prev string `json:"prev"`
@@ -373,6 +382,7 @@ func (l *Logger) Log(r Record) error {
 	for i := range r.Changes {
 		clip(&r.Changes[i])
 	}
+	r.Used = r.Used.bounded()
 	if len(r.Args) > 0 && (len(r.Args) > MaxSummaryBytes || !json.Valid(r.Args)) {
 		r.Args = json.RawMessage(fmt.Sprintf(`{"_unparsed":%d}`, len(r.Args)))
 	}

@@ -74,6 +74,11 @@ type Config struct {
 	// all guests together may hold, in bytes; 0 (the default) means derive
 	// it from the machine's memory.
 	MaxGuestMemory uint64
+	// Telemetry is [telemetry]: OpenTelemetry traces (observe.go).
+	Telemetry TelemetryConfig
+	// Quotas is [quotas]: what each principal may consume per window; an
+	// API key's own quotas replace it field by field (observe.go).
+	Quotas QuotaConfig
 
 	// Digest is "sha256:<hex>" over every field above but File, Files and
 	// Digest, and over the bytes of every file in Files but the config
@@ -99,7 +104,10 @@ const (
 func DefaultConfig() *Config {
 	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal, MaxListenPer: DefaultMaxListenStreamsPerPrincipal,
 		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse,
-		State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL}}
+		State:        defaultState,
+		RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL},
+		Telemetry:    TelemetryConfig{ExportTimeout: DefaultExportTimeout, QueueSize: DefaultSpanQueue},
+		Quotas:       QuotaConfig{Window: DefaultQuotaWindow}}
 }
 
 // LoadConfig reads, decodes and validates a server config file. Every error
@@ -151,6 +159,8 @@ type configFile struct {
 	State      stateTable      `toml:"state"`
 	// RequestState is [request_state] (requeststate.go).
 	RequestState requestStateTable `toml:"request_state"`
+	Telemetry  telemetryTable  `toml:"telemetry"`
+	Quotas     *quotasTable    `toml:"quotas"`
 }
 
 // serverTable is [server].
@@ -205,6 +215,13 @@ const (
 func (d *doc) config(c *Config, dir string) error {
 	var f configFile
 	if err := d.decodeInto(&f); err != nil {
+		return err
+	}
+	var err error
+	if c.Quotas, err = d.quotaConfig("quotas", f.Quotas, QuotaConfig{}); err != nil {
+		return err
+	}
+	if err := d.telemetryConfig(c, &f.Telemetry); err != nil {
 		return err
 	}
 	if err := d.authConfig(c, &f.Auth, dir); err != nil {

@@ -30,7 +30,8 @@ func configFixture(t testing.TB) string {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, MaxListenPer: 16, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse, State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL}}
+	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, MaxListenPer: 16, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse, State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL},
+		Telemetry: TelemetryConfig{ExportTimeout: DefaultExportTimeout, QueueSize: DefaultSpanQueue}, Quotas: QuotaConfig{Window: DefaultQuotaWindow}}
 	if got := DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig() = %+v", got)
 	}
@@ -138,6 +139,7 @@ listen = "127.0.0.1:9090"
 		AuditFile:      filepath.Join(dir, "audit.log"),
 		MetricsListen:  "127.0.0.1:9090",
 		AuditOnFailure: AuditRefuse, State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL},
+		Telemetry: TelemetryConfig{ExportTimeout: DefaultExportTimeout, QueueSize: DefaultSpanQueue}, Quotas: QuotaConfig{Window: DefaultQuotaWindow},
 		Files:  []string{file, filepath.Join(dir, "certs", "cert.pem"), filepath.Join(dir, "certs", "key.pem")},
 		Digest: got.Digest,
 	}
@@ -157,7 +159,7 @@ func TestParseConfigErrors(t *testing.T) {
 		is    error
 		msg   string
 	}{
-		{"unknown top-level key", "[server]\n[authz]\n", 2, "authz", ErrUnknownField, `unknown field "authz" (known fields at the top level: server, tools, sandbox, auth, rate_limits, audit, metrics, state, request_state)`},
+		{"unknown top-level key", "[server]\n[authz]\n", 2, "authz", ErrUnknownField, `unknown field "authz" (known fields at the top level: server, tools, sandbox, auth, rate_limits, audit, metrics, state, request_state, telemetry, quotas)`},
 		{"key hash that is not a hash", "[[auth.keys]]\nid = \"ci\"\nhash = \"moat_secret\"\n", 3, "auth.keys[0].hash", ErrInvalid, `required: "sha256:"`},
 		{"duplicate key id", "[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("a", 64) + "\"\n[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("b", 64) + "\"\n", 5, "auth.keys[1].id", ErrInvalid, `key id "ci" is used twice`},
 		{"bad key rate", "[[auth.keys]]\nid = \"ci\"\nhash = \"sha256:" + strings.Repeat("a", 64) + "\"\nrate = \"lots\"\n", 4, "auth.keys[0].rate", ErrInvalid, `rate "lots": want "N/unit"`},

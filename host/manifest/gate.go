@@ -25,6 +25,9 @@ type KeyConfig struct {
 	Scopes  []string  // scopes
 	Expires time.Time // expires: RFC 3339; zero = never
 	Rate    Rate      // rate: this key's own per-principal rate; zero = the server default
+	// Quotas is quotas = {...}: this key's own quotas, [quotas] for the
+	// fields it leaves out; nil = [quotas] as it is.
+	Quotas *QuotaConfig
 }
 
 // JWTConfig is [auth.jwt]: an OAuth 2.1 resource server.
@@ -81,8 +84,9 @@ type keyTable struct {
 	// because go-toml hands a date-time only to a time.Time, and a local
 	// date-time (no offset) must be refused rather than read in the
 	// server's zone.
-	Expires any  `toml:"expires"`
-	Rate    Rate `toml:"rate"`
+	Expires any          `toml:"expires"`
+	Rate    Rate         `toml:"rate"`
+	Quotas  *quotasTable `toml:"quotas"`
 }
 
 // jwtTable is [auth.jwt].
@@ -175,6 +179,13 @@ func (d *doc) authConfig(c *Config, at *authTable, dir string) error {
 			return d.wrongType(joinPath(f, "expires"), "an RFC 3339 date-time", x)
 		}
 		k.Rate = kt.Rate
+		if kt.Quotas != nil {
+			q, err := d.quotaConfig(joinPath(f, "quotas"), kt.Quotas, c.Quotas)
+			if err != nil {
+				return err
+			}
+			k.Quotas = &q
+		}
 		a.Keys = append(a.Keys, k)
 	}
 

@@ -188,7 +188,11 @@ func (d *doc) shape(v any, t reflect.Type, field, want string, max int, errs *[]
 		default:
 			wrong()
 		}
-	default: // float64, dates and times: no field of ours takes them
+	case float64:
+		if t.Kind() != reflect.Float64 {
+			wrong()
+		}
+	default: // dates and times: no field of ours takes them
 		wrong()
 	}
 }
@@ -286,6 +290,8 @@ func describe(t reflect.Type) string {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "an integer"
+	case reflect.Float64:
+		return "a decimal number such as 0.25"
 	case reflect.Slice:
 		switch e := t.Elem(); {
 		case e.Kind() == reflect.String:

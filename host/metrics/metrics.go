@@ -51,10 +51,17 @@ const MaxTools = 1024
 var Outcomes = []string{
 	"ok", "tool_error", "denied", "limited", "invalid_arguments",
 	"input_too_large", "busy", "timeout", "memory", "output_overflow", "trap",
-	"canceled", "bad_output", "host_error", "unknown_tool",
+	"canceled", "bad_output", "host_error", "unknown_tool", "over_quota",
 	// Multi-round-trip calls (host/mrtr.go).
 	"input_required", "input_mismatch", "input_failed", "too_many_rounds", "invalid_request_state",
 }
+
+// Quotas is the set of quotas recorded by OverQuota ([quotas]).
+var Quotas = []string{"wall_time", "outbound_bytes", "output_bytes"}
+
+// MemoryBuckets are the guest memory histogram's upper bounds in bytes:
+// one 64 KiB page to 4 GiB (wasm32's most), ×4 apart.
+var MemoryBuckets = []float64{1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24, 1 << 26, 1 << 28, 1 << 30, 1 << 32}
 
 // DenyReasons is the set of reasons recorded by Denied.
 var DenyReasons = []string{
@@ -87,17 +94,20 @@ var DurationBuckets = []float64{
 type Metrics struct {
 	reg *prometheus.Registry
 
-	calls      *prometheus.CounterVec
-	duration   *prometheus.HistogramVec
-	denials    *prometheus.CounterVec
-	limited    *prometheus.CounterVec
-	inFlight   *prometheus.GaugeVec
-	loadErrors *prometheus.CounterVec
-	reloads    *prometheus.CounterVec
-	auth       *prometheus.CounterVec
-	stateUp    prometheus.Gauge
+	calls        *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	denials      *prometheus.CounterVec
+	limited      *prometheus.CounterVec
+	inFlight     *prometheus.GaugeVec
+	loadErrors   *prometheus.CounterVec
+	reloads      *prometheus.CounterVec
+	auth         *prometheus.CounterVec
+	stateUp      prometheus.Gauge
+	guestMemory  *prometheus.HistogramVec
+	overQuota    *prometheus.CounterVec
+	spansDropped prometheus.Counter
 
-	outcomes, reasons, limits, methods, kinds map[string]bool
+	outcomes, reasons, limits, methods, kinds, quotas map[string]bool
 
 	mu    sync.Mutex
 	tools map[string]bool // distinct tool label values seen, at most MaxTools
@@ -149,7 +159,21 @@ func New() *Metrics {
 			Name: "moat_state_up",
 			Help: "1 while the shared state store ([state] url, Redis) answers, 0 while it does not; 1 with in-process state.",
 		}),
+		guestMemory: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "moat_guest_memory_bytes",
+			Help:    "Guest linear memory at its largest during each tool call (the receipt's memory_peak_bytes), by tool.",
+			Buckets: MemoryBuckets,
+		}, []string{"tool"}),
+		overQuota: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "moat_quota_exceeded_total",
+			Help: "Tool calls refused because the principal used up a quota ([quotas]), by quota.",
+		}, []string{"quota"}),
+		spansDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "moat_trace_spans_dropped_total",
+			Help: "Finished trace spans dropped because the export queue was full or an export to the OTLP collector failed or timed out ([telemetry]).",
+		}),
 		outcomes: set(Outcomes),
+		quotas:   set(Quotas),
 		reasons:  set(DenyReasons),
 		limits:   set(Limits),
 		methods:  set(AuthMethods),
@@ -161,7 +185,11 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.calls, m.duration, m.denials, m.limited, m.inFlight,
 		m.loadErrors, m.reloads, m.auth, m.stateUp,
+		m.guestMemory, m.overQuota, m.spansDropped,
 	)
+	for _, q := range append(Quotas, Other) {
+		m.overQuota.WithLabelValues(q)
+	}
 	m.stateUp.Set(1)
 	for _, r := range append(DenyReasons, Other) {
 		m.denials.WithLabelValues(r)
@@ -193,6 +221,32 @@ func (m *Metrics) StateUp(up bool) {
 	} else {
 		m.stateUp.Set(0)
 	}
+}
+
+// GuestMemory records one call's guest memory peak:
+// moat_guest_memory_bytes{tool}.
+func (m *Metrics) GuestMemory(tool string, bytes uint64) {
+	if m == nil {
+		return
+	}
+	m.guestMemory.WithLabelValues(m.tool(tool)).Observe(float64(bytes))
+}
+
+// OverQuota records one call refused by a quota:
+// moat_quota_exceeded_total{quota}.
+func (m *Metrics) OverQuota(quota string) {
+	if m == nil {
+		return
+	}
+	m.overQuota.WithLabelValues(pick(m.quotas, quota)).Inc()
+}
+
+// SpansDropped adds n to moat_trace_spans_dropped_total.
+func (m *Metrics) SpansDropped(n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.spansDropped.Add(float64(n))
 }
 
 // Handler returns the HTTP handler that serves the exposition. It is not

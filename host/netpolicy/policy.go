@@ -104,6 +104,9 @@ type Event struct {
 	BytesOut int64  // request body
 	BytesIn  int64  // response body, as read
 	Duration time.Duration
+	// Secrets are the names (canonical) of the secret headers the host
+	// added to this hop, for the call's receipt; never their values.
+	Secrets []string
 }
 
 // Request is one request a guest asks for.
@@ -453,6 +456,7 @@ func (p *Policy) roundTrip(ctx context.Context, hop int, method string, t *targe
 	for _, h := range p.headers {
 		if h.host.Match(t.host, t.port, t.defaultPort) {
 			hreq.Header[h.name] = []string{h.value}
+			ev.Secrets = append(ev.Secrets, h.name)
 		}
 	}
 	if _, ok := hreq.Header["User-Agent"]; !ok {

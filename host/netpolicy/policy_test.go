@@ -409,6 +409,12 @@ func TestSecretHeader(t *testing.T) {
 	if e := events[2]; e.Host != other || e.Hop != 1 {
 		t.Errorf("redirect event = %+v", e)
 	}
+	// Each event names the secret headers its hop carried, never more.
+	for i, want := range []string{"Authorization,X-Api-Key", "Authorization,X-Api-Key", "", ""} {
+		if got := strings.Join(events[i].Secrets, ","); got != want {
+			t.Errorf("event %d: secret header names %q; want %q", i, got, want)
+		}
+	}
 }
 
 func TestTLS(t *testing.T) {

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -28,6 +29,15 @@ type LocalStore struct {
 
 	slotMu sync.Mutex
 	slots  map[string]map[string]time.Time // counter key → member → lapses at
+
+	usageMu sync.Mutex
+	usage   map[string]*usageWindow // AddUsage's windows, by key
+}
+
+// usageWindow is one key's counters of AddUsage until ends.
+type usageWindow struct {
+	ends   time.Time
+	totals []int64
 }
 
 var _ state.Store = (*LocalStore)(nil)
@@ -37,7 +47,7 @@ func NewLocalStore(opts TableOptions) *LocalStore {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &LocalStore{opts: opts, tables: map[string]*Table{}, slots: map[string]map[string]time.Time{}}
+	return &LocalStore{opts: opts, tables: map[string]*Table{}, slots: map[string]map[string]time.Time{}, usage: map[string]*usageWindow{}}
 }
 
 // table returns the named table, made on first use. Called with s.mu held.
@@ -140,6 +150,64 @@ func (s *LocalStore) Count(_ context.Context, key string) (int, error) {
 	s.slotMu.Lock()
 	defer s.slotMu.Unlock()
 	return len(s.live(key, s.opts.Now())), nil
+}
+
+// AddUsage implements state.Store. The windows are bounded like a
+// table (TableOptions.MaxEntries): ended windows are dropped first; when
+// every key still has a live window, a new key fails with
+// state.ErrUnavailable (the call is refused: usage that cannot be counted
+// is not usage that stayed under its quota).
+func (s *LocalStore) AddUsage(_ context.Context, key string, window time.Duration, delta []int64) ([]int64, time.Duration, error) {
+	if len(delta) == 0 || len(delta) > state.MaxUsageCounters || window < time.Millisecond {
+		return nil, 0, state.ErrUsageCounters
+	}
+	write := false
+	for _, d := range delta {
+		if d != 0 {
+			write = true
+		}
+	}
+	s.usageMu.Lock()
+	defer s.usageMu.Unlock()
+	now := s.opts.Now()
+	w := s.usage[key]
+	if w != nil && !now.Before(w.ends) {
+		delete(s.usage, key)
+		w = nil
+	}
+	if w == nil {
+		if !write {
+			return make([]int64, len(delta)), 0, nil
+		}
+		if len(s.usage) >= s.maxUsage() {
+			for k, u := range s.usage {
+				if !now.Before(u.ends) {
+					delete(s.usage, k)
+				}
+			}
+			if len(s.usage) >= s.maxUsage() {
+				return nil, 0, fmt.Errorf("%w: %d quota windows in memory", state.ErrUnavailable, len(s.usage))
+			}
+		}
+		w = &usageWindow{ends: now.Add(window)}
+		s.usage[key] = w
+	}
+	for len(w.totals) < len(delta) {
+		w.totals = append(w.totals, 0)
+	}
+	out := make([]int64, len(delta))
+	for i, d := range delta {
+		w.totals[i] += d
+		out[i] = w.totals[i]
+	}
+	return out, w.ends.Sub(now), nil
+}
+
+func (s *LocalStore) maxUsage() int {
+	if s.opts.MaxEntries > 0 {
+		return s.opts.MaxEntries
+	}
+	return DefaultMaxEntries
 }
 
 // Health implements state.Store: always nil.

@@ -129,8 +129,11 @@ func (b brokenStore) Acquire(context.Context, string, time.Duration, ...state.Co
 func (b brokenStore) Touch(context.Context, string, time.Duration, ...string) error { return b.err }
 func (b brokenStore) Release(context.Context, string, ...string) error              { return b.err }
 func (b brokenStore) Count(context.Context, string) (int, error)                    { return 0, b.err }
-func (b brokenStore) Health() error                                                 { return b.err }
-func (b brokenStore) Close() error                                                  { return nil }
+func (b brokenStore) AddUsage(context.Context, string, time.Duration, []int64) ([]int64, time.Duration, error) {
+	return nil, 0, b.err
+}
+func (b brokenStore) Health() error { return b.err }
+func (b brokenStore) Close() error  { return nil }
 
 // TestLimiterStoreErrorFailsClosed: a store error is returned by every
 // check, never taken for a yes.

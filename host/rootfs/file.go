@@ -29,6 +29,8 @@ type file struct {
 
 	nonblock bool
 	closed   bool
+
+	use *FileUse // where reads and writes are counted (Recorder); nil: nowhere
 }
 
 var _ experimentalsys.PollableFile = (*file)(nil)
@@ -167,6 +169,9 @@ func (f *file) Read(buf []byte) (int, experimentalsys.Errno) {
 		return 0, 0
 	}
 	n, err := f.f.Read(buf)
+	if f.use != nil && n > 0 {
+		f.use.read.Add(int64(n))
+	}
 	return n, toErrno(err) // io.EOF is 0
 }
 
@@ -182,6 +187,9 @@ func (f *file) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
 		return 0, 0
 	}
 	n, err := f.f.ReadAt(buf, off)
+	if f.use != nil && n > 0 {
+		f.use.read.Add(int64(n))
+	}
 	return n, toErrno(err)
 }
 
@@ -242,6 +250,9 @@ func (f *file) Write(buf []byte) (int, experimentalsys.Errno) {
 		return 0, 0
 	}
 	n, err := f.f.Write(buf)
+	if f.use != nil && n > 0 {
+		f.use.wrote.Add(int64(n))
+	}
 	return n, toErrno(err)
 }
 
@@ -259,7 +270,11 @@ func (f *file) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	if len(buf) == 0 {
 		return 0, 0
 	}
-	return pwrite(f.f, buf, off)
+	n, errno := pwrite(f.f, buf, off)
+	if f.use != nil && n > 0 {
+		f.use.wrote.Add(int64(n))
+	}
+	return n, errno
 }
 
 // Truncate implements experimentalsys.File.

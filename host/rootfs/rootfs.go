@@ -41,6 +41,8 @@
 //
 //   - An *FS is safe for concurrent use by any number of instances. It holds
 //     no per-call state; each File it returns belongs to one instance.
+//     FS.Recording is a view of it that records, for a call's receipt, each
+//     file opened and the bytes read and written (record.go).
 //   - Errors are experimental/sys.Errno values only: no host path and no Go
 //     error string ever reaches the guest.
 package rootfs

@@ -9,6 +9,9 @@ import (
 
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/moatmcp/moat/host/rootfs"
+	"github.com/moatmcp/moat/host/telemetry"
 )
 
 // Outcome says how a call ended.
@@ -67,6 +70,8 @@ var (
 // ErrBusy, ErrHostMemoryBudget and ErrClosed; whatever the guest does is
 // a Result.
 func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
+	ctx, span := telemetry.Start(ctx, "moat.sandbox")
+	defer span.End()
 	if n := int64(len(stdin)); n > m.limits.MaxInputBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrInputTooLarge, n, m.limits.MaxInputBytes)
 	}
@@ -91,10 +96,21 @@ func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result,
 	if started != nil {
 		started <- struct{}{}
 	}
+	var res *Result
+	var err error
 	if m.snap != nil {
-		return m.runReactor(ctx, stdin, hooks)
+		res, err = m.runReactor(ctx, stdin, hooks)
+	} else {
+		res, err = m.run(ctx, stdin, hooks)
 	}
-	return m.run(ctx, stdin, hooks)
+	m.fill(receiptOf(ctx), res)
+	if res != nil {
+		span.SetString("moat.sandbox.outcome", res.Outcome.String())
+		if res.Outcome != OutcomeOK {
+			span.Fail(res.Outcome.String())
+		}
+	}
+	return res, err
 }
 
 // acquire takes a concurrency slot, waiting at most until ctx ends or the
@@ -140,8 +156,19 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	defer env.release()
 
 	mem := &memoryAllocator{limit: m.limits.MemoryBytes, pool: &m.memPool, data: m.data, trim: m.rt.budget.trimmer}
-	ctx := experimental.WithMemoryAllocator(env.ctx, mem)
+	// A command instantiates and runs in one step (_start runs in
+	// InstantiateModule): one span for both.
+	ctx, span := telemetry.Start(env.ctx, "moat.sandbox.run")
+	defer span.End()
+	span.SetString("moat.sandbox.instance", "fresh")
+	ctx = experimental.WithMemoryAllocator(ctx, mem)
 	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(env.stdout).WithStderr(env.stderr)
+	if rec := receiptOf(parent); rec != nil && len(m.mounts) > 0 {
+		rec.Instance = "fresh"
+		cfg = cfg.WithFSConfig(m.fsConfigFor(func() *rootfs.Recorder { return &rec.Files }))
+	} else if rec != nil {
+		rec.Instance = "fresh"
+	}
 	if m.sleeps {
 		cfg = cfg.WithNanosleep(func(ns int64) { sleep(ctx, ns) })
 	}

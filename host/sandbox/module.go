@@ -19,6 +19,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
+
+	"github.com/moatmcp/moat/host/rootfs"
 )
 
 // Defaults for the zero values of Limits: a manifest's defaults
@@ -127,6 +129,8 @@ type Module struct {
 	data       []dataSeg           // a command's data segments, written by the allocator (commandData)
 	http       HTTPDoer            // nil without the [net] grant
 	mounts     []mountFS
+	mountPaths []string      // the guest path of each mount
+	digest     string        // "sha256:<hex>" of the wasm as given, for receipts
 	slots      chan struct{} // one token per running call
 	snap       *snapshot     // reactor modules only (snapshot.go)
 
@@ -147,6 +151,7 @@ type Module struct {
 type mountFS interface {
 	experimentalsys.FS
 	Close() error
+	Recording(mount string, rec func() *rootfs.Recorder) experimentalsys.FS
 }
 
 // Load checks and compiles spec.Wasm (through the compile cache), opens
@@ -216,6 +221,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		http:     spec.HTTP,
 		slots:    make(chan struct{}, limits.MaxConcurrency),
 		data:     data,
+		digest:   moduleDigest(spec.Wasm),
 	}
 	m.stopCtx, m.stop = context.WithCancelCause(context.Background())
 	defer func() {
@@ -256,6 +262,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 			return nil, fmt.Errorf("mount %s: %w", mt.GuestPath, err)
 		}
 		m.mounts = append(m.mounts, fs)
+		m.mountPaths = append(m.mountPaths, mt.GuestPath)
 		fsConfig = fsConfig.(sysfs.FSConfig).WithSysFSMount(fs, mt.GuestPath)
 	}
 

@@ -9,6 +9,8 @@ import (
 	"io"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/moatmcp/moat/host/telemetry"
 )
 
 // HTTPDoer makes the outbound HTTP requests of a module granted [net]
@@ -161,6 +163,20 @@ func httpErrno(ctx context.Context, err error) uint32 {
 	return HTTPErrFailed
 }
 
+// httpErrNames name the ABI error codes in spans (error.type).
+var httpErrNames = [...]string{HTTPOK: "", HTTPErrBadRequest: "bad_request", HTTPErrDeniedHost: "denied_host",
+	HTTPErrDeniedScheme: "denied_scheme", HTTPErrDeniedMethod: "denied_method", HTTPErrDeniedAddress: "denied_address",
+	HTTPErrDNS: "dns", HTTPErrConnect: "connect", HTTPErrTimeout: "timeout", HTTPErrRequestTooLarge: "request_too_large",
+	HTTPErrResponseTooLarge: "response_too_large", HTTPErrBufferTooSmall: "buffer_too_small", HTTPErrNoResponse: "no_response",
+	HTTPErrFailed: "failed"}
+
+func httpErrName(code uint32) string {
+	if int(code) < len(httpErrNames) {
+		return httpErrNames[code]
+	}
+	return "failed"
+}
+
 // moatHTTPRequest is moat.http_request(req_ptr, req_len, resp_ptr,
 // resp_cap, resp_len_ptr i32) -> errno i32.
 func moatHTTPRequest(ctx context.Context, mod api.Module, stack []uint64) {
@@ -182,11 +198,20 @@ func moatHTTPRequest(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = api.EncodeU32(HTTPErrBadRequest)
 		return
 	}
+	// The request's client span, and its trace context for the host
+	// contacted (host/telemetry; nothing at all when not tracing).
+	ctx, span := telemetry.StartHTTP(ctx, req.Method, req.URL)
+	if span.Recording() {
+		req.Header = telemetry.Inject(ctx, req.Header)
+	}
 	resp, err := st.doer.Do(ctx, req)
 	if err != nil {
-		stack[0] = api.EncodeU32(httpErrno(ctx, err))
+		code := httpErrno(ctx, err)
+		span.EndHTTP(0, httpErrName(code))
+		stack[0] = api.EncodeU32(code)
 		return
 	}
+	span.EndHTTP(resp.Status, "")
 	doc, err := encodeHTTPResponse(resp)
 	if err != nil {
 		stack[0] = api.EncodeU32(HTTPErrFailed)

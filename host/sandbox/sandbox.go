@@ -17,6 +17,15 @@
 // its Spec opts into IsolationPerPrincipal or IsolationShared, reuses a
 // pooled instance (snapshot.go).
 //
+// A call's Receipt (WithReceipt, receipt.go) records what it used as the
+// host observed it: the files opened through the mounts (host/rootfs
+// counts them at the descriptor), wall time, memory peak, output bytes and
+// the module's digest; the host adds each outbound request. A call that
+// traps midway keeps what it did on its receipt. With tracing on
+// (host/telemetry), Call's span has children for restoring an instance
+// and running the guest, and each outbound request gets a client span
+// whose trace context is sent to the host contacted.
+//
 // Guest misbehaviour (non-zero exit, trap, timeout, memory exhaustion,
 // output overflow, cancellation) is reported as a Result with an Outcome;
 // Call returns an error only for host faults and the sentinels

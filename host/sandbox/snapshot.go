@@ -13,6 +13,9 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/moatmcp/moat/host/rootfs"
+	"github.com/moatmcp/moat/host/telemetry"
 )
 
 // A reactor module (it exports moat_call and no _start) is initialised
@@ -299,6 +302,11 @@ func (m *Module) restore(ctx context.Context) (*instance, error) {
 	s := m.snap
 	in := &instance{alloc: &memoryAllocator{limit: m.limits.MemoryBytes, trim: m.rt.budget.trimmer}, io: &callIO{}}
 	cfg := m.config.WithStartFunctions().WithStdin(in.io).WithStdout(stdoutOf{in.io}).WithStderr(stderrOf{in.io})
+	if len(m.mounts) > 0 {
+		// The instance may serve several calls in turn: each open is
+		// recorded on the receipt of the call running then.
+		cfg = cfg.WithFSConfig(m.fsConfigFor(func() *rootfs.Recorder { return filesOf(in.io.context()) }))
+	}
 	if m.sleeps {
 		cfg = cfg.WithNanosleep(func(ns int64) { sleep(in.io.context(), ns) })
 	} else {
@@ -561,19 +569,29 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 	key, reuse := poolKey(parent, m.snap.iso)
 	reuse = reuse || m.snap.reset
 	var in *instance
+	kind := "restored"
 	if reuse {
-		in = m.snap.take(key)
+		if in = m.snap.take(key); in != nil {
+			kind = "reused"
+			if m.snap.reset {
+				kind = "reset"
+			}
+		}
 	}
 	if in == nil && m.snap.spares != nil {
 		select {
 		case in = <-m.snap.spares:
+			kind = "spare"
 		default:
 		}
 		m.refill()
 	}
 	if in == nil {
 		var err error
-		if in, err = m.restore(ctx); err != nil {
+		rctx, rspan := telemetry.Start(ctx, "moat.sandbox.restore")
+		in, err = m.restore(rctx)
+		rspan.End()
+		if err != nil {
 			if ctx.Err() == nil && !m.rt.closed.Load() {
 				return nil, fmt.Errorf("restore %s: %w", m.name, err)
 			}
@@ -585,10 +603,16 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 	if in == nil {
 		err = context.Cause(ctx)
 	} else {
+		if rec := receiptOf(parent); rec != nil {
+			rec.Instance = kind
+		}
+		rctx, span := telemetry.Start(ctx, "moat.sandbox.run")
+		span.SetString("moat.sandbox.instance", kind)
 		in.alloc.refused.Store(false)
-		in.io.set(ctx, stdin, env.stdout, env.stderr)
-		_, err = in.call.Call(ctx)
+		in.io.set(rctx, stdin, env.stdout, env.stderr)
+		_, err = in.call.Call(rctx)
 		in.io.clear()
+		span.End()
 		in.calls++
 		in.key = key
 	}

@@ -70,6 +70,14 @@ func (f *fallback) Count(ctx context.Context, key string) (int, error) {
 	return n, err
 }
 
+func (f *fallback) AddUsage(ctx context.Context, key string, window time.Duration, delta []int64) ([]int64, time.Duration, error) {
+	t, d, err := f.primary.AddUsage(ctx, key, window, delta)
+	if unavailable(err) {
+		return f.local.AddUsage(ctx, key, window, delta)
+	}
+	return t, d, err
+}
+
 func (f *fallback) Health() error { return f.primary.Health() }
 
 func (f *fallback) Close() error { return errors.Join(f.primary.Close(), f.local.Close()) }

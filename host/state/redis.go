@@ -306,6 +306,75 @@ if type(r) == 'table' and r.err then return {-1, 1} end
 return {0, redis.call('ZCARD', KEYS[1])}
 `)
 
+// usageScript adds ARGV[2..] to the fields 1..n of the hash KEYS[1] and
+// returns {pttl, total1, …, totaln}; ARGV[1] is the window in ms, set as
+// the key's expiry when the add creates it (a fixed window: the first
+// add starts it). An all-zero add only reads. {-1} means the key is not
+// a hash (ErrCorrupt).
+var usageScript = redis.NewScript(`
+local key = KEYS[1]
+local t = redis.call('TYPE', key)
+local kind = t.ok or t
+if kind ~= 'hash' and kind ~= 'none' then return {-1} end
+local write = false
+for i = 2, #ARGV do
+  if tonumber(ARGV[i]) ~= 0 then write = true end
+end
+local out = {0}
+for i = 2, #ARGV do
+  local f = tostring(i - 1)
+  local v
+  if write then
+    v = redis.call('HINCRBY', key, f, ARGV[i])
+  else
+    v = tonumber(redis.call('HGET', key, f) or '0')
+    if v == nil then return {-1} end
+  end
+  out[i] = v
+end
+local pttl = redis.call('PTTL', key)
+if write and pttl < 0 then
+  redis.call('PEXPIRE', key, ARGV[1])
+  pttl = tonumber(ARGV[1])
+end
+if pttl < 0 then pttl = 0 end
+out[1] = pttl
+return out
+`)
+
+// AddUsage implements Store.
+func (s *Redis) AddUsage(ctx context.Context, key string, window time.Duration, delta []int64) ([]int64, time.Duration, error) {
+	if len(delta) == 0 || len(delta) > MaxUsageCounters || window < time.Millisecond {
+		return nil, 0, ErrUsageCounters
+	}
+	if s.down.Load() {
+		return nil, 0, s.Health()
+	}
+	args := make([]any, 0, len(delta)+1)
+	args = append(args, window.Milliseconds())
+	for _, d := range delta {
+		args = append(args, d)
+	}
+	k := s.key("usage", key)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	v, err := usageScript.Run(ctx, s.client, []string{k}, args...).Int64Slice()
+	if err == nil && len(v) == 1 && v[0] == -1 {
+		return nil, 0, fmt.Errorf("%w: %s", ErrCorrupt, k)
+	}
+	if err == nil && len(v) != len(delta)+1 {
+		err = errors.New("unexpected script reply")
+	}
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+			return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
+		s.setDown(err)
+		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return v[1:], time.Duration(v[0]) * time.Millisecond, nil
+}
+
 // Allow implements Store.
 func (s *Redis) Allow(ctx context.Context, checks ...Check) (Result, error) {
 	return s.gcra(ctx, false, checks)

@@ -70,6 +70,13 @@ type Result struct {
 	Refused int
 }
 
+// MaxUsageCounters bounds the counters of one AddUsage key.
+const MaxUsageCounters = 8
+
+// ErrUsageCounters is returned by AddUsage for a delta of no counter or
+// more than MaxUsageCounters, or a window under a millisecond.
+var ErrUsageCounters = errors.New("state: AddUsage needs 1 to 8 counters and a window of at least 1ms")
+
 // Counter is one set of slots for Acquire: at most Max members at once.
 // Max below 1 admits nothing.
 type Counter struct {
@@ -97,6 +104,14 @@ type Store interface {
 	Release(ctx context.Context, member string, keys ...string) error
 	// Count is how many live members key holds.
 	Count(ctx context.Context, key string) (int, error)
+	// AddUsage adds delta[i] to counter i of key's current window, all
+	// at once, and returns the totals after the add and how long until
+	// the window ends (when every counter of key starts again from 0).
+	// A window starts with the first add that is not all zeros and lasts
+	// window; an all-zero delta only reads (and creates nothing: totals
+	// 0, resetIn 0 when there is no window). At most MaxUsageCounters
+	// counters. Quotas (host/quota.go) keep their usage here.
+	AddUsage(ctx context.Context, key string, window time.Duration, delta []int64) (totals []int64, resetIn time.Duration, err error)
 	// Health is nil while the store can be used, else why not
 	// (wrapping ErrUnavailable).
 	Health() error

@@ -159,8 +159,8 @@ type configFile struct {
 	State      stateTable      `toml:"state"`
 	// RequestState is [request_state] (requeststate.go).
 	RequestState requestStateTable `toml:"request_state"`
-	Telemetry  telemetryTable  `toml:"telemetry"`
-	Quotas     *quotasTable    `toml:"quotas"`
+	Telemetry    telemetryTable    `toml:"telemetry"`
+	Quotas       *quotasTable      `toml:"quotas"`
 }
 
 // serverTable is [server].

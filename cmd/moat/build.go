@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moatmcp/moat/internal/atomicfile"
+	"github.com/moatmcp/moat/internal/sdkcopy"
 	"github.com/moatmcp/moat/internal/wasmbin"
 
 	"github.com/moatmcp/moat/host/manifest"
@@ -108,13 +110,13 @@ func buildDir(ctx context.Context, dir, lang, manifestPath string, check bool, s
 	if err := checkToolchain(ctx, lang, dir); err != nil {
 		return fail(err)
 	}
-	if lang == langGo && managesSDK(dir) && !check {
-		changed, err := writeSDKCopy(dir)
+	if lang == langGo && sdkcopy.Managed(dir) && !check {
+		changed, err := sdkcopy.Write(dir)
 		if err != nil {
 			return fail(err)
 		}
 		if changed {
-			fmt.Fprintf(stdout, "updated %s: the Go SDK of moat %s\n", rel(filepath.Join(dir, filepath.FromSlash(sdkCopyDir))), moatVersion())
+			fmt.Fprintf(stdout, "updated %s: the Go SDK of moat %s\n", rel(filepath.Join(dir, filepath.FromSlash(sdkcopy.Dir))), moatVersion())
 		}
 	}
 	// A Go tool that uses the SDK gets its schemas generated too; asked
@@ -209,7 +211,7 @@ func pinManifest(manifestPath string, text []byte, skim *manifestSkim, sum strin
 		if st, err := os.Stat(manifestPath); err == nil {
 			mode = st.Mode().Perm()
 		}
-		if err := writeFileAtomic(manifestPath, newText, mode); err != nil {
+		if err := atomicfile.WriteFile(manifestPath, newText, mode); err != nil {
 			fmt.Fprintf(stderr, "moat build: %v\n", err)
 			return exitUsage
 		}
@@ -844,7 +846,7 @@ func updateManifest(manifestPath string, text []byte, skim *manifestSkim, sum st
 		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, pretty.Bytes()) {
 			return nil
 		}
-		if err := writeFileAtomic(p, pretty.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(p, pretty.Bytes(), 0o644); err != nil {
 			return err
 		}
 		changed = append(changed, rel(p))
@@ -873,7 +875,7 @@ func updateManifest(manifestPath string, text []byte, skim *manifestSkim, sum st
 		if st, err := os.Stat(manifestPath); err == nil {
 			mode = st.Mode().Perm()
 		}
-		if err := writeFileAtomic(manifestPath, newText, mode); err != nil {
+		if err := atomicfile.WriteFile(manifestPath, newText, mode); err != nil {
 			return nil, err
 		}
 		changed = append(changed, rel(manifestPath))
@@ -891,28 +893,4 @@ func checkNoInline(manifestPath string, skim *manifestSkim) error {
 		return fmt.Errorf("%s: output_schema: %w; delete the [output_schema] table and moat build will write output_schema_file", manifestPath, errInlineSchema)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it over path, so a reader never sees half a manifest.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

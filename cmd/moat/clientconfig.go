@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/moatmcp/moat/internal/atomicfile"
 )
 
 // clientConfig is how one MCP client is told about a server: the JSON
@@ -309,7 +311,7 @@ func writeClientConfig(path, servers, name string, entry json.RawMessage, inputs
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return false, err
 	}
-	return replaced, writeFileAtomic(path, b, mode)
+	return replaced, atomicfile.WriteFile(path, b, mode)
 }
 
 // member is one name and value of a JSON object, in the file's order.

@@ -15,6 +15,7 @@ import (
 	"text/template"
 
 	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/sdkcopy"
 )
 
 // templates holds one folder per language; each NAME.tmpl becomes NAME in
@@ -73,7 +74,7 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "moat new: %v\n", err)
 		return exitUsage
 	}
-	data := newData{Name: name, NPMName: name, GoVersion: sdkGoVersion}
+	data := newData{Name: name, NPMName: name, GoVersion: sdkcopy.GoVersion}
 	if *sdkDir != "" {
 		abs, err := filepath.Abs(*sdkDir)
 		if err != nil {
@@ -101,11 +102,11 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "created %s\n", filepath.Join(target, f.name))
 	}
 	if withGoMod && data.SDK == "" {
-		if _, err := writeSDKCopy(target); err != nil {
+		if _, err := sdkcopy.Write(target); err != nil {
 			fmt.Fprintf(stderr, "moat new: %v\n", err)
 			return exitInternal
 		}
-		fmt.Fprintf(stdout, "created %s: the Go SDK of moat %s\n", filepath.Join(target, filepath.FromSlash(sdkCopyDir)), moatVersion())
+		fmt.Fprintf(stdout, "created %s: the Go SDK of moat %s\n", filepath.Join(target, filepath.FromSlash(sdkcopy.Dir)), moatVersion())
 	}
 	// The next steps are exactly what to type: each line runs as it is.
 	fmt.Fprintf(stdout, "\nnext:\n  cd %s\n", shellQuote(target))

@@ -312,35 +312,6 @@ func TestNewGoOffline(t *testing.T) {
 	}
 }
 
-// TestSDKCopyRefreshed: moat build rewrites a Go tool's SDK copy to the
-// binary's own, removing files the binary does not carry.
-func TestSDKCopyRefreshed(t *testing.T) {
-	dir := t.TempDir()
-	if changed, err := writeSDKCopy(dir); err != nil || !changed {
-		t.Fatalf("first write: changed %v, %v", changed, err)
-	}
-	if changed, err := writeSDKCopy(dir); err != nil || changed {
-		t.Fatalf("second write: changed %v, %v; want nothing to do", changed, err)
-	}
-	sdkGo := filepath.Join(dir, ".moat", "sdk", "sdk", "sdk.go")
-	want, _ := os.ReadFile(sdkGo)
-	os.WriteFile(sdkGo, []byte("package sdk // stale\n"), 0o644)
-	stale := filepath.Join(dir, ".moat", "sdk", "sdk", "removed.go")
-	os.WriteFile(stale, []byte("package sdk\n"), 0o644)
-	if changed, err := writeSDKCopy(dir); err != nil || !changed {
-		t.Fatalf("refresh: changed %v, %v", changed, err)
-	}
-	if got, _ := os.ReadFile(sdkGo); string(got) != string(want) {
-		t.Error("sdk.go was not restored")
-	}
-	if _, err := os.Stat(stale); err == nil {
-		t.Error("a file the SDK no longer has was left in the copy")
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".moat", "sdk", "sdk", "sdk_test.go")); err == nil {
-		t.Error("the copy holds the SDK's tests")
-	}
-}
-
 // clangWASI skips the test unless clang can build for wasm32-wasi.
 func clangWASI(t *testing.T) {
 	t.Helper()

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/moatmcp/moat/internal/sdkcopy"
 )
 
 // The languages moat build builds, and how it tells them apart.
@@ -276,7 +278,7 @@ func buildAS(ctx context.Context, dir, out string, stderr io.Writer) error {
 func checkGo(ctx context.Context) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		return fmt.Errorf("%w: building Go tools needs Go %s or newer (the go command is not on PATH); install it from go.dev/dl or your system's packages", errToolchain, sdkGoVersion)
+		return fmt.Errorf("%w: building Go tools needs Go %s or newer (the go command is not on PATH); install it from go.dev/dl or your system's packages", errToolchain, sdkcopy.GoVersion)
 	}
 	cmd := exec.CommandContext(ctx, goBin, "env", "GOVERSION")
 	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
@@ -285,8 +287,8 @@ func checkGo(ctx context.Context) error {
 		return fmt.Errorf("%w: go env GOVERSION: %v", errToolchain, err)
 	}
 	v := strings.TrimSpace(string(out))
-	if !goAtLeast(v, sdkGoVersion) {
-		return fmt.Errorf("%w: %s is installed; moat's Go SDK needs Go %s or newer (go:wasmexport, for reactors)", errOldTool, v, sdkGoVersion)
+	if !goAtLeast(v, sdkcopy.GoVersion) {
+		return fmt.Errorf("%w: %s is installed; moat's Go SDK needs Go %s or newer (go:wasmexport, for reactors)", errOldTool, v, sdkcopy.GoVersion)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/moatmcp/moat/host/audit"
 	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/build"
 )
 
 // maxDevFiles bounds the files moat dev looks at in one poll.
@@ -54,7 +55,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		pid:   *pid,
 		audit: *auditFile,
 		tick:  t.C,
-		build: func(ctx context.Context) int { return buildDir(ctx, dir, "", "", false, stdout, stderr) },
+		build: func(ctx context.Context) int { return buildDir(ctx, dir, &build.Options{Log: stderr}, stdout, stderr) },
 		hup: func(pid int) error {
 			p, err := os.FindProcess(pid)
 			if err != nil {
@@ -117,7 +118,7 @@ func (d *devLoop) rebuild(ctx context.Context) {
 		fmt.Fprintf(d.stdout, "build failed (exit %d); fix it and save again\n", code)
 		return
 	}
-	if m, err := findManifest(d.dir); err == nil && m != "" {
+	if m, err := build.FindManifest(d.dir); err == nil && m != "" {
 		if t, err := manifest.Load(m); err == nil {
 			d.tool = t.Name
 		}

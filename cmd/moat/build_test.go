@@ -14,7 +14,6 @@ import (
 
 	"github.com/moatmcp/moat/host/sandbox"
 	"github.com/moatmcp/moat/internal/build"
-	"github.com/moatmcp/moat/internal/scaffold"
 	"github.com/moatmcp/moat/internal/wasmbin"
 )
 
@@ -23,7 +22,7 @@ func schemaTool(t *testing.T, handler string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "tool")
 	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tool\n\ngo "+scaffold.GoModGoLine(filepath.Join(repoRoot(t), "go.mod"))+"\n\nrequire github.com/moatmcp/moat v0.0.0\n\nreplace github.com/moatmcp/moat => "+filepath.ToSlash(repoRoot(t))+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/tool\n\ngo "+goModGoLine(filepath.Join(repoRoot(t), "go.mod"))+"\n\nrequire github.com/moatmcp/moat v0.0.0\n\nreplace github.com/moatmcp/moat => "+filepath.ToSlash(repoRoot(t))+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport (\n\t\"context\"\n\n\t\"github.com/moatmcp/moat/sdk\"\n)\n\n"+handler), 0o644)
 	return dir
 }
@@ -315,4 +314,15 @@ func moduleDigest(path string) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// goModGoLine returns the version on a go.mod's go line, or "".
+func goModGoLine(path string) string {
+	b, _ := os.ReadFile(path)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "go "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

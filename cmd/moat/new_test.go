@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/moatmcp/moat/internal/scaffold"
 )
 
 // helloResult is what every scaffolded C and AssemblyScript tool, and the
@@ -158,7 +156,7 @@ func TestNewSDKCheckout(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
-	want := "module withsdk\n\ngo " + scaffold.GoModGoLine(filepath.Join(repoRoot(t), "go.mod")) + "\n\nrequire github.com/moatmcp/moat v0.0.0\n\n// A checkout of moat (moat new --sdk).\nreplace github.com/moatmcp/moat => " + filepath.ToSlash(repoRoot(t)) + "\n"
+	want := "module withsdk\n\ngo " + goModGoLine(filepath.Join(repoRoot(t), "go.mod")) + "\n\nrequire github.com/moatmcp/moat v0.0.0\n\n// A checkout of moat (moat new --sdk).\nreplace github.com/moatmcp/moat => " + filepath.ToSlash(repoRoot(t)) + "\n"
 	if string(b) != want {
 		t.Fatalf("go.mod:\n%s\nwant\n%s", b, want)
 	}

@@ -76,11 +76,15 @@ func absPath(p string) string {
 	return filepath.Clean(p)
 }
 
-// goBuild compiles the Go main package in dir to out for wasip1: as a
+// Go compiles the Go main package in dir to out for wasip1: as a
 // reactor (-buildmode=c-shared) or a command. It then checks that the
 // module has the entry the host will look for, so that a tool the host
-// would treat as the other kind never leaves moat build.
-func Go(ctx context.Context, dir, out string, reactor bool, stderr io.Writer) error {
+// would treat as the other kind never leaves moat build. The compiler's
+// output goes to log (nil: discarded).
+func Go(ctx context.Context, dir, out string, reactor bool, log io.Writer) error {
+	if log == nil {
+		log = io.Discard
+	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return errors.New("building Go tools needs the go command on PATH")
@@ -100,7 +104,7 @@ func Go(ctx context.Context, dir, out string, reactor bool, stderr io.Writer) er
 	cmd.Stdout = &buf
 	cmd.Stderr = &buf
 	if err := cmd.Run(); err != nil {
-		stderr.Write(buf.Bytes())
+		log.Write(buf.Bytes())
 		return fmt.Errorf("go build in %s: %w", dir, err)
 	}
 	return checkEntry(absOut, reactor)
@@ -164,7 +168,7 @@ func wasmExports(b []byte) (map[string]byte, error) {
 	return exports, nil
 }
 
-// toolForm reports whether the Go tool in dir is to be built as a
+// isReactor reports whether the Go tool in dir is to be built as a
 // reactor: when it imports the sdk and one of its (non-test) files calls
 // sdk.Handle from a func init or a package-level var initialiser, which a
 // reactor runs at its start-up (main never runs in one). It reads the
@@ -173,7 +177,7 @@ func wasmExports(b []byte) (map[string]byte, error) {
 // sha256 pin. A tool that registers from another package is a command,
 // which serves the handler just as well, only slower; one that calls
 // Handle from init and Run from main is a reactor whose Run never runs.
-func Reactor(dir string) bool {
+func isReactor(dir string) bool {
 	for _, f := range sdkFiles(dir, parser.SkipObjectResolution) {
 		for _, decl := range f.file.Decls {
 			var atInit ast.Node

@@ -94,8 +94,8 @@ func TestToolForm(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n"+tt.src+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if got := Reactor(dir); got != tt.reactor {
-				t.Fatalf("Reactor = %v, want %v", got, tt.reactor)
+			if got := isReactor(dir); got != tt.reactor {
+				t.Fatalf("isReactor = %v, want %v", got, tt.reactor)
 			}
 		})
 	}
@@ -113,7 +113,7 @@ func TestReactorToolEndToEnd(t *testing.T) {
 	}
 	dir := filepath.Join(repoRoot(t), "tools", "jsonquery")
 	var errOut bytes.Buffer
-	if !Reactor(dir) {
+	if !isReactor(dir) {
 		t.Fatalf("tools/jsonquery is not built as a reactor\n%s", errOut.String())
 	}
 	out := filepath.Join(t.TempDir(), "jsonquery.wasm")

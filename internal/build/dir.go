@@ -21,7 +21,7 @@
 //     this machine and run with MOAT_SCHEMA=1, with no other environment,
 //     and only when it imports the sdk (anything else would do its real
 //     work, natively and unsandboxed).
-//   - Whether a Go tool is a reactor is read from its source (Reactor), never
+//   - Whether a Go tool is a reactor is read from its source (isReactor), never
 //     by running it, so a plain build and --update-manifest agree on the pin.
 package build
 
@@ -73,7 +73,7 @@ func ParseLang(s string) (Lang, error) {
 // of every field.
 type Options struct {
 	// Lang is the tool's language. Zero: the manifest's language key, else
-	// what the folder's files say (DetectLang).
+	// what the folder's files say (detectLang).
 	Lang Lang
 	// Manifest is the manifest to pin (moat build --update-manifest or
 	// --check). Zero: the *.toml in the folder whose module is in the
@@ -165,14 +165,14 @@ func Dir(ctx context.Context, dir string, opts *Options) (*Result, error) {
 		}
 	}
 	if lang == "" {
-		l, err := DetectLang(dir)
+		l, err := detectLang(dir)
 		if err != nil {
 			return res, err
 		}
 		lang = l
 	}
 	res.Lang = lang
-	if err := CheckToolchain(ctx, lang, dir); err != nil {
+	if err := checkToolchain(ctx, lang, dir); err != nil {
 		return res, err
 	}
 	if lang == LangGo && sdkcopy.Managed(dir) && !o.Check {
@@ -221,7 +221,7 @@ func Dir(ctx context.Context, dir string, opts *Options) (*Result, error) {
 	var err error
 	switch lang {
 	case LangGo:
-		reactor = Reactor(dir)
+		reactor = isReactor(dir)
 		err = Go(ctx, dir, out, reactor, o.Log)
 	case LangC:
 		err = buildC(ctx, dir, out, o.Log)
@@ -334,9 +334,9 @@ func buildWithManifest(ctx context.Context, dir, manifestPath string, o *Options
 	if err != nil {
 		return err
 	}
-	// The form is Reactor's, as in a plain build (moat serve --build), so
+	// The form is isReactor's, as in a plain build (moat serve --build), so
 	// that the sha256 pin agrees; the probe is only a second opinion.
-	reactor := Reactor(dir)
+	reactor := isReactor(dir)
 	if schemas.Reactor != reactor {
 		fmt.Fprintf(o.Log, "moat build: %s: warning: the handler was registered %s main ran, but the source says %s\n",
 			dir, map[bool]string{true: "before", false: "after"}[schemas.Reactor], map[bool]string{true: "reactor", false: "command"}[reactor])
@@ -412,7 +412,7 @@ func ForManifests(ctx context.Context, dirs []string, log io.Writer, built func(
 	sort.Strings(targets)
 	for _, mod := range targets {
 		dir := filepath.Dir(mod)
-		reactor := Reactor(dir)
+		reactor := isReactor(dir)
 		if err := Go(ctx, dir, mod, reactor, log); err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ const (
 // (assembly/index.ts, or a package.json that depends on assemblyscript).
 // A folder with none, or with more than one, is an error that says what
 // was found; --lang settles the second case.
-func DetectLang(dir string) (Lang, error) {
+func detectLang(dir string) (Lang, error) {
 	found := map[Lang]string{} // language → the file that says so
 	if gos, _ := filepath.Glob(filepath.Join(dir, "*.go")); len(gos) > 0 {
 		for _, g := range gos {
@@ -319,7 +319,7 @@ func GoAtLeast(v, min string) bool {
 }
 
 // checkToolchain runs the check of lang's toolchain.
-func CheckToolchain(ctx context.Context, lang Lang, dir string) error {
+func checkToolchain(ctx context.Context, lang Lang, dir string) error {
 	switch lang {
 	case LangGo:
 		return checkGo(ctx)

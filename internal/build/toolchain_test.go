@@ -34,9 +34,9 @@ func TestDetectLang(t *testing.T) {
 				os.MkdirAll(filepath.Dir(p), 0o755)
 				os.WriteFile(p, []byte("x"), 0o644)
 			}
-			got, err := DetectLang(dir)
+			got, err := detectLang(dir)
 			if got != tc.want || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
-				t.Fatalf("DetectLang = %q, %v; want %q, %v", got, err, tc.want, tc.wantErr)
+				t.Fatalf("detectLang = %q, %v; want %q, %v", got, err, tc.want, tc.wantErr)
 			}
 			if tc.wantMsg != "" && err.Error() != dir+tc.wantMsg {
 				t.Fatalf("error %q, want %q", err, dir+tc.wantMsg)

@@ -104,7 +104,7 @@ func New(ctx context.Context, name string, opts *Options) (*Result, error) {
 		data.SDK = filepath.ToSlash(abs)
 		// The tool's go line may not be older than the checkout's, or go
 		// asks for go mod tidy.
-		if v := GoModGoLine(filepath.Join(abs, "go.mod")); v != "" && !build.GoAtLeast("go"+data.GoVersion, v) {
+		if v := goModGoLine(filepath.Join(abs, "go.mod")); v != "" && !build.GoAtLeast("go"+data.GoVersion, v) {
 			data.GoVersion = v
 		}
 	}
@@ -357,8 +357,8 @@ func goModModule(path string) string {
 	return ""
 }
 
-// GoModGoLine returns the version on a go.mod's go line, or "".
-func GoModGoLine(path string) string {
+// goModGoLine returns the version on a go.mod's go line, or "".
+func goModGoLine(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return ""

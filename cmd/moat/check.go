@@ -180,3 +180,11 @@ func rel(p string) string {
 	}
 	return p
 }
+
+// absPath is filepath.Abs, or p itself if the working directory is gone.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
+}

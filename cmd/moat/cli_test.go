@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moatmcp/moat/internal/clientconfig"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -80,7 +82,7 @@ func TestCompletionNamesEveryCommand(t *testing.T) {
 					t.Errorf("the %s script lacks the flag %s", shell, f)
 				}
 			}
-			for _, c := range clientNames() {
+			for _, c := range clientconfig.Names() {
 				if !strings.Contains(out, c) {
 					t.Errorf("the %s script lacks the client %s", shell, c)
 				}
@@ -123,7 +125,7 @@ func TestCompletionFlagsAreReal(t *testing.T) {
 // (golden files in testdata/client-config; go test -update rewrites them).
 func TestClientConfig(t *testing.T) {
 	t.Setenv("MOAT_KEY", "")
-	for _, client := range clientNames() {
+	for _, client := range clientconfig.Names() {
 		for _, transport := range []string{"http", "stdio"} {
 			t.Run(client+"-"+transport, func(t *testing.T) {
 				args := []string{"client-config", client, "--key", "moat_k1_example"}

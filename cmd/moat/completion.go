@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/moatmcp/moat/internal/clientconfig"
 )
 
 // completionVerbs are the words a command takes first: a subverb ("keys
@@ -84,7 +86,7 @@ func completionTable() []completionEntry {
 	for _, c := range commands {
 		verbs := completionVerbs[c.name]
 		if c.name == "client-config" {
-			verbs = clientNames()
+			verbs = clientconfig.Names()
 		}
 		t = append(t, completionEntry{name: c.name, verbs: verbs, flags: commandFlags(c)})
 	}

@@ -2,41 +2,15 @@ package main
 
 import (
 	"context"
-	"embed"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"os/exec"
-	"path"
 	"path/filepath"
-	"strings"
-	"text/template"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/build"
+	"github.com/moatmcp/moat/internal/scaffold"
+	"github.com/moatmcp/moat/internal/sdkcopy"
 )
-
-// templates holds one folder per language; each NAME.tmpl becomes NAME in
-// the new tool's folder, with "tool.toml" renamed to the tool's manifest
-// and "gitignore" to ".gitignore" (go:embed skips dot files).
-//
-//go:embed templates
-var templates embed.FS
-
-// Errors of moat new.
-var (
-	errToolExists = errors.New("refusing to overwrite")
-	errBadName    = errors.New("invalid tool name")
-)
-
-// newLangs are the languages moat new scaffolds, by template folder.
-var newLangs = map[string]string{
-	"go":             "go",
-	"c":              "c",
-	"assemblyscript": "assemblyscript",
-	"as":             "assemblyscript",
-}
 
 func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("moat new", stderr, "usage: moat new NAME [--lang go|c|assemblyscript] [--dir DIR] [--sdk MOAT_CHECKOUT]\n\n"+
@@ -55,302 +29,31 @@ func cmdNew(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	tmplDir, ok := newLangs[strings.ToLower(*lang)]
-	if !ok {
-		fmt.Fprintf(stderr, "moat new: unknown language %q (go, c or assemblyscript)\n", *lang)
-		return exitUsage
-	}
-	name := pos[0]
-	if msg := checkNewName(name); msg != "" {
-		fmt.Fprintf(stderr, "moat new: %v: %q %s\n", errBadName, name, msg)
-		return exitUsage
-	}
-	target := *dir
-	if target == "" {
-		target = name
-	}
-	if err := checkTargetFree(target); err != nil {
-		fmt.Fprintf(stderr, "moat new: %v\n", err)
-		return exitUsage
-	}
-	data := newData{Name: name, NPMName: name, GoVersion: sdkGoVersion}
-	if *sdkDir != "" {
-		abs, err := filepath.Abs(*sdkDir)
-		if err != nil {
-			fmt.Fprintf(stderr, "moat new: %v\n", err)
-			return exitUsage
-		}
-		data.SDK = filepath.ToSlash(abs)
-		// The tool's go line may not be older than the checkout's, or go
-		// asks for go mod tidy.
-		if v := goModGoLine(filepath.Join(abs, "go.mod")); v != "" && !goAtLeast("go"+data.GoVersion, v) {
-			data.GoVersion = v
-		}
-	}
-	withGoMod := tmplDir == "go" && !insideMoatModule(ctx, target)
-	files, err := renderTemplates(tmplDir, data, withGoMod)
+	l, err := build.ParseLang(*lang)
 	if err != nil {
 		fmt.Fprintf(stderr, "moat new: %v\n", err)
-		return exitInternal
-	}
-	if err := writeNewFiles(target, files); err != nil {
-		fmt.Fprintf(stderr, "moat new: %v\n", err)
 		return exitUsage
 	}
-	for _, f := range files {
-		fmt.Fprintf(stdout, "created %s\n", filepath.Join(target, f.name))
+	res, err := scaffold.New(ctx, pos[0], &scaffold.Options{Lang: l, Dir: *dir, SDK: *sdkDir})
+	if res != nil {
+		for _, f := range res.Files {
+			fmt.Fprintf(stdout, "created %s\n", f)
+		}
 	}
-	if withGoMod && data.SDK == "" {
-		if _, err := writeSDKCopy(target); err != nil {
-			fmt.Fprintf(stderr, "moat new: %v\n", err)
+	if err != nil {
+		fmt.Fprintf(stderr, "moat new: %v\n", err)
+		if errors.As(err, new(*scaffold.InternalError)) {
 			return exitInternal
 		}
-		fmt.Fprintf(stdout, "created %s: the Go SDK of moat %s\n", filepath.Join(target, filepath.FromSlash(sdkCopyDir)), moatVersion())
+		return exitUsage
+	}
+	if res.SDKCopy {
+		fmt.Fprintf(stdout, "created %s: the Go SDK of moat %s\n", filepath.Join(res.Dir, filepath.FromSlash(sdkcopy.Dir)), moatVersion())
 	}
 	// The next steps are exactly what to type: each line runs as it is.
-	fmt.Fprintf(stdout, "\nnext:\n  cd %s\n", shellQuote(target))
-	switch tmplDir {
-	case "go":
-		fmt.Fprintln(stdout, "  go test ./...")
-	case "assemblyscript":
-		fmt.Fprintln(stdout, "  npm install")
+	fmt.Fprint(stdout, "\nnext:\n")
+	for _, c := range res.Next {
+		fmt.Fprintf(stdout, "  %s\n", c)
 	}
-	fmt.Fprintln(stdout, "  moat build")
-	fmt.Fprintf(stdout, "  moat call %s.toml --args '{\"name\":\"ada\"}'\n", name)
 	return exitOK
-}
-
-// goKeywords are refused as tool names: a Go tool's name is its module
-// path and folder, and a keyword there is a trap (package names, imports).
-var goKeywords = map[string]bool{
-	"break": true, "case": true, "chan": true, "const": true, "continue": true, "default": true,
-	"defer": true, "else": true, "fallthrough": true, "for": true, "func": true, "go": true, "goto": true,
-	"if": true, "import": true, "interface": true, "map": true, "package": true, "range": true,
-	"return": true, "select": true, "struct": true, "switch": true, "type": true, "var": true,
-}
-
-// maxNewName caps a new tool's name: it becomes a folder, a file, a Go
-// module path and an npm package name.
-const maxNewName = 64
-
-// checkNewName is moat new's rule for names, stricter than the manifest's
-// (which also admits upper case and dots): the one name is the tool's, its
-// folder's, its module's and its npm package's, and lower-case letters,
-// digits, _ and - are valid in all of them. Upper case would differ between
-// file systems and is refused by npm; a dot reads as a domain in a Go
-// module path and as an extension in a file name.
-func checkNewName(name string) string {
-	// First the rule every manifest is held to, so that moat new never
-	// makes a tool its own manifest check refuses; then what the scaffold
-	// adds, because the name also becomes a folder, a Go package and an
-	// npm package name.
-	if msg := manifest.CheckToolName(name); msg != "" {
-		return msg
-	}
-	if len(name) > maxNewName {
-		return fmt.Sprintf("must be 1 to %d characters", maxNewName)
-	}
-	for _, c := range name {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			return "has upper case; use lower case (" + strings.ToLower(name) + ")"
-		case c == '.':
-			return "has a dot; use _ or - instead"
-		case !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'):
-			return "may hold only a-z 0-9 _ -"
-		}
-	}
-	if c := name[0]; !(c >= 'a' && c <= 'z') {
-		return "must start with a letter"
-	}
-	if goKeywords[name] {
-		return "is a Go keyword; pick another name (" + name + "_tool)"
-	}
-	return ""
-}
-
-// checkTargetFree refuses a folder that already exists with anything in
-// it: moat new makes new tools, it never adds to or overwrites one.
-func checkTargetFree(dir string) error {
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		if st, serr := os.Stat(dir); serr == nil && !st.IsDir() {
-			return fmt.Errorf("%w %s: it already exists and is not a folder", errToolExists, dir)
-		}
-		return err
-	case len(entries) > 0:
-		return fmt.Errorf("%w %s: it already exists and is not empty", errToolExists, dir)
-	}
-	return nil
-}
-
-// shellQuote quotes s for a POSIX shell when it needs quoting.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-./+:@%=", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// newData is what the templates see.
-type newData struct {
-	Name      string
-	NPMName   string // npm package names are lower case
-	GoVersion string // for a new go.mod
-	SDK       string // a moat checkout for go.mod's replace directive, or ""
-}
-
-// newFile is one rendered file, relative to the tool's folder.
-type newFile struct {
-	name string
-	data []byte
-	mode fs.FileMode
-}
-
-func renderTemplates(lang string, data newData, withGoMod bool) ([]newFile, error) {
-	root := path.Join("templates", lang)
-	var files []newFile
-	err := fs.WalkDir(templates, root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		name := strings.TrimSuffix(strings.TrimPrefix(p, root+"/"), ".tmpl")
-		switch name {
-		case "tool.toml":
-			name = data.Name + ".toml"
-		case "gitignore":
-			name = ".gitignore"
-		case "go.mod":
-			if !withGoMod {
-				return nil
-			}
-		}
-		src, err := templates.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		t, err := template.New(name).Option("missingkey=error").Parse(string(src))
-		if err != nil {
-			return fmt.Errorf("template %s: %w", p, err)
-		}
-		var b strings.Builder
-		if err := t.Execute(&b, data); err != nil {
-			return fmt.Errorf("template %s: %w", p, err)
-		}
-		mode := fs.FileMode(0o644)
-		if strings.HasSuffix(name, ".sh") {
-			mode = 0o755
-		}
-		files = append(files, newFile{name: filepath.FromSlash(name), data: []byte(b.String()), mode: mode})
-		return nil
-	})
-	return files, err
-}
-
-// writeNewFiles creates dir and the files in it, after checking that none
-// of them exists: moat new never overwrites, not even one file of many.
-func writeNewFiles(dir string, files []newFile) error {
-	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		if _, err := os.Lstat(p); err == nil {
-			return fmt.Errorf("%w %s", errToolExists, p)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		// O_EXCL: a file that appeared since the check is still not replaced.
-		w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.mode)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(f.data)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// insideMoatModule reports whether dir (which may not exist yet) is inside
-// moat's own module (this repository), so that a new Go tool joins it and
-// imports the SDK from the tree. Anywhere else, including inside another
-// project's Go module, the tool gets its own go.mod (a nested module is
-// left out of the enclosing one) and the SDK copy, so it builds the same
-// everywhere.
-func insideMoatModule(ctx context.Context, dir string) bool {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return false
-	}
-	gomod := ""
-	for d := abs; ; d = filepath.Dir(d) {
-		if st, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && !st.IsDir() {
-			gomod = filepath.Join(d, "go.mod")
-			break
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	// GOFLAGS=-modfile is rare; ask go only if it is there, and trust the
-	// walk above otherwise.
-	if goBin, err := exec.LookPath("go"); err == nil && gomod == "" {
-		existing := abs
-		for {
-			if _, err := os.Stat(existing); err == nil {
-				break
-			}
-			existing = filepath.Dir(existing)
-		}
-		cmd := exec.CommandContext(ctx, goBin, "env", "GOMOD")
-		cmd.Dir = existing
-		if out, err := cmd.Output(); err == nil {
-			if s := strings.TrimSpace(string(out)); s != os.DevNull {
-				gomod = s
-			}
-		}
-	}
-	return gomod != "" && goModModule(gomod) == "github.com/moatmcp/moat"
-}
-
-// goModModule returns the module path a go.mod declares, or "".
-func goModModule(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
-			v, _, _ = strings.Cut(v, "//")
-			return strings.Trim(strings.TrimSpace(v), `"`)
-		}
-	}
-	return ""
-}
-
-// goModGoLine returns the version on a go.mod's go line, or "".
-func goModGoLine(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "go "); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/moatmcp/moat/host/manifest"
 )
 
 // helloResult is what every scaffolded C and AssemblyScript tool, and the
@@ -312,35 +310,6 @@ func TestNewGoOffline(t *testing.T) {
 	}
 }
 
-// TestSDKCopyRefreshed: moat build rewrites a Go tool's SDK copy to the
-// binary's own, removing files the binary does not carry.
-func TestSDKCopyRefreshed(t *testing.T) {
-	dir := t.TempDir()
-	if changed, err := writeSDKCopy(dir); err != nil || !changed {
-		t.Fatalf("first write: changed %v, %v", changed, err)
-	}
-	if changed, err := writeSDKCopy(dir); err != nil || changed {
-		t.Fatalf("second write: changed %v, %v; want nothing to do", changed, err)
-	}
-	sdkGo := filepath.Join(dir, ".moat", "sdk", "sdk", "sdk.go")
-	want, _ := os.ReadFile(sdkGo)
-	os.WriteFile(sdkGo, []byte("package sdk // stale\n"), 0o644)
-	stale := filepath.Join(dir, ".moat", "sdk", "sdk", "removed.go")
-	os.WriteFile(stale, []byte("package sdk\n"), 0o644)
-	if changed, err := writeSDKCopy(dir); err != nil || !changed {
-		t.Fatalf("refresh: changed %v, %v", changed, err)
-	}
-	if got, _ := os.ReadFile(sdkGo); string(got) != string(want) {
-		t.Error("sdk.go was not restored")
-	}
-	if _, err := os.Stat(stale); err == nil {
-		t.Error("a file the SDK no longer has was left in the copy")
-	}
-	if _, err := os.Stat(filepath.Join(dir, ".moat", "sdk", "sdk", "sdk_test.go")); err == nil {
-		t.Error("the copy holds the SDK's tests")
-	}
-}
-
 // clangWASI skips the test unless clang can build for wasm32-wasi.
 func clangWASI(t *testing.T) {
 	t.Helper()
@@ -489,20 +458,5 @@ func TestNewInsideAnotherModule(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(inRepo, "go.mod")); err == nil {
 		t.Error("a tool inside moat's own module got a go.mod")
-	}
-}
-
-// TestNewNameIsAManifestName: every name moat new accepts passes the
-// manifest's tool-name rule, so a scaffolded tool is never refused by its
-// own manifest check; names the manifest refuses are refused in its words.
-func TestNewNameIsAManifestName(t *testing.T) {
-	for _, name := range []string{"a", "to-ol_", "x1", "hello", "a.b", "A", "é", "a b", strings.Repeat("a", 64), strings.Repeat("a", 129), ""} {
-		newMsg, manifestMsg := checkNewName(name), manifest.CheckToolName(name)
-		if newMsg == "" && manifestMsg != "" {
-			t.Errorf("moat new accepts %q, which a manifest refuses: %s", name, manifestMsg)
-		}
-		if manifestMsg != "" && newMsg != manifestMsg {
-			t.Errorf("checkNewName(%q) = %q, want the manifest's words %q", name, newMsg, manifestMsg)
-		}
 	}
 }

@@ -3,7 +3,8 @@
 // manifest and its schema files, each a layer of its own media type.
 //
 // It sits before the call path, beside host/manifest: `moat push` and
-// `moat pull` use it directly, and the manifest loader uses Fetch to turn a
+// `moat pull` use it directly (ArtifactOf gathers a loaded tool's files for
+// a push), and the manifest loader uses Fetch to turn a
 // module reference by digest (module = "oci://HOST/REPO@sha256:…") into
 // verified bytes from a private, content-addressed cache, so that a restart
 // never needs the registry. Signatures are stored next to the artifact as

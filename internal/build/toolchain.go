@@ -1,4 +1,4 @@
-package main
+package build
 
 import (
 	"bytes"
@@ -13,13 +13,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/moatmcp/moat/internal/sdkcopy"
 )
 
 // The languages moat build builds, and how it tells them apart.
 const (
-	langGo = "go"
-	langC  = "c"
-	langAS = "assemblyscript"
+	LangGo             Lang = "go"
+	LangC              Lang = "c"
+	LangAssemblyScript Lang = "assemblyscript"
 )
 
 // Errors of moat build's language detection and toolchain checks.
@@ -45,23 +47,23 @@ const (
 // (assembly/index.ts, or a package.json that depends on assemblyscript).
 // A folder with none, or with more than one, is an error that says what
 // was found; --lang settles the second case.
-func detectLang(dir string) (string, error) {
-	found := map[string]string{} // language → the file that says so
+func detectLang(dir string) (Lang, error) {
+	found := map[Lang]string{} // language → the file that says so
 	if gos, _ := filepath.Glob(filepath.Join(dir, "*.go")); len(gos) > 0 {
 		for _, g := range gos {
 			if !strings.HasSuffix(g, "_test.go") {
-				found[langGo] = filepath.Base(g)
+				found[LangGo] = filepath.Base(g)
 				break
 			}
 		}
 	}
 	if cs, _ := filepath.Glob(filepath.Join(dir, "*.c")); len(cs) > 0 {
-		found[langC] = filepath.Base(cs[0])
+		found[LangC] = filepath.Base(cs[0])
 	}
 	if _, err := os.Stat(filepath.Join(dir, "assembly", "index.ts")); err == nil {
-		found[langAS] = "assembly/index.ts"
+		found[LangAssemblyScript] = "assembly/index.ts"
 	} else if b, err := os.ReadFile(filepath.Join(dir, "package.json")); err == nil && bytes.Contains(b, []byte(`"assemblyscript"`)) {
-		found[langAS] = "package.json"
+		found[LangAssemblyScript] = "package.json"
 	}
 	switch len(found) {
 	case 0:
@@ -73,7 +75,7 @@ func detectLang(dir string) (string, error) {
 	}
 	var parts []string
 	for l, f := range found {
-		parts = append(parts, l+" ("+f+")")
+		parts = append(parts, string(l)+" ("+f+")")
 	}
 	sort.Strings(parts)
 	return "", fmt.Errorf("%s: %w: %s; say which with --lang, or with language = \"…\" in the manifest", dir, errTwoLangs, strings.Join(parts, ", "))
@@ -176,7 +178,7 @@ func buildC(ctx context.Context, dir, out string, stderr io.Writer) error {
 func asInstallCommand(dir string) string {
 	c := "npm install --save-dev assemblyscript@" + ascVersion + " @assemblyscript/wasi-shim@" + wasiShimVersion
 	if dir != "." && dir != "" {
-		c = "(cd " + shellQuote(dir) + " && " + c + ")"
+		c = "(cd " + ShellQuote(dir) + " && " + c + ")"
 	}
 	return c
 }
@@ -210,7 +212,7 @@ func checkAS(ctx context.Context, dir string) error {
 	want := npmPin(filepath.Join(dir, "package.json"), "assemblyscript")
 	have := npmVersion(filepath.Join(nm, "assemblyscript", "package.json"))
 	if want != "" && have != "" && strings.TrimLeft(want, "^~=") != have {
-		return fmt.Errorf("%w: assemblyscript %s is installed but package.json asks for %s; run:\n    %s", errOldTool, have, want, "(cd "+shellQuote(dir)+" && npm install)")
+		return fmt.Errorf("%w: assemblyscript %s is installed but package.json asks for %s; run:\n    %s", errOldTool, have, want, "(cd "+ShellQuote(dir)+" && npm install)")
 	}
 	return nil
 }
@@ -276,7 +278,7 @@ func buildAS(ctx context.Context, dir, out string, stderr io.Writer) error {
 func checkGo(ctx context.Context) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		return fmt.Errorf("%w: building Go tools needs Go %s or newer (the go command is not on PATH); install it from go.dev/dl or your system's packages", errToolchain, sdkGoVersion)
+		return fmt.Errorf("%w: building Go tools needs Go %s or newer (the go command is not on PATH); install it from go.dev/dl or your system's packages", errToolchain, sdkcopy.GoVersion)
 	}
 	cmd := exec.CommandContext(ctx, goBin, "env", "GOVERSION")
 	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
@@ -285,16 +287,16 @@ func checkGo(ctx context.Context) error {
 		return fmt.Errorf("%w: go env GOVERSION: %v", errToolchain, err)
 	}
 	v := strings.TrimSpace(string(out))
-	if !goAtLeast(v, sdkGoVersion) {
-		return fmt.Errorf("%w: %s is installed; moat's Go SDK needs Go %s or newer (go:wasmexport, for reactors)", errOldTool, v, sdkGoVersion)
+	if !GoAtLeast(v, sdkcopy.GoVersion) {
+		return fmt.Errorf("%w: %s is installed; moat's Go SDK needs Go %s or newer (go:wasmexport, for reactors)", errOldTool, v, sdkcopy.GoVersion)
 	}
 	return nil
 }
 
-// goAtLeast reports whether the toolchain version v ("go1.26.8",
+// GoAtLeast reports whether the toolchain version v ("go1.26.8",
 // "go1.24rc1", "devel …") is at least min ("1.24"). A development build
 // is taken to be new enough.
-func goAtLeast(v, min string) bool {
+func GoAtLeast(v, min string) bool {
 	if !strings.HasPrefix(v, "go1.") {
 		return true
 	}
@@ -317,13 +319,13 @@ func goAtLeast(v, min string) bool {
 }
 
 // checkToolchain runs the check of lang's toolchain.
-func checkToolchain(ctx context.Context, lang, dir string) error {
+func checkToolchain(ctx context.Context, lang Lang, dir string) error {
 	switch lang {
-	case langGo:
+	case LangGo:
 		return checkGo(ctx)
-	case langC:
+	case LangC:
 		return checkC(ctx)
-	case langAS:
+	case LangAssemblyScript:
 		return checkAS(ctx, dir)
 	}
 	return fmt.Errorf("unknown language %q (go, c or assemblyscript)", lang)

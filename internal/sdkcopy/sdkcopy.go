@@ -1,4 +1,12 @@
-package main
+// Package sdkcopy keeps the copy of moat's Go SDK that a Go tool folder
+// written by moat new carries in .moat/sdk.
+//
+// moat new writes the copy (scaffold), and moat build refreshes it before
+// every build of a folder whose go.mod replaces github.com/moatmcp/moat
+// with it (build), so a tool always builds against the SDK of the moat
+// binary that builds and serves it. The files come from the binary itself
+// (sdk.Source): nothing is fetched.
+package sdkcopy
 
 import (
 	"bytes"
@@ -12,6 +20,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/moatmcp/moat/internal/atomicfile"
 	"github.com/moatmcp/moat/sdk"
 )
 
@@ -28,10 +37,10 @@ import (
 // holds a relative path, so the folder builds on any machine, go test
 // works without moat, and the copy can be committed like vendor/.
 const (
-	sdkCopyDir = ".moat/sdk" // relative to the tool's folder, slash-separated
-	// sdkGoVersion is the oldest Go that builds the SDK as moat needs it:
+	Dir = ".moat/sdk" // relative to the tool's folder, slash-separated
+	// GoVersion is the oldest Go that builds the SDK as moat needs it:
 	// go:wasmexport for reactors arrived in Go 1.24.
-	sdkGoVersion = "1.24"
+	GoVersion = "1.24"
 )
 
 // sdkReplace matches the replace directive that moat new writes, so that
@@ -39,11 +48,11 @@ const (
 // at a checkout).
 var sdkReplace = regexp.MustCompile(`(?m)^\s*replace\s+github\.com/moatmcp/moat\s+=>\s+\./\.moat/sdk/?\s*$`)
 
-// sdkFiles lists the SDK's source files as they go into the copy: its Go
+// sourceFiles lists the SDK's source files as they go into the copy: its Go
 // files (tests left out) under sdk/, and c/moat.h.
-func sdkSourceFiles() (map[string][]byte, error) {
+func sourceFiles() (map[string][]byte, error) {
 	files := map[string][]byte{
-		"go.mod": []byte("// The moat SDK, written by moat from its own binary; moat build rewrites it.\nmodule github.com/moatmcp/moat\n\ngo " + sdkGoVersion + "\n"),
+		"go.mod": []byte("// The moat SDK, written by moat from its own binary; moat build rewrites it.\nmodule github.com/moatmcp/moat\n\ngo " + GoVersion + "\n"),
 	}
 	err := fs.WalkDir(sdk.Source, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") {
@@ -59,22 +68,22 @@ func sdkSourceFiles() (map[string][]byte, error) {
 	return files, err
 }
 
-// managesSDK reports whether the Go tool in dir uses the SDK copy moat
+// Managed reports whether the Go tool in dir uses the SDK copy moat
 // writes (its go.mod has moat new's replace directive).
-func managesSDK(dir string) bool {
+func Managed(dir string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	return err == nil && sdkReplace.Match(b)
 }
 
-// writeSDKCopy makes dir/.moat/sdk hold exactly the SDK this binary
+// Write makes dir/.moat/sdk hold exactly the SDK this binary
 // carries: files that differ are rewritten, files it does not carry are
 // removed. It returns whether anything changed.
-func writeSDKCopy(dir string) (bool, error) {
-	files, err := sdkSourceFiles()
+func Write(dir string) (bool, error) {
+	files, err := sourceFiles()
 	if err != nil {
 		return false, err
 	}
-	root := filepath.Join(dir, filepath.FromSlash(sdkCopyDir))
+	root := filepath.Join(dir, filepath.FromSlash(Dir))
 	changed := false
 	// Remove what this SDK does not have (a file deleted in a newer SDK
 	// would otherwise still compile into the tool).
@@ -110,7 +119,7 @@ func writeSDKCopy(dir string) (bool, error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return false, fmt.Errorf("writing the SDK: %w", err)
 		}
-		if err := writeFileAtomic(p, files[n], 0o644); err != nil {
+		if err := atomicfile.WriteFile(p, files[n], 0o644); err != nil {
 			return false, fmt.Errorf("writing the SDK: %w", err)
 		}
 		changed = true

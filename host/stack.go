@@ -151,11 +151,13 @@ func (s *Server) notReady() string {
 // once per request (parseHead), from the body transport.Wrap has capped
 // and checked.
 type requestHead struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params struct {
-		Name string `json:"name"`
-	} `json:"params"`
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  string          `json:"method"`
+	Params  headParams      `json:"params"`
+	// exact: the head came from decodeHead (head.go), which reads keys
+	// exactly as the go-sdk does; fastcall.go serves only such requests.
+	exact bool
 }
 
 type headKey struct{}
@@ -168,8 +170,17 @@ func parseHead(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		head := &requestHead{}
 		if r.Method == http.MethodPost && r.Body != nil {
-			if body, err := io.ReadAll(r.Body); err == nil {
-				r.Body = io.NopCloser(bytes.NewReader(body))
+			body, ok := transport.Body(r) // read and checked once, not copied again
+			var err error
+			if !ok {
+				if body, err = io.ReadAll(r.Body); err == nil {
+					r.Body = io.NopCloser(bytes.NewReader(body))
+				}
+			}
+			if err == nil && decodeHead(body, head) {
+				// The common case: one decode of a well-formed request.
+			} else if err == nil {
+				*head = requestHead{}
 				var raw struct {
 					ID     json.RawMessage `json:"id"`
 					Method string          `json:"method"`

@@ -169,13 +169,20 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		printStartup(stdout, rep)
 	}
 
-	moatURL, stopMoat, err := bt.Serve(ctx, tmp)
+	// Each server's goroutines carry a profiler label (server=moat, bare,
+	// native), so that a profile can be cut by row: go tool pprof
+	// -tagfocus=server=moat.
+	var moatURL string
+	var stopMoat func()
+	pprof.Do(ctx, pprof.Labels("server", "moat"), func(ctx context.Context) { moatURL, stopMoat, err = bt.Serve(ctx, tmp) })
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInternal
 	}
 	defer stopMoat()
-	bareURL, stopBare, err := bench.Serve(bench.Bare())
+	var bareURL string
+	var stopBare func()
+	pprof.Do(ctx, pprof.Labels("server", "bare"), func(context.Context) { bareURL, stopBare, err = bench.Serve(bench.Bare()) })
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInternal
@@ -183,7 +190,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer stopBare()
 	// Stateless, as moat serves the 2026-07-28 clients; with sessions for
 	// a 2025-11-25 load: the rows compare the same protocol.
-	nativeURL, stopNative, err := bench.Serve(bench.Native("echo_native", load.Era == bench.Stateless))
+	var nativeURL string
+	var stopNative func()
+	pprof.Do(ctx, pprof.Labels("server", "native"), func(context.Context) {
+		nativeURL, stopNative, err = bench.Serve(bench.Native("echo_native", load.Era == bench.Stateless))
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInternal

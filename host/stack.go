@@ -58,6 +58,7 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 		{"release the snapshot early for streams", releaseStreams},
 		{"cancel a call whose request went away", cancelOnDisconnect},
 		{"go-sdk errors without Go error text", func(n http.Handler) http.Handler { return sdkErrors(s.log, n) }},
+		{"a plain stateless tools/call answered directly, the rest by the go-sdk", s.directCalls},
 	}
 	h := s.mcpHTTP
 	for i := len(stages) - 1; i >= 0; i-- {

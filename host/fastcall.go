@@ -151,7 +151,7 @@ func newProtocolMeta(meta map[string]any, version string) bool {
 		return false
 	}
 	if info, present := meta[mcp.MetaKeyClientInfo]; present {
-		if m, ok := info.(map[string]any); !ok || !remarshals(m, &mcp.Implementation{}) {
+		if m, ok := info.(map[string]any); !ok || (!allStrings(m) && !remarshals(m, &mcp.Implementation{})) {
 			return false
 		}
 	}
@@ -164,6 +164,18 @@ type clientCapabilities struct {
 	mcp.ClientCapabilities
 	//lint:ignore SA1019 the go-sdk still decodes roots (deprecated in 2026-07-28)
 	Roots *mcp.RootCapabilities `json:"roots,omitempty"`
+}
+
+// allStrings reports whether every value of m is a string and none is
+// under icons (the one mcp.Implementation field that is not a string):
+// such a map decodes into an mcp.Implementation, without remarshals.
+func allStrings(m map[string]any) bool {
+	for k, v := range m {
+		if _, ok := v.(string); !ok || strings.EqualFold(k, "icons") {
+			return false
+		}
+	}
+	return true
 }
 
 // remarshals reports whether v decodes into into, as the go-sdk checks a

@@ -279,6 +279,8 @@ func printStartup(stdout io.Writer, rep *bench.StartupReport) {
 		rep.Tools, rep.Tools/2, rep.Tools/2, rep.Cold.Round(time.Millisecond), rep.Warm.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "idle tool: %s Go heap, %s RSS (compiled code, snapshots; averaged over the %d)\n",
 		sandbox.FormatBytes(rep.IdleHeap/1024*1024), sandbox.FormatBytes(rep.IdleRSS/1024*1024), rep.Tools)
+	fmt.Fprintf(stdout, "idle tool, %d copies of one Go reactor module: %s Go heap each (compiled code shared)\n",
+		rep.Tools, sandbox.FormatBytes(rep.IdenticalHeap/1024*1024))
 	for _, c := range rep.Calls {
 		fmt.Fprintf(stdout, "call in flight, %s: guest memory %s, %s allocated per call; kept between calls %s\n", c.Kind,
 			sandbox.FormatBytes(c.Guest), sandbox.FormatBytes(c.PerCall/1024*1024), sandbox.FormatBytes(c.KeptAfter/1024*1024))

@@ -103,7 +103,8 @@ per_tool = "unlimited"
 type StartupReport struct {
 	Tools             int
 	Cold, Warm        time.Duration
-	IdleHeap, IdleRSS uint64 // per tool
+	IdleHeap, IdleRSS uint64 // per tool, distinct modules (half commands, half reactors)
+	IdenticalHeap     uint64 // per tool, n copies of one reactor module
 	Calls             []CallMemory
 }
 
@@ -179,6 +180,26 @@ func Startup(ctx context.Context, tmp string, n int, goWasm, rxWasm []byte) (*St
 	runtime.ReadMemStats(&after)
 	rep.IdleHeap = uint64(max(0, int64(after.HeapAlloc)-int64(before.HeapAlloc))) / uint64(n)
 	rep.IdleRSS = uint64(max(0, RSS()-rssBefore)) / uint64(n)
+
+	// The same reactor n times (one digest): what identical modules
+	// share (wazero keeps one compiled copy per module digest).
+	same := make([]*manifest.Tool, n)
+	for i := range same {
+		same[i] = &manifest.Tool{File: "(bench)", Name: fmt.Sprintf("s%d", i), Wasm: rxWasm,
+			InputSchema: json.RawMessage(`{"type":"object"}`), Result: manifest.ResultText, Limits: manifest.DefaultLimits()}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	sameTools, err := host.LoadTools(ctx, rt, same)
+	for _, t := range sameTools {
+		defer t.Close(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	rep.IdenticalHeap = uint64(max(0, int64(after.HeapAlloc)-int64(before.HeapAlloc))) / uint64(n)
 
 	args := json.RawMessage(Args)
 	for _, c := range []struct {

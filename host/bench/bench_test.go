@@ -138,6 +138,7 @@ func TestMeasureBaselines(t *testing.T) {
 	}{
 		{"bare raw", bareURL, "echo", RawClient, Stateless, false},
 		{"bare raw child", bareURL, "echo", RawClient, Stateless, true},
+		{"bare raw session", bareURL, "echo", RawClient, Session, false},
 		{"native raw stateless", statelessURL, "echo_native", RawClient, Stateless, false},
 		{"native raw session", sessionURL, "echo_native", RawClient, Session, false},
 		{"native sdk", statelessURL, "echo_native", SDKClient, "", false},

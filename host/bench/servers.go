@@ -16,7 +16,8 @@ const MaxBareBody = 1 << 20
 // Bare is the physical limit of a JSON-RPC call over HTTP on this
 // machine: a plain net/http handler that decodes the request, echoes the
 // tool's arguments as a text content and encodes the answer, and checks
-// nothing else. Every row is compared with it.
+// nothing else (an initialize and a notification get the least a
+// 2025-11-25 client needs). Every row is compared with it.
 func Bare() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -27,8 +28,25 @@ func Bare() http.Handler {
 				Arguments json.RawMessage `json:"arguments"`
 			} `json:"params"`
 		}
+		if r.Method == http.MethodDelete { // the end of a 2025-11-25 session
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBareBody))
-		if err != nil || json.Unmarshal(body, &req) != nil || req.Method != "tools/call" {
+		if err != nil || json.Unmarshal(body, &req) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		switch {
+		case len(req.ID) == 0: // a notification (notifications/initialized)
+			w.WriteHeader(http.StatusAccepted)
+			return
+		case req.Method == "initialize": // the start of a 2025-11-25 session
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Mcp-Session-Id", "bare")
+			w.Write([]byte(`{"jsonrpc":"2.0","id":` + string(req.ID) + `,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"bare","version":"1"}}}`))
+			return
+		case req.Method != "tools/call":
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}

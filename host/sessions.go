@@ -96,7 +96,9 @@ func (c *sessionCap) middleware(next http.Handler, max, perPrincipal int, refuse
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sid := r.Header.Get("Mcp-Session-Id")
 		switch {
-		case r.Method == http.MethodPost && sid == "":
+		case r.Method == http.MethodPost && sid == "" && !isStatelessEra(r):
+			// Only such a request can open a session (an initialize);
+			// a 2026-07-28 request never does, and takes no slot.
 			p := ""
 			if pr, ok := auth.FromContext(r.Context()); ok {
 				p = pr.ID

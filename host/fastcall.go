@@ -36,12 +36,13 @@ import (
 func (s *Server) directCalls(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		head := headOf(r)
-		if !s.directCall(r, head) {
+		meta, ok := s.directCall(r, head)
+		if !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
 		req := &mcp.CallToolRequest{
-			Params: &mcp.CallToolParamsRaw{Meta: head.Params.Meta, Name: head.Params.Name, Arguments: head.Params.Arguments},
+			Params: &mcp.CallToolParamsRaw{Meta: meta, Name: head.Params.Name, Arguments: head.Params.Arguments},
 			Extra:  &mcp.RequestExtra{TokenInfo: sdkauth.TokenInfoFromContext(r.Context()), Header: r.Header},
 		}
 		res, err := s.callHandler(r.Context(), req)
@@ -87,10 +88,22 @@ func errorStatus(e *jsonrpc.Error) int {
 	return http.StatusOK
 }
 
-// directCall reports whether r is a tools/call directCalls may answer:
-// each condition is one the go-sdk checks (and would refuse otherwise)
-// or a feature only its path has.
-func (s *Server) directCall(r *http.Request, head *requestHead) bool {
+// directCall reports whether r is a tools/call directCalls may answer,
+// and its _meta: each condition is one the go-sdk checks (and would
+// refuse otherwise) or a feature only its path has.
+func (s *Server) directCall(r *http.Request, head *requestHead) (mcp.Meta, bool) {
+	if !s.directHead(r, head) {
+		return nil, false
+	}
+	var meta map[string]any
+	if json.Unmarshal(head.Params.Meta, &meta) != nil || !newProtocolMeta(meta, r.Header.Get("Mcp-Protocol-Version")) {
+		return nil, false
+	}
+	return meta, true
+}
+
+// directHead is directCall's part that needs no more decoding.
+func (s *Server) directHead(r *http.Request, head *requestHead) bool {
 	if s.noDirect || r.Method != http.MethodPost || !head.exact || head.Method != "tools/call" || head.JSONRPC != "2.0" || !isStatelessEra(r) {
 		return false
 	}
@@ -109,7 +122,7 @@ func (s *Server) directCall(r *http.Request, head *requestHead) bool {
 	if r.Header.Get("Mcp-Method") != "tools/call" || r.Header.Get("Mcp-Name") != p.Name {
 		return false
 	}
-	if !newProtocolMeta(p.Meta, r.Header.Get("Mcp-Protocol-Version")) {
+	if len(p.Meta) == 0 {
 		return false
 	}
 	h, ok := r.Context().Value(holdKey{}).(*hold)

@@ -11,9 +11,10 @@ import (
 type headParams struct {
 	Name      string          `json:"name"`
 	Arguments json.RawMessage `json:"arguments"`
-	// Meta is the request's _meta, decoded as the go-sdk decodes it
-	// (mcp.Meta).
-	Meta map[string]any `json:"_meta"`
+	// Meta is the request's _meta, as sent: fastcall.go decodes it
+	// (into an mcp.Meta, as the go-sdk does) only for the requests it
+	// may answer; segmentio makes every map with room for 64 keys.
+	Meta json.RawMessage `json:"_meta"`
 	// InputResponses and RequestState are the retry of a multi-round-trip
 	// call (MCP 2026-07-28): left to the go-sdk.
 	InputResponses json.RawMessage `json:"inputResponses"`

@@ -156,8 +156,9 @@ type Cell struct {
 	// while the calls ran; it includes the clients' when InProcess.
 	ServerCPU time.Duration
 	// Mallocs is the number of heap allocations in the server process
-	// while the calls ran; it includes the clients' when InProcess.
-	Mallocs uint64
+	// while the calls ran, and AllocBytes their size; both include the
+	// clients' when InProcess.
+	Mallocs, AllocBytes uint64
 	// InProcess says the load ran in this process: ServerCPU and Mallocs
 	// then include the client's share.
 	InProcess bool
@@ -177,6 +178,15 @@ func (c Cell) AllocsPerCall() float64 {
 		return 0
 	}
 	return float64(c.Mallocs) / float64(c.Calls)
+}
+
+// BytesPerCall is AllocBytes divided by the successful calls: what the
+// garbage collector has to reclaim per call.
+func (c Cell) BytesPerCall() float64 {
+	if c.Calls == 0 {
+		return 0
+	}
+	return float64(c.AllocBytes) / float64(c.Calls)
 }
 
 // Ratio is c's calls/s as a fraction of base's (0 when base has none).
@@ -234,19 +244,20 @@ func Measure(ctx context.Context, row string, load Load, opts *Options) (Cell, e
 	cell.Result = res
 	cell.ServerCPU = after.cpu - before.cpu
 	cell.Mallocs = after.mallocs - before.mallocs
+	cell.AllocBytes = after.bytes - before.bytes
 	return cell, nil
 }
 
 // usage is the process's CPU time and allocation count at one moment.
 type usage struct {
-	cpu     time.Duration
-	mallocs uint64
+	cpu            time.Duration
+	mallocs, bytes uint64
 }
 
 func readUsage() usage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return usage{cpu: processCPU(), mallocs: ms.Mallocs}
+	return usage{cpu: processCPU(), mallocs: ms.Mallocs, bytes: ms.TotalAlloc}
 }
 
 // percentile is the p-th percentile (0..1) of sorted latencies.

@@ -165,7 +165,7 @@ func TestMeasureBaselines(t *testing.T) {
 			if cell.P50 <= 0 || cell.P99 < cell.P50 || cell.Elapsed <= 0 {
 				t.Fatalf("latencies p50 %v p99 %v elapsed %v", cell.P50, cell.P99, cell.Elapsed)
 			}
-			if cell.Mallocs == 0 {
+			if cell.Mallocs == 0 || cell.AllocBytes == 0 {
 				t.Fatalf("no allocation counted in the server process")
 			}
 		})
@@ -215,7 +215,7 @@ func TestChildMainBadInput(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	cell := func(row string, clients, calls int, cpu time.Duration, mallocs uint64) Cell {
 		return Cell{Row: row, Clients: clients, Result: Result{Calls: calls, Elapsed: time.Second, P50: time.Duration(calls), P99: 2 * time.Duration(calls)},
-			ServerCPU: cpu, Mallocs: mallocs}
+			ServerCPU: cpu, Mallocs: mallocs, AllocBytes: 1024 * mallocs}
 	}
 	runs := [][]Cell{
 		{cell("bare", 4, 1000, time.Second, 10000), cell("native", 4, 500, time.Second, 20000), cell("c", 4, 400, time.Second, 40000)},
@@ -228,7 +228,7 @@ func TestSummarize(t *testing.T) {
 	}
 	c := got[2]
 	// Ratios per run: vs bare 0.4, 0.25, 0.75 → 0.4; vs native 0.8, 1.0, 1.5 → 1.0.
-	if c.Runs != 3 || c.Rate != 500 || c.VsBare != 0.4 || c.VsNative != 1.0 || c.AllocsPerCall != 100 || c.CPUPerCall != 2*time.Millisecond || c.P50 != 500 {
+	if c.Runs != 3 || c.Rate != 500 || c.VsBare != 0.4 || c.VsNative != 1.0 || c.AllocsPerCall != 100 || c.BytesPerCall != 102400 || c.CPUPerCall != 2*time.Millisecond || c.P50 != 500 {
 		t.Fatalf("c = %+v", c)
 	}
 	if b := got[0]; b.VsBare != 1 || b.Rate != 1000 {

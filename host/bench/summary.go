@@ -23,6 +23,7 @@ type Summary struct {
 	P50, P99      time.Duration
 	CPUPerCall    time.Duration
 	AllocsPerCall float64
+	BytesPerCall  float64
 	VsBare        float64 // 0 when no bare row ran
 	VsNative      float64 // 0 when no native row ran
 	Errors        int     // summed over the runs
@@ -38,10 +39,10 @@ func Summarize(runs [][]Cell) []Summary {
 		clients int
 	}
 	type acc struct {
-		rate, allocs, vsBare, vsNative []float64
-		p50, p99, cpu                  []time.Duration
-		errors                         int
-		inProcess                      bool
+		rate, allocs, bytes, vsBare, vsNative []float64
+		p50, p99, cpu                         []time.Duration
+		errors                                int
+		inProcess                             bool
 	}
 	var order []key
 	accs := map[key]*acc{}
@@ -62,6 +63,7 @@ func Summarize(runs [][]Cell) []Summary {
 			}
 			a.rate = append(a.rate, c.Rate())
 			a.allocs = append(a.allocs, c.AllocsPerCall())
+			a.bytes = append(a.bytes, c.BytesPerCall())
 			a.p50 = append(a.p50, c.P50)
 			a.p99 = append(a.p99, c.P99)
 			a.cpu = append(a.cpu, c.CPUPerCall())
@@ -81,7 +83,7 @@ func Summarize(runs [][]Cell) []Summary {
 		out = append(out, Summary{
 			Row: k.row, Clients: k.clients, Runs: len(a.rate),
 			Rate: median(a.rate), P50: median(a.p50), P99: median(a.p99), CPUPerCall: median(a.cpu),
-			AllocsPerCall: median(a.allocs), VsBare: median(a.vsBare), VsNative: median(a.vsNative),
+			AllocsPerCall: median(a.allocs), BytesPerCall: median(a.bytes), VsBare: median(a.vsBare), VsNative: median(a.vsNative),
 			Errors: a.errors, InProcess: a.inProcess,
 		})
 	}

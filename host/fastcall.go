@@ -11,8 +11,6 @@ import (
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/moatmcp/moat/internal/wire"
 )
 
 // directCalls answers the common stateless-era tools/call itself, as the
@@ -107,8 +105,8 @@ func (s *Server) directHead(r *http.Request, head *requestHead) bool {
 	if s.noDirect || r.Method != http.MethodPost || !head.exact || head.Method != "tools/call" || head.JSONRPC != "2.0" || !isStatelessEra(r) {
 		return false
 	}
-	if id := head.ID; len(id) == 0 || !bytes.Equal(wire.ID(id), id) || string(id) == "null" {
-		return false // a notification, or an id the go-sdk would judge
+	if !plainID(head.ID) {
+		return false // a notification, or an id the go-sdk would judge or re-encode
 	}
 	p := &head.Params
 	if p.Name == "" || len(p.InputResponses) > 0 || len(p.RequestState) > 0 {
@@ -136,6 +134,41 @@ func (s *Server) directHead(r *http.Request, head *requestHead) bool {
 	// A tool whose schema binds parameters to headers: the go-sdk checks
 	// those headers.
 	return !bytes.Contains(t.Manifest.InputSchema, []byte("x-mcp-header"))
+}
+
+// plainID reports whether id is one the go-sdk echoes byte for byte: an
+// integer that fits an int64 without a sign trick, or a short string of
+// characters JSON never escapes. Other ids (fractions, exponents,
+// escapes, HTML characters the go-sdk's encoder escapes) go to the
+// go-sdk.
+func plainID(id json.RawMessage) bool {
+	switch {
+	case len(id) == 0 || len(id) > 130:
+		return false
+	case id[0] == '"':
+		if len(id) < 2 || id[len(id)-1] != '"' {
+			return false
+		}
+		for _, c := range id[1 : len(id)-1] {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':' || c == '~') {
+				return false
+			}
+		}
+		return true
+	}
+	digits := id
+	if digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 15 || (digits[0] == '0' && len(id) > 1) {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // newProtocolMeta reports whether _meta is a complete, valid 2026-07-28

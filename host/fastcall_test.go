@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,6 +119,21 @@ func TestDirectCallSameAnswer(t *testing.T) {
 	}
 }
 
+func TestPlainID(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{`1`, true}, {`0`, true}, {`-12`, true}, {`"abc-1_2.3:4~"`, true}, {`""`, true},
+		{`01`, false}, {`-0`, false}, {`-`, false}, {`1.5`, false}, {`1e3`, false}, {`1234567890123456`, false}, {`123456789012345`, true},
+		{`"a\"b"`, false}, {`"a<b"`, false}, {`"é"`, false}, {`null`, false}, {``, false}, {`{}`, false}, {`"abc`, false},
+	} {
+		if got := plainID(json.RawMessage(tc.id)); got != tc.want {
+			t.Errorf("plainID(%s) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}
+
 // TestDirectCallEligibility: only a request the go-sdk would accept and
 // answer with one result, nothing streamed, is answered directly;
 // everything else goes to the go-sdk, whose answer it then gets (an SSE
@@ -157,6 +173,11 @@ func TestDirectCallEligibility(t *testing.T) {
 		{"Accept without event-stream", "tools/call", "emit", body(meta("")), func(h http.Header) { h.Set("Accept", "application/json") }, false, 400},
 		{"a session id", "tools/call", "emit", body(meta("")), func(h http.Header) { h.Set("Mcp-Session-Id", "abc") }, false, 0},
 		{"a notification (no id)", "tools/call", "emit", `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, false, 0},
+		{"fractional id", "tools/call", "emit", `{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, false, 0},
+		{"id with an escape", "tools/call", "emit", `{"jsonrpc":"2.0","id":"a\u0041","method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, false, 0},
+		{"id with an HTML character", "tools/call", "emit", `{"jsonrpc":"2.0","id":"a<b","method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, false, 0},
+		{"string id", "tools/call", "emit", `{"jsonrpc":"2.0","id":"req-7:a","method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, true, 200},
+		{"negative id", "tools/call", "emit", `{"jsonrpc":"2.0","id":-7,"method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, true, 200},
 		{"null id", "tools/call", "emit", `{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, false, 0},
 		{"jsonrpc not 2.0", "tools/call", "emit", `{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, false, 0},
 		{"key in another case", "tools/call", "emit", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"Name":"emit"` + meta("") + `}}`, nil, false, 0},

@@ -252,11 +252,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		all = append(all, cells)
 	}
-	fmt.Fprintf(stdout, "%-8s %7s %9s %9s %9s %9s %7s %8s %8s %9s %6s\n", "row", "clients", "calls/s", "p50", "p99", "cpu/call", "allocs", "KiB/call", "vs bare", "vs native", "errors")
+	fmt.Fprintf(stdout, "%-8s %7s %9s %9s %9s %9s %7s %8s %8s %9s %6s %7s\n", "row", "clients", "calls/s", "p50", "p99", "cpu/call", "allocs", "KiB/call", "vs bare", "vs native", "errors", "RSS MiB")
 	for _, s := range bench.Summarize(all) {
-		fmt.Fprintf(stdout, "%-8s %7d %9.0f %9s %9s %9s %7.0f %8.1f %7.0f%% %8.0f%% %6d\n", s.Row, s.Clients, s.Rate,
+		fmt.Fprintf(stdout, "%-8s %7d %9.0f %9s %9s %9s %7.0f %8.1f %7.0f%% %8.0f%% %6d %7d\n", s.Row, s.Clients, s.Rate,
 			s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.CPUPerCall.Round(100*time.Nanosecond),
-			s.AllocsPerCall, s.BytesPerCall/1024, 100*s.VsBare, 100*s.VsNative, s.Errors)
+			s.AllocsPerCall, s.BytesPerCall/1024, 100*s.VsBare, 100*s.VsNative, s.Errors, s.RSS>>20)
 	}
 	fmt.Fprintln(stdout, "\nbare = a plain net/http JSON-RPC echo (the limit); native = the echo as a go-sdk tool;\nwat, c, as = the echo in WebAssembly text, C and AssemblyScript (commands);\ngo = Go command (runtime start-up in every call); go-rx = Go reactor, per-call\nisolation (each call starts from the snapshot; its instance is reset in place\nafterwards); go-rx-pp = per-principal instances (one principal here);\ngo-rx-sh = shared instances (see docs/performance.md).")
 	if *memProfile != "" {

@@ -159,6 +159,9 @@ type Cell struct {
 	// while the calls ran, and AllocBytes their size; both include the
 	// clients' when InProcess.
 	Mallocs, AllocBytes uint64
+	// RSS is the server process's resident set size right after the
+	// calls (pools still full; Linux, else 0).
+	RSS int64
 	// InProcess says the load ran in this process: ServerCPU and Mallocs
 	// then include the client's share.
 	InProcess bool
@@ -245,6 +248,7 @@ func Measure(ctx context.Context, row string, load Load, opts *Options) (Cell, e
 	cell.ServerCPU = after.cpu - before.cpu
 	cell.Mallocs = after.mallocs - before.mallocs
 	cell.AllocBytes = after.bytes - before.bytes
+	cell.RSS = RSS()
 	return cell, nil
 }
 

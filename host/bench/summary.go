@@ -24,6 +24,7 @@ type Summary struct {
 	CPUPerCall    time.Duration
 	AllocsPerCall float64
 	BytesPerCall  float64
+	RSS           int64   // the largest after any run's cell
 	VsBare        float64 // 0 when no bare row ran
 	VsNative      float64 // 0 when no native row ran
 	Errors        int     // summed over the runs
@@ -42,6 +43,7 @@ func Summarize(runs [][]Cell) []Summary {
 		rate, allocs, bytes, vsBare, vsNative []float64
 		p50, p99, cpu                         []time.Duration
 		errors                                int
+		rss                                   int64
 		inProcess                             bool
 	}
 	var order []key
@@ -68,6 +70,7 @@ func Summarize(runs [][]Cell) []Summary {
 			a.p99 = append(a.p99, c.P99)
 			a.cpu = append(a.cpu, c.CPUPerCall())
 			a.errors += c.Errors
+			a.rss = max(a.rss, c.RSS)
 			a.inProcess = a.inProcess || c.InProcess
 			if b, ok := base[key{RowBare, c.Clients}]; ok {
 				a.vsBare = append(a.vsBare, c.Ratio(b))
@@ -84,7 +87,7 @@ func Summarize(runs [][]Cell) []Summary {
 			Row: k.row, Clients: k.clients, Runs: len(a.rate),
 			Rate: median(a.rate), P50: median(a.p50), P99: median(a.p99), CPUPerCall: median(a.cpu),
 			AllocsPerCall: median(a.allocs), BytesPerCall: median(a.bytes), VsBare: median(a.vsBare), VsNative: median(a.vsNative),
-			Errors: a.errors, InProcess: a.inProcess,
+			Errors: a.errors, InProcess: a.inProcess, RSS: a.rss,
 		})
 	}
 	return out

@@ -275,7 +275,9 @@ func stampResult(res *mcp.CallToolResult) error {
 // resultBody is the JSON-RPC response carrying res, byte for byte what
 // the go-sdk sends (its resultType is the last field of the result).
 func resultBody(id json.RawMessage, res *mcp.CallToolResult) ([]byte, error) {
-	rb, err := json.Marshal(res)
+	// MarshalJSON directly: json.Marshal would only compact and
+	// HTML-escape its output again, which it already is.
+	rb, err := res.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}

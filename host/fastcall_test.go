@@ -77,6 +77,7 @@ func TestDirectCallSameAnswer(t *testing.T) {
 	}{
 		{"result", "emit", call("1", "emit", `{"stdout":"hi"}`), 200, `{"jsonrpc":"2.0","id":1,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"moat","title":"moat tool host","version":"` + Version + `"}},"content":[{"type":"text","text":"hi"}],"resultType":"complete"}}`},
 		{"string id", "emit", call(`"a-1"`, "emit", `{"stdout":"x"}`), 200, `"id":"a-1","result":`},
+		{"HTML and escapes in the text", "emit", call("5", "emit", `{"stdout":"<a href=\"x\">&amp;</a>\u2028\n\té"}`), 200, `\u003ca href=\"x\"\u003e\u0026amp;\u003c/a\u003e`},
 		{"tool error", "emit", call("2", "emit", `{"stdout":"oops","exit":3}`), 200, `"isError":true`},
 		{"invalid arguments", "bad", call("3", "bad", `{}`), 200, `"isError":true`},
 		{"not granted", "counter", call("4", "counter", `{}`), 400, `{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"unknown tool \"counter\""}}`},

@@ -17,7 +17,7 @@ import (
 // request's own snapshot: dispatch answers tools/list from it, and every
 // registered handler (callHandler) runs the call under it.
 func newMCPServer(s *Server) *mcp.Server {
-	srv := mcp.NewServer(&mcp.Implementation{Name: "moat", Title: "moat tool host", Version: Version}, &mcp.ServerOptions{
+	srv := mcp.NewServer(serverImpl, &mcp.ServerOptions{
 		Logger: s.log,
 		// Advertise tools (with list_changed for hot reload) and logging,
 		// which tools use through moat.log.
@@ -32,6 +32,10 @@ func newMCPServer(s *Server) *mcp.Server {
 	srv.AddReceivingMiddleware(s.dispatch)
 	return srv
 }
+
+// serverImpl is moat's identity in MCP (initialize, and every 2026-07-28
+// result's _meta; fastcall.go stamps it as the go-sdk does).
+var serverImpl = &mcp.Implementation{Name: "moat", Title: "moat tool host", Version: Version}
 
 // notServed are the methods of capabilities moat does not serve (and does
 // not advertise): answered "method not found", not with the go-sdk's empty

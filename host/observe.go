@@ -49,7 +49,7 @@ func (s *Server) openTelemetry(ctx context.Context, cfg *manifest.Config) error 
 // (telemetry.Middleware): the head parseHead decoded once.
 func traceHead(r *http.Request) (method, id string, meta telemetry.Meta) {
 	h := headOf(r)
-	return h.Method, string(h.ID), h.Params.Meta
+	return h.Method, string(h.ID), h.trace
 }
 
 // traceMCP puts an MCP request's span in ctx: the one the HTTP stage

@@ -167,6 +167,10 @@ type Server struct {
 	wg        sync.WaitGroup // goroutines the Server started
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	// noDirect sends every tools/call to the go-sdk (fastcall.go): tests
+	// compare the two paths with it.
+	noDirect bool
 }
 
 // New loads the config and every manifest, provisions the first snapshot,

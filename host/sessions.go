@@ -97,7 +97,8 @@ func (c *sessionCap) middleware(next http.Handler, max, perPrincipal int, refuse
 		sid := r.Header.Get("Mcp-Session-Id")
 		switch {
 		case r.Method == http.MethodPost && sid == "" && !isStatelessEra(r):
-			// (A 2026-07-28 request makes no session: it takes no slot.)
+			// Only such a request can open a session (an initialize);
+			// a 2026-07-28 request never does, and takes no slot.
 			p := ""
 			if pr, ok := auth.FromContext(r.Context()); ok {
 				p = pr.ID

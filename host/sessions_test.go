@@ -124,3 +124,24 @@ func mcpRequest(ctx context.Context, method, url, body, session string) *http.Re
 	}
 	return req
 }
+
+// TestSessionCapStateless: a 2026-07-28 request opens no session, so it
+// takes no session slot and is served while the cap is full.
+func TestSessionCapStateless(t *testing.T) {
+	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: "[server]\nmax_sessions = 1\n",
+		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	if resp, body := postMCP(t, ts.url, "", "", initialize); resp.StatusCode != 200 || resp.Header.Get("Mcp-Session-Id") == "" {
+		t.Fatalf("first session: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := postMCP(t, ts.url, "", "", initialize); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("second session: %d %s, want 429", resp.StatusCode, body)
+	}
+	for i := range 3 {
+		resp, body := statelessPost(t, ts.url, "", "tools/call", "emit",
+			`{"jsonrpc":"2.0","id":`+strconv.Itoa(i)+`,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"s"},`+newMeta+`}}`, nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Mcp-Session-Id") != "" || !strings.Contains(body, `"text":"s"`) {
+			t.Fatalf("stateless call %d with the cap full: %d %s", i, resp.StatusCode, body)
+		}
+	}
+}

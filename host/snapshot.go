@@ -137,6 +137,7 @@ func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot
 		return nil, nil, err
 	}
 	held := map[string]string{} // tool → why it is held
+	var toLoad []*manifest.Tool
 	for _, m := range ms {
 		digest := m.Digest
 		if lock := locks[filepath.Dir(m.File)]; lock != nil {
@@ -176,12 +177,17 @@ func (s *Server) build(ctx context.Context, cfg *manifest.Config, prev *snapshot
 				}
 			}
 		}
-		t, err := LoadTool(ctx, s.rt, m)
-		if err != nil {
-			return nil, nil, err
-		}
-		made = append(made, t)
-		snap.tools[m.Name] = t
+		toLoad = append(toLoad, m)
+	}
+	// Compiled in parallel (LoadTools): start-up with many Go tools is
+	// bound by compilation.
+	loaded, err := LoadTools(ctx, s.rt, toLoad)
+	made = append(made, loaded...)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, t := range loaded {
+		snap.tools[t.Name()] = t
 	}
 	for name := range snap.tools {
 		snap.names = append(snap.names, name)

@@ -61,6 +61,7 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 		{"release the snapshot early for streams", releaseStreams},
 		{"cancel a call whose request went away", cancelOnDisconnect},
 		{"go-sdk errors without Go error text", func(n http.Handler) http.Handler { return sdkErrors(s.log, n) }},
+		{"a plain stateless tools/call answered directly, the rest by the go-sdk", s.directCalls},
 	}
 	h := s.mcpHTTP
 	for i := len(stages) - 1; i >= 0; i-- {
@@ -154,12 +155,17 @@ func (s *Server) notReady() string {
 // once per request (parseHead), from the body transport.Wrap has capped
 // and checked.
 type requestHead struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params struct {
-		Name string         `json:"name"`
-		Meta telemetry.Meta `json:"_meta"` // W3C trace context (MCP 2026-07-28)
-	} `json:"params"`
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  string          `json:"method"`
+	Params  headParams      `json:"params"`
+	// exact: the head came from decodeHead (headdecode.go), which reads
+	// keys exactly as the go-sdk does; fastcall.go serves only such
+	// requests.
+	exact bool
+	// trace is params._meta's W3C trace context (MCP 2026-07-28); a
+	// malformed one is ignored (a new trace).
+	trace telemetry.Meta
 }
 
 type headKey struct{}
@@ -173,20 +179,29 @@ func parseHead(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		head := &requestHead{}
 		if r.Method == http.MethodPost && r.Body != nil {
-			if body, err := io.ReadAll(r.Body); err == nil {
-				r.Body = io.NopCloser(bytes.NewReader(body))
+			body, ok := transport.Body(r) // read and checked once, not copied again
+			var err error
+			if !ok {
+				if body, err = io.ReadAll(r.Body); err == nil {
+					r.Body = io.NopCloser(bytes.NewReader(body))
+				}
+			}
+			if err == nil {
 				var raw rawHead
 				_ = json.Unmarshal(body, &raw) // transport.Wrap refused bodies that are not JSON
-				head.ID, head.Method = raw.ID, raw.Method
 				if checkHead(log, w, r, &raw) { // head.go
 					return
 				}
-				head.Params.Name = paramsName(raw.Params)
-				var pm struct {
-					Meta telemetry.Meta `json:"_meta"`
+				if !decodeHead(body, head) { // the common case decodes the head in one exact pass
+					*head = requestHead{ID: raw.ID, Method: raw.Method}
+					_ = json.Unmarshal(raw.Params, &head.Params) // an object: checkHead refused anything else
 				}
-				if json.Unmarshal(raw.Params, &pm) == nil { // a malformed trace context is ignored: a new trace
-					head.Params.Meta = pm.Meta
+				if len(head.Params.Meta) > 0 {
+					var pm struct {
+						Trace telemetry.Meta
+					}
+					_ = json.Unmarshal(head.Params.Meta, &pm.Trace) // a malformed trace context is ignored
+					head.trace = pm.Trace
 				}
 			}
 		}

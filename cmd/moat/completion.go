@@ -49,7 +49,9 @@ func commandFlags(c command) []string {
 
 // flagValues are the values completion offers after a flag.
 var flagValues = map[string]string{
-	"--lang": "go c assemblyscript",
+	"--lang":   "go c assemblyscript",
+	"--client": "raw sdk",
+	"--era":    "stateless session",
 }
 
 func cmdCompletion(_ context.Context, args []string, stdout, stderr io.Writer) int {

@@ -7,7 +7,7 @@
 //	moat build [TOOL_DIR...]
 //	moat dev [TOOL_DIR] [--pid PID] [--audit FILE]
 //	moat client-config CLIENT [--url URL | --stdio] [--write FILE]
-//	moat bench [--duration 3s] [--clients 1,4]
+//	moat bench [--duration 2s] [--clients 1,4,16,64] [--client raw|sdk]
 //	moat keys new --id NAME
 //	moat audit verify FILE
 //	moat audit show [--tool NAME] [--principal ID] [--outcome OUTCOME] [--since TIME] FILE
@@ -71,7 +71,7 @@ usage:
   moat build [TOOL_DIR...] [--lang L] [--update-manifest MANIFEST | --check MANIFEST]
   moat dev [TOOL_DIR] [--pid PID] [--audit FILE]
   moat client-config CLIENT [--url URL --key KEY | --stdio] [--write FILE]
-  moat bench [--duration 3s] [--clients 1,4]
+  moat bench [--duration 2s] [--clients 1,4,16,64] [--client raw|sdk]
   moat keys new --id NAME [--tools a,b] [--scopes x,y] [--expires 720h]
   moat audit verify FILE
   moat audit show [--tool NAME] [--principal ID] [--outcome OUTCOME] [--since TIME] FILE

@@ -225,7 +225,9 @@ type Options struct {
 //     since when, so the gap is itself on the record.
 type Logger struct {
 	mu        sync.Mutex
-	path      string // "" for a writer not opened by path
+	buf       bytes.Buffer  // the line being written (marshal)
+	enc       *json.Encoder // encodes into buf
+	path      string        // "" for a writer not opened by path
 	w         io.Writer
 	f         *os.File // non-nil when the Logger owns a file
 	sync      bool
@@ -412,7 +414,7 @@ func (l *Logger) append(r Record) error {
 	}
 	r.Seq = l.seq + 1
 	r.Prev = l.head
-	line, err := marshalLine(&r)
+	line, err := l.marshal(&r)
 	if err != nil {
 		return err
 	}
@@ -554,20 +556,30 @@ func (l *Logger) Refuses(err error) bool {
 // OnFailure returns the Logger's policy.
 func (l *Logger) OnFailure() OnFailure { return l.onFailure }
 
-// marshalLine encodes r as one JSON line, newline included. HTML escaping is
-// off so that the line reads as what was recorded; the encoding is
-// deterministic either way, which is all the chain needs.
-func marshalLine(r *Record) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil { // Encode appends '\n'
+// marshal encodes r as one JSON line, newline included, into the
+// Logger's own buffer, reused from one record to the next (the line is
+// valid until the next call). HTML escaping is off so that the line reads
+// as what was recorded; the encoding is deterministic either way, which
+// is all the chain needs. Call with l.mu held.
+func (l *Logger) marshal(r *Record) ([]byte, error) {
+	if l.enc == nil {
+		l.enc = json.NewEncoder(&l.buf)
+		l.enc.SetEscapeHTML(false)
+	}
+	l.buf.Reset()
+	if err := l.enc.Encode(r); err != nil { // Encode appends '\n'
 		return nil, fmt.Errorf("audit: encode record: %w", err)
 	}
-	if b.Len() > MaxLineBytes+1 {
+	if l.buf.Len() > MaxLineBytes+1 {
 		return nil, ErrRecordTooLarge
 	}
-	return b.Bytes(), nil
+	if l.buf.Cap() > 64<<10 { // one large record does not pin its buffer
+		line := bytes.Clone(l.buf.Bytes())
+		l.buf = bytes.Buffer{}
+		l.enc = nil
+		return line, nil
+	}
+	return l.buf.Bytes(), nil
 }
 
 // Head returns the seq and hash of the last record written (0 and Genesis

@@ -135,6 +135,7 @@ type Runtime struct {
 	closed   atomic.Bool
 
 	budget *memBudget // guest memory of the calls in flight
+	images images     // reactor snapshot images, shared by content (images.go)
 
 	mu      sync.Mutex
 	modules map[*Module]struct{} // open modules, closed by Close

@@ -200,9 +200,10 @@ func (m *Module) takeSnapshot(ctx context.Context, shape reactorShape, iso Isola
 		}
 		s.bytes += len(now)
 	}
+	s.runs = m.rt.images.intern(s.runs)
 	s.image = s.runs
 	if reset && before != nil { // the runs are relative to the data segments: the image is relative to zero
-		s.image = nonZeroRuns(after)
+		s.image = m.rt.images.intern(nonZeroRuns(after))
 	}
 	return s, nil
 }

@@ -270,7 +270,14 @@ func (w *wrapper) readBody(r *http.Request) error {
 	var body []byte
 	if r.Body != nil {
 		var err error
-		body, err = io.ReadAll(io.LimitReader(r.Body, w.maxBody+1))
+		if r.ContentLength > 0 {
+			// Declared (and within the cap): read it into a buffer of
+			// exactly that size; net/http ends the body there.
+			body = make([]byte, r.ContentLength)
+			_, err = io.ReadFull(r.Body, body)
+		} else {
+			body, err = io.ReadAll(io.LimitReader(r.Body, w.maxBody+1))
+		}
 		r.Body.Close()
 		if err != nil {
 			return ErrUnreadableBody
@@ -285,9 +292,29 @@ func (w *wrapper) readBody(r *http.Request) error {
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
 		return ErrBatch
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = &checkedBody{Reader: bytes.NewReader(body), b: body}
 	r.ContentLength = int64(len(body))
 	return nil
+}
+
+// checkedBody is a POST body this package has read and checked, handed on
+// as a reader that also gives the later stages its bytes (Body): the
+// body is copied out of the connection once.
+type checkedBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (*checkedBody) Close() error { return nil }
+
+// Body returns the bytes of r's body when Wrap read and checked it (a
+// POST that passed), without copying them: the caller must not modify
+// them. ok is false for any other body.
+func Body(r *http.Request) (b []byte, ok bool) {
+	if cb, ok := r.Body.(*checkedBody); ok {
+		return cb.b, true
+	}
+	return nil, false
 }
 
 func (w *wrapper) hostAllowed(r *http.Request) bool {

@@ -407,3 +407,31 @@ func TestVersionRefusal(t *testing.T) {
 		t.Errorf("refusals reported: %q", refused)
 	}
 }
+
+// TestBody: the checked body reaches the next handler both as a reader
+// and, without a copy, through Body; a body of undeclared length
+// (chunked) too; a request that did not pass Wrap has none.
+func TestBody(t *testing.T) {
+	const body = `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`
+	for _, chunked := range []bool{false, true} {
+		var got, read []byte
+		var ok bool
+		h := Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got, ok = Body(r)
+			read, _ = io.ReadAll(r.Body)
+		}), &Options{ListenAddr: "127.0.0.1:8080"})
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080/mcp", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if chunked {
+			req.ContentLength = -1
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if !ok || string(got) != body || string(read) != body {
+			t.Fatalf("chunked %v: Body = %q, %v; read %q", chunked, got, ok, read)
+		}
+	}
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080/mcp", strings.NewReader(body))
+	if b, ok := Body(req); ok || b != nil {
+		t.Fatalf("Body of an unwrapped request = %q, %v", b, ok)
+	}
+}

@@ -188,7 +188,7 @@ func parseHead(log *slog.Logger, next http.Handler) http.Handler {
 			}
 			if err == nil {
 				var raw rawHead
-				_ = json.Unmarshal(body, &raw) // transport.Wrap refused bodies that are not JSON
+				_ = json.Unmarshal(body, &raw)  // transport.Wrap refused bodies that are not JSON
 				if checkHead(log, w, r, &raw) { // head.go
 					return
 				}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/internal/approval"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // approveAll writes moat.lock approving every manifest in ts's folder as it

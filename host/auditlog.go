@@ -5,9 +5,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/telemetry"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/telemetry"
 )
 
 // writeAudit appends one record. When it cannot be written the failure
@@ -44,7 +44,7 @@ func (s *Server) auditBroken() error { return s.audit.Ready() }
 func (s *Server) auditGate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.auditBroken(); err != nil {
-			id := NewErrorID()
+			id := newErrorID()
 			s.log.Warn("request refused: the audit log cannot be written", "error_id", id, "err", err)
 			w.Header().Set("Retry-After", "1")
 			writeJSONRPCError(w, http.StatusServiceUnavailable, headOf(r).ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
@@ -64,7 +64,7 @@ func (s *Server) authDecision(r *http.Request, d auth.Decision) error {
 	if !d.OK {
 		rec.Outcome, rec.Reason = "auth_failed", d.Reason
 		if d.Err != nil {
-			rec.ErrorID = NewErrorID()
+			rec.ErrorID = newErrorID()
 			s.log.Info("authentication failed", "error_id", rec.ErrorID, "addr", d.Addr, "reason", d.Reason, "err", d.Err)
 		}
 	}
@@ -78,7 +78,7 @@ func (s *Server) authDecision(r *http.Request, d auth.Decision) error {
 		s.metrics.Denied("unauthenticated")
 	}
 	if werr != nil {
-		id := NewErrorID()
+		id := newErrorID()
 		s.log.Error("request refused: its authentication could not be recorded", "error_id", id, "err", werr)
 		return idError{id: id, err: werr}
 	}

@@ -9,11 +9,11 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/netpolicy"
-	"github.com/moatmcp/moat/host/ratelimit"
-	"github.com/moatmcp/moat/host/sandbox"
-	"github.com/moatmcp/moat/host/telemetry"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/netpolicy"
+	"github.com/moatmcp/moat/internal/ratelimit"
+	"github.com/moatmcp/moat/internal/sandbox"
+	"github.com/moatmcp/moat/internal/telemetry"
 )
 
 // errUnavailable answers a request that arrives while the server is
@@ -80,7 +80,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		lerr = qerr
 	}
 	if lerr != nil {
-		id := NewErrorID()
+		id := newErrorID()
 		rec.ErrorID = id
 		s.log.DebugContext(ctx, "call refused: state store unavailable", "error_id", id, "err", lerr)
 		if err := finish("host_error", "state_unavailable"); err != nil {
@@ -153,7 +153,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	}
 	rec.BytesOut = info.BytesOut
 	if err != nil {
-		id := NewErrorID()
+		id := newErrorID()
 		rec.ErrorID = id
 		s.log.ErrorContext(ctx, "tool call failed", "error_id", id, "tool", t.Name(), "principal", rec.Principal, "err", err)
 		if aerr := finish("host_error", ""); aerr != nil {
@@ -163,7 +163,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	}
 	if info.Run != nil && info.Run.Err != nil && info.Outcome != "ok" && info.Outcome != "input_required" {
 		// The guest's own error, for the operator; never sent to the client.
-		id := NewErrorID()
+		id := newErrorID()
 		rec.ErrorID = id
 		s.log.InfoContext(ctx, "tool call ended badly", "error_id", id, "tool", t.Name(), "outcome", info.Outcome, "err", info.Run.Err)
 	}
@@ -187,7 +187,7 @@ func (s *Server) metricsTool(snap *snapshot, name string) string {
 // auditFailure is the client-facing error of a request refused because its
 // audit record could not be written.
 func (s *Server) auditFailure(err error) error {
-	id := NewErrorID()
+	id := newErrorID()
 	s.log.Error("request refused: its audit record could not be written", "error_id", id, "err", err)
 	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("service unavailable: the audit log cannot be written (error id %s)", id)}
 }

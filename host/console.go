@@ -12,21 +12,21 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/console"
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/transport"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/console"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/transport"
 )
 
-// This file wires the operator console (host/console) to the server: the
+// This file wires the operator console (internal/console) to the server: the
 // read-only view of the serving snapshot it renders, the activity it is
 // fed from the audit records, and the HTTP stages in front of it.
 
-// MaxAuditVerifyBytes caps the audit file the console verifies; a larger
+// maxAuditVerifyBytes caps the audit file the console verifies; a larger
 // one is left to `moat audit verify`, so a page view never reads a huge
 // file.
-const MaxAuditVerifyBytes = 64 << 20
+const maxAuditVerifyBytes = 64 << 20
 
 // auditVerifyEvery is how long a verification result is reused.
 const auditVerifyEvery = time.Minute
@@ -122,7 +122,7 @@ func (s *Server) clock() time.Time {
 }
 
 // auditState is the chain's head and whether the file verifies, checked
-// at most once a minute and only for a file under MaxAuditVerifyBytes.
+// at most once a minute and only for a file under maxAuditVerifyBytes.
 func (s *Server) auditState(file string) console.AuditState {
 	seq, head := s.audit.Head()
 	c := &s.console
@@ -156,10 +156,10 @@ func verifyAuditFile(file string, seq uint64, head string) string {
 		return "not checked: the file cannot be opened"
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || st.Size() > MaxAuditVerifyBytes {
-		return fmt.Sprintf("not checked here: larger than %d MiB (run `moat audit verify`)", MaxAuditVerifyBytes>>20)
+	if st, err := f.Stat(); err != nil || st.Size() > maxAuditVerifyBytes {
+		return fmt.Sprintf("not checked here: larger than %d MiB (run `moat audit verify`)", maxAuditVerifyBytes>>20)
 	}
-	sum, err := audit.VerifyChain(io.LimitReader(f, MaxAuditVerifyBytes), nil)
+	sum, err := audit.VerifyChain(io.LimitReader(f, maxAuditVerifyBytes), nil)
 	var ce *audit.ChainError
 	switch {
 	case errors.As(err, &ce) && ce.Line == sum.Lines+1 && strings.Contains(ce.Reason, "incomplete"):

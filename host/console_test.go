@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/internal/audit"
 )
 
 // consoleGet fetches a console page with an Authorization header (none

@@ -34,7 +34,7 @@ func cancelOnDisconnect(next http.Handler) http.Handler {
 		if err != nil {
 			return
 		}
-		for _, h := range []string{"Mcp-Session-Id", "Mcp-Protocol-Version", "Authorization", ClientAddrHeader} {
+		for _, h := range []string{"Mcp-Session-Id", "Mcp-Protocol-Version", "Authorization", clientAddrHeader} {
 			if v := r.Header.Get(h); v != "" {
 				req.Header.Set(h, v)
 			}

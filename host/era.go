@@ -25,7 +25,7 @@ func newEraRouter(server *mcp.Server, log *slog.Logger, maxBody int64) http.Hand
 	get := func(*http.Request) *mcp.Server { return server }
 	sessions := mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{
 		Logger:                       log,
-		SessionTimeout:               SessionTimeout,
+		SessionTimeout:               sessionTimeout,
 		MaxRequestBodyBytes:          maxBody,
 		PropagateRequestCancellation: true,
 	})
@@ -45,7 +45,7 @@ func newEraRouter(server *mcp.Server, log *slog.Logger, maxBody int64) http.Hand
 }
 
 // isStatelessEra reports whether r is a stateless-era request. The header
-// was checked to be one date-shaped value (host/transport), so dates
+// was checked to be one date-shaped value (internal/transport), so dates
 // compare as strings.
 func isStatelessEra(r *http.Request) bool {
 	return r.Header.Get("Mcp-Session-Id") == "" && r.Header.Get("Mcp-Protocol-Version") >= statelessEra

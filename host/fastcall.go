@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/moatmcp/moat/host/telemetry"
+	"github.com/moatmcp/moat/internal/telemetry"
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -60,7 +60,7 @@ func (s *Server) directCalls(next http.Handler) http.Handler {
 		if err != nil {
 			var jerr *jsonrpc.Error
 			if !errors.As(err, &jerr) {
-				id := NewErrorID()
+				id := newErrorID()
 				s.log.Error("tool call failed", "error_id", id, "err", err)
 				jerr = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("internal error (error id %s)", id)}
 			}
@@ -70,7 +70,7 @@ func (s *Server) directCalls(next http.Handler) http.Handler {
 		}
 		body, err := resultBody(head.ID, res)
 		if err != nil {
-			id := NewErrorID()
+			id := newErrorID()
 			s.log.Error("tool result could not be encoded", "error_id", id, "err", err)
 			writeJSONRPCError(w, http.StatusOK, head.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("internal error (error id %s)", id)})
 			return

@@ -20,8 +20,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/metrics"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/metrics"
 )
 
 type bearer struct {

@@ -147,7 +147,7 @@ type rawHead struct {
 // the request's id, and reports whether it did.
 func checkHead(log *slog.Logger, w http.ResponseWriter, r *http.Request, raw *rawHead) bool {
 	refuse := func(status int, code int64, msg string, detail error) bool {
-		id := NewErrorID()
+		id := newErrorID()
 		log.Debug("request refused at its head", "error_id", id, "method", raw.Method, "status", status, "code", code, "err", detail)
 		writeJSONRPCError(w, status, raw.ID, &jsonrpc.Error{Code: code, Message: msg + " (error id " + id + ")"})
 		return true

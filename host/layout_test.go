@@ -21,17 +21,17 @@ const modulePath = "github.com/moatmcp/moat"
 // there). The exceptions say why. A module missing here fails
 // TestThirdPartyOwners: decide its one owner and list it.
 var moduleOwners = map[string][]string{
-	"github.com/tetratelabs/wazero": {"host/sandbox", "host/rootfs"}, // the runtime, and the guest filesystem it mounts
+	"github.com/tetratelabs/wazero": {"internal/sandbox", "internal/rootfs"}, // the runtime, and the guest filesystem it mounts
 	// The go-sdk: the server adapter (host), the SDK's bearer-token
-	// middleware types (host/auth), moat's own MCP client for `moat call`
+	// middleware types (internal/auth), moat's own MCP client for `moat call`
 	// (cmd/moat), and the bench's go-sdk baseline server and client
-	// (host/bench).
-	"github.com/modelcontextprotocol/go-sdk": {"host", "host/auth", "cmd/moat", "host/bench"},
-	"github.com/go-jose/go-jose":             {"host/auth"},
-	"github.com/google/jsonschema-go":        {"host/schema"},
-	"github.com/pelletier/go-toml":           {"host/manifest"},
-	"github.com/prometheus/client_golang":    {"host/metrics"},
-	"github.com/redis/go-redis":              {"host/state"},
+	// (internal/bench).
+	"github.com/modelcontextprotocol/go-sdk": {"host", "internal/auth", "cmd/moat", "internal/bench"},
+	"github.com/go-jose/go-jose":             {"internal/auth"},
+	"github.com/google/jsonschema-go":        {"internal/schema"},
+	"github.com/pelletier/go-toml":           {"internal/manifest"},
+	"github.com/prometheus/client_golang":    {"internal/metrics"},
+	"github.com/redis/go-redis":              {"internal/state"},
 	"oras.land/oras-go":                      {"internal/registry"},
 	"github.com/opencontainers/go-digest":    {"internal/registry"},
 	"github.com/opencontainers/image-spec":   {"internal/registry"},
@@ -41,8 +41,8 @@ var moduleOwners = map[string][]string{
 	"github.com/in-toto/attestation":         {"internal/signature"},
 	"google.golang.org/protobuf":             {"internal/signature"}, // sigstore bundles are protobuf messages
 	"golang.org/x/crypto":                    {"internal/sealed"},
-	"golang.org/x/time":                      {"host/ratelimit"},
-	"go.opentelemetry.io/otel":               {"host/telemetry"},
+	"golang.org/x/time":                      {"internal/ratelimit"},
+	"go.opentelemetry.io/otel":               {"internal/telemetry"},
 	// The go-sdk's own JSON decoder: the request head is decoded with it
 	// (headdecode.go) so that it reads keys exactly as the go-sdk will.
 	"github.com/segmentio/encoding": {"host"},
@@ -141,7 +141,7 @@ func TestThirdPartyOwners(t *testing.T) {
 
 // embedders is the one library package allowed to import the embedding
 // package: the bench, which drives a real host.Server as an embedder would.
-const embedders = "host/bench"
+const embedders = "internal/bench"
 
 // TestImportRules: what may import what. The embedding package (host) and
 // the commands sit on top; nothing under internal/ or host/ imports them,

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/state"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/state"
 )
 
 // methodListen is MCP 2026-07-28's subscriptions/listen (SEP-2575): one
@@ -78,7 +78,7 @@ func (l *listenStreams) middleware(next http.Handler, perPrincipal int, refuse f
 		if pr, ok := auth.FromContext(r.Context()); ok {
 			p = pr.ID
 		}
-		id := "listen:" + NewErrorID() + NewErrorID()
+		id := "listen:" + newErrorID() + newErrorID()
 		key := slotKey("listen", p)
 		ok, err := l.store.Acquire(r.Context(), id, listenSlotTTL, state.Counter{Key: key, Max: perPrincipal})
 		if err != nil {
@@ -154,7 +154,7 @@ func (l *listenStreams) closeAll() {
 func (s *Server) listenLimit(snap *snapshot) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return s.listens.middleware(next, snap.cfg.MaxListenPer, func(w http.ResponseWriter, r *http.Request, msg string) {
-			id := NewErrorID()
+			id := newErrorID()
 			s.refuseWithID(w, r, time.Minute, msg+" (error id "+id+")", "listen_streams", id)
 		}, s.stateFailure)
 	}

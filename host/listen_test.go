@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moatmcp/moat/host/state/statetest"
+	"github.com/moatmcp/moat/internal/state/statetest"
 )
 
 // newEraMeta is the _meta every 2026-07-28 request carries.

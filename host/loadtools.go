@@ -5,8 +5,8 @@ import (
 	goruntime "runtime"
 	"sync"
 
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/sandbox"
 )
 
 // LoadTools loads ms (LoadTool) with up to GOMAXPROCS compilations at a

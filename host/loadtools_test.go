@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // TestLoadTools: tools load in parallel and come back in manifest order;

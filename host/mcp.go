@@ -6,7 +6,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/internal/auth"
 )
 
 // newMCPServer makes the go-sdk server, which outlives snapshots: it holds

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/metrics"
+	"github.com/moatmcp/moat/internal/metrics"
 )
 
 // TestEveryDenyReasonRecorded: each denial reason docs/metrics.md lists

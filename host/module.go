@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/registry"
 	"github.com/moatmcp/moat/internal/signature"
 )

@@ -5,7 +5,7 @@ package host
 // Multi-round-trip tool calls: a tool asks the MCP client for input
 // mid-call (moat.input_request: elicitation, sampling, roots) and gets the
 // answers back. This file is the go-sdk side of it; the sandbox only moves
-// the documents (host/sandbox/input.go).
+// the documents (internal/sandbox/input.go).
 //
 // Every call runs in a fresh instance, so the design is replay. The guest
 // runs from the start; each time it asks, the host looks at the rounds of
@@ -46,7 +46,7 @@ package host
 // moat.input_request returns InputErrUnsupported with the keys.
 //
 // Replay protection: each requestState is single-use. Its nonce is taken
-// in the state store (a counted slot of one, host/state) when a retry
+// in the state store (a counted slot of one, internal/state) when a retry
 // opens it, until the state would expire; a second use is refused. With
 // [state] url the record is shared, so a state used on one replica is
 // refused on every other.
@@ -69,18 +69,18 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/ratelimit"
-	"github.com/moatmcp/moat/host/sandbox"
-	"github.com/moatmcp/moat/host/state"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/ratelimit"
+	"github.com/moatmcp/moat/internal/sandbox"
 	"github.com/moatmcp/moat/internal/sealed"
+	"github.com/moatmcp/moat/internal/state"
 )
 
 // Limits of multi-round-trip calls.
 const (
-	// MaxInputRounds is how many rounds of questions one call may ask.
-	MaxInputRounds = 8
+	// maxInputRounds is how many rounds of questions one call may ask.
+	maxInputRounds = 8
 	// MaxInputRequests is how many requests one round may hold.
 	MaxInputRequests = 8
 	// MaxRequestState is the longest requestState accepted, in bytes.
@@ -254,7 +254,7 @@ func (r *replay) ask(_ context.Context, doc []byte) ([]byte, error) {
 		r.next++
 		return json.Marshal(rd.Answers)
 	}
-	if len(r.rounds) >= MaxInputRounds {
+	if len(r.rounds) >= maxInputRounds {
 		r.problem = "too_many_rounds"
 		return nil, sandbox.ErrInputRequired
 	}
@@ -410,7 +410,7 @@ var requestStateErrors = map[string]string{
 }
 
 func refuseState(kind string) *inputRefusal {
-	id := NewErrorID()
+	id := newErrorID()
 	return &inputRefusal{kind: kind, id: id, wire: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("%s (error id %s)", requestStateErrors[kind], id)}}
 }
 
@@ -429,7 +429,7 @@ func (in *inputSealing) open(ctx context.Context, token, principal string, t *To
 		return nil, refuseState("malformed")
 	}
 	var st requestState
-	if err := json.Unmarshal(msg, &st); err != nil || st.V != 1 || len(st.Rounds) == 0 || len(st.Rounds) > MaxInputRounds || st.Nonce == "" {
+	if err := json.Unmarshal(msg, &st); err != nil || st.V != 1 || len(st.Rounds) == 0 || len(st.Rounds) > maxInputRounds || st.Nonce == "" {
 		return nil, refuseState("malformed") // sealed by us, so a bug or an old version
 	}
 	switch {
@@ -444,7 +444,7 @@ func (in *inputSealing) open(ctx context.Context, token, principal string, t *To
 	if exp, ok := sealed.Expiry(token); ok {
 		ttl = max(exp.Sub(in.now()), time.Second)
 	}
-	member := NewErrorID()
+	member := newErrorID()
 	ok, err := in.store.Acquire(ctx, member, ttl, state.Counter{Key: "input:" + st.Nonce, Max: 1})
 	if err != nil {
 		return nil, fmt.Errorf("recording the requestState's use: %w", err)
@@ -485,14 +485,14 @@ func multiRoundTrip(req *mcp.CallToolRequest) bool {
 // input already answered (see the top of this file). The error is an
 // *inputRefusal when the requestState is refused, another error for
 // host faults; the result and info are t.Call's otherwise.
-func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req *mcp.CallToolRequest, hooks *sandbox.Hooks) (*mcp.CallToolResult, *CallInfo, error) {
+func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req *mcp.CallToolRequest, hooks *sandbox.Hooks) (*mcp.CallToolResult, *callInfo, error) {
 	args := req.Params.Arguments
 	rp := &replay{caps: req.ClientCapabilities()}
 	mrtr := multiRoundTrip(req)
 	if mrtr && req.Params.RequestState != "" {
 		st, err := s.inputs.open(ctx, req.Params.RequestState, p.ID, t, args)
 		if err != nil {
-			return nil, &CallInfo{BytesIn: len(args)}, err
+			return nil, &callInfo{BytesIn: len(args)}, err
 		}
 		last := st.Rounds[len(st.Rounds)-1]
 		rp.rounds = st.Rounds[:len(st.Rounds)-1]
@@ -512,7 +512,7 @@ func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req
 		case rp.problem != "":
 			info.Outcome = rp.problem
 			if rp.problem == "too_many_rounds" {
-				return toolError(fmt.Sprintf("tool %s asked for input more than %d times in one call", t.Name(), MaxInputRounds)), info, nil
+				return toolError(fmt.Sprintf("tool %s asked for input more than %d times in one call", t.Name(), maxInputRounds)), info, nil
 			}
 			return toolError(fmt.Sprintf("tool %s asked for other input than it asked before; call it again without requestState", t.Name())), info, nil
 		case info.Run.Outcome != sandbox.OutcomeInputRequired:
@@ -536,7 +536,7 @@ func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req
 		// An older client: ask it now, in its session, and run again.
 		got, err := askSession(ctx, req.Session, rp.asked)
 		if err != nil {
-			id := NewErrorID()
+			id := newErrorID()
 			s.log.Info("the client did not answer a tool's request for input", "error_id", id, "tool", t.Name(), "principal", p.ID, "err", err)
 			info.Outcome = "input_failed"
 			return toolError(fmt.Sprintf("the client did not answer tool %s's request for input (error id %s)", t.Name(), id)), info, nil

@@ -14,7 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/internal/sandbox"
 )
 
 // TestInputRequestABI: moat.input_request and moat.input_response as a
@@ -97,7 +97,7 @@ func TestReplayAsk(t *testing.T) {
 	reqs, _ := parseInputRequests([]byte(elicit))
 	digest, kinds, _ := askDigest(reqs)
 	answered := []inputRound{{Ask: digest, Kinds: kinds, Answers: map[string]json.RawMessage{"name": json.RawMessage(`{"action":"accept","content":{"n":"Ada"}}`)}}}
-	many := make([]inputRound, MaxInputRounds)
+	many := make([]inputRound, maxInputRounds)
 	for i := range many {
 		many[i] = answered[0]
 	}
@@ -131,8 +131,8 @@ func TestReplayAsk(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &replay{caps: tc.caps, rounds: tc.rounds}
-			if len(tc.rounds) == MaxInputRounds {
-				r.next = MaxInputRounds
+			if len(tc.rounds) == maxInputRounds {
+				r.next = maxInputRounds
 			}
 			resp, err := r.ask(context.Background(), []byte(tc.doc))
 			var got string

@@ -9,18 +9,18 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/netpolicy"
-	"github.com/moatmcp/moat/host/ratelimit"
-	"github.com/moatmcp/moat/host/sandbox"
-	"github.com/moatmcp/moat/host/telemetry"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/auth"
 	"github.com/moatmcp/moat/internal/bytesize"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/netpolicy"
+	"github.com/moatmcp/moat/internal/ratelimit"
+	"github.com/moatmcp/moat/internal/sandbox"
+	"github.com/moatmcp/moat/internal/telemetry"
 )
 
 // This file is the host's side of issue 19: the request's trace (spans in
-// host/telemetry), the call's receipt (sandbox.Receipt → audit.Used) and
+// internal/telemetry), the call's receipt (sandbox.Receipt → audit.Used) and
 // quotas per principal (counted in the state store). call.go, stack.go
 // and mcp.go call into it at one point each.
 

@@ -19,8 +19,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/telemetry"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/telemetry"
 )
 
 // upstream is a 127.0.0.1 HTTP server a tool calls: it keeps the trace

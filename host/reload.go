@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/internal/approval"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // ReloadReport says what one reload did.
@@ -223,7 +223,7 @@ func (s *Server) auditReload(rep *ReloadReport) {
 	rec := audit.Record{Event: audit.EventReload, Outcome: "ok", Changes: rep.Changes()}
 	if rep.Err != nil {
 		rec.Outcome = "error"
-		rec.ErrorID = NewErrorID()
+		rec.ErrorID = newErrorID()
 		rec.Reason = firstLine(rep.Err.Error())
 	}
 	s.writeAudit(rec)

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/internal/audit"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/sandbox"
 )
 
 // maxErrorText caps the text of a tool error taken from the guest's own

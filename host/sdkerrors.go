@@ -27,7 +27,7 @@ func sdkErrors(log *slog.Logger, next http.Handler) http.Handler {
 		if !rw.rewrite {
 			return
 		}
-		id := NewErrorID()
+		id := newErrorID()
 		text := strings.TrimSpace(rw.buf.String())
 		log.Warn("mcp transport refused a request", "error_id", id, "status", rw.status, "detail", text)
 		var code int64 = -32600
@@ -69,13 +69,13 @@ func rewriteJSONError(log *slog.Logger, w http.ResponseWriter, status int, body 
 	if err := json.Unmarshal(body, &resp); err != nil || resp.Error == nil {
 		// Not the error body it should be (or cut at the buffer's cap):
 		// not sent half-made.
-		id := NewErrorID()
+		id := newErrorID()
 		log.Warn("mcp transport answered an unexpected error body", "error_id", id, "status", status, "bytes", len(body))
 		writeJSONRPCError(w, status, reqID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: fmt.Sprintf("%s (error id %s)", strings.ToLower(http.StatusText(status)), id)})
 		return
 	}
 	if msg, ok := sdkMessages[resp.Error.Code]; ok {
-		id := NewErrorID()
+		id := newErrorID()
 		log.Debug("mcp transport refused a request", "error_id", id, "status", status, "detail", resp.Error.Message)
 		writeJSONRPCError(w, status, resp.ID, &jsonrpc.Error{Code: resp.Error.Code, Message: fmt.Sprintf("%s (error id %s)", msg, id), Data: resp.Error.Data})
 		return

@@ -14,16 +14,16 @@
 //
 // The path of one call, and the package that owns each stage:
 //
-//	transport      body cap, Origin/Host checks             host/transport
-//	authenticate   API key or JWT → principal               host/auth
-//	limits         per principal, per principal×tool, tool  host/ratelimit
-//	               (shared by replicas with [state] url)    host/state
+//	transport      body cap, Origin/Host checks             internal/transport
+//	authenticate   API key or JWT → principal               internal/auth
+//	limits         per principal, per principal×tool, tool  internal/ratelimit
+//	               (shared by replicas with [state] url)    internal/state
 //	MCP server     go-sdk: initialize, tools/list, call     host (this package)
 //	authorise      may this principal use this tool?        host (gate.go)
-//	validate       arguments against the input schema       host/schema
-//	sandbox        a fresh instance with only its grants    host/sandbox, host/rootfs
+//	validate       arguments against the input schema       internal/schema
+//	sandbox        a fresh instance with only its grants    internal/sandbox, internal/rootfs
 //	result         stdout → content / structuredContent     host (result.go)
-//	audit          one hash-chained record per decision     host/audit
+//	audit          one hash-chained record per decision     internal/audit
 //
 // cmd/moat only turns flags into Options and runs a Server. Every stage
 // fails closed.
@@ -47,27 +47,27 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/console"
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/metrics"
-	"github.com/moatmcp/moat/host/ratelimit"
-	"github.com/moatmcp/moat/host/sandbox"
-	"github.com/moatmcp/moat/host/state"
-	"github.com/moatmcp/moat/host/telemetry"
-	"github.com/moatmcp/moat/host/transport"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/console"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/metrics"
+	"github.com/moatmcp/moat/internal/ratelimit"
+	"github.com/moatmcp/moat/internal/sandbox"
+	"github.com/moatmcp/moat/internal/state"
+	"github.com/moatmcp/moat/internal/telemetry"
+	"github.com/moatmcp/moat/internal/transport"
 )
 
 // Version is the host's version as it introduces itself to MCP clients.
 const Version = "0.1.0"
 
-// SessionTimeout closes HTTP sessions idle for this long: sessions hold
+// sessionTimeout closes HTTP sessions idle for this long: sessions hold
 // memory, so they must not live forever.
-const SessionTimeout = 30 * time.Minute
+const sessionTimeout = 30 * time.Minute
 
-// ShutdownGrace is how long calls in flight get to finish once Serve's
+// shutdownGrace is how long calls in flight get to finish once Serve's
 // context ends.
-const ShutdownGrace = 10 * time.Second
+const shutdownGrace = 10 * time.Second
 
 // Options configure a Server. A nil *Options is the defaults: moat.toml's
 // defaults (manifest.DefaultConfig) with no manifest folders, which New
@@ -299,7 +299,7 @@ func (s *Server) checkProcessSettings(cfg *manifest.Config) error {
 }
 
 // Serve serves MCP until ctx ends (then finishes calls in flight for up to
-// ShutdownGrace) or the listener fails. It watches the files for changes
+// shutdownGrace) or the listener fails. It watches the files for changes
 // when Options.Watch is set.
 func (s *Server) Serve(ctx context.Context) error {
 	if s.opts.Watch > 0 {
@@ -396,8 +396,8 @@ func (s *Server) serveHTTP(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.stopping.Store(true)
-	s.log.Info("shutting down: finishing calls in flight (a second signal exits at once)", "grace", ShutdownGrace)
-	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	s.log.Info("shutting down: finishing calls in flight (a second signal exits at once)", "grace", shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		s.log.Warn("shutdown deadline passed; closing connections", "err", err)
@@ -463,9 +463,9 @@ func (s *Server) acquire() *snapshot {
 	}
 }
 
-// NewErrorID returns a short random id that joins a client-facing error to
+// newErrorID returns a short random id that joins a client-facing error to
 // the full error in the log.
-func NewErrorID() string {
+func newErrorID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

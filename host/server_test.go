@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/telemetry"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/telemetry"
 )
 
 // testServer is a Server built the way moat serve builds one: from a

@@ -9,14 +9,14 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/state"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/state"
 )
 
 // sessionCap bounds the live MCP sessions over HTTP, in total and per
 // principal. A session holds memory in the go-sdk from its initialize
 // request until the client ends it (DELETE) or it idles out
-// (Options.SessionTimeout); without a cap one authenticated caller could
+// (sessionTimeout); without a cap one authenticated caller could
 // open sessions until the host runs out of memory, each request well
 // within its rate.
 //
@@ -58,7 +58,7 @@ type ownedSession struct {
 // go-sdk's idle timeout, plus the slack of touching at most every quarter
 // of it (sessionTouchEvery), plus a minute.
 const (
-	sessionSlotTTL    = SessionTimeout*4/3 + time.Minute
+	sessionSlotTTL    = sessionTimeout*4/3 + time.Minute
 	sessionTouchEvery = sessionSlotTTL / 4
 	// pendingSlotTTL bounds a slot reserved for an initialize request
 	// that has not answered yet.
@@ -103,7 +103,7 @@ func (c *sessionCap) middleware(next http.Handler, max, perPrincipal int, refuse
 			if pr, ok := auth.FromContext(r.Context()); ok {
 				p = pr.ID
 			}
-			pending := "pending:" + NewErrorID() + NewErrorID()
+			pending := "pending:" + newErrorID() + newErrorID()
 			msg, err := c.take(r.Context(), p, pending, max, perPrincipal)
 			if err != nil {
 				fail(w, r, err)

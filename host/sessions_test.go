@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/ratelimit"
+	"github.com/moatmcp/moat/internal/ratelimit"
 )
 
 // TestSessionCap: a principal (here everyone: no authentication) opens at

@@ -16,11 +16,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/ratelimit"
-	"github.com/moatmcp/moat/host/transport"
 	"github.com/moatmcp/moat/internal/approval"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/ratelimit"
+	"github.com/moatmcp/moat/internal/transport"
 )
 
 // snapshot is everything moat.toml and the manifests decide, provisioned

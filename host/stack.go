@@ -15,11 +15,11 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/ratelimit"
-	"github.com/moatmcp/moat/host/telemetry"
-	"github.com/moatmcp/moat/host/transport"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/ratelimit"
+	"github.com/moatmcp/moat/internal/telemetry"
+	"github.com/moatmcp/moat/internal/transport"
 )
 
 // stage is one step of the HTTP path: a name for the reader, and the

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moatmcp/moat/host/state/statetest"
+	"github.com/moatmcp/moat/internal/state/statetest"
 )
 
 // stateToml is moat.toml's [state] for redis r, plus extra lines.

@@ -8,11 +8,11 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
-	"github.com/moatmcp/moat/host/audit"
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/ratelimit"
-	"github.com/moatmcp/moat/host/state"
+	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/ratelimit"
+	"github.com/moatmcp/moat/internal/state"
 )
 
 // openState opens the shared state store of [state] url, for the life of
@@ -79,7 +79,7 @@ func (s *Server) stateBroken() string {
 // (another program wrote it) is a warning each time: it is rare, and the
 // operator must find it.
 func (s *Server) stateFailure(w http.ResponseWriter, r *http.Request, err error) {
-	id := NewErrorID()
+	id := newErrorID()
 	if errors.Is(err, state.ErrCorrupt) {
 		s.log.Warn("request refused: a state key holds a value moat did not write; delete it", "error_id", id, "err", err)
 	} else {

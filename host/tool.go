@@ -8,11 +8,11 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/netpolicy"
-	"github.com/moatmcp/moat/host/sandbox"
-	"github.com/moatmcp/moat/host/schema"
-	"github.com/moatmcp/moat/host/telemetry"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/netpolicy"
+	"github.com/moatmcp/moat/internal/sandbox"
+	"github.com/moatmcp/moat/internal/schema"
+	"github.com/moatmcp/moat/internal/telemetry"
 )
 
 // Tool is one loaded tool: its manifest, its compiled module and its
@@ -190,9 +190,9 @@ func pick(set *bool, derived bool) bool {
 
 func ptr[T any](v T) *T { return &v }
 
-// CallInfo is what one call reports besides its result, for the audit log
+// callInfo is what one call reports besides its result, for the audit log
 // and metrics.
-type CallInfo struct {
+type callInfo struct {
 	Outcome  string // ok, tool_error, invalid_arguments, input_too_large, busy, timeout, memory, output_overflow, trap, canceled, bad_output, host_error
 	ExitCode uint32
 	BytesIn  int
@@ -204,8 +204,8 @@ type CallInfo struct {
 // did to a CallToolResult (ABI v1). A failing tool is a result with IsError
 // set; the error is non-nil only for host faults, whose text must not reach
 // the client.
-func (t *Tool) Call(ctx context.Context, args json.RawMessage, hooks *sandbox.Hooks) (*mcp.CallToolResult, *CallInfo, error) {
-	info := &CallInfo{BytesIn: len(args)}
+func (t *Tool) Call(ctx context.Context, args json.RawMessage, hooks *sandbox.Hooks) (*mcp.CallToolResult, *callInfo, error) {
+	info := &callInfo{BytesIn: len(args)}
 	if len(args) == 0 || string(args) == "null" {
 		args = json.RawMessage("{}")
 	}

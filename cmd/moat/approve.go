@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/internal/approval"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 const approveUsage = `usage: moat approve (TOOL... | --all) [--lock FILE] MANIFEST_DIR

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // approveDir writes a folder with one tool manifest (and a minimal module)

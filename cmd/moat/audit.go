@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/internal/audit"
 )
 
 // cmdAudit implements "moat audit verify [--prev HASH] [--head HASH] FILE..."

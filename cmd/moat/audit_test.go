@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/internal/audit"
 )
 
 func TestAuditVerify(t *testing.T) {

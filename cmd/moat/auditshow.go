@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/internal/audit"
 )
 
 // cmdAuditShow implements "moat audit show [filters] FILE...": the records

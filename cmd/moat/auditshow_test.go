@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/internal/audit"
 )
 
 // TestAuditShow: each filter, alone and together, prints exactly the

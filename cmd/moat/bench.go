@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moatmcp/moat/host/bench"
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/bench"
 	"github.com/moatmcp/moat/internal/bytesize"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 //go:embed benchdata/echo.wasm
@@ -45,7 +45,7 @@ to native in the same run. The load runs in a child process (this program
 again), so that CPU and allocations are the server's. Run it from the
 repository's root.`
 
-// cmdBench turns flags into bench.Load and prints host/bench's cells.
+// cmdBench turns flags into bench.Load and prints internal/bench's cells.
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if os.Getenv(bench.ChildEnv) == "1" {
 		return bench.ChildMain(ctx, os.Stdin, stdout)

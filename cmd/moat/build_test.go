@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/sandbox"
 	"github.com/moatmcp/moat/internal/build"
+	"github.com/moatmcp/moat/internal/sandbox"
 	"github.com/moatmcp/moat/internal/wasmbin"
 )
 

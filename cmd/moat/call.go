@@ -10,8 +10,8 @@ import (
 	"os"
 
 	"github.com/moatmcp/moat/host"
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/sandbox"
 )
 
 // maxArgsFile caps --args-file and stdin; the manifest's own max_input is

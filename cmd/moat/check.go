@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/moatmcp/moat/host"
-	"github.com/moatmcp/moat/host/console"
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/internal/console"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/sandbox"
 )
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/auth"
+	"github.com/moatmcp/moat/internal/auth"
 )
 
 // TestCheckAccessCapabilities: moat check --access prints the principals

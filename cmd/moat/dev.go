@@ -8,9 +8,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/internal/build"
 	"github.com/moatmcp/moat/internal/devloop"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/moatmcp/moat/host/auth"
-	"github.com/moatmcp/moat/host/ratelimit"
+	"github.com/moatmcp/moat/internal/auth"
+	"github.com/moatmcp/moat/internal/ratelimit"
 )
 
 // cmdKeys manages API keys: "moat keys new" makes one. The secret is

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/registry"
 	"github.com/moatmcp/moat/internal/signature"
 )

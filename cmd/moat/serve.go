@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/moatmcp/moat/host"
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // cmdServe turns flags into host.Options and runs a host.Server: the

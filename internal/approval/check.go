@@ -10,7 +10,7 @@ import (
 
 	"github.com/moatmcp/moat/internal/bytesize"
 
-	"github.com/moatmcp/moat/host/ratelimit"
+	"github.com/moatmcp/moat/internal/ratelimit"
 )
 
 // Decision is what Check says of a tool as loaded now.

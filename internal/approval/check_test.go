@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 func base() Tool {

@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // FromManifest returns the lock's view of a loaded tool. manifestData is

@@ -21,7 +21,7 @@ import (
 	"github.com/moatmcp/moat/internal/atomicfile"
 	"github.com/moatmcp/moat/internal/wasmbin"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/sdk"
 )
 

@@ -11,7 +11,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/internal/sandbox"
 )
 
 func TestSameJSON(t *testing.T) {

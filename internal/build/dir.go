@@ -10,7 +10,7 @@
 // the WASI shim). The toolchain is checked first, and a missing part is
 // named with the command that installs it.
 //
-// Manifests are read and edited only through host/manifest (ParseSkim,
+// Manifests are read and edited only through internal/manifest (ParseSkim,
 // EditTopLevel, Load): the lines build changes are sha256,
 // input_schema_file and output_schema_file; every other line stays as it
 // was, and the result must load.
@@ -37,8 +37,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/internal/atomicfile"
+	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/sdkcopy"
 )
 

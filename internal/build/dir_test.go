@@ -31,7 +31,7 @@ printf '\000asm\001\000\000\000\007\012\001\006_start\000\000' > "$out"
 }
 
 // TestDirPinsManifest: Dir builds a C tool to the module its manifest
-// names, writes the sha256 pin through host/manifest (every other line
+// names, writes the sha256 pin through internal/manifest (every other line
 // kept), finds nothing to do a second time, and under Check reports a
 // stale pin without writing anything.
 func TestDirPinsManifest(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package bytesize owns moat's text format for byte counts: "64MiB",
 // "512KiB", "4096B". Manifests and moat.toml are parsed with Parse (through
-// host/manifest's Size type), and every message that prints a size (limit
+// internal/manifest's Size type), and every message that prints a size (limit
 // errors, approval diffs, bench reports, the console) uses Format, so a
 // size reads the same everywhere and what moat prints can be pasted back
 // into a manifest.

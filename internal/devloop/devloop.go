@@ -20,7 +20,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/moatmcp/moat/host/audit"
+	"github.com/moatmcp/moat/internal/audit"
 )
 
 // maxFiles bounds the files Fingerprint looks at in one poll.

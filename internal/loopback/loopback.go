@@ -6,7 +6,7 @@
 // it three different ways, disagreeing on "LOCALHOST" and "localhost.".
 //
 // It is a leaf: it imports only the standard library, so the config
-// vocabulary (host/manifest) may use it.
+// vocabulary (internal/manifest) may use it.
 package loopback
 
 import (

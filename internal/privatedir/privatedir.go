@@ -1,5 +1,5 @@
 // Package privatedir checks that a folder is private to the user moat runs
-// as: the compile cache (host/sandbox) and the OCI cache
+// as: the compile cache (internal/sandbox) and the OCI cache
 // (internal/registry) hold what decides which code runs, so a folder that
 // someone else can write to, or swap for a symlink, would let them choose
 // it. It is the one owner of that rule.

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // ArtifactOf gathers the files of a loaded tool (moat push): its manifest, module and

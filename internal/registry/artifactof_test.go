@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/manifest"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // TestArtifactOf: a tool's files are named relative to the folder that

@@ -285,7 +285,7 @@ func readCached(name string, max int64) ([]byte, error) {
 }
 
 // prepareCacheDir creates dir (mode 0700) if missing and checks that only
-// we can write to it, as host/sandbox does for the compile cache: the
+// we can write to it, as internal/sandbox does for the compile cache: the
 // cache decides which module runs, so a folder someone else can write to
 // would let them choose it. (Digests are checked at every load as well;
 // the folder check keeps others from even trying.)

@@ -2,7 +2,7 @@
 // back: one tool is one OCI artifact holding its module, the publisher's
 // manifest and its schema files, each a layer of its own media type.
 //
-// It sits before the call path, beside host/manifest: `moat push` and
+// It sits before the call path, beside internal/manifest: `moat push` and
 // `moat pull` use it directly (ArtifactOf gathers a loaded tool's files for
 // a push), and the manifest loader uses Fetch to turn a
 // module reference by digest (module = "oci://HOST/REPO@sha256:…") into

@@ -21,8 +21,8 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/internal/build"
+	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/sdkcopy"
 )
 

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moatmcp/moat/host/manifest"
 	"github.com/moatmcp/moat/internal/build"
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // TestNewNameIsAManifestName: every name moat new accepts passes the

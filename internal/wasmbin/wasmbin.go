@@ -2,7 +2,7 @@
 // the LEB128 numbers, the module header, the section list, names, limits
 // and the export section. Everything in moat that looks inside a module
 // before wazero compiles it uses it: the sandbox's memory-size check, its
-// code scanner and its snapshot rewriter (host/sandbox), and `moat build`'s
+// code scanner and its snapshot rewriter (internal/sandbox), and `moat build`'s
 // export check. One decoder, fuzzed once (FuzzU32, FuzzS32, FuzzSections).
 //
 // Every function reads only the slice it is given, never past it, and

@@ -21,9 +21,9 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/moatmcp/moat/host"
-	"github.com/moatmcp/moat/host/manifest"
-	"github.com/moatmcp/moat/host/netpolicy"
-	"github.com/moatmcp/moat/host/sandbox"
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/netpolicy"
+	"github.com/moatmcp/moat/internal/sandbox"
 )
 
 func TestClean(t *testing.T) {

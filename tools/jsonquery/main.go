@@ -22,7 +22,7 @@ const (
 	// whole argument object, to the same size, before the tool starts.
 	maxDocument = 256 << 10
 	// maxDepth bounds the nesting of arrays and objects in the document.
-	// It matches the host: host/schema refuses arguments nested deeper
+	// It matches the host: internal/schema refuses arguments nested deeper
 	// than 64 levels, and the argument object is one of them.
 	maxDepth = 63
 )

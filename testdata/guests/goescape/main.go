@@ -1,5 +1,5 @@
 // Command goescape is a hostile Go guest (GOOS=wasip1 GOARCH=wasm) for the
-// host/rootfs tests. It tries to leave its mounts through the standard
+// internal/rootfs tests. It tries to leave its mounts through the standard
 // library (os.ReadFile, os.Symlink, os.Link, os.Rename,
 // filepath.EvalSymlinks...) and does the legitimate work a tool does in a
 // read-write mount.

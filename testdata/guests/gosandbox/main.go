@@ -1,4 +1,4 @@
-// Command gosandbox is a Go (wasip1) test guest for host/sandbox. What it
+// Command gosandbox is a Go (wasip1) test guest for internal/sandbox. What it
 // does depends on argv[0], which the sandbox sets to the tool's name:
 //
 //	echo   copy stdin to stdout, byte for byte

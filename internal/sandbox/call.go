@@ -1,0 +1,299 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/moatmcp/moat/internal/rootfs"
+	"github.com/moatmcp/moat/internal/telemetry"
+)
+
+// Outcome says how a call ended.
+type Outcome int
+
+const (
+	OutcomeOK             Outcome = iota // exit code 0
+	OutcomeExit                          // a non-zero exit code (a Go panic exits 2)
+	OutcomeTimeout                       // Limits.Timeout passed
+	OutcomeMemory                        // the guest ran out of memory (Limits.MemoryBytes or its own max)
+	OutcomeOutputOverflow                // stdout or stderr went over its cap
+	OutcomeTrap                          // unreachable, out-of-bounds access, bad host call, ...
+	OutcomeCanceled                      // the caller's ctx ended (or the module was closed)
+	OutcomeInputRequired                 // the guest asked for input the host did not have yet (Hooks.Input, ErrInputRequired)
+)
+
+var outcomeNames = [...]string{"ok", "exit", "timeout", "memory", "output_overflow", "trap", "canceled", "input_required"}
+
+// String returns the outcome's log name: "ok", "exit", "timeout",
+// "memory", "output_overflow", "trap", "canceled" or "input_required".
+func (o Outcome) String() string {
+	if o >= 0 && int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
+}
+
+// Result is what one call did.
+type Result struct {
+	Outcome  Outcome
+	ExitCode uint32 // set for OutcomeOK and OutcomeExit
+	Stdout   []byte // at most Limits.MaxOutputBytes
+	Stderr   []byte // at most Limits.MaxStderrBytes
+	Duration time.Duration
+	// Memory is the size of the guest's linear memory when the call
+	// ended (memory only grows, so also its largest): what the call held.
+	Memory uint64
+	// Err is the guest's error as wazero reported it (nil for OutcomeOK),
+	// for the log only: it can contain guest stack traces and must never
+	// be shown to a client.
+	Err error
+}
+
+// Private causes, so that a call's context says why it ended.
+var (
+	errTimeout        = errors.New("call timed out")
+	errOutputOverflow = errors.New("output over its cap")
+)
+
+// Call runs one call in a fresh instance of m: stdin holds the arguments,
+// argv is [Name], and stdout and stderr are captured up to their caps.
+// hooks receive the guest's moat.log and moat.progress notifications; nil
+// drops them.
+//
+// The error is non-nil only for host faults and for ErrInputTooLarge,
+// ErrBusy, ErrHostMemoryBudget and ErrClosed; whatever the guest does is
+// a Result.
+func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
+	ctx, span := telemetry.Start(ctx, "moat.sandbox")
+	defer span.End()
+	if n := int64(len(stdin)); n > m.limits.MaxInputBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrInputTooLarge, n, m.limits.MaxInputBytes)
+	}
+	m.mu.RLock()
+	if m.closed || m.rt.closed.Load() {
+		m.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	m.calls.Add(1)
+	started := m.testStarted
+	m.mu.RUnlock()
+	defer m.calls.Done()
+
+	if err := m.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { <-m.slots }()
+	if err := m.rt.budget.acquire(ctx, m.limits.MemoryBytes, min(budgetWait, m.limits.Timeout)); err != nil {
+		return nil, err
+	}
+	defer m.rt.budget.release(m.limits.MemoryBytes)
+	if started != nil {
+		started <- struct{}{}
+	}
+	var res *Result
+	var err error
+	if m.snap != nil {
+		res, err = m.runReactor(ctx, stdin, hooks)
+	} else {
+		res, err = m.run(ctx, stdin, hooks)
+	}
+	m.fill(receiptOf(ctx), res)
+	if res != nil {
+		span.SetString("moat.sandbox.outcome", res.Outcome.String())
+		if res.Outcome != OutcomeOK {
+			span.Fail(res.Outcome.String())
+		}
+	}
+	return res, err
+}
+
+// acquire takes a concurrency slot, waiting at most until ctx ends or the
+// slot wait passes (WithSlotWait; by default the module's timeout): a call
+// that cannot start in time is better refused than queued without bound.
+func (m *Module) acquire(ctx context.Context) error {
+	select {
+	case m.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	limit := m.limits.Timeout
+	if d, ok := ctx.Value(slotWaitKey{}).(time.Duration); ok && d > 0 {
+		limit = d
+	}
+	wait := time.NewTimer(limit)
+	defer wait.Stop()
+	select {
+	case m.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w (%d running): %w", ErrBusy, m.limits.MaxConcurrency, context.Cause(ctx))
+	case <-wait.C:
+		return fmt.Errorf("%w (%d running): no slot freed within %v", ErrBusy, m.limits.MaxConcurrency, limit)
+	case <-m.stopCtx.Done():
+		return ErrClosed
+	}
+}
+
+type slotWaitKey struct{}
+
+// WithSlotWait returns ctx telling Call how long to wait for a free slot
+// when Limits.MaxConcurrency calls are already running, before it fails
+// with ErrBusy. Zero or less, or a ctx without it: the module's timeout.
+// The host sets it from [rate_limits] concurrency_wait.
+func WithSlotWait(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, slotWaitKey{}, d)
+}
+
+func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
+	start := time.Now() // before the timeout starts, so Duration >= Timeout on a timeout
+	env := m.newCallEnv(parent, hooks)
+	defer env.release()
+
+	mem := &memoryAllocator{limit: m.limits.MemoryBytes, pool: &m.memPool, data: m.data, trim: m.rt.budget.trimmer}
+	// A command instantiates and runs in one step (_start runs in
+	// InstantiateModule): one span for both.
+	ctx, span := telemetry.Start(env.ctx, "moat.sandbox.run")
+	defer span.End()
+	span.SetString("moat.sandbox.instance", "fresh")
+	ctx = experimental.WithMemoryAllocator(ctx, mem)
+	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(env.stdout).WithStderr(env.stderr)
+	if rec := receiptOf(parent); rec != nil && len(m.mounts) > 0 {
+		rec.Instance = "fresh"
+		cfg = cfg.WithFSConfig(m.fsConfigFor(func() *rootfs.Recorder { return &rec.Files }))
+	} else if rec != nil {
+		rec.Instance = "fresh"
+	}
+	if m.sleeps {
+		cfg = cfg.WithNanosleep(func(ns int64) { sleep(ctx, ns) })
+	}
+	if !m.realRandom {
+		// The same sequence as wazero's default, but seeded on first use:
+		// seeding math/rand is ≈ 10 µs, a sixth of a small guest's call,
+		// and most guests never draw.
+		cfg = cfg.WithRandSource(&fakeRand{})
+	}
+
+	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
+	res := &Result{Duration: time.Since(start), Err: err, Memory: mem.size.Load()}
+	if mod != nil {
+		mod.Close(context.WithoutCancel(parent))
+	}
+	mem.recycle() // the guest has stopped: InstantiateModule returned
+	return m.finish(env, res, mem)
+}
+
+// callEnv is what every call has around its instance, command or
+// reactor: a context that ends when the Module closes, at the timeout or
+// when the output overflows, carrying the call's hooks and network; and
+// the capped stdout and stderr.
+type callEnv struct {
+	ctx            context.Context
+	stdout, stderr *capWriter
+	release        func() // ends ctx; call when the call is over
+}
+
+func (m *Module) newCallEnv(parent context.Context, hooks *Hooks) *callEnv {
+	ctx, cancel := context.WithCancelCause(parent)
+	unhook := context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
+	overflow := func() { cancel(errOutputOverflow) }
+	return &callEnv{
+		ctx:     withNet(withCall(ctx, hooks), m.http),
+		stdout:  &capWriter{max: m.limits.MaxOutputBytes, full: overflow},
+		stderr:  &capWriter{max: m.limits.MaxStderrBytes, full: overflow},
+		release: func() { cancelTimeout(); unhook(); cancel(nil) },
+	}
+}
+
+// finish fills in res's output and says how the call ended (res.Err is
+// the instance's error, or nil). mem is the instance's allocator, nil when
+// no instance ran.
+func (m *Module) finish(env *callEnv, res *Result, mem *memoryAllocator) (*Result, error) {
+	res.Stdout, res.Stderr = env.stdout.buf, env.stderr.buf
+	var err error
+	if res.Outcome, res.ExitCode, err = m.outcome(env.ctx, res.Err, env.stdout.over || env.stderr.over, mem); err != nil {
+		return nil, err
+	}
+	if res.Outcome == OutcomeExit && res.Err == nil { // returned after moat.exit_code
+		res.Err = fmt.Errorf("exit code %d (moat.exit_code)", res.ExitCode)
+	}
+	return res, nil
+}
+
+// sleep waits ns nanoseconds or until ctx ends, whichever is first, so a
+// guest granted the real clock cannot sleep past its timeout (the guest is
+// then stopped at its next check).
+func sleep(ctx context.Context, ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// capWriter keeps at most max bytes. The first write past the cap keeps
+// what fits, calls full (which stops the guest) and fails, so a flooding
+// guest is halted at the cap instead of buffered without bound.
+type capWriter struct {
+	buf  []byte
+	max  int64
+	over bool
+	full func()
+}
+
+var errCapReached = errors.New("output cap reached")
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	if w.over {
+		return 0, errCapReached
+	}
+	room := w.max - int64(len(w.buf))
+	if int64(len(p)) <= room {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p[:room]...)
+	w.over = true
+	w.full()
+	return int(room), errCapReached
+}
+
+// outcome classifies how one call ended, for every isolation mode: err is
+// what running the guest returned, overflow whether stdout or stderr hit its
+// cap. A non-nil error (ErrClosed) means the runtime closed under the call.
+func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *memoryAllocator) (Outcome, uint32, error) {
+	var exit *sys.ExitError
+	switch cause := context.Cause(ctx); {
+	case inputRequired(ctx):
+		// The guest was ended on purpose where it asked; its output so
+		// far is not a result.
+		return OutcomeInputRequired, 0, nil
+	case overflow:
+		// Even if the guest ignored the failed write and exited 0, what it
+		// wrote was cut: never pass a truncated result off as complete.
+		return OutcomeOutputOverflow, 0, nil
+	case err == nil:
+		if code := exitCode(ctx); code != 0 { // the entry returned after moat.exit_code
+			return OutcomeExit, code, nil
+		}
+		return OutcomeOK, 0, nil
+	case ctx.Err() != nil && cause == errTimeout:
+		return OutcomeTimeout, 0, nil
+	case ctx.Err() != nil:
+		return OutcomeCanceled, 0, nil
+	case mem.exhausted():
+		return OutcomeMemory, 0, nil
+	case errors.As(err, &exit):
+		return OutcomeExit, exit.ExitCode(), nil
+	case m.rt.closed.Load():
+		return 0, 0, ErrClosed
+	}
+	return OutcomeTrap, 0, nil
+}

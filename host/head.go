@@ -186,14 +186,3 @@ func checkHead(log *slog.Logger, w http.ResponseWriter, r *http.Request, raw *ra
 	return false
 }
 
-// paramsName is params' "name" as the go-sdk reads it: the exact key
-// (encoding/json would also take "Name" or "NAME" into a struct field, and
-// the stages would then check another tool than the one called).
-func paramsName(params json.RawMessage) string {
-	var p map[string]json.RawMessage
-	var name string
-	if json.Unmarshal(params, &p) == nil {
-		_ = json.Unmarshal(p["name"], &name)
-	}
-	return name
-}

@@ -59,7 +59,7 @@ func cmdBuild(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func buildDir(ctx context.Context, dir string, opts *build.Options, stdout, stderr io.Writer) int {
 	res, err := build.Dir(ctx, dir, opts)
 	if res.SDKUpdated {
-		fmt.Fprintf(stdout, "updated %s: the Go SDK of moat %s\n", rel(filepath.Join(dir, filepath.FromSlash(sdkcopy.Dir))), moatVersion())
+		fmt.Fprintf(stdout, "updated %s: the Go SDK of moat %s\n", build.Rel(filepath.Join(dir, filepath.FromSlash(sdkcopy.Dir))), moatVersion())
 	}
 	if res.Module != nil && !opts.Check {
 		printModule(stdout, res.Module)
@@ -74,20 +74,20 @@ func buildDir(ctx context.Context, dir string, opts *build.Options, stdout, stde
 	}
 	if opts.Check {
 		for _, d := range res.Drift {
-			fmt.Fprintf(stdout, "%s: %s\n", rel(res.Manifest), d)
+			fmt.Fprintf(stdout, "%s: %s\n", build.Rel(res.Manifest), d)
 		}
 		if len(res.Drift) > 0 {
 			fmt.Fprintf(stdout, "run: moat build %s --update-manifest %s\n", dir, res.Manifest)
 			return exitToolErr
 		}
-		fmt.Fprintf(stdout, "%s: up to date (sha256:%s)\n", rel(res.Manifest), res.Module.SHA256)
+		fmt.Fprintf(stdout, "%s: up to date (sha256:%s)\n", build.Rel(res.Manifest), res.Module.SHA256)
 		return exitOK
 	}
 	for _, c := range res.Changed {
 		fmt.Fprintf(stdout, "updated %s\n", c)
 	}
 	if len(res.Changed) == 0 {
-		fmt.Fprintf(stdout, "%s: up to date\n", rel(res.Manifest))
+		fmt.Fprintf(stdout, "%s: up to date\n", build.Rel(res.Manifest))
 	}
 	if loadErr != nil {
 		fmt.Fprintln(stderr, loadErr)
@@ -103,7 +103,7 @@ func printModule(w io.Writer, m *build.Module) {
 	if m.Reactor {
 		form = "  reactor"
 	}
-	fmt.Fprintf(w, "built %s  %d bytes  sha256:%s%s\n", rel(m.Path), m.Size, m.SHA256, form)
+	fmt.Fprintf(w, "built %s  %d bytes  sha256:%s%s\n", build.Rel(m.Path), m.Size, m.SHA256, form)
 }
 
 // buildGoTool compiles the Go main package in dir to out for wasip1, as a

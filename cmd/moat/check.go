@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/moatmcp/moat/host"
+	"github.com/moatmcp/moat/internal/build"
 	"github.com/moatmcp/moat/internal/console"
 	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/sandbox"
@@ -62,7 +63,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			c, cerr := manifest.LoadConfig(p)
 			switch {
 			case cerr == nil:
-				say("ok  config %s\n", rel(c.File))
+				say("ok  config %s\n", build.Rel(c.File))
 				if cfg == nil {
 					cfg = c
 				}
@@ -115,7 +116,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				pin = "pinned"
 			}
 			loaded = append(loaded, m)
-			say("ok  %-24s sha256:%s (%s)  %s\n", m.Name, m.SHA256, pin, rel(m.File))
+			say("ok  %-24s sha256:%s (%s)  %s\n", m.Name, m.SHA256, pin, build.Rel(m.File))
 			say("    %s\n", entry)
 			if hold != "" {
 				held[m.Name] = hold
@@ -167,18 +168,6 @@ func looksLikeConfig(path string, manifestErr error) bool {
 		}
 	}
 	return false
-}
-
-// rel shortens a path for display when it is under the working directory.
-func rel(p string) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return p
-	}
-	if r, err := filepath.Rel(wd, p); err == nil && filepath.IsLocal(r) {
-		return r
-	}
-	return p
 }
 
 // absPath is filepath.Abs, or p itself if the working directory is gone.

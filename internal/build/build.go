@@ -132,16 +132,16 @@ func checkEntry(path string, reactor bool) error {
 	}
 	exports, err := wasmExports(b)
 	if err != nil {
-		return fmt.Errorf("%s: %w", rel(path), err)
+		return fmt.Errorf("%s: %w", Rel(path), err)
 	}
 	_, hasCall := exports[reactorExport]
 	_, hasStart := exports[commandExport]
 	switch {
 	case reactor && (!hasCall || hasStart):
 		return fmt.Errorf("%s: %w: a reactor must export %s and no %s (has %s: %v, %s: %v)",
-			rel(path), errEntry, reactorExport, commandExport, reactorExport, hasCall, commandExport, hasStart)
+			Rel(path), errEntry, reactorExport, commandExport, reactorExport, hasCall, commandExport, hasStart)
 	case !reactor && !hasStart:
-		return fmt.Errorf("%s: %w: a command must export %s", rel(path), errEntry, commandExport)
+		return fmt.Errorf("%s: %w: a command must export %s", Rel(path), errEntry, commandExport)
 	}
 	return nil
 }
@@ -467,7 +467,7 @@ func updateManifest(manifestPath string, text []byte, skim *manifest.Skim, sum s
 		if err := atomicfile.WriteFile(p, pretty.Bytes(), 0o644); err != nil {
 			return err
 		}
-		res.Changed = append(res.Changed, rel(p))
+		res.Changed = append(res.Changed, Rel(p))
 		return nil
 	}
 	if err := writeSchema(inName, s.Input); err != nil {

@@ -289,7 +289,7 @@ func writeManifest(manifestPath string, text, newText []byte, res *Result) error
 	if err := atomicfile.WriteFile(manifestPath, newText, mode); err != nil {
 		return err
 	}
-	res.Changed = append(res.Changed, rel(manifestPath))
+	res.Changed = append(res.Changed, Rel(manifestPath))
 	return nil
 }
 
@@ -427,8 +427,9 @@ func ForManifests(ctx context.Context, dirs []string, log io.Writer, built func(
 	return nil
 }
 
-// rel shortens a path for messages when it is under the working directory.
-func rel(p string) string {
+// Rel shortens a path for messages when it is under the working
+// directory; moat's commands print paths with it too.
+func Rel(p string) string {
 	wd, err := os.Getwd()
 	if err != nil {
 		return p

@@ -185,4 +185,3 @@ func checkHead(log *slog.Logger, w http.ResponseWriter, r *http.Request, raw *ra
 	}
 	return false
 }
-

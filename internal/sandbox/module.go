@@ -105,9 +105,6 @@ type Spec struct {
 	// RecycleAfter is how many calls a reused instance serves before it
 	// is discarded; 0 means DefaultRecycleAfter.
 	RecycleAfter int
-	// WarmSpares is how many restored reactor instances to keep ready,
-	// each for one call (0: restore on demand). Latency, not CPU.
-	WarmSpares int
 }
 
 // Module is a compiled, checked tool module. Each Call runs it in a fresh
@@ -296,9 +293,6 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 			return nil, err
 		}
 		m.snap.resetBlocker = resetBlocker
-		if spec.WarmSpares > 0 {
-			m.snap.spares = make(chan *instance, spec.WarmSpares)
-		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -66,11 +66,6 @@ type snapshot struct {
 
 	mu   sync.Mutex
 	idle []*instance // reusable instances, oldest first (shared modes only)
-
-	// spares are restored instances made ahead of need, each used for one
-	// call only (Spec.WarmSpares); refilling says a refill is running.
-	spares    chan *instance
-	refilling atomic.Bool
 }
 
 type memRun struct {
@@ -425,7 +420,7 @@ func (s *snapshot) putLocked(in *instance, max int) (evict *instance) {
 	return evict
 }
 
-// close drains the pool and the spares.
+// close drains the pool.
 func (s *snapshot) close(ctx context.Context) {
 	s.mu.Lock()
 	s.closed = true
@@ -434,50 +429,6 @@ func (s *snapshot) close(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	s.drain(ctx)
-	if s.spares == nil {
-		return
-	}
-	for {
-		select {
-		case in := <-s.spares:
-			in.mod.Close(ctx)
-		default:
-			return
-		}
-	}
-}
-
-// refill restores instances in the background until the spares are full.
-// Each spare serves exactly one call, so isolation is that of per-call;
-// what spares save is latency, not CPU.
-func (m *Module) refill() {
-	s := m.snap
-	if !s.refilling.CompareAndSwap(false, true) {
-		return
-	}
-	// Counted as a call (refill runs only from within one, so the count
-	// is above zero): Close waits for it before releasing the code.
-	m.calls.Add(1)
-	go func() {
-		defer m.calls.Done()
-		defer s.refilling.Store(false)
-		for len(s.spares) < cap(s.spares) && m.stopCtx.Err() == nil {
-			in, err := m.restore(m.stopCtx)
-			if err != nil {
-				return // the next call restores its own and retries
-			}
-			select {
-			case s.spares <- in:
-			default:
-				in.mod.Close(context.Background())
-				return
-			}
-			if m.stopCtx.Err() != nil { // closed meanwhile
-				s.close(context.Background())
-				return
-			}
-		}
-	}()
 }
 
 // idleTTL is how long an idle instance is kept when it is not the only
@@ -578,14 +529,6 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 				kind = "reset"
 			}
 		}
-	}
-	if in == nil && m.snap.spares != nil {
-		select {
-		case in = <-m.snap.spares:
-			kind = "spare"
-		default:
-		}
-		m.refill()
 	}
 	if in == nil {
 		var err error

@@ -450,47 +450,6 @@ func BenchmarkReactor(b *testing.B) {
 	}
 }
 
-// TestReactorWarmSpares: calls served by spares are as isolated as
-// per-call ones.
-func TestReactorWarmSpares(t *testing.T) {
-	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t), WarmSpares: 2})
-	for i := range 6 {
-		in := "count"
-		if i%2 == 1 {
-			in = "get"
-		}
-		res, err := m.Call(context.Background(), []byte(in), nil)
-		want := map[string]string{"count": "1", "get": "empty"}[in]
-		if err != nil || res.Outcome != OutcomeOK || string(res.Stdout) != want {
-			t.Fatalf("call %d: %v %q, %v; want %q", i, res.Outcome, res.Stdout, err, want)
-		}
-		if i%2 == 0 {
-			m.Call(context.Background(), []byte("put secret"), nil)
-		}
-	}
-}
-
-// BenchmarkReactorSpares measures the latency of a per-call reactor call
-// when calls leave the host idle between them (as the HTTP stack does),
-// with and without warm spares.
-func BenchmarkReactorSpares(b *testing.B) {
-	ctx := context.Background()
-	for _, spares := range []int{0, 2} {
-		b.Run("spares="+string(rune('0'+spares)), func(b *testing.B) {
-			m := load(b, "", Spec{Name: "echo", Wasm: goReactor(b), WarmSpares: spares})
-			for b.Loop() {
-				b.StopTimer()
-				time.Sleep(2 * time.Millisecond) // idle between calls: the refill runs
-				b.StartTimer()
-				res, err := m.Call(ctx, benchInput, nil)
-				if err != nil || res.Outcome != OutcomeOK {
-					b.Fatalf("%+v, %v", res, err)
-				}
-			}
-		})
-	}
-}
-
 // TestIdleTrim: after a burst, idle instances beyond the most recently
 // used one are closed once idle for idleTTL. The burst is made by hand
 // (three instances put back, as three calls at once would) and the clock

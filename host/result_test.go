@@ -3,8 +3,14 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/metrics"
+	"github.com/moatmcp/moat/internal/sandbox"
+	"github.com/moatmcp/moat/internal/schema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -75,4 +81,47 @@ func TestTextResultNotHTMLEscaped(t *testing.T) {
 	if !ok || text.Text != `{"s":"<a&b>"}` {
 		t.Fatalf("content %#v, want the text {\"s\":\"<a&b>\"}", res.Content[0])
 	}
+}
+
+// FuzzGuestOutput: whatever bytes a guest writes to stdout and stderr, in
+// every result mode and for every way a run can end, the host makes a
+// result that encodes as JSON, holds only valid UTF-8 text, keeps a tool
+// error's text to its cap, and names an outcome the metrics know.
+func FuzzGuestOutput(f *testing.F) {
+	for _, seed := range []string{"", "hello", `{"a":1}`, `{"content":[{"type":"text","text":"x"}],"structuredContent":{"a":1}}`,
+		"\xff\xfe", `{"content":[{"type":"image","data":"!!"}]}`, `[1,2]`, `{"a":"\u003c"} {"b":2}`} {
+		f.Add([]byte(seed), []byte("oops\xff"), uint8(0), uint8(0))
+	}
+	out, err := schema.CompileOutput(json.RawMessage(`{"type":"object","properties":{"a":{"type":"integer"}}}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	modes := []manifest.ResultMode{manifest.ResultText, manifest.ResultJSON, manifest.ResultContent}
+	outcomes := []sandbox.Outcome{sandbox.OutcomeOK, sandbox.OutcomeExit, sandbox.OutcomeTimeout, sandbox.OutcomeMemory,
+		sandbox.OutcomeOutputOverflow, sandbox.OutcomeTrap, sandbox.OutcomeCanceled}
+	f.Fuzz(func(t *testing.T, stdout, stderr []byte, mode, how uint8) {
+		tool := &Tool{Manifest: &manifest.Tool{Name: "t", Result: modes[int(mode)%len(modes)], Limits: manifest.DefaultLimits()}}
+		// result = "json" always has an output schema (LoadTool refuses it
+		// without one); "content" may have one.
+		if tool.Manifest.Result == manifest.ResultJSON || (tool.Manifest.Result == manifest.ResultContent && mode%2 == 0) {
+			tool.output = out
+		}
+		res, outcome := tool.result(&sandbox.Result{Outcome: outcomes[int(how)%len(outcomes)], Stdout: stdout, Stderr: stderr, ExitCode: 3})
+		if res == nil || !slices.Contains(metrics.Outcomes, outcome) {
+			t.Fatalf("result %v, outcome %q", res, outcome)
+		}
+		if _, err := json.Marshal(res); err != nil {
+			t.Fatalf("result does not encode: %v", err)
+		}
+		for _, c := range res.Content {
+			if tc, ok := c.(*mcp.TextContent); ok {
+				if !utf8.ValidString(tc.Text) {
+					t.Fatalf("invalid UTF-8 text %q", tc.Text)
+				}
+				if res.IsError && outcome != "ok" && outcome != "tool_error" && len(tc.Text) > maxErrorText+200 {
+					t.Fatalf("host error text of %d bytes", len(tc.Text))
+				}
+			}
+		}
+	})
 }

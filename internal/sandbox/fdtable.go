@@ -19,6 +19,11 @@ import (
 // readFDs report false, and reset in place is then not used for modules
 // that need the check (those with mounts): a wazero upgrade that changes
 // the layout costs speed, never isolation (TestReadFDs fails loudly).
+// fdLayoutWazero is the wazero version whose layout readFDs follows;
+// TestReadFDsPinnedToWazero fails when go.mod names another, so an upgrade
+// re-checks this file on purpose rather than by luck.
+const fdLayoutWazero = "v1.12.0"
+
 type fdTable struct {
 	fds     []int32
 	entries []uintptr

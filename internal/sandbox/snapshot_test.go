@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -483,5 +484,22 @@ func TestIdleTrim(t *testing.T) {
 	}
 	if res, err := m.Call(ctx, []byte("count"), nil); err != nil || string(res.Stdout) != "1" {
 		t.Fatalf("after the trim: %v, %v", res, err)
+	}
+}
+
+// TestReadFDsPinnedToWazero: fdtable.go reads wazero's unexported
+// descriptor table by reflection along wazero 1.12's layout; the wazero in
+// go.mod must be the version that layout was checked against.
+func TestReadFDsPinnedToWazero(t *testing.T) {
+	b, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Skip("not run from the module tree")
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/tetratelabs/wazero (v\S+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("go.mod names no wazero version")
+	}
+	if got := string(m[1]); got != fdLayoutWazero {
+		t.Fatalf("go.mod has wazero %s, fdtable.go follows %s's layout: re-check readFDs's path (TestReadFDs), then update fdLayoutWazero", got, fdLayoutWazero)
 	}
 }

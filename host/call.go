@@ -39,9 +39,9 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 	if p != nil {
 		rec.Principal, rec.AuthMethod = p.ID, p.Method
 	}
-	finish := func(outcome, reason string) error {
+	finish := func(outcome audit.Outcome, reason string) error {
 		rec.Outcome, rec.Reason = outcome, reason
-		telemetry.SetOutcome(ctx, outcome)
+		telemetry.SetOutcome(ctx, string(outcome))
 		rec.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 		s.metrics.Call(s.metricsTool(snap, name), outcome, time.Since(start))
 		return s.writeAudit(rec)
@@ -117,7 +117,7 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		receipt.AddNet(netUse(e))
 		_ = s.writeAudit(audit.Record{TraceID: rec.TraceID,
 			Event: audit.EventNetRequest, Tool: t.Name(), Principal: rec.Principal, ClientAddr: rec.ClientAddr,
-			Outcome: e.Outcome, Host: e.Host, Method: e.Method, Status: e.Status,
+			Outcome: audit.Outcome(e.Outcome), Host: e.Host, Method: e.Method, Status: e.Status,
 			BytesIn: int(e.BytesIn), BytesOut: int(e.BytesOut), DurationMS: float64(e.Duration.Microseconds()) / 1000,
 		})
 	})

@@ -50,16 +50,16 @@ func (c *consoleState) observe(rec *audit.Record) {
 		if tool == "" {
 			tool = console.OtherTool
 		}
-		c.activity.Call(tool, rec.Outcome, time.Duration(rec.DurationMS*float64(time.Millisecond)))
-		if rec.Outcome == "denied" || rec.Outcome == "limited" {
-			c.activity.Refused(console.Refusal{Principal: rec.Principal, Tool: rec.Tool, Reason: rec.Outcome + ": " + rec.Reason, Client: rec.ClientAddr})
+		c.activity.Call(tool, string(rec.Outcome), time.Duration(rec.DurationMS*float64(time.Millisecond)))
+		if string(rec.Outcome) == "denied" || string(rec.Outcome) == "limited" {
+			c.activity.Refused(console.Refusal{Principal: rec.Principal, Tool: rec.Tool, Reason: string(rec.Outcome) + ": " + rec.Reason, Client: rec.ClientAddr})
 		}
 	case rec.Event == audit.EventRefusal:
-		c.activity.Refused(console.Refusal{Principal: rec.Principal, Tool: rec.Tool, Reason: rec.Outcome + ": " + rec.Reason, Status: rec.Status, Client: rec.ClientAddr})
-	case rec.Event == audit.EventAuth && rec.Outcome != "auth_ok":
+		c.activity.Refused(console.Refusal{Principal: rec.Principal, Tool: rec.Tool, Reason: string(rec.Outcome) + ": " + rec.Reason, Status: rec.Status, Client: rec.ClientAddr})
+	case rec.Event == audit.EventAuth && string(rec.Outcome) != "auth_ok":
 		// The status (401, 403 or 400) is the authenticator's; the record
 		// does not carry it.
-		c.activity.Refused(console.Refusal{Principal: rec.Principal, Reason: rec.Outcome + ": " + rec.Reason, Client: rec.ClientAddr})
+		c.activity.Refused(console.Refusal{Principal: rec.Principal, Reason: string(rec.Outcome) + ": " + rec.Reason, Client: rec.ClientAddr})
 	}
 }
 

@@ -163,7 +163,7 @@ func TestGate(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatal(err)
 		}
-		counts[r.Event+"/"+r.Outcome+"/"+r.Principal+"/"+r.Tool]++
+		counts[r.Event+"/"+string(r.Outcome)+"/"+r.Principal+"/"+r.Tool]++
 		if r.Event == "tool_call" && r.ClientAddr != "127.0.0.1" {
 			t.Errorf("record without the client address: %s", sc.Text())
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/moatmcp/moat/internal/audit"
 	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/sandbox"
 )
@@ -123,7 +124,7 @@ type = "integer"
 		manifest    string
 		args        string
 		wantResult  string
-		wantOutcome string
+		wantOutcome audit.Outcome
 	}{
 		{
 			name:        "text",

@@ -69,6 +69,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/moatmcp/moat/internal/audit"
 	"github.com/moatmcp/moat/internal/auth"
 	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/ratelimit"
@@ -228,7 +229,7 @@ type replay struct {
 	next    int          // the round the guest's next ask must match
 	pending *inputRound  // the guest asked past the answered rounds
 	asked   mcp.InputRequestMap
-	problem string // why the guest was ended other than for input: input_mismatch, too_many_rounds
+	problem audit.Outcome // why the guest was ended other than for input: input_mismatch, too_many_rounds
 }
 
 // ask is Hooks.Input.
@@ -248,14 +249,14 @@ func (r *replay) ask(_ context.Context, doc []byte) ([]byte, error) {
 	if r.next < len(r.rounds) {
 		rd := r.rounds[r.next]
 		if rd.Ask != digest {
-			r.problem = "input_mismatch"
+			r.problem = audit.OutcomeInputMismatch
 			return nil, sandbox.ErrInputRequired // ends the guest
 		}
 		r.next++
 		return json.Marshal(rd.Answers)
 	}
 	if len(r.rounds) >= maxInputRounds {
-		r.problem = "too_many_rounds"
+		r.problem = audit.OutcomeTooManyRounds
 		return nil, sandbox.ErrInputRequired
 	}
 	r.pending = &inputRound{Ask: digest, Kinds: kinds}
@@ -511,7 +512,7 @@ func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req
 		switch {
 		case rp.problem != "":
 			info.Outcome = rp.problem
-			if rp.problem == "too_many_rounds" {
+			if rp.problem == audit.OutcomeTooManyRounds {
 				return toolError(fmt.Sprintf("tool %s asked for input more than %d times in one call", t.Name(), maxInputRounds)), info, nil
 			}
 			return toolError(fmt.Sprintf("tool %s asked for other input than it asked before; call it again without requestState", t.Name())), info, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/moatmcp/moat/internal/audit"
 	"github.com/moatmcp/moat/internal/sandbox"
 )
 
@@ -139,7 +140,7 @@ func TestReplayAsk(t *testing.T) {
 			var coded interface{ Errno() uint32 }
 			switch {
 			case errors.Is(err, sandbox.ErrInputRequired):
-				got = "ended:" + r.problem
+				got = "ended:" + string(r.problem)
 			case errors.As(err, &coded):
 				got = fmt.Sprintf("code=%d", coded.Errno())
 				if len(resp) > 0 {
@@ -185,7 +186,7 @@ func TestInputRequestGuests(t *testing.T) {
 	for _, tc := range []struct {
 		name, module string
 		input        func(context.Context, []byte) ([]byte, error)
-		outcome      string
+		outcome      audit.Outcome
 		want         string
 	}{
 		{"C answered", "input_ask.wasm", answered, "ok", answer},

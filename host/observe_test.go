@@ -358,7 +358,7 @@ func TestQuotas(t *testing.T) {
 			t.Errorf("%s: %s", tc.name, body)
 		}
 		r := lastCall(t, ts, "emit")
-		if r.Outcome != tc.outcome || r.Principal != tc.key {
+		if string(r.Outcome) != tc.outcome || r.Principal != tc.key {
 			t.Errorf("%s: audit outcome %s principal %s", tc.name, r.Outcome, r.Principal)
 		}
 		if tc.outcome == "over_quota" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/moatmcp/moat/internal/audit"
 	"github.com/moatmcp/moat/internal/bytesize"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -21,7 +22,7 @@ const maxErrorText = 4 << 10
 
 // result maps one finished instance to a CallToolResult, following ABI v1,
 // and names the outcome for the audit log.
-func (t *Tool) result(run *sandbox.Result) (*mcp.CallToolResult, string) {
+func (t *Tool) result(run *sandbox.Result) (*mcp.CallToolResult, audit.Outcome) {
 	lim := t.Manifest.Limits
 	switch run.Outcome {
 	case sandbox.OutcomeOK:
@@ -50,7 +51,7 @@ func (t *Tool) result(run *sandbox.Result) (*mcp.CallToolResult, string) {
 }
 
 // success maps the stdout of a tool that exited 0, per its result mode.
-func (t *Tool) success(stdout []byte) (*mcp.CallToolResult, string) {
+func (t *Tool) success(stdout []byte) (*mcp.CallToolResult, audit.Outcome) {
 	switch t.Manifest.Result {
 	case manifest.ResultJSON:
 		v, err := oneJSONValue(stdout)

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/moatmcp/moat/internal/audit"
 	"github.com/moatmcp/moat/internal/manifest"
-	"github.com/moatmcp/moat/internal/metrics"
 	"github.com/moatmcp/moat/internal/sandbox"
 	"github.com/moatmcp/moat/internal/schema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -107,7 +107,7 @@ func FuzzGuestOutput(f *testing.F) {
 			tool.output = out
 		}
 		res, outcome := tool.result(&sandbox.Result{Outcome: outcomes[int(how)%len(outcomes)], Stdout: stdout, Stderr: stderr, ExitCode: 3})
-		if res == nil || !slices.Contains(metrics.Outcomes, outcome) {
+		if res == nil || !slices.Contains(audit.CallOutcomes, outcome) {
 			t.Fatalf("result %v, outcome %q", res, outcome)
 		}
 		if _, err := json.Marshal(res); err != nil {

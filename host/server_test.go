@@ -254,7 +254,7 @@ func (ts *testServer) waitCallStarted(tool string, n int) {
 }
 
 // waitAudited waits until an audit record for tool has the outcome.
-func (ts *testServer) waitAudited(tool, outcome string) {
+func (ts *testServer) waitAudited(tool string, outcome audit.Outcome) {
 	ts.t.Helper()
 	ts.waitEvent(fmt.Sprintf("a %s record for %s", outcome, tool), func(e *eventLog) bool {
 		for _, r := range e.records {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/moatmcp/moat/internal/audit"
 	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/netpolicy"
 	"github.com/moatmcp/moat/internal/sandbox"
@@ -193,7 +194,7 @@ func ptr[T any](v T) *T { return &v }
 // callInfo is what one call reports besides its result, for the audit log
 // and metrics.
 type callInfo struct {
-	Outcome  string // ok, tool_error, invalid_arguments, input_too_large, busy, timeout, memory, output_overflow, trap, canceled, bad_output, host_error
+	Outcome  audit.Outcome // ok, tool_error, invalid_arguments, input_too_large, busy, timeout, memory, output_overflow, trap, canceled, bad_output, host_error
 	ExitCode uint32
 	BytesIn  int
 	BytesOut int

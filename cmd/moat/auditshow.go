@@ -63,7 +63,7 @@ Exit 0: printed (maybe nothing matched); 2: usage or read error.
 	}
 	match := func(r *audit.Record) bool {
 		return (*tool == "" || r.Tool == *tool) && (*principal == "" || r.Principal == *principal) &&
-			(*outcome == "" || r.Outcome == *outcome) && (*event == "" || r.Event == *event) &&
+			(*outcome == "" || string(r.Outcome) == *outcome) && (*event == "" || r.Event == *event) &&
 			(*trace == "" || r.TraceID == *trace) && (from.IsZero() || !r.Time.Before(from)) && (to.IsZero() || r.Time.Before(to))
 	}
 	for _, name := range files {
@@ -124,7 +124,7 @@ func showFile(ctx context.Context, name string, match func(*audit.Record) bool, 
 
 // writeRecord prints one record: a summary line, then the receipt.
 func writeRecord(w io.Writer, r *audit.Record) {
-	parts := []string{r.Time.UTC().Format(time.RFC3339Nano), r.Event, r.Outcome}
+	parts := []string{r.Time.UTC().Format(time.RFC3339Nano), r.Event, string(r.Outcome)}
 	add := func(k, v string) {
 		if v != "" {
 			parts = append(parts, k+"="+printable(v))

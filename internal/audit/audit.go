@@ -88,12 +88,9 @@ type Record struct {
 	ClientAddr string          `json:"client_addr,omitempty"`
 	Tool       string          `json:"tool,omitempty"`
 	Args       json.RawMessage `json:"args,omitempty"` // from Summarize
-	// Outcome is one of ok, tool_error, denied, limited, invalid_arguments,
-	// input_too_large, busy, timeout, memory, output_overflow, trap,
-	// canceled, bad_output, host_error, over_quota for calls; auth_ok, auth_failed for
-	// authentication; ok or error for reloads.
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason,omitempty"`
+	// Outcome is what the call or decision came to (outcome.go).
+	Outcome Outcome `json:"outcome"`
+	Reason  string  `json:"reason,omitempty"`
 	// Host, Method and Status describe one outbound request of a tool
 	// (EventNetRequest): the host name only, never the path, query or
 	// header values.
@@ -373,7 +370,9 @@ func (l *Logger) Log(r Record) error {
 	clip(&r.AuthMethod)
 	clip(&r.ClientAddr)
 	clip(&r.Tool)
-	clip(&r.Outcome)
+	o := string(r.Outcome)
+	clip(&o)
+	r.Outcome = Outcome(o)
 	clip(&r.Reason)
 	if len(r.Changes) > MaxChanges {
 		more := len(r.Changes) - MaxChanges + 1

@@ -22,7 +22,7 @@ func u32(v uint32) *uint32 { return &v }
 // TestRecordPerOutcome asserts the exact line written for each outcome: field
 // names, omitted empty fields, seq and prev of a fresh chain.
 func TestRecordPerOutcome(t *testing.T) {
-	call := func(outcome string, exit *uint32, out int) Record {
+	call := func(outcome Outcome, exit *uint32, out int) Record {
 		return Record{
 			Event: EventToolCall, RequestID: "req-1", Principal: "alice", AuthMethod: "api_key",
 			ClientAddr: "10.0.0.1:5555", Tool: "echo", Args: json.RawMessage(`{"q":"hi"}`),

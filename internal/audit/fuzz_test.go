@@ -53,7 +53,7 @@ func FuzzLogVerify(f *testing.F) {
 		var buf bytes.Buffer
 		l := New(&buf)
 		for i := 0; i < n; i++ {
-			err := l.Log(Record{Event: EventToolCall, Principal: principal, Tool: tool, Outcome: outcome,
+			err := l.Log(Record{Event: EventToolCall, Principal: principal, Tool: tool, Outcome: Outcome(outcome),
 				Reason: reason, Args: json.RawMessage(args)})
 			if err != nil {
 				t.Fatal(err)

@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moatmcp/moat/internal/audit"
 	"github.com/moatmcp/moat/internal/manifest"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,15 +47,15 @@ const Other = "other"
 // grow the series count without limit.
 const MaxTools = 1024
 
-// Outcomes is the set of call outcomes recorded by Call. The values match the
-// audit log's outcome field.
-var Outcomes = []string{
-	"ok", "tool_error", "denied", "limited", "invalid_arguments",
-	"input_too_large", "busy", "timeout", "memory", "output_overflow", "trap",
-	"canceled", "bad_output", "host_error", "unknown_tool", "over_quota",
-	// Multi-round-trip calls (host/mrtr.go).
-	"input_required", "input_mismatch", "input_failed", "too_many_rounds", "invalid_request_state",
-}
+// Outcomes is the set of call outcomes recorded by Call: the audit log's
+// (audit.CallOutcomes), the one vocabulary.
+var Outcomes = func() []string {
+	out := make([]string, len(audit.CallOutcomes))
+	for i, o := range audit.CallOutcomes {
+		out[i] = string(o)
+	}
+	return out
+}()
 
 // Quotas is the set of quotas recorded by OverQuota ([quotas]).
 var Quotas = []string{"wall_time", "outbound_bytes", "output_bytes"}
@@ -262,12 +263,12 @@ func (m *Metrics) Handler() http.Handler {
 
 // Call records one finished tool call: moat_tool_calls_total{tool,outcome}
 // and moat_tool_call_duration_seconds{tool}.
-func (m *Metrics) Call(tool, outcome string, d time.Duration) {
+func (m *Metrics) Call(tool string, outcome audit.Outcome, d time.Duration) {
 	if m == nil {
 		return
 	}
 	tool = m.tool(tool)
-	m.calls.WithLabelValues(tool, pick(m.outcomes, outcome)).Inc()
+	m.calls.WithLabelValues(tool, pick(m.outcomes, string(outcome))).Inc()
 	if d < 0 {
 		d = 0
 	}

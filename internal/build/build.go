@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moatmcp/moat/internal/abi"
+
 	"github.com/moatmcp/moat/internal/atomicfile"
 	"github.com/moatmcp/moat/internal/wasmbin"
 
@@ -119,8 +121,8 @@ var (
 // reactorExport and commandExport are the entries the host looks for
 // (docs/abi.md): a module exporting moat_call and no _start is a reactor.
 const (
-	reactorExport = "moat_call"
-	commandExport = "_start"
+	reactorExport = abi.ReactorEntry
+	commandExport = abi.CommandEntry
 )
 
 // checkEntry reads the exports of the module at path and checks it is a

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/moatmcp/moat/internal/abi"
+
 	"github.com/tetratelabs/wazero/api"
 )
 
@@ -28,8 +30,8 @@ const (
 	InputErrNoResponse     uint32 = 12 // input_response with no response kept
 	InputErrFailed         uint32 = 13 // the client did not answer (an error, a timeout, a closed session)
 	maxInputErrno                 = InputErrFailed
-	inputRequestImport            = "input_request"
-	inputResponseImport           = "input_response"
+	inputRequestImport            = abi.InputRequest
+	inputResponseImport           = abi.InputResponse
 )
 
 // MaxInputRequest is the largest request document a guest may pass to

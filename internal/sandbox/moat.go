@@ -7,12 +7,14 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/moatmcp/moat/internal/abi"
+
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
 
 // moatModule is the import module of moat's host functions (ABI v1).
-const moatModule = "moat"
+const moatModule = abi.Module
 
 // Notification limits (ABI v1): a guest cannot flood the client through
 // moat.log or moat.progress.
@@ -57,9 +59,9 @@ var i32, f64 = api.ValueTypeI32, api.ValueTypeF64
 // input_request and input_response, always linked (input.go): asking the
 // client is no power over the host, and the client decides what to answer.
 var moatFuncs = []hostFunc{
-	{name: "log", params: []api.ValueType{i32, i32, i32}, fn: moatLog},
-	{name: "progress", params: []api.ValueType{f64, f64, i32, i32}, fn: moatProgress},
-	{name: "exit_code", params: []api.ValueType{i32}, fn: moatExitCode},
+	{name: abi.Log, params: []api.ValueType{i32, i32, i32}, fn: moatLog},
+	{name: abi.Progress, params: []api.ValueType{f64, f64, i32, i32}, fn: moatProgress},
+	{name: abi.ExitCode, params: []api.ValueType{i32}, fn: moatExitCode},
 	{name: httpRequestImport, params: []api.ValueType{i32, i32, i32, i32, i32}, results: []api.ValueType{i32}, grant: netGrant, fn: moatHTTPRequest},
 	{name: httpResponseImport, params: []api.ValueType{i32, i32, i32}, results: []api.ValueType{i32}, grant: netGrant, fn: moatHTTPResponse},
 	{name: inputRequestImport, params: []api.ValueType{i32, i32, i32, i32, i32}, results: []api.ValueType{i32}, fn: moatInputRequest},

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moatmcp/moat/internal/abi"
+
 	"github.com/moatmcp/moat/internal/manifest"
 
 	"github.com/moatmcp/moat/internal/wasmbin"
@@ -234,7 +236,7 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		if err := checkReactor(compiled); err != nil {
 			return nil, err
 		}
-	} else if start, ok := compiled.ExportedFunctions()["_start"]; !ok {
+	} else if start, ok := compiled.ExportedFunctions()[abi.CommandEntry]; !ok {
 		return nil, errors.New("module exports no _start function (ABI v1 needs a WASI command module)")
 	} else if len(start.ParamTypes()) != 0 || len(start.ResultTypes()) != 0 {
 		return nil, errors.New("module's _start function takes parameters or returns results")

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/moatmcp/moat/internal/abi"
+
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/moatmcp/moat/internal/telemetry"
@@ -71,8 +73,8 @@ const (
 	maxHTTPErrno                   = HTTPErrFailed
 	maxHTTPRequestJSON             = 8 << 20 // the request document; the doer caps the body itself
 	netGrant                       = "net"
-	httpRequestImport              = "http_request"
-	httpResponseImport             = "http_response"
+	httpRequestImport              = abi.HTTPRequest
+	httpResponseImport             = abi.HTTPResponse
 )
 
 // wireRequest is the request document a guest writes (ABI v1).

@@ -6,18 +6,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moatmcp/moat/internal/abi"
+
 	"github.com/moatmcp/moat/internal/wasmbin"
 )
 
 // Export names the reactor entry uses (see docs/abi.md, "Reactor entry").
 const (
-	// ReactorExport is the function a reactor module exports for each
-	// call: () -> (), reading the arguments from stdin and writing the
-	// result to stdout exactly like a command's _start.
-	ReactorExport = "moat_call"
-	// reactorInit is the WASI reactor initialiser (Go's -buildmode=c-shared
-	// and clang's -mexec-model=reactor export it); run once, at Load.
-	reactorInit = "_initialize"
+	// reactorInit is the WASI reactor initialiser (abi.go).
+	reactorInit = abi.ReactorInit
 	// snapshotGlobalPrefix names the exports Load adds for every global,
 	// so that a snapshot's globals can be read and restored through
 	// wazero's public API (it shows only exported globals).
@@ -75,7 +72,7 @@ func asReactor(b []byte) (_ reactorShape, ok bool, err error) {
 				switch {
 				case name == ReactorExport && kind == 0:
 					hasCall = true
-				case name == "_start":
+				case name == abi.CommandEntry:
 					hasStart = true
 				case strings.HasPrefix(name, snapshotGlobalPrefix):
 					return reactorShape{}, false, fmt.Errorf("module exports %q, a name moat reserves", name)

@@ -20,7 +20,7 @@ import (
 // ErrHostMemoryBudget is returned by Module.Call when the calls in flight
 // across every module of the Runtime hold so much guest memory that this
 // call's would not fit in Options.MaxGuestMemory, and none ended within
-// the short wait (budgetWait, or the call's context, whichever is first).
+// the short wait (memBudget.wait, or the call's context, whichever is first).
 // The host answers it as a tool error: "the host is out of guest memory;
 // retry later".
 var ErrHostMemoryBudget = errors.New("the host is out of guest memory; retry later")
@@ -36,11 +36,11 @@ const (
 	maxDefaultGuestMemory = 64 << 30
 )
 
-// budgetWait bounds how long a call waits for guest memory to free before
-// it is refused: long enough to ride out the end of a burst, short enough
-// that a client is told to retry rather than left hanging. A variable so
-// that tests can shorten it; the call's context and timeout bound it too.
-var budgetWait = time.Second
+// defaultBudgetWait bounds how long a call waits for guest memory to free
+// before it is refused (memBudget.wait): long enough to ride out the end
+// of a burst, short enough that a client is told to retry rather than left
+// hanging; the call's context and timeout bound it too.
+const defaultBudgetWait = time.Second
 
 // DefaultMaxGuestMemory is the budget a zero Options.MaxGuestMemory means:
 // half of the memory available to this process — the smaller of the
@@ -130,10 +130,13 @@ type memBudget struct {
 	freed   chan struct{} // closed (and replaced) when memory is released
 	onWait  func()        // tests: called when a call starts to wait
 	trimmer *trimmer
+	// wait bounds a call's wait for memory (defaultBudgetWait); tests of
+	// this package change it before any call starts.
+	wait time.Duration
 }
 
 func newMemBudget(max uint64) *memBudget {
-	return &memBudget{max: max, freed: make(chan struct{}), trimmer: newTrimmer()}
+	return &memBudget{max: max, freed: make(chan struct{}), trimmer: newTrimmer(), wait: defaultBudgetWait}
 }
 
 // acquire reserves n bytes, waiting up to wait (and no longer than ctx)
@@ -218,10 +221,9 @@ var (
 	trimEvery = 10 * time.Second
 )
 
-// trimGrowthBytes is how much guest memory must have been allocated
-// since the last trim for the next to be worth it (a variable for the
-// measurement in rss_test.go).
-var trimGrowthBytes uint64 = 64 << 20
+// defaultTrimGrowth is how much guest memory must have been allocated
+// since the last trim for the next to be worth it (trimmer.growth).
+const defaultTrimGrowth uint64 = 64 << 20
 
 type trimmer struct {
 	mu      sync.Mutex
@@ -230,9 +232,10 @@ type trimmer struct {
 	trims   int    // done, for tests
 	onTrim  func() // tests: called after a trim
 	grown   uint64
+	growth  uint64 // defaultTrimGrowth; the measurement in rss_test.go raises it
 }
 
-func newTrimmer() *trimmer { return &trimmer{} }
+func newTrimmer() *trimmer { return &trimmer{growth: defaultTrimGrowth} }
 
 // allocated records n bytes of new guest memory (not from a pool).
 func (t *trimmer) allocated(n uint64) {
@@ -246,7 +249,7 @@ func (t *trimmer) allocated(n uint64) {
 func (t *trimmer) idle(busy func() bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.pending != nil || t.grown < trimGrowthBytes {
+	if t.pending != nil || t.grown < t.growth {
 		return
 	}
 	delay := trimQuiet

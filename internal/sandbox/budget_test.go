@@ -67,11 +67,8 @@ func TestHostMemoryBudget(t *testing.T) {
 	m := loadOn(t, rt, Spec{Name: "fetch", Wasm: guest(t, "net_fetch.wasm"), HTTP: d,
 		Limits: Limits{MemoryBytes: limit, Timeout: time.Minute}})
 
-	old := budgetWait
-	t.Cleanup(func() { budgetWait = old })
-
 	t.Run("three callers, one runs", func(t *testing.T) {
-		budgetWait = time.Millisecond // the outcome does not depend on it: the first call holds until released
+		rt.budget.wait = time.Millisecond // the outcome does not depend on it: the first call holds until released
 		first := make(chan error, 1)
 		go func() {
 			res, err := m.Call(context.Background(), []byte(fetchReq), nil)
@@ -111,7 +108,7 @@ func TestHostMemoryBudget(t *testing.T) {
 	})
 
 	t.Run("a waiting caller gets the memory freed", func(t *testing.T) {
-		budgetWait = time.Hour // bounded by the release below, not by time
+		rt.budget.wait = time.Hour // bounded by the release below, not by time
 		first := make(chan error, 1)
 		go func() {
 			_, err := m.Call(context.Background(), []byte(fetchReq), nil)
@@ -144,7 +141,7 @@ func TestHostMemoryBudget(t *testing.T) {
 	})
 
 	t.Run("a waiting caller's context ends", func(t *testing.T) {
-		budgetWait = time.Hour
+		rt.budget.wait = time.Hour
 		first := make(chan error, 1)
 		go func() {
 			_, err := m.Call(context.Background(), []byte(fetchReq), nil)
@@ -219,7 +216,7 @@ func TestDefaultMaxGuestMemory(t *testing.T) {
 }
 
 // TestTrimAfterBurst: once the last call of a burst that allocated more
-// than trimGrowthBytes has ended, the trimmer runs.
+// than trimmer.growth has ended, the trimmer runs.
 func TestTrimAfterBurst(t *testing.T) {
 	oldQuiet, oldEvery := trimQuiet, trimEvery
 	trimQuiet, trimEvery = 0, 0
@@ -230,7 +227,7 @@ func TestTrimAfterBurst(t *testing.T) {
 	m := loadOn(t, rt, Spec{Name: "membomb", Wasm: guest(t, "lim_membomb.wasm"), Limits: Limits{MemoryBytes: 32 << 20}})
 
 	var wg sync.WaitGroup
-	for range 4 { // 4 × 32 MiB: over trimGrowthBytes
+	for range 4 { // 4 × 32 MiB: over trimmer.growth
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

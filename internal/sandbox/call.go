@@ -89,7 +89,7 @@ func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result,
 		return nil, err
 	}
 	defer func() { <-m.slots }()
-	if err := m.rt.budget.acquire(ctx, m.limits.MemoryBytes, min(budgetWait, m.limits.Timeout)); err != nil {
+	if err := m.rt.budget.acquire(ctx, m.limits.MemoryBytes, min(m.rt.budget.wait, m.limits.Timeout)); err != nil {
 		return nil, err
 	}
 	defer m.rt.budget.release(m.limits.MemoryBytes)

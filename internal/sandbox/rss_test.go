@@ -39,11 +39,6 @@ func TestMeasureRSS(t *testing.T) {
 		}
 		limit = n
 	}
-	if os.Getenv("MOAT_MEASURE_NOTRIM") == "1" {
-		old := trimGrowthBytes
-		trimGrowthBytes = 1 << 62
-		defer func() { trimGrowthBytes = old }()
-	}
 	var budgetMiB uint64
 	if s := os.Getenv("MOAT_MEASURE_BUDGET"); s != "" {
 		if budgetMiB, err = strconv.ParseUint(s, 10, 64); err != nil {
@@ -53,6 +48,9 @@ func TestMeasureRSS(t *testing.T) {
 	rt, err := New(context.Background(), &Options{NoCache: true, MaxGuestMemory: budgetMiB << 20})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv("MOAT_MEASURE_NOTRIM") == "1" {
+		rt.budget.trimmer.growth = 1 << 62
 	}
 	defer rt.Close(context.Background())
 	m, err := rt.Load(context.Background(), Spec{Name: "membomb", Wasm: guest(t, "lim_membomb.wasm"), Limits: Limits{MemoryBytes: limit << 20}})

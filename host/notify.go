@@ -25,6 +25,11 @@ type notifier struct {
 	done    chan struct{}
 	closed  bool
 	dropped int
+	// senders counts wait calls between taking the lock and their send,
+	// which they make without it (a lock held across a channel wait would
+	// stall the guest's try behind a slow client); drain closes ch only
+	// after they are done.
+	senders sync.WaitGroup
 }
 
 func newNotifier() *notifier { return &notifier{} }
@@ -60,16 +65,21 @@ func (n *notifier) try(f func()) {
 	}
 }
 
-// wait queues f, waiting for room until ctx ends.
+// wait queues f, waiting for room until ctx ends. The wait is made
+// without n.mu, so the guest's try calls meanwhile drop rather than block.
 func (n *notifier) wait(ctx context.Context, f func()) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.closed {
+		n.mu.Unlock()
 		return
 	}
 	n.start()
+	ch := n.ch
+	n.senders.Add(1)
+	n.mu.Unlock()
+	defer n.senders.Done()
 	select {
-	case n.ch <- f:
+	case ch <- f:
 	case <-ctx.Done():
 	}
 }
@@ -78,10 +88,14 @@ func (n *notifier) wait(ctx context.Context, f func()) {
 // ends. It returns how many notifications were dropped.
 func (n *notifier) drain(ctx context.Context) (dropped int) {
 	n.mu.Lock()
-	if !n.closed && n.ch != nil {
+	wasClosed := n.closed
+	n.closed = true // no new sender from here on
+	n.mu.Unlock()
+	n.senders.Wait() // the sender goroutine keeps reading: they finish
+	n.mu.Lock()
+	if !wasClosed && n.ch != nil {
 		close(n.ch)
 	}
-	n.closed = true
 	dropped, done := n.dropped, n.done
 	n.mu.Unlock()
 	if done == nil {

@@ -69,3 +69,37 @@ func TestNotifierIdle(t *testing.T) {
 		t.Fatalf("drain = %d, queue %v", got, n.ch)
 	}
 }
+
+// TestTryDoesNotWaitBehindWait: while the host's own report waits for room
+// in a full queue (a slow client), a guest's notification is dropped at
+// once: no lock is held across that wait.
+func TestTryDoesNotWaitBehindWait(t *testing.T) {
+	n := newNotifier()
+	release := make(chan struct{})
+	n.try(func() { <-release }) // the sender is stuck on this one
+	for range notifyQueue {
+		n.try(func() {})
+	}
+	waiting := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		close(waiting)
+		n.wait(ctx, func() {})
+	}()
+	<-waiting
+	tried := make(chan struct{})
+	go func() {
+		n.try(func() {}) // must not block on the waiting sender
+		close(tried)
+	}()
+	select {
+	case <-tried:
+	case <-time.After(60 * time.Second):
+		t.Fatal("try blocked behind wait")
+	}
+	close(release)
+	if dropped := n.drain(context.Background()); dropped < 1 {
+		t.Fatalf("dropped = %d, want the guest's extra notification dropped", dropped)
+	}
+}

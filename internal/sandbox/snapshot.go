@@ -66,6 +66,8 @@ type snapshot struct {
 
 	mu   sync.Mutex
 	idle []*instance // reusable instances, oldest first (shared modes only)
+	// trimming counts trims closing the instances they took out of idle.
+	trimming sync.WaitGroup
 }
 
 type memRun struct {
@@ -428,6 +430,7 @@ func (s *snapshot) close(ctx context.Context) {
 		s.trimTimer.Stop()
 	}
 	s.mu.Unlock()
+	s.trimming.Wait() // a trim that started before closes its instances first
 	s.drain(ctx)
 }
 
@@ -445,19 +448,23 @@ func (s *snapshot) scheduleTrim() {
 }
 
 // trim closes the instances idle for longer than idleTTL, except the
-// most recently used one.
+// most recently used one. It picks them under s.mu and closes them after
+// (no lock is held across a module close); close waits for it
+// (s.trimming), so the compiled code is never released under a closing
+// instance.
 func (s *snapshot) trim() {
 	s.mu.Lock()
-	defer s.mu.Unlock() // held while closing: close (and then the code's release) waits for it
 	s.trimTimer = nil
 	if s.closed {
+		s.mu.Unlock()
 		return
 	}
 	cutoff := time.Now().Add(-idleTTL)
 	keep := s.idle[:0]
+	var expired []*instance
 	for i, in := range s.idle {
 		if i < len(s.idle)-1 && in.idleSince.Before(cutoff) {
-			in.mod.Close(context.Background())
+			expired = append(expired, in)
 			continue
 		}
 		keep = append(keep, in)
@@ -465,6 +472,12 @@ func (s *snapshot) trim() {
 	clear(s.idle[len(keep):])
 	s.idle = keep
 	s.scheduleTrim()
+	s.trimming.Add(1)
+	s.mu.Unlock()
+	defer s.trimming.Done()
+	for _, in := range expired {
+		in.mod.Close(context.Background())
+	}
 }
 
 // drain closes every idle instance.

@@ -119,7 +119,16 @@ type Options struct {
 	// DefaultMaxGuestMemory(): half of the machine's (or container's)
 	// memory, at most 64 GiB.
 	MaxGuestMemory uint64
+	// MaxIdleInstances caps the reactor instances kept idle for reuse
+	// across every module (each module keeps at most its
+	// Limits.MaxConcurrency): past it, a finished call's instance is
+	// closed instead of kept. 0 means DefaultMaxIdleInstances.
+	MaxIdleInstances int
 }
+
+// DefaultMaxIdleInstances is Options.MaxIdleInstances's zero value: about
+// 400 MiB of idle Go reactor instances at ≈ 3 MiB each.
+const DefaultMaxIdleInstances = 128
 
 // Runtime compiles and runs tool modules. Create it with New.
 //
@@ -136,6 +145,7 @@ type Runtime struct {
 
 	budget *memBudget // guest memory of the calls in flight
 	images images     // reactor snapshot images, shared by content (images.go)
+	idle   idlePool   // idle reactor instances across modules (snapshot.go)
 
 	mu      sync.Mutex
 	modules map[*Module]struct{} // open modules, closed by Close
@@ -155,6 +165,10 @@ func New(ctx context.Context, opts *Options) (*Runtime, error) {
 		budget = DefaultMaxGuestMemory()
 	}
 	r := &Runtime{modules: map[*Module]struct{}{}, budget: newMemBudget(budget)}
+	r.idle.max = int64(opts.MaxIdleInstances)
+	if r.idle.max <= 0 {
+		r.idle.max = DefaultMaxIdleInstances
+	}
 	if opts.NoCache {
 		r.cache = wazero.NewCompilationCache()
 	} else {

@@ -68,6 +68,8 @@ type snapshot struct {
 	idle []*instance // reusable instances, oldest first (shared modes only)
 	// trimming counts trims closing the instances they took out of idle.
 	trimming sync.WaitGroup
+	// pool counts idle instances across the runtime (nil: no host-wide cap).
+	pool *idlePool
 }
 
 type memRun struct {
@@ -157,7 +159,7 @@ func (m *Module) takeSnapshot(ctx context.Context, shape reactorShape, iso Isola
 		}
 	}
 
-	s := &snapshot{iso: iso, recycle: recycle, nanos: clock.t.Load(), reset: reset}
+	s := &snapshot{iso: iso, recycle: recycle, nanos: clock.t.Load(), reset: reset, pool: &m.rt.idle}
 	s.returned.L = &s.mu
 	if reset && len(m.mounts) > 0 {
 		if _, ok := readFDs(tmpl); ok {
@@ -393,6 +395,7 @@ func (s *snapshot) take(key string) *instance {
 	for i := len(s.idle) - 1; i >= 0; i-- {
 		if in := s.idle[i]; in.key == key {
 			s.idle = append(s.idle[:i], s.idle[i+1:]...)
+			s.pool.release(1)
 			return in
 		}
 	}
@@ -410,14 +413,20 @@ func (s *snapshot) put(ctx context.Context, in *instance, max int) {
 }
 
 // putLocked adds in to the idle instances and returns the oldest one if
-// that makes more than max, for the caller to close outside s.mu.
+// that makes more than max (the tool's max_concurrency), for the caller to
+// close outside s.mu; or in itself when the runtime's idle instances are
+// at the host-wide cap (Options.MaxIdleInstances).
 func (s *snapshot) putLocked(in *instance, max int) (evict *instance) {
+	if !s.pool.admit() {
+		return in
+	}
 	s.idle = append(s.idle, in)
 	in.idleSince = time.Now()
 	s.scheduleTrim()
 	if len(s.idle) > max {
 		evict = s.idle[0]
 		s.idle = s.idle[1:]
+		s.pool.release(1)
 	}
 	return evict
 }
@@ -471,6 +480,7 @@ func (s *snapshot) trim() {
 	}
 	clear(s.idle[len(keep):])
 	s.idle = keep
+	s.pool.release(len(expired))
 	s.scheduleTrim()
 	s.trimming.Add(1)
 	s.mu.Unlock()
@@ -485,6 +495,7 @@ func (s *snapshot) drain(ctx context.Context) {
 	s.mu.Lock()
 	idle := s.idle
 	s.idle = nil
+	s.pool.release(len(idle))
 	s.mu.Unlock()
 	for _, in := range idle {
 		in.mod.Close(ctx)
@@ -700,4 +711,32 @@ type sizedAllocator struct {
 // Allocate implements experimental.MemoryAllocator.
 func (s sizedAllocator) Allocate(_, max uint64) experimental.LinearMemory {
 	return &linearMemory{a: s.a, max: max, capacity: s.capacity}
+}
+
+// idlePool bounds the idle instances kept for reuse across every module of
+// a runtime: each tool keeps at most its max_concurrency, and together
+// they keep at most max (≈ 3 MiB each for a Go reactor), so many tools
+// after a burst cannot hold the host's memory until their idle trim.
+type idlePool struct {
+	max int64
+	n   atomic.Int64
+}
+
+// admit counts one more idle instance, or reports false at the cap. A nil
+// pool admits everything.
+func (p *idlePool) admit() bool {
+	if p == nil {
+		return true
+	}
+	if p.n.Add(1) > p.max {
+		p.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (p *idlePool) release(k int) {
+	if p != nil && k > 0 {
+		p.n.Add(-int64(k))
+	}
 }

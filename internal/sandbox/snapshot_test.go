@@ -503,3 +503,50 @@ func TestReadFDsPinnedToWazero(t *testing.T) {
 		t.Fatalf("go.mod has wazero %s, fdtable.go follows %s's layout: re-check readFDs's path (TestReadFDs), then update fdLayoutWazero", got, fdLayoutWazero)
 	}
 }
+
+// TestIdleInstancesHostWideCap: each module keeps at most its
+// max_concurrency idle instances, and the runtime at most
+// MaxIdleInstances across all modules: past it, a finished instance is
+// closed, not kept; one taken for a call frees its place.
+func TestIdleInstancesHostWideCap(t *testing.T) {
+	ctx := context.Background()
+	rt, err := New(ctx, &Options{NoCache: true, MaxIdleInstances: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	var mods []*Module
+	for _, name := range []string{"a", "b"} {
+		m := loadOn(t, rt, Spec{Name: name, Wasm: goReactor(t), Limits: Limits{MaxConcurrency: 4}})
+		m.snap.settle()
+		m.snap.drain(ctx)
+		mods = append(mods, m)
+	}
+	put := func(m *Module, n int) {
+		for range n {
+			in, err := m.restore(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.snap.put(ctx, in, m.limits.MaxConcurrency)
+		}
+	}
+	put(mods[0], 2)
+	put(mods[1], 2) // one over the host-wide cap of 3: closed
+	if a, b, n := mods[0].IdleInstances(), mods[1].IdleInstances(), rt.idle.n.Load(); a != 2 || b != 1 || n != 3 {
+		t.Fatalf("idle a=%d b=%d, pool %d; want 2, 1, 3", a, b, n)
+	}
+	if in := mods[0].snap.take(""); in == nil {
+		t.Fatal("no idle instance to take")
+	} else {
+		in.mod.Close(ctx)
+	}
+	put(mods[1], 1) // the taken one's place
+	if b, n := mods[1].IdleInstances(), rt.idle.n.Load(); b != 2 || n != 3 {
+		t.Fatalf("after a take: idle b=%d, pool %d; want 2, 3", b, n)
+	}
+	mods[1].snap.drain(ctx)
+	if n := rt.idle.n.Load(); n != 1 {
+		t.Fatalf("pool %d after draining b; want 1", n)
+	}
+}

@@ -223,10 +223,14 @@ func TestRequestStateBadInput(t *testing.T) {
 		{name: "oversized", key: writer, tool: "save_file", args: args, state: func() string { return strings.Repeat("A", MaxRequestState+1) },
 			responses: confirmYes, wantError: "invalid requestState: longer than 65536 bytes (error id "},
 		{name: "tampered", key: writer, tool: "save_file", args: args, state: func() string {
+			// Another character of the same (base64url) alphabet in the
+			// middle: still well-formed, no longer authentic. (Flipping a
+			// bit could leave the alphabet, which is "malformed".)
 			s := []byte(fresh())
-			s[len(s)/2] ^= 1
-			if s[len(s)/2] == '-' || s[len(s)/2] == '_' {
-				s[len(s)/2] = 'x'
+			if s[len(s)/2] == 'A' {
+				s[len(s)/2] = 'B'
+			} else {
+				s[len(s)/2] = 'A'
 			}
 			return string(s)
 		}, responses: confirmYes, wantError: "invalid requestState: it does not authenticate (altered, or sealed by another server) (error id "},

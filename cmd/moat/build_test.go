@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moatmcp/moat/internal/sandbox/sandboxtest"
+
 	"github.com/moatmcp/moat/internal/build"
 	"github.com/moatmcp/moat/internal/sandbox"
 	"github.com/moatmcp/moat/internal/wasmbin"
@@ -218,7 +220,7 @@ func TestBuildForm(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mod := loadSandboxed(t, wasm, sandbox.IsolationPerCall)
+		mod := sandboxtest.Load(t, wasm, sandbox.IsolationPerCall)
 		steps := []struct {
 			args       string
 			wantCode   uint32
@@ -232,7 +234,7 @@ func TestBuildForm(t *testing.T) {
 			{`{"q":"three"}`, 0, "got three", ""},
 		}
 		for _, s := range steps {
-			res := callSandboxed(t, mod, s.args)
+			res := sandboxtest.Call(t, mod, s.args)
 			if res.ExitCode != s.wantCode || string(res.Stdout) != s.wantStdout || !strings.HasPrefix(string(res.Stderr), s.wantStderr) {
 				t.Fatalf("%s: got %v exit %d %q %q; want exit %d %q %q…", s.args, res.Outcome, res.ExitCode, res.Stdout, res.Stderr, s.wantCode, s.wantStdout, s.wantStderr)
 			}
@@ -249,39 +251,12 @@ func TestBuildForm(t *testing.T) {
 			t.Fatalf("%v\n%s", err, errOut.String())
 		}
 		wasm, _ := os.ReadFile(out)
-		res := callSandboxed(t, loadSandboxed(t, wasm, sandbox.IsolationPerCall), `{"q":"x"}`)
+		res := sandboxtest.Call(t, sandboxtest.Load(t, wasm, sandbox.IsolationPerCall), `{"q":"x"}`)
 		want := "moat_call: no handler registered: call sdk.Handle(handler) from an init function (a reactor build runs only package inits, never main)\n"
 		if res.Outcome != sandbox.OutcomeExit || res.ExitCode != 1 || len(res.Stdout) != 0 || string(res.Stderr) != want {
 			t.Fatalf("got %v exit %d %q %q; want exit 1 %q", res.Outcome, res.ExitCode, res.Stdout, res.Stderr, want)
 		}
 	})
-}
-
-// loadSandboxed loads a module with no grants, as a manifest without any
-// would.
-func loadSandboxed(t *testing.T, wasm []byte, iso sandbox.Isolation) *sandbox.Module {
-	t.Helper()
-	ctx := context.Background()
-	rt, err := sandbox.New(ctx, &sandbox.Options{NoCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(ctx) })
-	mod, err := rt.Load(ctx, sandbox.Spec{Name: "tool", Wasm: wasm, Isolation: iso})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mod.Close(ctx) })
-	return mod
-}
-
-func callSandboxed(t *testing.T, mod *sandbox.Module, args string) *sandbox.Result {
-	t.Helper()
-	res, err := mod.Call(context.Background(), []byte(args), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", args, err)
-	}
-	return res
 }
 
 func moduleExports(t *testing.T, path string) map[string]byte {

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/moatmcp/moat/internal/sandbox/sandboxtest"
+
 	"github.com/moatmcp/moat/internal/sandbox"
 )
 
@@ -131,42 +133,15 @@ func TestReactorToolEndToEnd(t *testing.T) {
 	}
 	for _, iso := range []sandbox.Isolation{sandbox.IsolationPerCall, sandbox.IsolationShared} {
 		t.Run(iso.String(), func(t *testing.T) {
-			mod := loadSandboxed(t, wasm, iso)
+			mod := sandboxtest.Load(t, wasm, iso)
 			for _, c := range calls {
-				res := callSandboxed(t, mod, c.args)
+				res := sandboxtest.Call(t, mod, c.args)
 				if res.Outcome != sandbox.OutcomeOK || string(res.Stdout) != c.want || len(res.Stderr) != 0 {
 					t.Fatalf("%s: got %v exit %d %q %q; want %q", c.args, res.Outcome, res.ExitCode, res.Stdout, res.Stderr, c.want)
 				}
 			}
 		})
 	}
-}
-
-// loadSandboxed loads a module with no grants, as a manifest without any
-// would.
-func loadSandboxed(t *testing.T, wasm []byte, iso sandbox.Isolation) *sandbox.Module {
-	t.Helper()
-	ctx := context.Background()
-	rt, err := sandbox.New(ctx, &sandbox.Options{NoCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(ctx) })
-	mod, err := rt.Load(ctx, sandbox.Spec{Name: "tool", Wasm: wasm, Isolation: iso})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mod.Close(ctx) })
-	return mod
-}
-
-func callSandboxed(t *testing.T, mod *sandbox.Module, args string) *sandbox.Result {
-	t.Helper()
-	res, err := mod.Call(context.Background(), []byte(args), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", args, err)
-	}
-	return res
 }
 
 // repoRoot is the module's root, two folders up from this package.

@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/moatmcp/moat/internal/testclock"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -37,27 +38,9 @@ timeout = "2m"
 `, name, scratch))
 }
 
-// fakeClock is the test server's clock, moved by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // mrtrServer serves save_file and save_copy (the same module under
 // another name) to the keys "writer" and "other", with scratch/notes.txt.
-func mrtrServer(t *testing.T, clock *fakeClock) (*testServer, map[string]testKey, string) {
+func mrtrServer(t *testing.T, clock *testclock.Clock) (*testServer, map[string]testKey, string) {
 	t.Helper()
 	scratch := t.TempDir()
 	if err := os.WriteFile(filepath.Join(scratch, "notes.txt"), []byte("old notes\n"), 0o644); err != nil {
@@ -69,7 +52,7 @@ func mrtrServer(t *testing.T, clock *fakeClock) (*testServer, map[string]testKey
 	c := testConfig{http: true, toml: limits + keyBlock(tk["writer"], `["save_file", "save_copy"]`) + keyBlock(tk["other"], `["save_file"]`),
 		tools: map[string]string{"save_file": saveFileManifest("save_file", scratch), "save_copy": saveFileManifest("save_copy", scratch)}}
 	if clock != nil {
-		c.now = clock.now
+		c.now = clock.Now
 	}
 	return newTestServer(t, c), tk, scratch
 }
@@ -199,7 +182,7 @@ func TestInputRequiredStateless(t *testing.T) {
 // nothing is written. A missing or wrong-kind answer with a good state
 // asks again.
 func TestRequestStateBadInput(t *testing.T) {
-	clock := &fakeClock{t: time.Now()}
+	clock := testclock.New(time.Now())
 	ts, tk, scratch := mrtrServer(t, clock)
 	writer, other := tk["writer"].secret, tk["other"].secret
 	args := `{"path":"notes.txt","content":"bad input\n"}`
@@ -266,7 +249,7 @@ func TestRequestStateBadInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			state := tc.state()
-			clock.advance(tc.advance)
+			clock.Advance(tc.advance)
 			extra := tc.responses
 			if state != "" {
 				extra = withState(tc.responses, state)

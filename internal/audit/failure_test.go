@@ -7,29 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moatmcp/moat/internal/testclock"
 )
-
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fullDisk passes writes to w until full is set; then it writes at most
 // room bytes of each (a disk that fills mid-line) and fails with ENOSPC.
@@ -78,9 +61,9 @@ func TestWriteFailureFailsClosed(t *testing.T) {
 	for _, room := range []int{0, 10} { // nothing written, or part of a line
 		t.Run(map[int]string{0: "nothing written", 10: "part of a line written"}[room], func(t *testing.T) {
 			var out bytes.Buffer
-			clock := &fakeClock{t: t0}
+			clock := testclock.New(t0)
 			disk := &fullDisk{w: &out}
-			l := NewWith(disk, &Options{Now: clock.now})
+			l := NewWith(disk, &Options{Now: clock.Now})
 			if err := l.Log(Record{Event: EventToolCall, Tool: "echo", Outcome: "ok"}); err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +90,7 @@ func TestWriteFailureFailsClosed(t *testing.T) {
 			if err := l.Ready(); !errors.Is(err, ErrWriteFailed) {
 				t.Fatalf("Ready within a second of its last retry: %v, want still failing", err)
 			}
-			clock.advance(time.Second)
+			clock.Advance(time.Second)
 			if err := l.Ready(); err != nil {
 				t.Fatalf("Ready after the disk has room: %v", err)
 			}
@@ -162,8 +145,8 @@ func TestOnFailureContinue(t *testing.T) {
 // last record written once it has room.
 func TestFileWriteFailureCutsPartialLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
-	clock := &fakeClock{t: t0}
-	l, err := OpenWith(path, &Options{Now: clock.now})
+	clock := testclock.New(t0)
+	l, err := OpenWith(path, &Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +166,7 @@ func TestFileWriteFailureCutsPartialLine(t *testing.T) {
 		t.Fatalf("%d records, want 1", s.Lines)
 	}
 	disk.full = false
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if err := l.Ready(); err != nil {
 		t.Fatal(err)
 	}

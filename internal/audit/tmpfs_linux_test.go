@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moatmcp/moat/internal/testclock"
 )
 
 // TestFullTmpfs fills a real 64 KiB tmpfs under the audit log: records
@@ -25,8 +27,8 @@ func TestFullTmpfs(t *testing.T) {
 		}
 	})
 	path := filepath.Join(dir, "audit.log")
-	clock := &fakeClock{t: t0}
-	l, err := OpenWith(path, &Options{Now: clock.now})
+	clock := testclock.New(t0)
+	l, err := OpenWith(path, &Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func TestFullTmpfs(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	if err := l.Ready(); err != nil {
 		t.Fatalf("Ready once the tmpfs has room: %v", err)
 	}

@@ -206,22 +206,7 @@ func (s *jwksServer) set(doc []byte) {
 	s.mu.Unlock()
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
 
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moatmcp/moat/internal/testclock"
+
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-func newURLAuth(t *testing.T, url string, clk *clock) *Authenticator {
+func newURLAuth(t *testing.T, url string, clk *testclock.Clock) *Authenticator {
 	t.Helper()
 	a, err := New(context.Background(), Config{
 		ResourceURL: testResource,
@@ -35,7 +37,7 @@ func authJWT(a *Authenticator, token string) (*Principal, error) {
 
 func TestJWKSURL(t *testing.T) {
 	k := signingKeys(t)
-	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	clk := testclock.New(time.Unix(1_800_000_000, 0))
 	srv := newJWKSServer(t, jwksJSON(t, jwk(k.rsa, "rsa1", "RS256")))
 	a := newURLAuth(t, srv.URL+"/jwks.json", clk)
 	if got := srv.hits.Load(); got != 1 {
@@ -49,21 +51,21 @@ func TestJWKSURL(t *testing.T) {
 		want    error // nil = authenticated
 		hits    int32 // fetches so far
 	}
-	rotated := mint(t, k.rsa2, jose.RS256, "rsa2", claims(clk.t.Add(31*time.Second)))
+	rotated := mint(t, k.rsa2, jose.RS256, "rsa2", claims(clk.Now().Add(31*time.Second)))
 	steps := []step{
-		{name: "known kid, cached", token: mint(t, k.rsa, jose.RS256, "rsa1", claims(clk.t)), hits: 1},
+		{name: "known kid, cached", token: mint(t, k.rsa, jose.RS256, "rsa1", claims(clk.Now())), hits: 1},
 		// The issuer rotates to rsa2; within 30s of the last fetch an
 		// unknown kid does not make us fetch again.
 		{name: "unknown kid within 30s: no refetch", advance: 10 * time.Second, token: rotated, want: ErrUnknownKey, hits: 1},
 		{name: "unknown kid after 30s: refetch picks up the rotation", advance: 21 * time.Second, token: rotated, hits: 2},
-		{name: "old kid gone after rotation", token: mint(t, k.rsa, jose.RS256, "rsa1", claims(clk.t.Add(31*time.Second))), want: ErrUnknownKey, hits: 2},
-		{name: "stale after Refresh: refetched on the next token", advance: 11 * time.Minute, token: mint(t, k.rsa2, jose.RS256, "rsa2", claims(clk.t.Add(31*time.Second+11*time.Minute))), hits: 3},
+		{name: "old kid gone after rotation", token: mint(t, k.rsa, jose.RS256, "rsa1", claims(clk.Now().Add(31*time.Second))), want: ErrUnknownKey, hits: 2},
+		{name: "stale after Refresh: refetched on the next token", advance: 11 * time.Minute, token: mint(t, k.rsa2, jose.RS256, "rsa2", claims(clk.Now().Add(31*time.Second+11*time.Minute))), hits: 3},
 	}
 	for i, s := range steps {
 		if i == 2 {
 			srv.set(jwksJSON(t, jwk(k.rsa2, "rsa2", "RS256")))
 		}
-		clk.Add(s.advance)
+		clk.Advance(s.advance)
 		p, err := authJWT(a, s.token)
 		if !errors.Is(err, s.want) || (s.want == nil && (p == nil || p.ID != "jwt:alice")) {
 			t.Errorf("%s: Authenticate = %+v, %v; want %v", s.name, p, err, s.want)
@@ -83,7 +85,7 @@ func TestJWKSUnreachable(t *testing.T) {
 	url := "http://" + ln.Addr().String() + "/jwks.json"
 	ln.Close()
 
-	clk := &clock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	var decisions []Decision
 	a, err := New(context.Background(), Config{
 		ResourceURL: testResource,
@@ -92,12 +94,12 @@ func TestJWKSUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New with an unreachable JWKS = %v, want the Authenticator (tokens refused later)", err)
 	}
-	token := mint(t, signingKeys(t).rsa, jose.RS256, "rsa1", claims(clk.t))
+	token := mint(t, signingKeys(t).rsa, jose.RS256, "rsa1", claims(clk.Now()))
 	if _, err := authJWT(a, token); !errors.Is(err, ErrJWKSUnavailable) {
 		t.Fatalf("err = %v, want ErrJWKSUnavailable", err)
 	}
 
-	clk.Add(time.Minute) // past the refetch interval: tries again, fails again
+	clk.Advance(time.Minute) // past the refetch interval: tries again, fails again
 	r := httptest.NewRequest(http.MethodPost, "/mcp", nil)
 	r.Header.Set("Authorization", "Bearer "+token)
 	w := httptest.NewRecorder()
@@ -147,9 +149,9 @@ func TestJWKSFetchRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(tc.handler)
 			defer srv.Close()
-			clk := &clock{t: time.Now()}
+			clk := testclock.New(time.Now())
 			a := newURLAuth(t, srv.URL+"/k", clk)
-			_, err := authJWT(a, mint(t, k.rsa, jose.RS256, "rsa1", claims(clk.t)))
+			_, err := authJWT(a, mint(t, k.rsa, jose.RS256, "rsa1", claims(clk.Now())))
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("err = %v", err)
@@ -205,12 +207,12 @@ func TestParseJWKS(t *testing.T) {
 // fetch, not one per request, and all of them see the rotated key.
 func TestJWKSConcurrentUnknownKid(t *testing.T) {
 	k := signingKeys(t)
-	clk := &clock{t: time.Unix(1_800_000_000, 0)}
+	clk := testclock.New(time.Unix(1_800_000_000, 0))
 	srv := newJWKSServer(t, jwksJSON(t, jwk(k.rsa, "rsa1", "RS256")))
 	a := newURLAuth(t, srv.URL, clk)
 	srv.set(jwksJSON(t, jwk(k.rsa, "rsa1", "RS256"), jwk(k.ec, "ec2", "ES256")))
-	clk.Add(time.Minute)
-	token := mint(t, k.ec, jose.ES256, "ec2", claims(clk.t))
+	clk.Advance(time.Minute)
+	token := mint(t, k.ec, jose.ES256, "ec2", claims(clk.Now()))
 	errs := make(chan error, 20)
 	for range 20 {
 		go func() {

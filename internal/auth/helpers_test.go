@@ -206,7 +206,4 @@ func (s *jwksServer) set(doc []byte) {
 	s.mu.Unlock()
 }
 
-
-
-
 var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -167,7 +167,10 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 		rec.ErrorID = id
 		s.log.InfoContext(ctx, "tool call ended badly", "error_id", id, "tool", t.Name(), "outcome", info.Outcome, "err", info.Run.Err)
 	}
-	if err := finish(info.Outcome, ""); err != nil {
+	if info.ErrorID != "" {
+		rec.ErrorID = info.ErrorID
+	}
+	if err := finish(info.Outcome, info.Reason); err != nil {
 		// The call ran, but it cannot be recorded: its result is not
 		// released (fail closed, [audit] on_failure = "refuse").
 		return nil, s.auditFailure(err)

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -91,8 +92,9 @@ func (s *Server) callLost(method string) error {
 	if s.current() == nil {
 		return errUnavailable
 	}
-	s.log.Warn("request refused: its call context was not found (its HTTP request had ended)", "method", method)
-	return errCallLost
+	id := newErrorID()
+	s.log.Warn("request refused: its call context was not found (its HTTP request had ended)", "error_id", id, "method", method)
+	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("%s (error id %s)", msgCallLost, id)}
 }
 
 // syncSDKTools makes the go-sdk's registry match cur (see newMCPServer):

@@ -215,11 +215,11 @@ func (c *callRegistry) get(key unsafe.Pointer) *callContext {
 	return nil
 }
 
-// errCallLost answers a call whose request's call context cannot be
+// msgCallLost answers a call whose request's call context cannot be
 // found: its HTTP request ended before the go-sdk ran the handler (the
 // client went away), or the handler was handed something moat did not
 // register.
-var errCallLost = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "request no longer in progress; retry it"}
+const msgCallLost = "request no longer in progress; retry it"
 
 // callOf is the call context of an MCP request, found from what the
 // go-sdk handed its handler, and the function that releases it. ok is

@@ -20,18 +20,18 @@ import (
 // closing (no snapshot to run it under).
 var errUnavailable = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "server unavailable; retry later"}
 
-// call runs one tools/call under snap: authorise → rate limit →
+// call runs one tools/call under cc's snapshot, for its principal: authorise → rate limit →
 // (validate → sandbox → result, in Tool.Call) → audit. Host faults become
 // an internal error that carries only an error id.
-func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	start := time.Now()
-	p := principalOf(snap, req.Extra)
+	snap, p := cc.snap, cc.principal
 	name := ""
 	if req.Params != nil {
 		name = req.Params.Name
 	}
 	t := snap.tools[name]
-	rec := audit.Record{Event: audit.EventToolCall, Tool: name, ClientAddr: clientAddr(req.Extra), TraceID: telemetry.TraceID(ctx)}
+	rec := audit.Record{Event: audit.EventToolCall, Tool: name, ClientAddr: cc.addr, TraceID: telemetry.TraceID(ctx)}
 	if t != nil {
 		rec.Args = audit.Summarize(req.Params.Arguments, t.sensitive)
 		rec.BytesIn = len(req.Params.Arguments)
@@ -167,7 +167,10 @@ func (s *Server) call(ctx context.Context, snap *snapshot, req *mcp.CallToolRequ
 		rec.ErrorID = id
 		s.log.InfoContext(ctx, "tool call ended badly", "error_id", id, "tool", t.Name(), "outcome", info.Outcome, "err", info.Run.Err)
 	}
-	if err := finish(info.Outcome, ""); err != nil {
+	if info.ErrorID != "" {
+		rec.ErrorID = info.ErrorID
+	}
+	if err := finish(info.Outcome, info.Reason); err != nil {
 		// The call ran, but it cannot be recorded: its result is not
 		// released (fail closed, [audit] on_failure = "refuse").
 		return nil, s.auditFailure(err)

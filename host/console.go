@@ -1,7 +1,6 @@
 package host
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -184,8 +183,7 @@ func verifyAuditFile(file string, seq uint64, head string) string {
 func (s *Server) consoleHandler(snap *snapshot, topts *transport.Options) http.Handler {
 	h := s.adminOnly(console.Handler(s.consoleSource(snap)))
 	h = s.requestCeiling(snap)(h)
-	h = s.authenticate(snap)(h)
-	h = basicAsBearer(h)
+	h = s.authenticateBrowser(snap)(h)
 	h = s.authFailureLimit(snap)(h)
 	h = transport.Wrap(h, topts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -214,44 +212,21 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 	})
 }
 
-// basicAsBearer lets a browser sign in to the console with its own
-// password prompt: HTTP Basic with the API key (or token) as the password
-// (any user name) is read as that bearer credential. A 401 then also
-// offers Basic, so the browser asks. Only for /console: /mcp takes Bearer
-// alone.
-func basicAsBearer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if vs := r.Header.Values("Authorization"); len(vs) == 1 {
-			if pass, ok := basicPassword(vs[0]); ok {
-				r = r.Clone(r.Context())
-				r.Header.Set("Authorization", "Bearer "+pass)
-			}
+// authenticateBrowser is authenticate for the console: a browser may sign
+// in with its own password prompt, HTTP Basic with the API key (or token)
+// as the password (auth.MiddlewareBasic reads it; nothing is rewritten),
+// and a 401 also offers Basic, so the browser asks. Without an
+// authenticator the console answers nobody (adminOnly).
+func (s *Server) authenticateBrowser(snap *snapshot) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if snap.authn == nil {
+			return next
 		}
-		next.ServeHTTP(&basicChallenge{ResponseWriter: w}, r)
-	})
-}
-
-// maxBasicBytes bounds a Basic credential: a key or a JWT fits easily.
-const maxBasicBytes = 8 << 10
-
-// basicPassword is the password of an HTTP Basic Authorization value
-// (RFC 7617), or false when it is not one, is too long, or has an empty
-// password or one that could not be a bearer credential (control
-// characters, spaces). The authenticator judges the credential itself.
-func basicPassword(value string) (string, bool) {
-	scheme, b64, ok := strings.Cut(value, " ")
-	if !ok || !strings.EqualFold(scheme, "basic") || len(b64) > maxBasicBytes {
-		return "", false
+		h := snap.authn.MiddlewareBasic(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(&basicChallenge{ResponseWriter: w}, r)
+		})
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-	if err != nil {
-		return "", false
-	}
-	_, pass, ok := strings.Cut(string(raw), ":")
-	if !ok || pass == "" || strings.IndexFunc(pass, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
-		return "", false
-	}
-	return pass, true
 }
 
 // basicChallenge adds a Basic challenge to a 401.

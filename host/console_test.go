@@ -193,57 +193,6 @@ func TestConsoleShowsState(t *testing.T) {
 	}
 }
 
-// TestBasicPassword: the Basic credential a browser sends is read as its
-// password, and nothing else is.
-func TestBasicPassword(t *testing.T) {
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-	for _, tc := range []struct {
-		name, value, want string
-		ok                bool
-	}{
-		{"user and key", "Basic " + b64("ops:moat_abc"), "moat_abc", true},
-		{"no user", "Basic " + b64(":moat_abc"), "moat_abc", true},
-		{"lower-case scheme", "basic " + b64("x:moat_abc"), "moat_abc", true},
-		{"colon in password", "Basic " + b64("x:a:b"), "a:b", true},
-		{"bearer", "Bearer moat_abc", "", false},
-		{"no colon", "Basic " + b64("moat_abc"), "", false},
-		{"empty password", "Basic " + b64("ops:"), "", false},
-		{"space in password", "Basic " + b64("ops:a b"), "", false},
-		{"newline in password", "Basic " + b64("ops:a\r\nX-Evil: 1"), "", false},
-		{"not base64", "Basic !!!", "", false},
-		{"no credential", "Basic", "", false},
-		{"too long", "Basic " + b64("x:"+strings.Repeat("a", 9<<10)), "", false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := basicPassword(tc.value)
-			if got != tc.want || ok != tc.ok {
-				t.Fatalf("basicPassword(%q) = %q, %v; want %q, %v", tc.value, got, ok, tc.want, tc.ok)
-			}
-		})
-	}
-}
-
-// FuzzBasicPassword: any header value is either refused or yields a
-// password fit for a bearer header: bounded, without control characters
-// or spaces.
-func FuzzBasicPassword(f *testing.F) {
-	f.Add("Basic " + base64.StdEncoding.EncodeToString([]byte("ops:moat_abc")))
-	f.Add("Basic !!!")
-	f.Add("basic Og==")
-	f.Fuzz(func(t *testing.T, value string) {
-		pass, ok := basicPassword(value)
-		if !ok {
-			if pass != "" {
-				t.Fatalf("refused with a password %q", pass)
-			}
-			return
-		}
-		if pass == "" || len(pass) > maxBasicBytes || strings.ContainsAny(pass, " \t\r\n\x00\x7f") {
-			t.Fatalf("password %q", pass)
-		}
-	})
-}
-
 // TestVerifyAuditFile: the activity page's verdict on the audit file: a
 // whole chain verifies, a line being appended is not a break, an edited
 // line, a cut end and an edited last line are.

@@ -124,3 +124,53 @@ func TestListTTL(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 }
+
+// TestStatelessIgnoresSessionID: MCP 2026-07-28 has no sessions, and a
+// server ignores an Mcp-Session-Id on a 2026-07-28 request (basic/
+// transports): the request is served statelessly on both paths (direct,
+// and the go-sdk's), no session id is echoed, and the session named is
+// neither used nor ended.
+func TestStatelessIgnoresSessionID(t *testing.T) {
+	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
+	c := newEraClient(t, ts)
+	v26 := func(method, name string) map[string]string {
+		h := map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": method}
+		if name != "" {
+			h["Mcp-Name"] = name
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name, body, session string
+		hdr                 map[string]string
+		want                string // in the body
+	}{
+		{"tools/call, a live session's id", `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"s"},` + newEraMeta + `}}`, c.sid, v26("tools/call", "emit"), `"text":"s"`},
+		{"tools/call, an unknown session id", `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"u"},` + newEraMeta + `}}`, "nosuch", v26("tools/call", "emit"), `"text":"u"`},
+		{"tools/list, a live session's id", `{"jsonrpc":"2.0","id":42,"method":"tools/list","params":{` + newEraMeta + `}}`, c.sid, v26("tools/list", ""), `"name":"emit"`},
+		{"server/discover, a live session's id", `{"jsonrpc":"2.0","id":42,"method":"server/discover","params":{` + newEraMeta + `}}`, c.sid, v26("server/discover", ""), `"supportedVersions"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := mcpRequest(context.Background(), "POST", ts.url+"/mcp", tc.body, tc.session)
+			for k, v := range tc.hdr {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"id":42`) || !strings.Contains(string(b), tc.want) || strings.Contains(string(b), `"error"`) {
+				t.Fatalf("%d %s; want 200 with %s", resp.StatusCode, b, tc.want)
+			}
+			if sid := resp.Header.Get("Mcp-Session-Id"); sid != "" {
+				t.Fatalf("answer carries Mcp-Session-Id %q", sid)
+			}
+		})
+	}
+	// The session is still there, and still its own.
+	if status, body := c.legacy("tools/list", ""); status != 200 || !strings.Contains(body, `"name":"emit"`) {
+		t.Fatalf("the session after 2026-07-28 requests named it: %d %s", status, body)
+	}
+}

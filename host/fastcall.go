@@ -53,7 +53,7 @@ func (s *Server) directCalls(next http.Handler) http.Handler {
 			ctx, span = s.tel.StartRequest(ctx, head.Method, "", head.trace, telemetry.HeaderMeta(r.Header))
 			defer span.End()
 		}
-		res, err := s.callHandler(ctx, req)
+		res, err := s.callHandler(withCall(ctx, callOfRequest(r)), req) // the call context the stages made (sdkadapter.go)
 		if err == nil {
 			err = stampResult(res)
 		}

@@ -172,7 +172,8 @@ func TestDirectCallEligibility(t *testing.T) {
 		{"Mcp-Name missing", "tools/call", "", body(meta("")), nil, false, 400},
 		{"Mcp-Method differs", "tools/list", "emit", body(meta("")), nil, false, 400},
 		{"Accept without event-stream", "tools/call", "emit", body(meta("")), func(h http.Header) { h.Set("Accept", "application/json") }, false, 400},
-		{"a session id", "tools/call", "emit", body(meta("")), func(h http.Header) { h.Set("Mcp-Session-Id", "abc") }, false, 0},
+		// A 2026-07-28 request's session id is ignored (era.go): a plain call still.
+		{"a session id", "tools/call", "emit", body(meta("")), func(h http.Header) { h.Set("Mcp-Session-Id", "abc") }, true, 200},
 		{"a notification (no id)", "tools/call", "emit", `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, false, 0},
 		{"fractional id", "tools/call", "emit", `{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, false, 0},
 		{"id with an escape", "tools/call", "emit", `{"jsonrpc":"2.0","id":"a\u0041","method":"tools/call","params":{"name":"emit"` + meta("") + `}}`, nil, false, 0},

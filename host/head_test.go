@@ -114,14 +114,16 @@ func TestEraBadInput(t *testing.T) {
 		status              int
 		want                string // the whole body, or its prefix when it ends in "…"
 	}{
-		{"2026-07-28 request with a session id", list, c.sid, v26("Mcp-Method", "tools/list"), 400,
-			`{"jsonrpc":"2.0","id":42,"error":{"code":-32022,"message":"unsupported protocol version (error id …`},
+		// MCP 2026-07-28 transports: a session id on a 2026-07-28
+		// request is ignored; the request is served statelessly.
+		{"2026-07-28 request with a live session id", call, c.sid, v26("Mcp-Method", "tools/call", "Mcp-Name", "emit"), 200,
+			`{"jsonrpc":"2.0","id":42,"result":{…`},
 		{"Mcp-Param header that differs from the argument", region, "", v26("Mcp-Method", "tools/call", "Mcp-Name", "region", "Mcp-Param-Region", "<b>us</b>"), 400,
 			`{"jsonrpc":"2.0","id":42,"error":{"code":-32020,"message":"header mismatch: an Mcp-* header does not match the request body (error id …`},
 		{"Mcp-Param header missing", region, "", v26("Mcp-Method", "tools/call", "Mcp-Name", "region"), 400,
 			`{"jsonrpc":"2.0","id":42,"error":{"code":-32020,"message":"header mismatch: an Mcp-* header does not match the request body (error id …`},
-		{"2026-07-28 request with an unknown session id", list, "nosuch", v26("Mcp-Method", "tools/list"), 404,
-			`{"jsonrpc":"2.0","id":42,"error":{"code":-32001,"message":"session not found (error id …`},
+		{"2026-07-28 request with an unknown session id", call, "nosuch", v26("Mcp-Method", "tools/call", "Mcp-Name", "emit"), 200,
+			`{"jsonrpc":"2.0","id":42,"result":{…`},
 		{"legacy request without a session", `{"jsonrpc":"2.0","id":42,"method":"tools/list","params":{}}`, "", map[string]string{"Mcp-Protocol-Version": "2025-11-25"}, 400,
 			`{"jsonrpc":"2.0","id":42,"error":{"code":-32600,"message":"invalid request: no session: send initialize first, or use protocol version 2026-07-28, which has no sessions (error id …`},
 		{"Mcp-Method missing", list, "", v26(), 400,

@@ -2,11 +2,10 @@ package host
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/moatmcp/moat/internal/auth"
 )
 
 // newMCPServer makes the go-sdk server, which outlives snapshots: it holds
@@ -50,27 +49,34 @@ var notServed = map[string]bool{
 
 // dispatch answers tools/list from the request's snapshot and refuses the
 // methods moat does not serve; every other method goes to the go-sdk
-// (tools/call reaches callHandler through its registry).
+// (tools/call reaches callHandler through its registry). It finds the
+// request's call context once (callOf, sdkadapter.go) and hands it on in
+// ctx; tools/list and tools/call without one are refused (fail closed).
 func (s *Server) dispatch(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		if notServed[method] {
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "method not found: moat serves tools only"}
 		}
-		ctx, end := s.traceMCP(ctx, method, req) // observe.go
-		defer end()
-		switch method {
-		case "tools/list":
-			snap, release := s.requestSnapshot(req.GetExtra())
-			if snap == nil {
-				return nil, errUnavailable
+		cc, release, ok := s.callOf(req.GetExtra())
+		if !ok {
+			if method == "tools/list" || method == "tools/call" {
+				return nil, s.callLost(method)
 			}
+			// Other methods (initialize, notifications, server/discover,
+			// subscriptions/listen) need no caller's facts: the go-sdk
+			// answers them; they are traced without the HTTP span.
+		} else {
 			defer release()
-			p := principalOf(snap, req.GetExtra())
+			ctx = withCall(ctx, cc)
+		}
+		ctx, end := s.traceMCP(ctx, method, req, cc) // observe.go
+		defer end()
+		if method == "tools/list" {
 			// Filtered per caller and changed by reloads: never cacheable
 			// for anyone else.
-			res := &mcp.ListToolsResult{Tools: []*mcp.Tool{}, Cacheable: mcp.Cacheable{CacheScope: "private", TTLMs: int(snap.cfg.ListTTL.Milliseconds())}}
-			for _, name := range snap.names {
-				if t := snap.tools[name]; mayUse(p, t) {
+			res := &mcp.ListToolsResult{Tools: []*mcp.Tool{}, Cacheable: mcp.Cacheable{CacheScope: "private", TTLMs: int(cc.snap.cfg.ListTTL.Milliseconds())}}
+			for _, name := range cc.snap.names {
+				if t := cc.snap.tools[name]; mayUse(cc.principal, t) {
 					res.Tools = append(res.Tools, t.MCPTool())
 				}
 			}
@@ -80,36 +86,15 @@ func (s *Server) dispatch(next mcp.MethodHandler) mcp.MethodHandler {
 	}
 }
 
-// requestSnapshot is the snapshot a request runs under: the one that
-// authenticated it over HTTP (held by the HTTP request until it ends), or,
-// without authentication (stdio, --no-auth), the one serving now, held
-// until release.
-func (s *Server) requestSnapshot(extra *mcp.RequestExtra) (*snapshot, func()) {
-	if extra != nil && extra.TokenInfo != nil {
-		if snap, ok := extra.TokenInfo.Extra[snapshotExtraKey].(*snapshot); ok && snap != nil {
-			return snap, func() {}
-		}
-		return nil, nil // a token we did not issue: fail closed
+// callLost is the error of a tools/list or tools/call whose call context
+// cannot be found (callOf): nothing runs without knowing who asked.
+func (s *Server) callLost(method string) error {
+	if s.current() == nil {
+		return errUnavailable
 	}
-	snap := s.acquire()
-	if snap == nil {
-		return nil, nil
-	}
-	return snap, snap.release
-}
-
-// principalOf finds the caller of one MCP request: the principal the HTTP
-// authenticator verified, else the snapshot's fallback (stdio's local
-// principal, or the anonymous one of --no-auth). nil means nobody, and
-// nobody may use anything.
-func principalOf(snap *snapshot, extra *mcp.RequestExtra) *auth.Principal {
-	if extra != nil && extra.TokenInfo != nil {
-		if p, ok := auth.FromTokenInfo(extra.TokenInfo); ok {
-			return p
-		}
-		return nil // a token we did not issue: fail closed
-	}
-	return snap.fallback
+	id := newErrorID()
+	s.log.Warn("request refused: its call context was not found (its HTTP request had ended)", "error_id", id, "method", method)
+	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("%s (error id %s)", msgCallLost, id)}
 }
 
 // syncSDKTools makes the go-sdk's registry match cur (see newMCPServer):
@@ -146,16 +131,29 @@ func (s *Server) notifyListChanged() {
 }
 
 // callHandler is every tool's handler in the go-sdk's registry: it runs
-// the call under the request's snapshot, whatever tool the registry found
-// (a tool the snapshot does not serve, or that the caller may not use, is
-// "unknown", exactly like a name the registry does not know).
+// the call under the request's call context (its snapshot, principal and
+// address), whatever tool the registry found (a tool the snapshot does
+// not serve, or that the caller may not use, is "unknown", exactly like a
+// name the registry does not know). A call stops when its HTTP request
+// goes away (stopWithRequest).
 func (s *Server) callHandler(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	snap, release := s.requestSnapshot(req.GetExtra())
-	if snap == nil {
-		return nil, errUnavailable
+	cc := callIn(ctx)
+	if cc == nil { // not through dispatch: look it up here
+		var release func()
+		var ok bool
+		if cc, release, ok = s.callOf(req.GetExtra()); !ok {
+			return nil, s.callLost("tools/call")
+		}
+		defer release()
 	}
-	defer release()
-	return s.call(ctx, snap, req)
+	if cc.era == eraSession {
+		// A stateless request's handler runs under its request's context
+		// already (PropagateRequestCancellation, or the direct path).
+		var stop func()
+		ctx, stop = stopWithRequest(ctx, cc)
+		defer stop()
+	}
+	return s.call(ctx, cc, req)
 }
 
 // endSessions closes the MCP sessions of credentials a reload revoked.

@@ -229,7 +229,8 @@ type replay struct {
 	next    int          // the round the guest's next ask must match
 	pending *inputRound  // the guest asked past the answered rounds
 	asked   mcp.InputRequestMap
-	problem audit.Outcome // why the guest was ended other than for input: input_mismatch, too_many_rounds
+	problem audit.Outcome  // why the guest was ended other than for input: input_mismatch, too_many_rounds, invalid_input
+	invalid *elicitProblem // the answer refused, for invalid_input (elicit.go)
 }
 
 // ask is Hooks.Input.
@@ -242,6 +243,9 @@ func (r *replay) ask(_ context.Context, doc []byte) ([]byte, error) {
 		b, _ := json.Marshal(keys)
 		return b, inputErrno(sandbox.InputErrUnsupported)
 	}
+	if checkElicitSchemas(reqs) != nil {
+		return nil, inputErrno(sandbox.InputErrBadRequest) // a requestedSchema moat cannot check answers against
+	}
 	digest, kinds, err := askDigest(reqs)
 	if err != nil {
 		return nil, inputErrno(sandbox.InputErrBadRequest)
@@ -252,8 +256,15 @@ func (r *replay) ask(_ context.Context, doc []byte) ([]byte, error) {
 			r.problem = audit.OutcomeInputMismatch
 			return nil, sandbox.ErrInputRequired // ends the guest
 		}
+		// The answers are the client's: checked against what was asked
+		// before the guest sees them (elicit.go).
+		checked, prob := checkAnswers(reqs, rd.Answers)
+		if prob != nil {
+			r.problem, r.invalid = audit.OutcomeInvalidInput, prob
+			return nil, sandbox.ErrInputRequired
+		}
 		r.next++
-		return json.Marshal(rd.Answers)
+		return json.Marshal(checked)
 	}
 	if len(r.rounds) >= maxInputRounds {
 		r.problem = audit.OutcomeTooManyRounds
@@ -510,6 +521,9 @@ func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req
 			return res, info, err
 		}
 		switch {
+		case rp.problem == audit.OutcomeInvalidInput:
+			info.Outcome = rp.problem
+			return s.invalidInput(t, rp.invalid, info), info, nil
 		case rp.problem != "":
 			info.Outcome = rp.problem
 			if rp.problem == audit.OutcomeTooManyRounds {
@@ -536,6 +550,13 @@ func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req
 		}
 		// An older client: ask it now, in its session, and run again.
 		got, err := askSession(ctx, req.Session, rp.asked)
+		var mismatch *elicitMismatch
+		if errors.As(err, &mismatch) {
+			// The go-sdk checked the content first (sdkerrors.go); the
+			// same outcome as when moat's check refuses it.
+			info.Outcome = audit.OutcomeInvalidInput
+			return s.invalidInput(t, &elicitProblem{key: mismatch.key, kind: "schema"}, info), info, nil
+		}
 		if err != nil {
 			id := newErrorID()
 			s.log.Info("the client did not answer a tool's request for input", "error_id", id, "tool", t.Name(), "principal", p.ID, "err", err)
@@ -548,8 +569,28 @@ func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req
 	}
 }
 
+// invalidInput is the tool error of a call whose client's answer was
+// refused (elicit.go); info gets the audit reason and error id.
+func (s *Server) invalidInput(t *Tool, p *elicitProblem, info *callInfo) *mcp.CallToolResult {
+	id := newErrorID()
+	info.Reason, info.ErrorID = p.reason(), id
+	s.log.Info("a client's answer to a tool's request for input was refused", "error_id", id, "tool", t.Name(), "reason", info.Reason)
+	return toolError(fmt.Sprintf("%s (error id %s)", p.message(t.Name()), id))
+}
+
+// elicitMismatch is an elicitation answer the go-sdk refused as not
+// matching the requestedSchema (askSession).
+type elicitMismatch struct {
+	key string
+	err error
+}
+
+func (e *elicitMismatch) Error() string { return fmt.Sprintf("request %q: %v", e.key, e.err) }
+func (e *elicitMismatch) Unwrap() error { return e.err }
+
 // askSession sends one round of requests to a session's client and
-// returns its answers by key.
+// returns its answers by key. An elicitation answer the go-sdk refused
+// for its content is an *elicitMismatch.
 func askSession(ctx context.Context, ss *mcp.ServerSession, reqs mcp.InputRequestMap) (map[string]json.RawMessage, error) {
 	if ss == nil {
 		return nil, errors.New("no session")
@@ -576,6 +617,9 @@ func askSession(ctx context.Context, ss *mcp.ServerSession, reqs mcp.InputReques
 			res, err = ss.ListRoots(ctx, p)
 		default:
 			err = fmt.Errorf("request %q: unknown kind %T", k, p)
+		}
+		if _, elicit := reqs[k].(*mcp.ElicitParams); elicit && sdkElicitContentMismatch(err) {
+			return nil, &elicitMismatch{key: k, err: err}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("request %q: %w", k, err)

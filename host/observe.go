@@ -53,18 +53,20 @@ func traceHead(r *http.Request) (method, id string, meta telemetry.Meta) {
 }
 
 // traceMCP puts an MCP request's span in ctx: the one the HTTP stage
-// started for it (handed off through the request's headers), else a new
-// one whose parent is the request's params._meta or HTTP traceparent
-// (stdio; or HTTP with tracing off, where only the caller's trace id is
-// kept, for the audit record). end ends a span started here.
-func (s *Server) traceMCP(ctx context.Context, method string, req mcp.Request) (_ context.Context, end func()) {
-	extra := req.GetExtra()
-	var header http.Header
-	if extra != nil {
-		header = extra.Header
+// started for it (cc's), else a new one whose parent is the request's
+// params._meta or HTTP traceparent (stdio; or HTTP with tracing off, where
+// only the caller's trace id is kept, for the audit record). end ends a
+// span started here. cc is nil when the request's call context was not
+// found.
+func (s *Server) traceMCP(ctx context.Context, method string, req mcp.Request, cc *callContext) (_ context.Context, end func()) {
+	if cc != nil {
+		if c, ok := telemetry.Resume(ctx, cc.span); ok {
+			return c, func() {}
+		}
 	}
-	if c, ok := s.tel.Resume(ctx, header.Get(telemetry.HandoffHeader)); ok {
-		return c, func() {}
+	var header http.Header
+	if extra := req.GetExtra(); extra != nil {
+		header = extra.Header
 	}
 	var meta telemetry.Meta
 	switch r := req.(type) {

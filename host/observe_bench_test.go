@@ -50,13 +50,14 @@ func BenchmarkCall(b *testing.B) {
 			defer s.Close(context.Background())
 			snap := s.acquire()
 			defer snap.release()
+			cc := &callContext{era: eraLocal, head: &requestHead{}, snap: snap, principal: snap.fallback}
 			req := &mcp.CallToolRequest{Params: &mcp.CallToolParamsRaw{Name: "echo", Arguments: json.RawMessage(`{"x":1}`)}}
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				c, end := s.traceMCP(ctx, "tools/call", req)
-				res, err := s.call(c, snap, req)
+				c, end := s.traceMCP(ctx, "tools/call", req, nil)
+				res, err := s.call(c, cc, req)
 				end()
 				if err != nil || res.IsError {
 					b.Fatalf("call: %v %+v", err, res)

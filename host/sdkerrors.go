@@ -135,3 +135,18 @@ func (e *errorRewriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (e *errorRewriter) Unwrap() http.ResponseWriter { return e.ResponseWriter }
+
+// sdkElicitContentText is how the go-sdk (v1.8.0, ServerSession.Elicit)
+// says a client's elicitation content does not match the requestedSchema:
+// it checks the content itself before returning, and says so only in its
+// error's text. Pinned by TestElicitedContentValidated (its 2025-11-25
+// session cases fail when the text changes: they expect invalid_input).
+const sdkElicitContentText = "elicitation result content does not match requested schema"
+
+// sdkElicitContentMismatch reports whether err, from
+// ServerSession.Elicit, is the go-sdk refusing the client's content as
+// not matching the schema (mrtr.go reports it like its own check does).
+// This file is the only place that reads the go-sdk's error texts.
+func sdkElicitContentMismatch(err error) bool {
+	return err != nil && strings.Contains(err.Error(), sdkElicitContentText)
+}

@@ -145,6 +145,7 @@ type Server struct {
 	mcpHTTP http.Handler // the go-sdk's Streamable HTTP handlers by protocol era (era.go): sessions outlive snapshots
 	caps    *sessionCap
 	listens *listenStreams // open subscriptions/listen streams (listen.go)
+	calls   callRegistry   // call contexts of the requests the go-sdk serves (sdkadapter.go)
 	console consoleState   // the operator console's activity, reloads and audit check (console.go)
 	devKey  devKey
 	// store is the shared state of [state] url (Redis), for the process's

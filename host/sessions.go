@@ -96,7 +96,12 @@ func (c *sessionCap) middleware(next http.Handler, max, perPrincipal int, refuse
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sid := r.Header.Get("Mcp-Session-Id")
 		switch {
-		case r.Method == http.MethodPost && sid == "" && !isStatelessEra(r):
+		case isStatelessEra(r):
+			// A 2026-07-28 request never opens a session and takes no
+			// slot; a session id it carries is ignored (era.go), so it
+			// does not keep that session alive either.
+			next.ServeHTTP(w, r)
+		case r.Method == http.MethodPost && sid == "":
 			// Only such a request can open a session (an initialize);
 			// a 2026-07-28 request never does, and takes no slot.
 			p := ""

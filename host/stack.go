@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -48,6 +47,7 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 	stages := []stage{
 		{"transport: body cap, content type, Origin and Host checks", func(n http.Handler) http.Handler { return transport.Wrap(n, &topts) }},
 		{"request head: the JSON-RPC id, method and tool name, parsed once", func(n http.Handler) http.Handler { return parseHead(s.log, n) }},
+		{"call context: the connection's address, the era and the head (sdkadapter.go)", openCall},
 		{"trace: the request's span, its parent from params._meta or traceparent (observe.go)", s.tel.Middleware(traceHead)},
 		{"failed authentications per client address (429)", s.authFailureLimit(snap)},
 		{"authenticate: API key or JWT → principal (401, 403)", telemetry.Stage("moat.authenticate", s.authenticate(snap))},
@@ -57,9 +57,8 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 		{"open subscriptions/listen streams per principal (429)", s.listenLimit(snap)},
 		{"live sessions per principal and in total (429)", s.sessionLimit(snap)},
 		{"scopes: step-up for a granted tool (403 insufficient_scope)", s.scopeCheck(snap)},
-		{"client address, for the MCP handlers", withClientAddr},
+		{"call context: principal, snapshot and span, registered for the MCP handlers (sdkadapter.go)", s.bindCall(snap)},
 		{"release the snapshot early for streams", releaseStreams},
-		{"cancel a call whose request went away", cancelOnDisconnect},
 		{"go-sdk errors without Go error text", func(n http.Handler) http.Handler { return sdkErrors(s.log, n) }},
 		{"a plain stateless tools/call answered directly, the rest by the go-sdk", s.directCalls},
 	}
@@ -377,10 +376,11 @@ func (s *Server) scopeCheck(snap *snapshot) func(http.Handler) http.Handler {
 	}
 }
 
-// clientAddrOf is the host part of r.RemoteAddr.
+// clientAddrOf is the client's address: the call context's, else (before
+// openCall) the host part of r.RemoteAddr.
 func clientAddrOf(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
+	if cc := callOfRequest(r); cc != nil {
+		return cc.addr
 	}
-	return r.RemoteAddr
+	return connAddr(r.RemoteAddr)
 }

@@ -199,6 +199,11 @@ type callInfo struct {
 	BytesIn  int
 	BytesOut int
 	Run      *sandbox.Result // nil when no instance ran
+	// Reason and ErrorID go to the audit record when set: why the
+	// outcome, and the error id the client was given (mrtr.go's
+	// invalid_input).
+	Reason  string
+	ErrorID string
 }
 
 // Call validates args, runs the tool in a fresh instance and maps what it

@@ -32,6 +32,7 @@ const (
 	OutcomeInputFailed         Outcome = "input_failed"
 	OutcomeTooManyRounds       Outcome = "too_many_rounds"
 	OutcomeInvalidRequestState Outcome = "invalid_request_state"
+	OutcomeInvalidInput        Outcome = "invalid_input" // a client's answer did not match what the tool asked for
 )
 
 // The outcomes of the other events.
@@ -49,4 +50,5 @@ var CallOutcomes = []Outcome{
 	OutcomeInputTooLarge, OutcomeBusy, OutcomeTimeout, OutcomeMemory, OutcomeOutputOverflow, OutcomeTrap,
 	OutcomeCanceled, OutcomeBadOutput, OutcomeHostError, OutcomeUnknownTool, OutcomeOverQuota,
 	OutcomeInputRequired, OutcomeInputMismatch, OutcomeInputFailed, OutcomeTooManyRounds, OutcomeInvalidRequestState,
+	OutcomeInvalidInput,
 }

@@ -409,10 +409,16 @@ func checkQuery(raw string) error {
 // credential. Authenticate does not check Config.RequiredScopes (Middleware
 // does) and does not report a Decision.
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
+	return a.authenticate(r, bearerToken)
+}
+
+// authenticate is Authenticate with the credential read by credential
+// (bearerToken, or bearerOrBasic for a browser's sign-in).
+func (a *Authenticator) authenticate(r *http.Request, credential func(http.Header) (string, error)) (*Principal, error) {
 	if err := checkQuery(r.URL.RawQuery); err != nil {
 		return nil, err
 	}
-	token, err := bearerToken(r.Header)
+	token, err := credential(r.Header)
 	if err != nil {
 		return nil, err
 	}
@@ -467,15 +473,24 @@ func bearerToken(h http.Header) (string, error) {
 		return "", ErrWrongScheme
 	}
 	token := strings.TrimLeft(rest, " ")
-	switch {
-	case token == "":
-		return "", fmt.Errorf("%w: empty bearer token", ErrMalformed)
-	case len(token) > maxTokenLen:
-		return "", fmt.Errorf("%w: bearer token longer than %d bytes", ErrMalformed, maxTokenLen)
-	case !isB64Token(token):
-		return "", fmt.Errorf("%w: bearer token is not a b64token", ErrMalformed)
+	if err := checkToken(token); err != nil {
+		return "", err
 	}
 	return token, nil
+}
+
+// checkToken checks the form of a credential: not empty, at most
+// maxTokenLen bytes, a b64token (what an API key and a JWT are).
+func checkToken(token string) error {
+	switch {
+	case token == "":
+		return fmt.Errorf("%w: empty bearer token", ErrMalformed)
+	case len(token) > maxTokenLen:
+		return fmt.Errorf("%w: bearer token longer than %d bytes", ErrMalformed, maxTokenLen)
+	case !isB64Token(token):
+		return fmt.Errorf("%w: bearer token is not a b64token", ErrMalformed)
+	}
+	return nil
 }
 
 // isB64Token reports whether s is 1*( ALPHA / DIGIT / "-" / "." / "_" / "~"

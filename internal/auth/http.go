@@ -120,6 +120,14 @@ type verifiedKey struct{}
 // authenticates first, answers every failure itself, and then hands the
 // already-verified TokenInfo to RequireBearerToken. See docs/auth.md.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return a.middleware(next, bearerToken, true)
+}
+
+// middleware is Middleware with the credential read by credential; forSDK
+// hands the TokenInfo to the go-sdk (whose RequireBearerToken reads the
+// Authorization header as Bearer itself), else the principal alone is put
+// in the context (a request for a handler that is not the go-sdk's).
+func (a *Authenticator) middleware(next http.Handler, credential func(http.Header) (string, error), forSDK bool) http.Handler {
 	handOver := sdkauth.RequireBearerToken(
 		func(ctx context.Context, _ string, _ *http.Request) (*sdkauth.TokenInfo, error) {
 			if ti, ok := ctx.Value(verifiedKey{}).(*sdkauth.TokenInfo); ok {
@@ -136,7 +144,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		},
 	)(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := a.Authenticate(r)
+		p, err := a.authenticate(r, credential)
 		if err == nil {
 			if missing := p.missingScopes(a.cfg.RequiredScopes); len(missing) > 0 {
 				err = ErrInsufficientScope
@@ -148,6 +156,10 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		}
 		if err != nil {
 			a.WriteError(w, err, a.cfg.RequiredScopes)
+			return
+		}
+		if !forSDK {
+			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 			return
 		}
 		ti := p.TokenInfo()

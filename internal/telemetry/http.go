@@ -96,26 +96,20 @@ func (s Span) EndHTTP(status int, errKind string) {
 	s.s.End()
 }
 
-// HandoffHeader carries, from the HTTP stage to the MCP handler of the
-// same request, which request span the call belongs to: the go-sdk runs
-// handlers under its own contexts, so the link goes with the request's
-// headers (like the client address). A client's own value is removed.
-const HandoffHeader = "Moat-Internal-Span"
-
 // RequestHead is what the HTTP stage needs of a request: its JSON-RPC
 // method and id (as sent) and the trace context of its params._meta.
 type RequestHead func(r *http.Request) (method, id string, meta Meta)
 
 // Middleware is the HTTP stage that starts each POST's request span (see
-// StartRequest) and hands it to the MCP layer (Resume); the span ends
-// when the response is written. With tracing off it is next itself.
+// StartRequest) and puts it in the request's context (Request), from
+// where the host hands it to the MCP layer (Resume); the span ends when
+// the response is written. With tracing off it is next itself.
 func (t *Tracer) Middleware(head RequestHead) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		if !t.Enabled() {
 			return next
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Header.Del(HandoffHeader)
 			if r.Method != http.MethodPost {
 				next.ServeHTTP(w, r)
 				return
@@ -128,26 +122,18 @@ func (t *Tracer) Middleware(head RequestHead) func(http.Handler) http.Handler {
 			if v := r.Header.Get("Mcp-Protocol-Version"); protocolVersion(v) {
 				s.SetString("mcp.protocol.version", v)
 			}
-			key := s.s.SpanContext().SpanID().String()
-			t.live.Store(key, s)
-			defer t.live.Delete(key)
-			r.Header.Set(HandoffHeader, key)
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }
 
-// Resume puts the request span the HTTP stage handed off (handoff: the
-// HandoffHeader's value) in ctx; false when there is none.
-func (t *Tracer) Resume(ctx context.Context, handoff string) (context.Context, bool) {
-	if handoff == "" || !t.Enabled() {
+// Resume puts s, a request span the HTTP stage started (Request of its
+// context), in ctx, as that request's span: the MCP layer runs a request
+// under contexts of its own. false when s is the zero Span (tracing off).
+func Resume(ctx context.Context, s Span) (context.Context, bool) {
+	if s.s == nil {
 		return ctx, false
 	}
-	v, ok := t.live.Load(handoff)
-	if !ok {
-		return ctx, false
-	}
-	s := v.(Span)
 	return context.WithValue(trace.ContextWithSpan(ctx, s.s), requestKey{}, s), true
 }
 

@@ -40,7 +40,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -90,7 +89,6 @@ type Tracer struct {
 	tr    trace.Tracer
 	queue *queue
 	desc  string
-	live  sync.Map // span id → Span: request spans handed from the HTTP stage to the MCP layer
 }
 
 // ErrConfig is returned by New when the environment asks for something it

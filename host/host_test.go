@@ -175,6 +175,13 @@ type = "integer"
 			wantOutcome: "bad_output",
 		},
 		{
+			name:        "content that is not JSON: no encoding/json text",
+			manifest:    "name = \"emit\"\nresult = \"content\"",
+			args:        `{"stdout":"{\"content\": [oops"}`,
+			wantResult:  `{"content":[{"type":"text","text":"tool output is not a valid MCP tool result: not one JSON value"}],"isError":true}`,
+			wantOutcome: "bad_output",
+		},
+		{
 			name:        "content with an unknown field",
 			manifest:    "name = \"emit\"\nresult = \"content\"",
 			args:        `{"stdout":"{\"content\":[],\"_meta\":{}}"}`,

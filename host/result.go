@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -97,7 +98,8 @@ var contentTypes = map[string]bool{"text": true, "image": true, "audio": true, "
 func decodeContentResult(stdout []byte) (*mcp.CallToolResult, error) {
 	v, err := oneJSONValue(stdout)
 	if err != nil {
-		return nil, err
+		// Not err: its text is encoding/json's, about guest bytes.
+		return nil, errors.New("not one JSON value")
 	}
 	var wire struct {
 		Content           []json.RawMessage `json:"content"`

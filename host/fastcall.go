@@ -103,8 +103,11 @@ func (s *Server) directCall(r *http.Request, head *requestHead) (mcp.Meta, bool)
 	if !s.directHead(r, head) {
 		return nil, false
 	}
-	var meta map[string]any
-	if json.Unmarshal(head.Params.Meta, &meta) != nil || !newProtocolMeta(meta, r.Header.Get("Mcp-Protocol-Version")) {
+	meta := head.meta // quickHead decoded it
+	if meta == nil && json.Unmarshal(head.Params.Meta, &meta) != nil {
+		return nil, false
+	}
+	if !newProtocolMeta(meta, r.Header.Get("Mcp-Protocol-Version")) {
 		return nil, false
 	}
 	return meta, true

@@ -67,12 +67,16 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 	telemetry.SetTool(ctx, t.Name(), p.ID)
 	// A tool that cannot work without a client capability is not run for a
 	// client that did not declare it (MCP 2026-07-28, SEP-2575: -32021).
-	if missing := missingClientCaps(t.Manifest.ClientCapabilities, req.ClientCapabilities()); len(missing) > 0 {
-		if err := finish("denied", "client lacks capability "+string(missing[0])); err != nil {
-			return nil, s.auditFailure(err)
+	// Only such a tool reads the capabilities: the go-sdk decodes them
+	// from _meta anew on each read, with a 32 KiB buffer.
+	if need := t.Manifest.ClientCapabilities; len(need) > 0 {
+		if missing := missingClientCaps(need, req.ClientCapabilities()); len(missing) > 0 {
+			if err := finish("denied", "client lacks capability "+string(missing[0])); err != nil {
+				return nil, s.auditFailure(err)
+			}
+			s.metrics.Denied("client_capability")
+			return nil, missingCapabilityError(missing)
 		}
-		s.metrics.Denied("client_capability")
-		return nil, missingCapabilityError(missing)
 	}
 	ok, wait, which, lerr := snap.limiter.AllowCall(ctx, p.ID, t.Name())
 	quota, over, reset, qerr := s.quotaCheck(ctx, snap, p) // observe.go

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/moatmcp/moat/internal/telemetry"
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
@@ -103,8 +104,11 @@ func (s *Server) directCall(r *http.Request, head *requestHead) (mcp.Meta, bool)
 	if !s.directHead(r, head) {
 		return nil, false
 	}
-	var meta map[string]any
-	if json.Unmarshal(head.Params.Meta, &meta) != nil || !newProtocolMeta(meta, r.Header.Get("Mcp-Protocol-Version")) {
+	meta := head.meta // quickHead decoded it
+	if meta == nil && json.Unmarshal(head.Params.Meta, &meta) != nil {
+		return nil, false
+	}
+	if !newProtocolMeta(meta, r.Header.Get("Mcp-Protocol-Version")) {
 		return nil, false
 	}
 	return meta, true
@@ -285,6 +289,15 @@ func stampResult(res *mcp.CallToolResult) error {
 // resultBody is the JSON-RPC response carrying res, byte for byte what
 // the go-sdk sends (its resultType is the last field of the result).
 func resultBody(id json.RawMessage, res *mcp.CallToolResult) ([]byte, error) {
+	if b, ok := textResultBody(id, res); ok {
+		return b, nil
+	}
+	return marshalResultBody(id, res)
+}
+
+// marshalResultBody is resultBody through the go-sdk's encoder, for any
+// result.
+func marshalResultBody(id json.RawMessage, res *mcp.CallToolResult) ([]byte, error) {
 	// MarshalJSON directly: json.Marshal would only compact and
 	// HTML-escape its output again, which it already is.
 	rb, err := res.MarshalJSON()
@@ -308,4 +321,50 @@ func resultBody(id json.RawMessage, res *mcp.CallToolResult) ([]byte, error) {
 	b = append(b, rt...)
 	b = append(b, `"}}`...)
 	return b, nil
+}
+
+// serverInfoMeta is the _meta stampResult gives a result that had none,
+// as the go-sdk's encoder writes it.
+var serverInfoMeta = sync.OnceValues(func() ([]byte, error) {
+	return json.Marshal(mcp.Meta{mcp.MetaKeyServerInfo: serverImpl})
+})
+
+// textResultBody is resultBody for the result most tools give: one text
+// content with nothing but its text, perhaps isError, and the _meta
+// stampResult set; the same bytes, without the go-sdk's reflection over
+// the result, its content and the _meta map (TestTextResultBody,
+// FuzzTextResultBody compare the two). It reports false for any other
+// result.
+func textResultBody(id json.RawMessage, res *mcp.CallToolResult) ([]byte, bool) {
+	if res.InputRequests != nil || res.RequestState != "" || res.StructuredContent != nil || len(res.Content) != 1 || len(res.Meta) != 1 {
+		return nil, false
+	}
+	if si, ok := res.Meta[mcp.MetaKeyServerInfo].(*mcp.Implementation); !ok || si != serverImpl {
+		return nil, false
+	}
+	c, ok := res.Content[0].(*mcp.TextContent)
+	if !ok || c == nil || len(c.Meta) != 0 || c.Annotations != nil {
+		return nil, false
+	}
+	meta, err := serverInfoMeta()
+	if err != nil {
+		return nil, false
+	}
+	text, err := json.Marshal(c.Text) // the go-sdk's escaping, exactly (HTML characters included)
+	if err != nil {
+		return nil, false
+	}
+	b := make([]byte, 0, len(id)+len(meta)+len(text)+128)
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, id...)
+	b = append(b, `,"result":{"_meta":`...)
+	b = append(b, meta...)
+	b = append(b, `,"content":[{"type":"text","text":`...)
+	b = append(b, text...)
+	b = append(b, `}]`...)
+	if res.IsError {
+		b = append(b, `,"isError":true`...)
+	}
+	b = append(b, `,"resultType":"complete"}}`...)
+	return b, true
 }

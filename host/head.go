@@ -10,6 +10,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/moatmcp/moat/internal/telemetry"
 )
 
 // The request-head checks that parseHead runs once the head is parsed,
@@ -99,18 +101,41 @@ func headerError(r *http.Request, raw *rawHead) string {
 	}
 	_ = json.Unmarshal(raw.Params, &m) // paramsError ran first
 	var metaVersion string
-	if json.Unmarshal(m.Meta["io.modelcontextprotocol/protocolVersion"], &metaVersion) == nil && metaVersion != "" && metaVersion != r.Header.Get("Mcp-Protocol-Version") {
+	_ = json.Unmarshal(m.Meta[mcp.MetaKeyProtocolVersion], &metaVersion)
+	var key string
+	switch raw.Method {
+	case "tools/call", "prompts/get":
+		key = "name"
+	case "resources/read":
+		key = "uri"
+	}
+	var inBody string
+	named := false // no name in the body: the method's own error says so
+	if key != "" {
+		var p map[string]json.RawMessage
+		_ = json.Unmarshal(raw.Params, &p) // paramsError ran first
+		named = json.Unmarshal(p[key], &inBody) == nil
+	}
+	return headerMismatch(r, raw.Method, metaVersion, inBody, named)
+}
+
+// headerMismatch is headerError's verdict on the values it read from the
+// body: method, _meta's protocol version (or ""), and, when named, the
+// tool name (or resource URI) in the body. quickHead (headdecode.go)
+// calls it with the values of its one decode.
+func headerMismatch(r *http.Request, method, metaVersion, inBody string, named bool) string {
+	if metaVersion != "" && metaVersion != r.Header.Get("Mcp-Protocol-Version") {
 		return "header mismatch: the Mcp-Protocol-Version header does not match _meta's io.modelcontextprotocol/protocolVersion"
 	}
 	ms := r.Header.Values("Mcp-Method")
 	switch {
 	case len(ms) == 0:
 		return "header mismatch: the Mcp-Method header is required"
-	case len(ms) > 1 || ms[0] != raw.Method:
+	case len(ms) > 1 || ms[0] != method:
 		return "header mismatch: the Mcp-Method header does not match the request's method"
 	}
 	var key string
-	switch raw.Method {
+	switch method {
 	case "tools/call", "prompts/get":
 		key = "name"
 	case "resources/read":
@@ -118,16 +143,13 @@ func headerError(r *http.Request, raw *rawHead) string {
 	default:
 		return ""
 	}
-	var p map[string]json.RawMessage
-	_ = json.Unmarshal(raw.Params, &p) // paramsError ran first
-	var inBody string
-	if err := json.Unmarshal(p[key], &inBody); err != nil {
-		return "" // no name in the body: the method's own error says so
+	if !named {
+		return ""
 	}
 	ns := r.Header.Values("Mcp-Name")
 	switch {
 	case len(ns) == 0:
-		return "header mismatch: the Mcp-Name header is required for " + raw.Method
+		return "header mismatch: the Mcp-Name header is required for " + method
 	case len(ns) > 1 || ns[0] != inBody:
 		return "header mismatch: the Mcp-Name header does not match the request's " + key
 	}
@@ -147,9 +169,7 @@ type rawHead struct {
 // the request's id, and reports whether it did.
 func checkHead(log *slog.Logger, w http.ResponseWriter, r *http.Request, raw *rawHead) bool {
 	refuse := func(status int, code int64, msg string, detail error) bool {
-		id := newErrorID()
-		log.Debug("request refused at its head", "error_id", id, "method", raw.Method, "status", status, "code", code, "err", detail)
-		writeJSONRPCError(w, status, raw.ID, &jsonrpc.Error{Code: code, Message: msg + " (error id " + id + ")"})
+		refuseHead(log, w, raw.ID, raw.Method, status, code, msg, detail)
 		return true
 	}
 	if raw.Method != "" && len(raw.ID) > 0 {
@@ -182,6 +202,49 @@ func checkHead(log *slog.Logger, w http.ResponseWriter, r *http.Request, raw *ra
 	}
 	if msg := headerError(r, raw); msg != "" {
 		return refuse(http.StatusBadRequest, codeHeaderMismatch, msg, nil)
+	}
+	return false
+}
+
+// refuseHead answers a request refused at its head with id, a fixed
+// message and an error id; detail goes to the operator log only.
+func refuseHead(log *slog.Logger, w http.ResponseWriter, id json.RawMessage, method string, status int, code int64, msg string, detail error) {
+	eid := newErrorID()
+	log.Debug("request refused at its head", "error_id", eid, "method", method, "status", status, "code", code, "err", detail)
+	writeJSONRPCError(w, status, id, &jsonrpc.Error{Code: code, Message: msg + " (error id " + eid + ")"})
+}
+
+// carefulHead is parseHead's path for every request quickHead does not
+// vouch for: the head read case-insensitively (encoding/json) and checked
+// (checkHead), then decoded exactly where it can be. It reports whether
+// it refused the request (answered on w); else head is filled.
+func carefulHead(log *slog.Logger, w http.ResponseWriter, r *http.Request, body []byte, head *requestHead) bool {
+	*head = requestHead{}
+	var raw rawHead
+	_ = json.Unmarshal(body, &raw) // transport.Wrap refused bodies that are not JSON
+	if checkHead(log, w, r, &raw) {
+		return true
+	}
+	if !decodeHead(body, head) { // exact keys, as the go-sdk reads them
+		*head = requestHead{ID: raw.ID, Method: raw.Method}
+		_ = json.Unmarshal(raw.Params, &head.Params) // an object: checkHead refused anything else
+	}
+	if len(head.Params.Meta) > 0 {
+		var tr telemetry.Meta
+		_ = json.Unmarshal(head.Params.Meta, &tr) // a malformed trace context is ignored
+		head.trace = tr
+	}
+	return false
+}
+
+// quickRefused runs, on what quickHead decoded, the one check of
+// checkHead that can refuse a request quickHead vouches for: the Mcp-*
+// headers against the body. It reports whether it refused the request.
+func quickRefused(log *slog.Logger, w http.ResponseWriter, r *http.Request, head *requestHead) bool {
+	version, _ := head.meta[mcp.MetaKeyProtocolVersion].(string)
+	if msg := headerMismatch(r, head.Method, version, head.Params.Name, true); msg != "" {
+		refuseHead(log, w, head.ID, head.Method, http.StatusBadRequest, codeHeaderMismatch, msg, nil)
+		return true
 	}
 	return false
 }

@@ -165,6 +165,9 @@ type requestHead struct {
 	// trace is params._meta's W3C trace context (MCP 2026-07-28); a
 	// malformed one is ignored (a new trace).
 	trace telemetry.Meta
+	// meta is params._meta decoded (encoding/json), when quickHead
+	// decoded it; else nil.
+	meta map[string]any
 }
 
 type headKey struct{}
@@ -186,21 +189,14 @@ func parseHead(log *slog.Logger, next http.Handler) http.Handler {
 				}
 			}
 			if err == nil {
-				var raw rawHead
-				_ = json.Unmarshal(body, &raw)  // transport.Wrap refused bodies that are not JSON
-				if checkHead(log, w, r, &raw) { // head.go
-					return
-				}
-				if !decodeHead(body, head) { // the common case decodes the head in one exact pass
-					*head = requestHead{ID: raw.ID, Method: raw.Method}
-					_ = json.Unmarshal(raw.Params, &head.Params) // an object: checkHead refused anything else
-				}
-				if len(head.Params.Meta) > 0 {
-					var pm struct {
-						Trace telemetry.Meta
+				// The common tools/call in one decode (headdecode.go), the
+				// rest with every check of head.go.
+				if ok && quickHead(r, body, head) {
+					if quickRefused(log, w, r, head) {
+						return
 					}
-					_ = json.Unmarshal(head.Params.Meta, &pm.Trace) // a malformed trace context is ignored
-					head.trace = pm.Trace
+				} else if carefulHead(log, w, r, body, head) {
+					return
 				}
 			}
 		}

@@ -53,7 +53,10 @@ func newHandler[In, Out any](h func(context.Context, In) (Out, error), atInit bo
 // call then runs only the handler, starting from a snapshot of that
 // initialised state. So do in init what every call needs and nothing that
 // belongs to one call: no reading of stdin, files, the clock or the
-// environment a call might see differently.
+// environment a call might see differently. Handle itself, called from an
+// init, encodes a zero In and a zero Out once (running their MarshalJSON
+// methods, if any, on zero values) so that encoding/json's reflection
+// caches are built before the snapshot rather than in every call.
 //
 // A tool has one handler: Handle panics when called twice or with nil.
 func Handle[In, Out any](h func(ctx context.Context, in In) (Out, error)) {
@@ -63,7 +66,11 @@ func Handle[In, Out any](h func(ctx context.Context, in In) (Out, error)) {
 	if registered != nil {
 		panic("sdk.Handle: a handler is already registered; a tool has one")
 	}
-	registered = newHandler(h, !mainRunning())
+	atInit := !mainRunning()
+	if atInit {
+		warmJSON[In, Out]() // into a reactor's snapshot (warm.go)
+	}
+	registered = newHandler(h, atInit)
 }
 
 // Main serves one call with the handler registered by [Handle]: it reads

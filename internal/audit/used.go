@@ -56,6 +56,9 @@ func (u *Used) bounded() *Used {
 		return nil
 	}
 	c := *u
+	if len(c.Files) == 0 && len(c.Net) == 0 {
+		return &c // nothing to cut: no need to measure it
+	}
 	for {
 		b, err := json.Marshal(&c)
 		if err == nil && len(b) <= MaxUsedBytes || len(c.Files) == 0 && len(c.Net) == 0 {

@@ -64,6 +64,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -224,10 +225,10 @@ type inputRound struct {
 // replay drives one run of a guest through the rounds answered so far
 // (Hooks.Input).
 type replay struct {
-	caps    *mcp.ClientCapabilities
-	rounds  []inputRound // answered
-	next    int          // the round the guest's next ask must match
-	pending *inputRound  // the guest asked past the answered rounds
+	caps    func() *mcp.ClientCapabilities // decoded on first use: only a guest that asks for input needs them
+	rounds  []inputRound                   // answered
+	next    int                            // the round the guest's next ask must match
+	pending *inputRound                    // the guest asked past the answered rounds
 	asked   mcp.InputRequestMap
 	problem audit.Outcome  // why the guest was ended other than for input: input_mismatch, too_many_rounds, invalid_input
 	invalid *elicitProblem // the answer refused, for invalid_input (elicit.go)
@@ -325,7 +326,7 @@ func (r *replay) unanswerable(reqs mcp.InputRequestMap) []string {
 		case "roots/list":
 			need = manifest.CapRoots
 		}
-		if need == "" || !declares(r.caps, need) {
+		if need == "" || !declares(r.caps(), need) {
 			keys = append(keys, k)
 		}
 	}
@@ -499,7 +500,7 @@ func multiRoundTrip(req *mcp.CallToolRequest) bool {
 // host faults; the result and info are t.Call's otherwise.
 func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req *mcp.CallToolRequest, hooks *sandbox.Hooks) (*mcp.CallToolResult, *callInfo, error) {
 	args := req.Params.Arguments
-	rp := &replay{caps: req.ClientCapabilities()}
+	rp := &replay{caps: sync.OnceValue(req.ClientCapabilities)}
 	mrtr := multiRoundTrip(req)
 	if mrtr && req.Params.RequestState != "" {
 		st, err := s.inputs.open(ctx, req.Params.RequestState, p.ID, t, args)

@@ -131,7 +131,8 @@ func TestReplayAsk(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &replay{caps: tc.caps, rounds: tc.rounds}
+			caps := tc.caps
+			r := &replay{caps: func() *mcp.ClientCapabilities { return caps }, rounds: tc.rounds}
 			if len(tc.rounds) == maxInputRounds {
 				r.next = maxInputRounds
 			}
@@ -303,7 +304,7 @@ func FuzzInputRequest(f *testing.F) {
 		if err1 != nil || err2 != nil || d1 != d2 {
 			t.Fatalf("digest not stable: %v %v", err1, err2)
 		}
-		r := &replay{caps: caps}
+		r := &replay{caps: func() *mcp.ClientCapabilities { return caps }}
 		if _, err := r.ask(context.Background(), doc); !errors.Is(err, sandbox.ErrInputRequired) || r.pending == nil {
 			t.Fatalf("an accepted document was not asked: %v", err)
 		}

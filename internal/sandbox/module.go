@@ -102,11 +102,9 @@ type Spec struct {
 	HTTP   HTTPDoer
 	Limits Limits
 	// Isolation is which calls may share an instance; anything but
-	// IsolationPerCall needs a reactor module (snapshot.go).
+	// IsolationPerCall needs a reactor module (reactor.go). A reused
+	// instance serves DefaultRecycleAfter calls, then is discarded.
 	Isolation Isolation
-	// RecycleAfter is how many calls a reused instance serves before it
-	// is discarded; 0 means DefaultRecycleAfter.
-	RecycleAfter int
 }
 
 // Module is a compiled, checked tool module. Each Call runs it in a fresh
@@ -128,10 +126,10 @@ type Module struct {
 	data       []dataSeg           // a command's data segments, written by the allocator (commandData)
 	http       HTTPDoer            // nil without the [net] grant
 	mounts     []mountFS
-	mountPaths []string      // the guest path of each mount
-	digest     string        // "sha256:<hex>" of the wasm as given, for receipts
-	slots      chan struct{} // one token per running call
-	snap       *snapshot     // reactor modules only (snapshot.go)
+	mountPaths []string       // the guest path of each mount
+	digest     string         // "sha256:<hex>" of the wasm as given, for receipts
+	slots      chan struct{}  // one token per running call
+	rx         *reactorModule // reactor modules only (reactor.go)
 
 	stopCtx context.Context // ends when Close gives up waiting
 	stop    context.CancelCauseFunc
@@ -291,10 +289,12 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		return nil, err
 	}
 	if reactor {
-		if m.snap, err = m.takeSnapshot(ctx, shape, spec.Isolation, spec.RecycleAfter, resetBlocker == ""); err != nil {
+		if m.rx, err = m.takeSnapshot(ctx, shape, spec.Isolation, resetBlocker == ""); err != nil {
 			return nil, err
 		}
-		m.snap.resetBlocker = resetBlocker
+		if m.rx.resetBlocker == "" {
+			m.rx.resetBlocker = resetBlocker
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -347,8 +347,8 @@ func (m *Module) release(ctx context.Context) error {
 	m.rt.mu.Lock()
 	delete(m.rt.modules, m)
 	m.rt.mu.Unlock()
-	if m.snap != nil {
-		m.snap.close(ctx)
+	if m.rx != nil {
+		m.rx.pool.Close(ctx)
 	}
 	errs := []error{m.compiled.Close(ctx)}
 	for _, fs := range m.mounts {

@@ -85,6 +85,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/sandbox/reactor"
 )
 
@@ -127,13 +128,15 @@ type Options struct {
 	// MaxIdleInstances caps the reactor instances kept idle for reuse
 	// across every module (each module keeps at most its
 	// Limits.MaxConcurrency): past it, a finished call's instance is
-	// closed instead of kept. 0 means DefaultMaxIdleInstances.
+	// closed instead of kept. The host sets it from [sandbox]
+	// max_idle_instances. 0 or less means DefaultMaxIdleInstances.
 	MaxIdleInstances int
 }
 
-// DefaultMaxIdleInstances is Options.MaxIdleInstances's zero value: about
-// 400 MiB of idle Go reactor instances at ≈ 3 MiB each.
-const DefaultMaxIdleInstances = 128
+// DefaultMaxIdleInstances is Options.MaxIdleInstances's zero value
+// ([sandbox] max_idle_instances' default, which internal/manifest owns):
+// about 400 MiB of idle Go reactor instances at ≈ 3 MiB each.
+const DefaultMaxIdleInstances = manifest.DefaultMaxIdleInstances
 
 // Runtime compiles and runs tool modules. Create it with New.
 //

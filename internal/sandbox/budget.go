@@ -121,7 +121,8 @@ func readCgroupMax(path string) uint64 {
 //     memories (at most 8 MiB each, dropped by the trimmer) and idle
 //     reactor instances (at most limits.max_concurrency per module and
 //     Options.MaxIdleInstances in all, trimmed to what the calls need
-//     within two reactor.DefaultTrimWindow of a burst's end, except one).
+//     within two reactor.DefaultTrimWindow of a burst's end, the last
+//     one after reactor.DefaultKeepLast without a call).
 type memBudget struct {
 	max uint64
 

@@ -457,11 +457,7 @@ func TestIdlePoolTrimAfterBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
-	timers := make(chan func(), 16)
-	rt.poolTimer = func(_ time.Duration, f func()) reactor.Timer {
-		timers <- f
-		return time.NewTimer(time.Hour) // never fires before the test stops it
-	}
+	timers := manualPoolTimer(rt)
 	m := loadOn(t, rt, Spec{Name: "goreactor", Wasm: goReactor(t), Limits: Limits{MaxConcurrency: 4}})
 	p := m.rx.pool
 	p.Settle()
@@ -533,6 +529,7 @@ func TestIdleInstancesHostWideCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
+	manualPoolTimer(rt) // no trim while the test counts
 	var mods []*Module
 	for _, name := range []string{"a", "b"} {
 		m := loadOn(t, rt, Spec{Name: name, Wasm: goReactor(t), Limits: Limits{MaxConcurrency: 4}})
@@ -568,3 +565,23 @@ func TestIdleInstancesHostWideCap(t *testing.T) {
 		t.Fatalf("pool %d after draining b; want 1", n)
 	}
 }
+
+// manualPoolTimer makes the idle pools of modules loaded on rt from now
+// on schedule their trims on a channel instead of a clock: a test runs
+// them (Pool.Trim) when it chooses. The channel receives each scheduled
+// trim; it holds 64, and later ones are dropped.
+func manualPoolTimer(rt *Runtime) <-chan func() {
+	timers := make(chan func(), 64)
+	rt.poolTimer = func(_ time.Duration, f func()) reactor.Timer {
+		select {
+		case timers <- f:
+		default:
+		}
+		return stoppedTimer{}
+	}
+	return timers
+}
+
+type stoppedTimer struct{}
+
+func (stoppedTimer) Stop() bool { return true }

@@ -14,6 +14,11 @@ import (
 // end, while a steady load keeps what it uses.
 const DefaultTrimWindow = 2 * time.Second
 
+// DefaultKeepLast is PoolOptions.KeepLast's zero value: a tool with no
+// call for this long closes its last idle instance too (≈ 3 MiB for a Go
+// guest), and its next call restores a new one (≈ 1.4 ms).
+const DefaultKeepLast = 30 * time.Second
+
 // Timer is what Pool needs of a timer (*time.Timer has it).
 type Timer interface{ Stop() bool }
 
@@ -38,6 +43,11 @@ type PoolOptions struct {
 	// stayed idle through all of it are closed, except the most recently
 	// used one. Zero or less means DefaultTrimWindow.
 	Window time.Duration
+	// KeepLast is how long the most recently used instance is kept when
+	// no call takes or returns an instance: after it, the pool is
+	// emptied. It is counted in whole windows, at least one. Zero or less
+	// means DefaultKeepLast.
+	KeepLast time.Duration
 	// AfterFunc schedules the trim; nil means time.AfterFunc. Tests pass
 	// one that only records f, and call Trim themselves.
 	AfterFunc func(d time.Duration, f func()) Timer
@@ -59,6 +69,7 @@ type Pool[I Instance] struct {
 	shared    *Cap
 	waitReset bool
 	window    time.Duration
+	keepLast  int // windows without a call before the last instance goes
 	afterFunc func(time.Duration, func()) Timer
 
 	mu   sync.Mutex
@@ -66,6 +77,8 @@ type Pool[I Instance] struct {
 	// lowWater is the fewest idle instances since the last trim: that
 	// many were not needed by any call in the window.
 	lowWater  int
+	busy      bool // an instance was taken or put since the last trim
+	quiet     int  // trims in a row with busy false
 	resetting int  // instances between ResetStarted and ResetDone
 	closed    bool // no more puts or trims
 	timer     Timer
@@ -88,6 +101,11 @@ func NewPool[I Instance](o *PoolOptions) *Pool[I] {
 	if p.window <= 0 {
 		p.window = DefaultTrimWindow
 	}
+	keep := o.KeepLast
+	if keep <= 0 {
+		keep = DefaultKeepLast
+	}
+	p.keepLast = max(1, int((keep+p.window-1)/p.window))
 	if p.afterFunc == nil {
 		p.afterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 	}
@@ -108,6 +126,7 @@ func (p *Pool[I]) Take(key string) (in I, ok bool) {
 			in = p.idle[i].in
 			p.idle = append(p.idle[:i], p.idle[i+1:]...)
 			p.lowWater = min(p.lowWater, len(p.idle))
+			p.busy = true
 			p.shared.release(1)
 			return in, true
 		}
@@ -133,7 +152,8 @@ func (p *Pool[I]) putLocked(in I, key string) (closeIt I, ok bool) {
 		return in, true
 	}
 	p.idle = append(p.idle, entry[I]{in: in, key: key})
-	if p.timer == nil && len(p.idle) > 1 {
+	p.busy = true
+	if p.timer == nil {
 		p.timer = p.afterFunc(p.window, p.Trim)
 	}
 	if len(p.idle) > p.max {
@@ -180,10 +200,10 @@ func (p *Pool[I]) Settle() {
 }
 
 // Trim closes the instances that stayed idle through the whole window
-// since the last Trim, keeping at least the most recently used one, and
-// schedules the next Trim while more than one is idle. The timer calls
-// it; it picks the instances under mu and closes them after, and Close
-// waits for it.
+// since the last Trim, keeping at least the most recently used one unless
+// no call took or returned an instance for KeepLast, and schedules the
+// next Trim while any is idle. The timer calls it; it picks the
+// instances under mu and closes them after, and Close waits for it.
 func (p *Pool[I]) Trim() {
 	p.mu.Lock()
 	p.timer = nil
@@ -192,6 +212,12 @@ func (p *Pool[I]) Trim() {
 		return
 	}
 	n := min(p.lowWater, len(p.idle)-1) // the oldest n were not needed in the window
+	if p.busy {
+		p.quiet = 0
+	} else if p.quiet++; p.quiet >= p.keepLast {
+		n = len(p.idle) // no call for KeepLast: the last one goes too
+	}
+	p.busy = false
 	var expired []entry[I]
 	if n > 0 {
 		expired = append(expired, p.idle[:n]...)
@@ -200,7 +226,7 @@ func (p *Pool[I]) Trim() {
 		p.shared.release(n)
 	}
 	p.lowWater = len(p.idle)
-	if len(p.idle) > 1 {
+	if len(p.idle) > 0 {
 		p.timer = p.afterFunc(p.window, p.Trim)
 	}
 	p.trimming.Add(1)

@@ -105,14 +105,45 @@ func TestPoolTrimAfterBurst(t *testing.T) {
 	if got := ids(p); !slices.Equal(got, []int{4}) {
 		t.Fatalf("after the idle trim: %v, want [4]", got)
 	}
-	scheduled := timer.scheduled
-	p.Trim() // one left: nothing to trim, and no trim scheduled
-	if got := ids(p); !slices.Equal(got, []int{4}) || timer.scheduled != scheduled {
-		t.Fatalf("with one idle: %v, %d trims scheduled (was %d)", got, timer.scheduled, scheduled)
+	p.Trim() // one left and still no call: it stays (KeepLast is 30 s, 15 windows)
+	if got := ids(p); !slices.Equal(got, []int{4}) {
+		t.Fatalf("with one idle: %v", got)
 	}
 	p.Close(ctx)
 	if !all[4].closed {
 		t.Error("Close left an idle instance open")
+	}
+}
+
+// TestPoolKeepLast: with no call taking or returning an instance for
+// KeepLast (whole windows), the last idle instance goes too, and no trim
+// is scheduled for an empty pool; a call in between starts the count
+// again.
+func TestPoolKeepLast(t *testing.T) {
+	ctx := context.Background()
+	var timer manualTimer
+	p := NewPool[*fakeInstance](&PoolOptions{Max: 4, Window: time.Second, KeepLast: 2500 * time.Millisecond, AfterFunc: timer.afterFunc})
+	last := &fakeInstance{id: 1}
+	p.Put(ctx, last, "")
+	p.Trim() // the window had the Put: busy
+	p.Trim() // quiet 1
+	if in, ok := p.Take(""); !ok || in != last {
+		t.Fatal("Take: not the idle instance")
+	}
+	p.Put(ctx, last, "")
+	p.Trim() // busy again
+	p.Trim() // quiet 1
+	p.Trim() // quiet 2
+	if p.Idle() != 1 || last.closed {
+		t.Fatalf("after two quiet windows: idle %d, closed %v; want 1, false", p.Idle(), last.closed)
+	}
+	scheduled := timer.scheduled
+	p.Trim() // quiet 3: 2.5 s rounds up to three windows
+	if p.Idle() != 0 || !last.closed {
+		t.Fatalf("after three quiet windows: idle %d, closed %v; want 0, true", p.Idle(), last.closed)
+	}
+	if timer.scheduled != scheduled {
+		t.Fatal("a trim was scheduled for an empty pool")
 	}
 }
 

@@ -45,3 +45,36 @@ func TestSnapshotImagesShared(t *testing.T) {
 		}
 	}
 }
+
+// TestIdenticalModulesShareCompiled: tools of identical bytes share one
+// compiled module (compiled.go), which stays while any of them is open:
+// closing one leaves the other serving, and closing the last releases it.
+// Different bytes are compiled apart.
+func TestIdenticalModulesShareCompiled(t *testing.T) {
+	ctx := context.Background()
+	rt, err := New(ctx, &Options{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	a := loadOn(t, rt, Spec{Name: "a", Wasm: goReactor(t)})
+	b := loadOn(t, rt, Spec{Name: "b", Wasm: goReactor(t)})
+	c := loadOn(t, rt, Spec{Name: "c", Wasm: guest(t, "lim_echo.wasm")})
+	if a.compiled != b.compiled || a.compiled == c.compiled {
+		t.Fatalf("shared: a=b %v, a=c %v; want true, false", a.compiled == b.compiled, a.compiled == c.compiled)
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := b.Call(ctx, []byte("count"), nil); err != nil || res.Outcome != OutcomeOK || string(res.Stdout) != "1" {
+		t.Fatalf("b after a closed: %v, %v", res, err)
+	}
+	b.Close(ctx)
+	c.Close(ctx)
+	rt.mu.Lock()
+	n := len(rt.compiled)
+	rt.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d compiled modules left after every module closed", n)
+	}
+}

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path"
@@ -115,21 +116,22 @@ type Spec struct {
 //   - Safe for concurrent use.
 //   - Close waits for calls in flight (until its ctx ends, then stops them).
 type Module struct {
-	rt         *Runtime
-	name       string
-	compiled   wazero.CompiledModule
-	config     wazero.ModuleConfig // everything but stdio
-	limits     Limits              // with defaults applied
-	sleeps     bool                // granted the real clock: sleep really waits
-	realRandom bool                // granted real randomness
-	memPool    memPool             // zeroed memories from finished calls (memoryAllocator.recycle)
-	data       []dataSeg           // a command's data segments, written by the allocator (commandData)
-	http       HTTPDoer            // nil without the [net] grant
-	mounts     []mountFS
-	mountPaths []string       // the guest path of each mount
-	digest     string         // "sha256:<hex>" of the wasm as given, for receipts
-	slots      chan struct{}  // one token per running call
-	rx         *reactorModule // reactor modules only (reactor.go)
+	rt          *Runtime
+	name        string
+	compiled    wazero.CompiledModule // shared with Modules of the same bytes (compiled.go)
+	compiledKey [sha256.Size]byte     // its key in Runtime.compiled
+	config      wazero.ModuleConfig   // everything but stdio
+	limits      Limits                // with defaults applied
+	sleeps      bool                  // granted the real clock: sleep really waits
+	realRandom  bool                  // granted real randomness
+	memPool     memPool               // zeroed memories from finished calls (memoryAllocator.recycle)
+	data        []dataSeg             // a command's data segments, written by the allocator (commandData)
+	http        HTTPDoer              // nil without the [net] grant
+	mounts      []mountFS
+	mountPaths  []string       // the guest path of each mount
+	digest      string         // "sha256:<hex>" of the wasm as given, for receipts
+	slots       chan struct{}  // one token per running call
+	rx          *reactorModule // reactor modules only (reactor.go)
 
 	stopCtx context.Context // ends when Close gives up waiting
 	stop    context.CancelCauseFunc
@@ -206,19 +208,20 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 			}
 		}
 	}
-	compiled, err := r.rt.CompileModule(ctx, wasm)
+	compiled, compiledKey, err := r.compile(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	m := &Module{
-		rt:       r,
-		name:     spec.Name,
-		compiled: compiled,
-		limits:   limits,
-		http:     spec.HTTP,
-		slots:    make(chan struct{}, limits.MaxConcurrency),
-		data:     data,
-		digest:   moduleDigest(spec.Wasm),
+		rt:          r,
+		name:        spec.Name,
+		compiled:    compiled,
+		compiledKey: compiledKey,
+		limits:      limits,
+		http:        spec.HTTP,
+		slots:       make(chan struct{}, limits.MaxConcurrency),
+		data:        data,
+		digest:      moduleDigest(spec.Wasm),
 	}
 	m.stopCtx, m.stop = context.WithCancelCause(context.Background())
 	defer func() {
@@ -350,7 +353,7 @@ func (m *Module) release(ctx context.Context) error {
 	if m.rx != nil {
 		m.rx.pool.Close(ctx)
 	}
-	errs := []error{m.compiled.Close(ctx)}
+	errs := []error{m.rt.releaseCompiled(ctx, m.compiledKey)}
 	for _, fs := range m.mounts {
 		errs = append(errs, fs.Close())
 	}

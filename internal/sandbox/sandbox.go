@@ -73,6 +73,7 @@ package sandbox
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -158,8 +159,9 @@ type Runtime struct {
 	// tests set it before Load to trim by hand.
 	poolTimer func(time.Duration, func()) reactor.Timer
 
-	mu      sync.Mutex
-	modules map[*Module]struct{} // open modules, closed by Close
+	mu       sync.Mutex
+	modules  map[*Module]struct{}                  // open modules, closed by Close
+	compiled map[[sha256.Size]byte]*sharedCompiled // compiled code by the bytes compiled (compiled.go)
 }
 
 // New creates a Runtime: one wazero runtime using the compiler where
@@ -175,7 +177,7 @@ func New(ctx context.Context, opts *Options) (*Runtime, error) {
 	if budget == 0 {
 		budget = DefaultMaxGuestMemory()
 	}
-	r := &Runtime{modules: map[*Module]struct{}{}, budget: newMemBudget(budget)}
+	r := &Runtime{modules: map[*Module]struct{}{}, compiled: map[[sha256.Size]byte]*sharedCompiled{}, budget: newMemBudget(budget)}
 	r.idle.Max = int64(opts.MaxIdleInstances)
 	if r.idle.Max <= 0 {
 		r.idle.Max = DefaultMaxIdleInstances

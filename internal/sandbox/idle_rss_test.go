@@ -68,7 +68,7 @@ func TestMeasureIdleTools(t *testing.T) {
 		}
 	}
 	rss2, heap2 := settle()
-	rssB, heapB := rss2, heap2 // before the identical copies
+	rssB, heapB := rss2, heap2                  // before the identical copies
 	if os.Getenv("MOAT_MEASURE_QUIET") == "1" { // wait out the last instance's keep (and a trim)
 		time.Sleep(reactor.DefaultKeepLast + 2*reactor.DefaultTrimWindow)
 		rssQ, heapQ := settle()

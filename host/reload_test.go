@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/moatmcp/moat/internal/audit"
+	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -463,5 +464,20 @@ func TestReloadReopensAudit(t *testing.T) {
 	defer cur.Close()
 	if sum, err := audit.VerifyChain(cur, &audit.VerifyOptions{Prev: oldSum.Head, Seq: oldSum.LastSeq + 1}); err != nil || sum.Lines == 0 {
 		t.Fatalf("new file does not continue the chain: %+v, %v", sum, err)
+	}
+}
+
+// TestRestartOnlyIdleInstances: [sandbox] max_idle_instances sizes the
+// sandbox runtime, which a reload keeps: changing it takes a restart.
+func TestRestartOnlyIdleInstances(t *testing.T) {
+	old := manifest.DefaultConfig()
+	cur := manifest.DefaultConfig()
+	if err := restartOnly(old, cur); err != nil {
+		t.Fatalf("unchanged: %v", err)
+	}
+	cur.MaxIdleInstances = 7
+	err := restartOnly(old, cur)
+	if err == nil || !strings.Contains(err.Error(), `[sandbox] max_idle_instances changed from "128" to "7": that takes a restart`) {
+		t.Fatalf("restartOnly = %v", err)
 	}
 }

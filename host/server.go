@@ -224,7 +224,7 @@ func New(ctx context.Context, opts *Options) (_ *Server, err error) {
 	if err := s.openTelemetry(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if s.rt, err = sandbox.New(ctx, &sandbox.Options{CacheDir: cfg.CacheDir, MaxGuestMemory: cfg.MaxGuestMemory}); err != nil {
+	if s.rt, err = sandbox.New(ctx, &sandbox.Options{CacheDir: cfg.CacheDir, MaxGuestMemory: cfg.MaxGuestMemory, MaxIdleInstances: cfg.MaxIdleInstances}); err != nil {
 		return nil, err
 	}
 	s.mcp = newMCPServer(s)

@@ -256,6 +256,7 @@ func restartOnly(old, cur *manifest.Config) error {
 		{"[audit] file", old.AuditFile, cur.AuditFile},
 		{"[audit] on_failure", string(old.AuditOnFailure), string(cur.AuditOnFailure)},
 		{"[sandbox] max_guest_memory", fmt.Sprint(old.MaxGuestMemory), fmt.Sprint(cur.MaxGuestMemory)},
+		{"[sandbox] max_idle_instances", fmt.Sprint(old.MaxIdleInstances), fmt.Sprint(cur.MaxIdleInstances)},
 		{"[server.tls] (on or off)", fmt.Sprint(old.TLSCert != ""), fmt.Sprint(cur.TLSCert != "")},
 		{"[server] max_body", fmt.Sprint(old.MaxBodyBytes), fmt.Sprint(cur.MaxBodyBytes)},
 		{"[state]", fmt.Sprintf("%+v", old.State), fmt.Sprintf("%+v", cur.State)},

@@ -12,7 +12,7 @@ type Used struct {
 	MemoryPeak   uint64     `json:"memory_peak_bytes"`       // the guest's linear memory at its largest
 	OutputBytes  int        `json:"output_bytes"`            // the tool's output (stdout) kept
 	Module       string     `json:"module,omitempty"`        // "sha256:<hex>" of the wasm that ran
-	Instance     string     `json:"instance,omitempty"`      // fresh, restored, reset, reused, spare
+	Instance     string     `json:"instance,omitempty"`      // fresh, restored, reset, reused
 	BytesRead    int64      `json:"bytes_read"`              // from files, in total
 	BytesWritten int64      `json:"bytes_written"`           // to files, in total
 	Files        []FileUsed `json:"files,omitempty"`         // at most MaxRecordedFiles (internal/rootfs)

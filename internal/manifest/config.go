@@ -28,6 +28,12 @@ const (
 	DefaultMaxListenStreamsPerPrincipal = 16
 	maxMaxListenStreams                 = 4096
 
+	// Idle reactor instances kept across every tool ([sandbox]
+	// max_idle_instances): each is a Go reactor's whole memory (≈ 3 MiB),
+	// so the default bounds them at about 400 MiB.
+	DefaultMaxIdleInstances = 128
+	maxMaxIdleInstances     = 1 << 16
+
 	defaultListen  = "127.0.0.1:8080"
 	defaultMaxBody = 4 << 20
 	minMaxBody     = 1 << 10
@@ -74,6 +80,12 @@ type Config struct {
 	// all guests together may hold, in bytes; 0 (the default) means derive
 	// it from the machine's memory.
 	MaxGuestMemory uint64
+	// MaxIdleInstances is [sandbox] max_idle_instances: the most reactor
+	// instances kept idle for the next calls across every tool (each
+	// tool keeps at most its max_concurrency); DefaultConfig's is
+	// DefaultMaxIdleInstances, and 0 (a Config not from DefaultConfig or
+	// the parser) means that default too.
+	MaxIdleInstances int
 	// Telemetry is [telemetry]: OpenTelemetry traces (observe.go).
 	Telemetry TelemetryConfig
 	// Quotas is [quotas]: what each principal may consume per window; an
@@ -102,7 +114,7 @@ const (
 
 // DefaultConfig returns the settings used without a config file.
 func DefaultConfig() *Config {
-	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal, MaxListenPer: DefaultMaxListenStreamsPerPrincipal,
+	return &Config{Listen: defaultListen, MaxBodyBytes: defaultMaxBody, MaxSessions: DefaultMaxSessions, MaxSessionsPer: DefaultMaxSessionsPerPrincipal, MaxListenPer: DefaultMaxListenStreamsPerPrincipal, MaxIdleInstances: DefaultMaxIdleInstances,
 		Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse,
 		State:        defaultState,
 		RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL},
@@ -190,8 +202,9 @@ type toolsTable struct {
 
 // sandboxTable is [sandbox].
 type sandboxTable struct {
-	CacheDir       *string `toml:"cache_dir"`
-	MaxGuestMemory *Size   `toml:"max_guest_memory"`
+	CacheDir         *string `toml:"cache_dir"`
+	MaxGuestMemory   *Size   `toml:"max_guest_memory"`
+	MaxIdleInstances *int64  `toml:"max_idle_instances"`
 }
 
 // auditTable is [audit].
@@ -325,6 +338,11 @@ func (d *doc) config(c *Config, dir string) error {
 			return err
 		}
 	}
+	idle, err := d.integer("sandbox.max_idle_instances", f.Sandbox.MaxIdleInstances, DefaultMaxIdleInstances, 1, maxMaxIdleInstances)
+	if err != nil {
+		return err
+	}
+	c.MaxIdleInstances = int(idle)
 	return nil
 }
 

@@ -30,7 +30,7 @@ func configFixture(t testing.TB) string {
 }
 
 func TestDefaultConfig(t *testing.T) {
-	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, MaxListenPer: 16, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse, State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL},
+	want := &Config{Listen: "127.0.0.1:8080", MaxBodyBytes: 4 << 20, MaxSessions: 4096, MaxSessionsPer: 256, MaxListenPer: 16, MaxIdleInstances: 128, Auth: AuthConfig{Local: LocalConfig{Tools: []string{"*"}}}, AuditOnFailure: AuditRefuse, State: defaultState, RequestState: RequestStateConfig{TTL: DefaultRequestStateTTL},
 		Telemetry: TelemetryConfig{ExportTimeout: DefaultExportTimeout, QueueSize: DefaultSpanQueue}, Quotas: QuotaConfig{Window: DefaultQuotaWindow}}
 	if got := DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultConfig() = %+v", got)
@@ -73,6 +73,7 @@ dirs = ["manifests", "more/"]
 
 [sandbox]
 cache_dir = "cache"
+max_idle_instances = 32
 
 [auth]
 resource_url = "https://tools.example.com/mcp"
@@ -111,19 +112,20 @@ listen = "127.0.0.1:9090"
 		t.Fatal(err)
 	}
 	want := &Config{
-		File:           file,
-		Listen:         "0.0.0.0:8443",
-		TLSCert:        filepath.Join(dir, "certs", "cert.pem"),
-		TLSKey:         filepath.Join(dir, "certs", "key.pem"),
-		BehindTLSProxy: true,
-		AllowedOrigins: []string{"https://app.example.com", "http://localhost:3000"},
-		AllowedHosts:   []string{"moat.example.com", "moat.internal:8443", "[::1]", "10.0.0.1"},
-		MaxBodyBytes:   1 << 20,
-		MaxSessions:    100,
-		MaxSessionsPer: 10,
-		MaxListenPer:   3,
-		ManifestDirs:   []string{filepath.Join(dir, "manifests"), filepath.Join(dir, "more")},
-		CacheDir:       filepath.Join(dir, "cache"),
+		File:             file,
+		Listen:           "0.0.0.0:8443",
+		TLSCert:          filepath.Join(dir, "certs", "cert.pem"),
+		TLSKey:           filepath.Join(dir, "certs", "key.pem"),
+		BehindTLSProxy:   true,
+		AllowedOrigins:   []string{"https://app.example.com", "http://localhost:3000"},
+		AllowedHosts:     []string{"moat.example.com", "moat.internal:8443", "[::1]", "10.0.0.1"},
+		MaxBodyBytes:     1 << 20,
+		MaxSessions:      100,
+		MaxSessionsPer:   10,
+		MaxListenPer:     3,
+		ManifestDirs:     []string{filepath.Join(dir, "manifests"), filepath.Join(dir, "more")},
+		CacheDir:         filepath.Join(dir, "cache"),
+		MaxIdleInstances: 32,
 		Auth: AuthConfig{
 			ResourceURL:          "https://tools.example.com/mcp",
 			AuthorizationServers: []string{"https://auth.example.com"},
@@ -200,6 +202,11 @@ func TestParseConfigErrors(t *testing.T) {
 		{"tools dir missing", "[tools]\ndirs = [\"manifests\", \"nope\"]\n", 2, "tools.dirs[1]", fs.ErrNotExist, `manifest folder "nope" (` + filepath.Join(dir, "nope") + ") does not exist"},
 		{"tools dir is a file", "[tools]\ndirs = [\"certs/key.pem\"]\n", 2, "tools.dirs[0]", ErrFile, "is not a folder"},
 		{"cache_dir empty", "[sandbox]\ncache_dir = \"\"\n", 2, "sandbox.cache_dir", ErrInvalid, "must not be empty"},
+		{"max_idle_instances zero", "[sandbox]\nmax_idle_instances = 0\n", 2, "sandbox.max_idle_instances", ErrInvalid, "0 is out of bounds: must be between 1 and 65536"},
+		{"max_idle_instances negative", "[sandbox]\nmax_idle_instances = -4\n", 2, "sandbox.max_idle_instances", ErrInvalid, "-4 is out of bounds: must be between 1 and 65536"},
+		{"max_idle_instances too many", "[sandbox]\nmax_idle_instances = 65537\n", 2, "sandbox.max_idle_instances", ErrInvalid, "65537 is out of bounds: must be between 1 and 65536"},
+		{"max_idle_instances string", "[sandbox]\nmax_idle_instances = \"128\"\n", 2, "sandbox.max_idle_instances", ErrType, "an integer"},
+		{"max_idle_instances float", "[sandbox]\nmax_idle_instances = 1.5\n", 2, "sandbox.max_idle_instances", ErrType, "an integer"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package metrics exposes moat's operational counters in the Prometheus text
 // format: calls by tool and outcome, call latency, denials, rate-limited
-// calls, instances in flight, compile-cache results, load and reload errors,
+// calls, instances in flight, load and reload errors,
 // authentication decisions, and whether the shared state store answers.
 //
 // It sits beside the call path rather than in it: every stage
@@ -118,7 +118,7 @@ type Metrics struct {
 // registry, together with the Go runtime and process collectors.
 //
 // Series for the fixed label sets that do not depend on a tool (denials,
-// limits, auth, reloads, compile cache) are created at zero, so a dashboard
+// limits, auth, reloads) are created at zero, so a dashboard
 // sees 0 rather than no data before the first event.
 func New() *Metrics {
 	m := &Metrics{

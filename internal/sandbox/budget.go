@@ -119,8 +119,10 @@ func readCgroupMax(path string) uint64 {
 //   - Safe for concurrent use.
 //   - Memory between calls is not counted: a module's pooled command
 //     memories (at most 8 MiB each, dropped by the trimmer) and idle
-//     reactor instances (at most limits.max_concurrency per module,
-//     closed after 30 s idle, except one).
+//     reactor instances (at most limits.max_concurrency per module and
+//     Options.MaxIdleInstances in all, trimmed to what the calls need
+//     within two reactor.DefaultTrimWindow of a burst's end, the last
+//     one after reactor.DefaultKeepLast without a call).
 type memBudget struct {
 	max uint64
 

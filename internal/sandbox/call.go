@@ -98,7 +98,7 @@ func (m *Module) Call(ctx context.Context, stdin []byte, hooks *Hooks) (*Result,
 	}
 	var res *Result
 	var err error
-	if m.snap != nil {
+	if m.rx != nil {
 		res, err = m.runReactor(ctx, stdin, hooks)
 	} else {
 		res, err = m.run(ctx, stdin, hooks)

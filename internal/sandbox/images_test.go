@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 	"testing"
+
+	"github.com/moatmcp/moat/internal/sandbox/reactor"
 )
 
 // TestSnapshotImagesShared: two tools of one Go reactor module hold one
@@ -13,19 +15,21 @@ func TestSnapshotImagesShared(t *testing.T) {
 	b := load(t, "", Spec{Name: "rx_b", Wasm: goReactor(t), Isolation: IsolationPerCall})
 	// Their memories differ only where the name is (argv): every other
 	// piece is one copy.
-	shared := func(x, y []memRun) (same, all int) {
+	shared := func(x, y []reactor.Run) (same, all int) {
 		for i := range min(len(x), len(y)) {
 			all++
-			if x[i].off == y[i].off && len(x[i].data) > 0 && &x[i].data[0] == &y[i].data[0] {
+			if x[i].Off == y[i].Off && len(x[i].Data) > 0 && &x[i].Data[0] == &y[i].Data[0] {
 				same++
 			}
 		}
 		return same, all
 	}
-	if same, all := shared(a.snap.image, b.snap.image); all == 0 || same < all-2 {
+	aRuns, aReset := a.rx.img.Runs()
+	bRuns, bReset := b.rx.img.Runs()
+	if same, all := shared(aReset, bReset); all == 0 || same < all-2 {
 		t.Fatalf("reset images share %d of %d pieces", same, all)
 	}
-	if same, all := shared(a.snap.runs, b.snap.runs); all == 0 || same < all-2 {
+	if same, all := shared(aRuns, bRuns); all == 0 || same < all-2 {
 		t.Fatalf("restore runs share %d of %d pieces", same, all)
 	}
 	ctx := context.Background()
@@ -42,29 +46,35 @@ func TestSnapshotImagesShared(t *testing.T) {
 	}
 }
 
-// TestInternEqualRuns: runs are cut into internChunk pieces, and equal
-// pieces (wherever they are) intern to one copy of their bytes.
-func TestInternEqualRuns(t *testing.T) {
-	var im images
-	big := make([]byte, internChunk+10)
-	big[0], big[internChunk] = 1, 2
-	x := im.intern([]memRun{{off: 0, data: []byte("abc")}, {off: 1 << 20, data: big}})
-	y := im.intern([]memRun{{off: 8192, data: []byte("abc")}, {off: 1 << 20, data: append([]byte(nil), big...)}})
-	// x: "abc" at 0, then big cut in two pieces.
-	if len(x) != 3 || x[1].off != 1<<20 || len(x[1].data) != internChunk || x[2].off != 1<<20+internChunk || len(x[2].data) != 10 || x[2].data[0] != 2 {
-		t.Fatalf("pieces = %+v", x)
+// TestIdenticalModulesShareCompiled: tools of identical bytes share one
+// compiled module (compiled.go), which stays while any of them is open:
+// closing one leaves the other serving, and closing the last releases it.
+// Different bytes are compiled apart.
+func TestIdenticalModulesShareCompiled(t *testing.T) {
+	ctx := context.Background()
+	rt, err := New(ctx, &Options{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if y[0].off != 8192 || string(y[0].data) != "abc" || &x[0].data[0] != &y[0].data[0] || &x[1].data[0] != &y[1].data[0] || &x[2].data[0] != &y[2].data[0] {
-		t.Fatal("equal pieces not interned to one copy (at their own offsets)")
+	t.Cleanup(func() { rt.Close(ctx) })
+	a := loadOn(t, rt, Spec{Name: "a", Wasm: goReactor(t)})
+	b := loadOn(t, rt, Spec{Name: "b", Wasm: goReactor(t)})
+	c := loadOn(t, rt, Spec{Name: "c", Wasm: guest(t, "lim_echo.wasm")})
+	if a.compiled != b.compiled || a.compiled == c.compiled {
+		t.Fatalf("shared: a=b %v, a=c %v; want true, false", a.compiled == b.compiled, a.compiled == c.compiled)
 	}
-	big[0] = 9 // interned pieces are copies: the caller's bytes are its own
-	if x[1].data[0] != 1 {
-		t.Fatal("an interned piece aliases the caller's bytes")
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if got := im.intern(nil); got != nil {
-		t.Fatalf("intern(nil) = %v", got)
+	if res, err := b.Call(ctx, []byte("count"), nil); err != nil || res.Outcome != OutcomeOK || string(res.Stdout) != "1" {
+		t.Fatalf("b after a closed: %v, %v", res, err)
 	}
-	if im.len() != 3 {
-		t.Fatalf("interned %d, want 3", im.len())
+	b.Close(ctx)
+	c.Close(ctx)
+	rt.mu.Lock()
+	n := len(rt.compiled)
+	rt.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d compiled modules left after every module closed", n)
 	}
 }

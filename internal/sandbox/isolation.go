@@ -31,8 +31,8 @@ const (
 )
 
 // DefaultRecycleAfter is how many calls a reused instance serves before it
-// is discarded (Spec.RecycleAfter's zero value), bounding how long state
-// can build up in a shared instance.
+// is discarded, bounding how long state can build up in a shared
+// instance.
 const DefaultRecycleAfter = 100
 
 type principalKey struct{}

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path"
@@ -102,11 +103,9 @@ type Spec struct {
 	HTTP   HTTPDoer
 	Limits Limits
 	// Isolation is which calls may share an instance; anything but
-	// IsolationPerCall needs a reactor module (snapshot.go).
+	// IsolationPerCall needs a reactor module (reactor.go). A reused
+	// instance serves DefaultRecycleAfter calls, then is discarded.
 	Isolation Isolation
-	// RecycleAfter is how many calls a reused instance serves before it
-	// is discarded; 0 means DefaultRecycleAfter.
-	RecycleAfter int
 }
 
 // Module is a compiled, checked tool module. Each Call runs it in a fresh
@@ -117,21 +116,22 @@ type Spec struct {
 //   - Safe for concurrent use.
 //   - Close waits for calls in flight (until its ctx ends, then stops them).
 type Module struct {
-	rt         *Runtime
-	name       string
-	compiled   wazero.CompiledModule
-	config     wazero.ModuleConfig // everything but stdio
-	limits     Limits              // with defaults applied
-	sleeps     bool                // granted the real clock: sleep really waits
-	realRandom bool                // granted real randomness
-	memPool    memPool             // zeroed memories from finished calls (memoryAllocator.recycle)
-	data       []dataSeg           // a command's data segments, written by the allocator (commandData)
-	http       HTTPDoer            // nil without the [net] grant
-	mounts     []mountFS
-	mountPaths []string      // the guest path of each mount
-	digest     string        // "sha256:<hex>" of the wasm as given, for receipts
-	slots      chan struct{} // one token per running call
-	snap       *snapshot     // reactor modules only (snapshot.go)
+	rt          *Runtime
+	name        string
+	compiled    wazero.CompiledModule // shared with Modules of the same bytes (compiled.go)
+	compiledKey [sha256.Size]byte     // its key in Runtime.compiled
+	config      wazero.ModuleConfig   // everything but stdio
+	limits      Limits                // with defaults applied
+	sleeps      bool                  // granted the real clock: sleep really waits
+	realRandom  bool                  // granted real randomness
+	memPool     memPool               // zeroed memories from finished calls (memoryAllocator.recycle)
+	data        []dataSeg             // a command's data segments, written by the allocator (commandData)
+	http        HTTPDoer              // nil without the [net] grant
+	mounts      []mountFS
+	mountPaths  []string       // the guest path of each mount
+	digest      string         // "sha256:<hex>" of the wasm as given, for receipts
+	slots       chan struct{}  // one token per running call
+	rx          *reactorModule // reactor modules only (reactor.go)
 
 	stopCtx context.Context // ends when Close gives up waiting
 	stop    context.CancelCauseFunc
@@ -208,19 +208,20 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 			}
 		}
 	}
-	compiled, err := r.rt.CompileModule(ctx, wasm)
+	compiled, compiledKey, err := r.compile(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
 	}
 	m := &Module{
-		rt:       r,
-		name:     spec.Name,
-		compiled: compiled,
-		limits:   limits,
-		http:     spec.HTTP,
-		slots:    make(chan struct{}, limits.MaxConcurrency),
-		data:     data,
-		digest:   moduleDigest(spec.Wasm),
+		rt:          r,
+		name:        spec.Name,
+		compiled:    compiled,
+		compiledKey: compiledKey,
+		limits:      limits,
+		http:        spec.HTTP,
+		slots:       make(chan struct{}, limits.MaxConcurrency),
+		data:        data,
+		digest:      moduleDigest(spec.Wasm),
 	}
 	m.stopCtx, m.stop = context.WithCancelCause(context.Background())
 	defer func() {
@@ -291,10 +292,12 @@ func (r *Runtime) Load(ctx context.Context, spec Spec) (_ *Module, err error) {
 		return nil, err
 	}
 	if reactor {
-		if m.snap, err = m.takeSnapshot(ctx, shape, spec.Isolation, spec.RecycleAfter, resetBlocker == ""); err != nil {
+		if m.rx, err = m.takeSnapshot(ctx, shape, spec.Isolation, resetBlocker == ""); err != nil {
 			return nil, err
 		}
-		m.snap.resetBlocker = resetBlocker
+		if m.rx.resetBlocker == "" {
+			m.rx.resetBlocker = resetBlocker
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -347,10 +350,10 @@ func (m *Module) release(ctx context.Context) error {
 	m.rt.mu.Lock()
 	delete(m.rt.modules, m)
 	m.rt.mu.Unlock()
-	if m.snap != nil {
-		m.snap.close(ctx)
+	if m.rx != nil {
+		m.rx.pool.Close(ctx)
 	}
-	errs := []error{m.compiled.Close(ctx)}
+	errs := []error{m.rt.releaseCompiled(ctx, m.compiledKey)}
 	for _, fs := range m.mounts {
 		errs = append(errs, fs.Close())
 	}

@@ -40,7 +40,7 @@ type Receipt struct {
 	MemoryPeak  uint64        // the guest's linear memory at its largest
 	OutputBytes int           // stdout kept (the result before mapping)
 	Module      string        // "sha256:<hex>" of the module's wasm
-	Instance    string        // "fresh", "restored", "reset", "reused" or "spare"; "" when none ran
+	Instance    string        // "fresh", "restored", "reset" or "reused"; "" when none ran
 
 	mu         sync.Mutex
 	net        []NetUse

@@ -43,6 +43,12 @@ import (
 // Anything else discards the instance and the next call restores a new
 // one, so what a reset instance offers a call is byte for byte what a
 // restored one would: the snapshot.
+//
+// Who does what: this file decides at Load whether a module may be reset
+// (what only wazero's view of the module can tell); the reset itself —
+// the memory image, the globals, the clocks — is reactor.Image.Reset,
+// through the instance's reactor.Instance methods (reactor.go), and the
+// idle instances wait in a reactor.Pool.
 
 // resetModule is the host module that stands in for the WASI functions
 // reset-in-place modules may not use as is. Its name has the reserved

@@ -13,9 +13,11 @@
 // the declared environment and mounts only, and captured, capped
 // stdout/stderr, under a memory limit, a timeout and a concurrency cap.
 // A reactor module (exporting moat_call, no _start) is initialised once at
-// Load and each call restores that snapshot into a fresh instance, or, if
-// its Spec opts into IsolationPerPrincipal or IsolationShared, reuses a
-// pooled instance (snapshot.go).
+// Load and each call restores that snapshot into a fresh instance, resets
+// a used one in place or, if its Spec opts into IsolationPerPrincipal or
+// IsolationShared, reuses a pooled instance: the snapshot image, the reset
+// and the idle pool are package internal/sandbox/reactor, which this
+// package drives through its Instance interface (reactor.go here).
 //
 // A call's Receipt (WithReceipt, receipt.go) records what it used as the
 // host observed it: the files opened through the mounts (internal/rootfs
@@ -71,16 +73,21 @@ package sandbox
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/sandbox/reactor"
 )
 
 var (
@@ -122,13 +129,15 @@ type Options struct {
 	// MaxIdleInstances caps the reactor instances kept idle for reuse
 	// across every module (each module keeps at most its
 	// Limits.MaxConcurrency): past it, a finished call's instance is
-	// closed instead of kept. 0 means DefaultMaxIdleInstances.
+	// closed instead of kept. The host sets it from [sandbox]
+	// max_idle_instances. 0 or less means DefaultMaxIdleInstances.
 	MaxIdleInstances int
 }
 
-// DefaultMaxIdleInstances is Options.MaxIdleInstances's zero value: about
-// 400 MiB of idle Go reactor instances at ≈ 3 MiB each.
-const DefaultMaxIdleInstances = 128
+// DefaultMaxIdleInstances is Options.MaxIdleInstances's zero value
+// ([sandbox] max_idle_instances' default, which internal/manifest owns):
+// about 400 MiB of idle Go reactor instances at ≈ 3 MiB each.
+const DefaultMaxIdleInstances = manifest.DefaultMaxIdleInstances
 
 // Runtime compiles and runs tool modules. Create it with New.
 //
@@ -143,12 +152,16 @@ type Runtime struct {
 	cacheDir string                            // "" when NoCache
 	closed   atomic.Bool
 
-	budget *memBudget // guest memory of the calls in flight
-	images images     // reactor snapshot images, shared by content (images.go)
-	idle   idlePool   // idle reactor instances across modules (snapshot.go)
+	budget *memBudget     // guest memory of the calls in flight
+	images reactor.Images // reactor snapshot images, shared by content
+	idle   reactor.Cap    // idle reactor instances across modules (Options.MaxIdleInstances)
+	// poolTimer schedules the idle pools' trims (nil: time.AfterFunc);
+	// tests set it before Load to trim by hand.
+	poolTimer func(time.Duration, func()) reactor.Timer
 
-	mu      sync.Mutex
-	modules map[*Module]struct{} // open modules, closed by Close
+	mu       sync.Mutex
+	modules  map[*Module]struct{}                  // open modules, closed by Close
+	compiled map[[sha256.Size]byte]*sharedCompiled // compiled code by the bytes compiled (compiled.go)
 }
 
 // New creates a Runtime: one wazero runtime using the compiler where
@@ -164,10 +177,10 @@ func New(ctx context.Context, opts *Options) (*Runtime, error) {
 	if budget == 0 {
 		budget = DefaultMaxGuestMemory()
 	}
-	r := &Runtime{modules: map[*Module]struct{}{}, budget: newMemBudget(budget)}
-	r.idle.max = int64(opts.MaxIdleInstances)
-	if r.idle.max <= 0 {
-		r.idle.max = DefaultMaxIdleInstances
+	r := &Runtime{modules: map[*Module]struct{}{}, compiled: map[[sha256.Size]byte]*sharedCompiled{}, budget: newMemBudget(budget)}
+	r.idle.Max = int64(opts.MaxIdleInstances)
+	if r.idle.Max <= 0 {
+		r.idle.Max = DefaultMaxIdleInstances
 	}
 	if opts.NoCache {
 		r.cache = wazero.NewCompilationCache()

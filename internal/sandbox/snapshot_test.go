@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moatmcp/moat/internal/sandbox/reactor"
 	"github.com/moatmcp/moat/internal/wasmbin"
 )
 
@@ -108,7 +109,10 @@ func TestReactorIsolation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t), Isolation: tt.iso, RecycleAfter: tt.recycle})
+			m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t), Isolation: tt.iso})
+			if tt.recycle > 0 { // DefaultRecycleAfter is 100: a shorter life, before any call
+				m.rx.recycle = tt.recycle
+			}
 			if m.Isolation() != tt.iso {
 				t.Fatalf("Isolation() = %v, want %v", m.Isolation(), tt.iso)
 			}
@@ -131,9 +135,7 @@ func TestReactorIsolation(t *testing.T) {
 			// Per-call isolation is reached by a reset in place here (no
 			// mounts, no table writes): check that the steps above ran
 			// in reset instances, not only in fresh ones.
-			if m.snap.reset {
-				m.snap.settle()
-			}
+			m.rx.pool.Settle()
 			if ok, why := m.ResetInPlace(); ok != (tt.iso == IsolationPerCall) {
 				t.Errorf("ResetInPlace() = %v (%s)", ok, why)
 			} else if ok && m.Resets() == 0 {
@@ -157,8 +159,8 @@ func TestReactorResetState(t *testing.T) {
 		}
 		return res
 	}
-	if res := call("echo"); res.Memory != uint64(m.snap.pages)*pageSize {
-		t.Errorf("Memory = %d, want the snapshot's %d pages", res.Memory, m.snap.pages)
+	if res := call("echo"); res.Memory != uint64(m.rx.img.Pages)*pageSize {
+		t.Errorf("Memory = %d, want the snapshot's %d pages", res.Memory, m.rx.img.Pages)
 	}
 	first := string(call("clock").Stdout)
 	for range 3 {
@@ -178,7 +180,7 @@ func TestReactorResetState(t *testing.T) {
 	if got := string(call("echo").Stdout); got != "echo" {
 		t.Errorf("after close: %q", got)
 	}
-	m.snap.settle()
+	m.rx.pool.Settle()
 	if m.Resets() < 10 {
 		t.Errorf("Resets() = %d, want ≥ 10", m.Resets())
 	}
@@ -221,22 +223,13 @@ func TestReactorResetMounts(t *testing.T) {
 		if err != nil || res.Outcome != wantOutcome || string(res.Stdout) != st.want {
 			t.Fatalf("step %d (%s): %v %q %q, %v; want %q", i, st.in, res.Outcome, res.Stdout, res.Stderr, err, st.want)
 		}
-		m.snap.settle()
+		m.rx.pool.Settle()
 		if st.reset {
 			want++
 		}
 		if got := m.Resets(); got != want {
 			t.Fatalf("step %d (%s): Resets() = %d, want %d", i, st.in, got, want)
 		}
-	}
-}
-
-// settle waits for the resets in progress.
-func (s *snapshot) settle() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.resetting > 0 {
-		s.returned.Wait()
 	}
 }
 
@@ -451,36 +444,57 @@ func BenchmarkReactor(b *testing.B) {
 	}
 }
 
-// TestIdleTrim: after a burst, idle instances beyond the most recently
-// used one are closed once idle for idleTTL. The burst is made by hand
-// (three instances put back, as three calls at once would) and the clock
-// by moving their idle times back, so that neither the scheduler nor the
-// machine's load decides what is tested.
-func TestIdleTrim(t *testing.T) {
+// TestIdlePoolTrimAfterBurst: after a burst, the pool goes back to what the calls
+// since the last trim needed within two trim windows, keeping the most
+// recently used instance; a steady load keeps what it uses. The burst is
+// made by hand (three instances put back, as three calls at once would)
+// and the trims are run by hand (the timer only records them), so that
+// neither the scheduler nor the clock decides what is tested.
+func TestIdlePoolTrimAfterBurst(t *testing.T) {
 	ctx := context.Background()
-	m := load(t, "", Spec{Name: "goreactor", Wasm: goReactor(t), Limits: Limits{MaxConcurrency: 4}})
-	s := m.snap
-	s.settle()
-	s.drain(ctx)
-	for range 3 {
-		in, err := m.restore(ctx)
-		if err != nil {
-			t.Fatal(err)
+	rt, err := New(ctx, &Options{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	timers := manualPoolTimer(rt)
+	m := loadOn(t, rt, Spec{Name: "goreactor", Wasm: goReactor(t), Limits: Limits{MaxConcurrency: 4}})
+	p := m.rx.pool
+	p.Settle()
+	p.Drain(ctx)
+	burst := func(n int) {
+		for range n {
+			in, err := m.restore(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Put(ctx, in, "")
 		}
-		s.put(ctx, in, m.limits.MaxConcurrency)
 	}
-	s.mu.Lock()
-	armed := s.trimTimer != nil
-	for _, in := range s.idle[:len(s.idle)-1] { // all but the most recent have been idle too long
-		in.idleSince = in.idleSince.Add(-idleTTL - time.Second)
-	}
-	s.mu.Unlock()
-	if !armed {
+	burst(3)
+	select {
+	case <-timers:
+	default:
 		t.Fatal("no trim scheduled with 3 idle instances")
 	}
-	s.trim() // what the timer does when it fires
+	// The first trim after the burst sees a window the burst was in (the
+	// low-water mark of the drained pool): it keeps all three.
+	p.Trim()
+	if n := m.IdleInstances(); n != 3 {
+		t.Fatalf("IdleInstances() = %d after the first trim, want 3", n)
+	}
+	// A call in the next window takes one (and its reset puts it back):
+	// two were not needed, and go; the last one used stays.
+	if res, err := m.Call(ctx, []byte("count"), nil); err != nil || string(res.Stdout) != "1" {
+		t.Fatalf("call: %v, %v", res, err)
+	}
+	p.Settle()
+	p.Trim()
 	if n := m.IdleInstances(); n != 1 {
-		t.Fatalf("IdleInstances() = %d after the trim, want 1", n)
+		t.Fatalf("IdleInstances() = %d after the second trim, want 1", n)
+	}
+	if n := rt.idle.Len(); n != 1 {
+		t.Fatalf("host-wide idle count %d, want 1", n)
 	}
 	if res, err := m.Call(ctx, []byte("count"), nil); err != nil || string(res.Stdout) != "1" {
 		t.Fatalf("after the trim: %v, %v", res, err)
@@ -515,11 +529,12 @@ func TestIdleInstancesHostWideCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
+	manualPoolTimer(rt) // no trim while the test counts
 	var mods []*Module
 	for _, name := range []string{"a", "b"} {
 		m := loadOn(t, rt, Spec{Name: name, Wasm: goReactor(t), Limits: Limits{MaxConcurrency: 4}})
-		m.snap.settle()
-		m.snap.drain(ctx)
+		m.rx.pool.Settle()
+		m.rx.pool.Drain(ctx)
 		mods = append(mods, m)
 	}
 	put := func(m *Module, n int) {
@@ -528,25 +543,45 @@ func TestIdleInstancesHostWideCap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.snap.put(ctx, in, m.limits.MaxConcurrency)
+			m.rx.pool.Put(ctx, in, "")
 		}
 	}
 	put(mods[0], 2)
 	put(mods[1], 2) // one over the host-wide cap of 3: closed
-	if a, b, n := mods[0].IdleInstances(), mods[1].IdleInstances(), rt.idle.n.Load(); a != 2 || b != 1 || n != 3 {
+	if a, b, n := mods[0].IdleInstances(), mods[1].IdleInstances(), rt.idle.Len(); a != 2 || b != 1 || n != 3 {
 		t.Fatalf("idle a=%d b=%d, pool %d; want 2, 1, 3", a, b, n)
 	}
-	if in := mods[0].snap.take(""); in == nil {
+	if in, ok := mods[0].rx.pool.Take(""); !ok {
 		t.Fatal("no idle instance to take")
 	} else {
 		in.mod.Close(ctx)
 	}
 	put(mods[1], 1) // the taken one's place
-	if b, n := mods[1].IdleInstances(), rt.idle.n.Load(); b != 2 || n != 3 {
+	if b, n := mods[1].IdleInstances(), rt.idle.Len(); b != 2 || n != 3 {
 		t.Fatalf("after a take: idle b=%d, pool %d; want 2, 3", b, n)
 	}
-	mods[1].snap.drain(ctx)
-	if n := rt.idle.n.Load(); n != 1 {
+	mods[1].rx.pool.Drain(ctx)
+	if n := rt.idle.Len(); n != 1 {
 		t.Fatalf("pool %d after draining b; want 1", n)
 	}
 }
+
+// manualPoolTimer makes the idle pools of modules loaded on rt from now
+// on schedule their trims on a channel instead of a clock: a test runs
+// them (Pool.Trim) when it chooses. The channel receives each scheduled
+// trim; it holds 64, and later ones are dropped.
+func manualPoolTimer(rt *Runtime) <-chan func() {
+	timers := make(chan func(), 64)
+	rt.poolTimer = func(_ time.Duration, f func()) reactor.Timer {
+		select {
+		case timers <- f:
+		default:
+		}
+		return stoppedTimer{}
+	}
+	return timers
+}
+
+type stoppedTimer struct{}
+
+func (stoppedTimer) Stop() bool { return true }

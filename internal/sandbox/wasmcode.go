@@ -9,7 +9,7 @@ import (
 
 // This file decodes a module's function bodies far enough to tell whether
 // any instruction changes instance state that a reset in place cannot
-// restore (see snapshot.go): tables and the "dropped" flags of element
+// restore (see reset.go): tables and the "dropped" flags of element
 // and data segments. wazero has no API to read or restore either, so a
 // reactor whose code can touch them gets a fresh instance per call.
 //

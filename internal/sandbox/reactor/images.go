@@ -1,4 +1,4 @@
-package sandbox
+package reactor
 
 import (
 	"crypto/sha256"
@@ -14,14 +14,19 @@ import (
 // the run lists short.
 const internChunk = 64 << 10
 
-// images interns the pieces of reactor snapshot images by content:
+// Images interns the pieces of reactor snapshot images by content:
 // modules that initialise to (mostly) the same memory — the same Go tool
 // served under several names, copies of one module — hold one copy of
 // each equal piece (a Go tool's image is ≈ 1.6 MB, held twice: restore
 // runs and reset image) instead of one each. Run data is never written
-// after takeSnapshot made it, so sharing it is safe; the table holds the
+// after NewImage made it, so sharing it is safe; the table holds the
 // pieces weakly, so a piece goes when the last module using it closes.
-type images struct {
+//
+// # Notes
+//
+//   - Safe for concurrent use: every field is under mu. The zero value is
+//     ready to use; a sandbox.Runtime holds one for all its modules.
+type Images struct {
 	mu sync.Mutex
 	m  map[[sha256.Size]byte]pieceRef
 }
@@ -34,15 +39,15 @@ type pieceRef struct {
 
 // intern returns runs cut into pieces of at most internChunk bytes, each
 // piece's data the interned copy of equal bytes when there is one.
-func (t *images) intern(runs []memRun) []memRun {
+func (t *Images) intern(runs []Run) []Run {
 	if len(runs) == 0 {
 		return runs
 	}
-	var out []memRun
+	var out []Run
 	for _, r := range runs {
-		for i := 0; i < len(r.data); i += internChunk {
-			piece := r.data[i:min(i+internChunk, len(r.data))]
-			out = append(out, memRun{off: r.off + uint32(i), data: t.piece(piece)})
+		for i := 0; i < len(r.Data); i += internChunk {
+			piece := r.Data[i:min(i+internChunk, len(r.Data))]
+			out = append(out, Run{Off: r.Off + uint32(i), Data: t.piece(piece)})
 		}
 	}
 	return out
@@ -50,7 +55,7 @@ func (t *images) intern(runs []memRun) []memRun {
 
 // piece returns the interned copy of b, interning a copy of b if there
 // is none.
-func (t *images) piece(b []byte) []byte {
+func (t *Images) piece(b []byte) []byte {
 	key := sha256.Sum256(b)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -70,7 +75,7 @@ func (t *images) piece(b []byte) []byte {
 }
 
 // forget drops key once its piece has been collected.
-func (t *images) forget(key [sha256.Size]byte) {
+func (t *Images) forget(key [sha256.Size]byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ref, ok := t.m[key]; ok && ref.first.Value() == nil {
@@ -79,7 +84,7 @@ func (t *images) forget(key [sha256.Size]byte) {
 }
 
 // len is the number of pieces interned (for tests).
-func (t *images) len() int {
+func (t *Images) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.m)

@@ -52,6 +52,12 @@ const maxDepth = 64
 // does not start with "/" is a bare member name, matched at any depth (as
 // "/**/name"): the form a manifest's redact list uses. "" or "/**" redacts
 // everything.
+//
+// It runs on every tool call, before the audit record is written: valid
+// JSON (the common case) is summarised by a scanner over the raw bytes that
+// allocates little (summary.go); anything else by encoding/json's tokens
+// (summarizeTokens), which say where the input stops being JSON. Both give
+// the same output for valid JSON (FuzzSummarizeScanner).
 func Summarize(args json.RawMessage, sensitivePaths []string) json.RawMessage {
 	if len(bytes.TrimSpace(args)) == 0 {
 		return nil

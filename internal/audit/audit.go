@@ -224,6 +224,7 @@ type Logger struct {
 	mu        sync.Mutex
 	buf       bytes.Buffer  // the line being written (marshal)
 	enc       *json.Encoder // encodes into buf
+	rec       Record        // the record being encoded (append); zero between records
 	path      string        // "" for a writer not opened by path
 	w         io.Writer
 	f         *os.File // non-nil when the Logger owns a file
@@ -413,7 +414,9 @@ func (l *Logger) append(r Record) error {
 	}
 	r.Seq = l.seq + 1
 	r.Prev = l.head
-	line, err := l.marshal(&r)
+	l.rec = r // encoded from the Logger, not from a copy that escapes per call
+	line, err := l.marshal(&l.rec)
+	l.rec = Record{} // holds no caller's values between records
 	if err != nil {
 		return err
 	}
@@ -650,7 +653,9 @@ func (l *Logger) Close() error {
 // hashLine is the chain's link: hex SHA-256 of the line without its newline.
 func hashLine(line []byte) string {
 	sum := sha256.Sum256(line)
-	return hex.EncodeToString(sum[:])
+	var h [2 * sha256.Size]byte // on the stack: one allocation, the string
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
 
 // clip truncates *s to maxFieldBytes on a rune boundary.

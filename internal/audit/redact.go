@@ -52,11 +52,31 @@ const maxDepth = 64
 // does not start with "/" is a bare member name, matched at any depth (as
 // "/**/name"): the form a manifest's redact list uses. "" or "/**" redacts
 // everything.
+//
+// It runs on every tool call, before the audit record is written: valid
+// JSON (the common case) is summarised by a scanner over the raw bytes that
+// allocates little (summary.go); anything else by encoding/json's tokens
+// (summarizeTokens), which say where the input stops being JSON. Both give
+// the same output for valid JSON (FuzzSummarizeScanner).
 func Summarize(args json.RawMessage, sensitivePaths []string) json.RawMessage {
 	if len(bytes.TrimSpace(args)) == 0 {
 		return nil
 	}
-	s := &summarizer{paths: compilePaths(sensitivePaths)}
+	paths := compilePaths(sensitivePaths)
+	if json.Valid(args) {
+		if out := summarizeValid(args, paths); out != nil {
+			return out
+		}
+		return json.RawMessage(`{"_truncated":` + strconv.Itoa(len(args)) + `}`)
+	}
+	return summarizeTokens(args, paths)
+}
+
+// summarizeTokens is Summarize over encoding/json's tokens: the path for
+// arguments that are not valid JSON (it stops where the decoder does), and
+// the reference FuzzSummarizeScanner compares summarizeValid with.
+func summarizeTokens(args json.RawMessage, paths [][]string) json.RawMessage {
+	s := &summarizer{paths: paths}
 	s.enc = json.NewEncoder(&s.out)
 	s.enc.SetEscapeHTML(false)
 	dec := json.NewDecoder(bytes.NewReader(args))
@@ -313,8 +333,8 @@ var credentialPatterns = regexp.MustCompile(strings.Join([]string{
 
 // looksSecret reports whether s contains something that looks like a
 // credential: a known format, or a high-entropy run (see highEntropy).
-func looksSecret(s string) bool {
-	return mayMatchPattern(s) && credentialPatterns.MatchString(s) || highEntropy(s)
+func looksSecret[T string | []byte](s T) bool {
+	return mayMatchPattern(s) && credentialPatterns.MatchString(string(s)) || highEntropy(s)
 }
 
 // patternLiterals holds, for each of credentialPatterns, a literal every
@@ -327,12 +347,12 @@ var patternLiterals = []string{
 }
 
 // mayMatchPattern is a necessary condition for credentialPatterns to match.
-func mayMatchPattern(s string) bool {
+func mayMatchPattern[T string | []byte](s T) bool {
 	if len(s) < 7 { // the shortest match, "a://:b@", has 7 bytes
 		return false
 	}
 	for _, lit := range patternLiterals {
-		if strings.Contains(s, lit) {
+		if contains(s, lit) {
 			return true
 		}
 	}
@@ -341,7 +361,7 @@ func mayMatchPattern(s string) bool {
 
 // containsFold reports whether s contains the lower-case ASCII word lit,
 // ignoring ASCII case.
-func containsFold(s, lit string) bool {
+func containsFold[T string | []byte](s T, lit string) bool {
 	for i := 0; i+len(lit) <= len(s); i++ {
 		j := 0
 		for ; j < len(lit); j++ {
@@ -360,6 +380,17 @@ func containsFold(s, lit string) bool {
 	return false
 }
 
+// contains reports whether s contains lit (strings.Contains for either
+// type, without converting s).
+func contains[T string | []byte](s T, lit string) bool {
+	for i := 0; i+len(lit) <= len(s); i++ {
+		if s[i] == lit[0] && string(s[i:i+len(lit)]) == lit {
+			return true
+		}
+	}
+	return false
+}
+
 // entropyWindow is the length of the runs highEntropy measures.
 const entropyWindow = 32
 
@@ -372,7 +403,7 @@ const entropyWindow = 32
 // base64 keys without a digit slips under; longer keys give more windows.
 // Every window is measured, so a key hidden inside a longer low-entropy run
 // is still found.
-func highEntropy(s string) bool {
+func highEntropy[T string | []byte](s T) bool {
 	if len(s) < entropyWindow {
 		return false
 	}

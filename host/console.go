@@ -37,6 +37,11 @@ type consoleState struct {
 
 	mu      sync.Mutex
 	reloads []console.Reload // newest first, at most console.ReloadsKept
+
+	// auditMu guards audit, and is held while a page view verifies the
+	// file (up to maxAuditVerifyBytes), so that two views verify once; it
+	// is apart from mu so that a reload never waits on that read.
+	auditMu sync.Mutex
 	audit   console.AuditState
 }
 
@@ -126,8 +131,8 @@ func (s *Server) clock() time.Time {
 func (s *Server) auditState(file string) console.AuditState {
 	seq, head := s.audit.Head()
 	c := &s.console
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.auditMu.Lock()
+	defer c.auditMu.Unlock()
 	now := s.clock()
 	st := console.AuditState{Seq: seq, Head: head, At: now.UTC()}
 	if file != "" && file != "-" {

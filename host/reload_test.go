@@ -32,6 +32,7 @@ func toolNames(ts *testServer) string {
 }
 
 func TestReload(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	ts := newTestServer(t, testConfig{tools: map[string]string{
 		"a": manifestText(mod, "name = \"emit\"\ndescription = \"v1\""),
@@ -88,6 +89,7 @@ func TestReload(t *testing.T) {
 // TestReloadBadFiles: each broken file keeps the whole previous snapshot
 // serving, and the error names the file (and line where there is one).
 func TestReloadBadFiles(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "ci")
 	var schema, schemaDir string
@@ -176,6 +178,7 @@ func postMCP(t *testing.T, url, key, session, body string) (*http.Response, stri
 // that session is ended; a key whose grants narrow loses the tool at its
 // next call.
 func TestReloadKeys(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "old", "new", "narrow")
 	ts := newTestServer(t, testConfig{http: true,
@@ -225,6 +228,7 @@ func TestReloadKeys(t *testing.T) {
 // TestReloadGrants: a change to any grant applies to the next call: here
 // required_scopes (the field a hand-kept comparison once missed).
 func TestReloadGrants(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "ci")
 	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["ci"], `["*"]`), tools: map[string]string{
@@ -244,6 +248,7 @@ func TestReloadGrants(t *testing.T) {
 }
 
 func TestReloadRefusesSilentChangeToPinnedTool(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	b, _ := os.ReadFile(mod)
 	sum := sha256.Sum256(b)
@@ -270,6 +275,7 @@ func TestReloadRefusesSilentChangeToPinnedTool(t *testing.T) {
 // clients call in a loop: no call fails (a replaced tool stays open until
 // the last call that started under it has finished).
 func TestReloadWhileCalling(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	write := func(ts *testServer, v int) {
 		ts.writeTool("a", manifestText(mod, fmt.Sprintf("name = \"emit\"\ndescription = \"v%d\"\n[limits]\nmax_concurrency = 64", v)))
@@ -337,6 +343,7 @@ func TestReloadWhileCalling(t *testing.T) {
 // when moat.toml, a manifest, a manifest's module or schema file changes,
 // or a manifest appears — so none of them can change unnoticed.
 func TestStampCoversReferencedFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	schema := filepath.Join(dir, "in.json")
 	os.WriteFile(schema, []byte(`{"type":"object"}`), 0o644)
@@ -371,6 +378,7 @@ func TestStampCoversReferencedFiles(t *testing.T) {
 // New with its file and line, and New releases what it had made (here:
 // the listener it was given is closed).
 func TestNewFailsWhole(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tools := filepath.Join(dir, "tools")
 	os.Mkdir(tools, 0o755)
@@ -400,6 +408,7 @@ func TestNewFailsWhole(t *testing.T) {
 // at its next request, on the session it opened too, and that session is
 // ended.
 func TestExpiredKeyEndsItsSessions(t *testing.T) {
+	t.Parallel()
 	// The go-sdk checks a token's expiry against the real clock too, so
 	// the key expires an hour from now; moat's own clock then jumps past it.
 	start := time.Now().UTC().Truncate(time.Second)
@@ -439,6 +448,7 @@ func TestExpiredKeyEndsItsSessions(t *testing.T) {
 // SIGHUP (a reload); the records after it go to a new file at the path,
 // whose chain continues the renamed one's (docs/audit.md).
 func TestReloadReopensAudit(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{tools: map[string]string{"a": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	path := filepath.Join(ts.dir, "audit.log")
 	ts.writeTool("a", manifestText(guests["hostfixture"], "name = \"emit\"\ndescription = \"v2\""))

@@ -118,6 +118,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 }
 
 func TestServeTLS(t *testing.T) {
+	t.Parallel()
 	certFile, keyFile, pool := selfSigned(t, t.TempDir())
 	url, stop, stderr := startServe(t, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile, filepath.Join(tree, "manifests"))
 	if !strings.HasPrefix(url, "https://") {
@@ -156,6 +157,7 @@ func TestServeTLS(t *testing.T) {
 }
 
 func TestServeRefusals(t *testing.T) {
+	t.Parallel()
 	manifests := filepath.Join(tree, "manifests")
 	for _, tc := range []struct {
 		name string
@@ -179,6 +181,7 @@ func TestServeRefusals(t *testing.T) {
 // TestServeGracefulShutdown: a call in flight when the server is told to
 // stop still gets its answer, and serve exits 0.
 func TestServeGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	wasm, err := os.ReadFile("../../testdata/guests/lim_sleep.wasm")
 	if err != nil {

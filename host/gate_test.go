@@ -154,8 +154,8 @@ func TestGate(t *testing.T) {
 			t.Fatalf("the audit log contains a secret: %q", s)
 		}
 	}
-	if n, err := audit.Verify(strings.NewReader(string(raw))); err != nil {
-		t.Fatalf("chain broken after %d lines: %v", n, err)
+	if sum, err := audit.VerifyChain(strings.NewReader(string(raw)), nil); err != nil {
+		t.Fatalf("chain broken after %d lines: %v", sum.Lines, err)
 	}
 	counts := map[string]int{}
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
@@ -431,7 +431,7 @@ func TestAuditFailClosed(t *testing.T) {
 	if strings.Contains(text, "unrecorded") || !strings.Contains(text, `"outcome":"resumed"`) {
 		t.Fatalf("audit after recovery:\n%s", text)
 	}
-	if n, err := audit.Verify(strings.NewReader(text)); err != nil {
-		t.Fatalf("chain broken after %d lines: %v", n, err)
+	if sum, err := audit.VerifyChain(strings.NewReader(text), nil); err != nil {
+		t.Fatalf("chain broken after %d lines: %v", sum.Lines, err)
 	}
 }

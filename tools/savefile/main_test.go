@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/moatmcp/moat/sdk"
+	"github.com/moatmcp/moat/tools/internal/scratch"
 )
 
 // TestSaveNative runs save_file natively, where no client can be asked
@@ -42,10 +43,7 @@ func TestSaveNative(t *testing.T) {
 			if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			old := root
-			root = dir
-			defer func() { root = old }()
-			out, err := saveFile(context.Background(), tc.in)
+			out, err := tool{dir: scratch.Dir(dir)}.saveFile(context.Background(), tc.in)
 			got := ""
 			if err != nil {
 				var te *sdk.Error

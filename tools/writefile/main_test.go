@@ -10,10 +10,11 @@ import (
 	"testing"
 
 	"github.com/moatmcp/moat/sdk"
+	"github.com/moatmcp/moat/tools/internal/scratch"
 )
 
-// scratch points root at a temp dir holding old.txt and a folder.
-func scratch(t *testing.T) string {
+// newScratch is a temp dir holding old.txt and a folder.
+func newScratch(t *testing.T) string {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "old.txt"), []byte("old\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -21,9 +22,6 @@ func scratch(t *testing.T) string {
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	old := root
-	root = dir
-	t.Cleanup(func() { root = old })
 	return dir
 }
 
@@ -54,10 +52,10 @@ func TestWriteNative(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := scratch(t)
+			dir := newScratch(t)
 			tc.in.Path = strings.ReplaceAll(tc.in.Path, "ROOT", dir)
 			want := strings.ReplaceAll(tc.want, "ROOT", dir)
-			out, err := writeFile(context.Background(), tc.in)
+			out, err := tool{dir: scratch.Dir(dir)}.writeFile(context.Background(), tc.in)
 			got := ""
 			if err != nil {
 				var te *sdk.Error
@@ -80,7 +78,7 @@ func TestWriteNative(t *testing.T) {
 			}
 			// No temporary file is ever left behind.
 			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-				if strings.HasPrefix(d.Name(), tmpPrefix) {
+				if strings.HasPrefix(d.Name(), scratch.TmpPrefix) {
 					t.Errorf("left behind: %s", p)
 				}
 				return nil

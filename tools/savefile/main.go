@@ -23,14 +23,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/moatmcp/moat/sdk"
 	"github.com/moatmcp/moat/tools/internal/scratch"
 )
-
-const maxContent = 1 << 20 // bytes one call writes
 
 type input struct {
 	Path    string `json:"path"`
@@ -51,18 +47,9 @@ func init() { sdk.Handle(tool{dir: "/scratch"}.saveFile) }
 func main() { sdk.Main() }
 
 func (t tool) saveFile(_ context.Context, in input) (output, error) {
-	name, err := t.dir.Path(in.Path)
+	name, err := t.dir.Target(in.Path, in.Content)
 	if err != nil {
 		return output{}, err
-	}
-	if len(in.Content) > maxContent {
-		return output{}, sdk.Errorf("content is %d bytes; the limit is %d", len(in.Content), maxContent)
-	}
-	if !utf8.ValidString(in.Content) {
-		return output{}, sdk.Errorf("content is not valid UTF-8")
-	}
-	if strings.HasPrefix(path.Base(name), scratch.TmpPrefix) {
-		return output{}, sdk.Errorf("%s: names starting with %s are reserved", in.Path, scratch.TmpPrefix)
 	}
 	replaced := false
 	switch st, err := os.Lstat(name); {

@@ -31,7 +31,7 @@ func TestSaveNative(t *testing.T) {
 		{"a folder", input{Path: "sub", Content: "x"}, "sub is not a regular file", "", ""},
 		{"traversal", input{Path: "../x.txt", Content: "x"}, "path must be a file inside the writable folder ROOT", "", ""},
 		{"reserved name", input{Path: ".moat-tmp-1", Content: "x"}, ".moat-tmp-1: names starting with .moat-tmp- are reserved", "", ""},
-		{"too large", input{Path: "big.txt", Content: strings.Repeat("x", maxContent+1)}, "content is 1048577 bytes; the limit is 1048576", "", ""},
+		{"too large", input{Path: "big.txt", Content: strings.Repeat("x", scratch.MaxContent+1)}, "content is 1048577 bytes; the limit is 1048576", "", ""},
 		{"empty path", input{Content: "x"}, "path is required", "", ""},
 	}
 	for _, tc := range tests {

@@ -18,19 +18,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
 	"syscall"
-	"unicode/utf8"
 
 	"github.com/moatmcp/moat/sdk"
 	"github.com/moatmcp/moat/tools/internal/scratch"
-)
-
-const (
-	// maxContent caps the bytes one call writes. The manifest's max_input
-	// bounds the arguments before the tool starts; this bounds the decoded
-	// content, whatever its JSON escaping cost.
-	maxContent = 1 << 20
 )
 
 type input struct {
@@ -55,19 +46,9 @@ func init() { sdk.Handle(tool{dir: "/scratch"}.writeFile) }
 func main() { sdk.Main() }
 
 func (t tool) writeFile(_ context.Context, in input) (output, error) {
-	name, err := t.dir.Path(in.Path)
+	name, err := t.dir.Target(in.Path, in.Content)
 	if err != nil {
 		return output{}, err
-	}
-	if len(in.Content) > maxContent {
-		return output{}, sdk.Errorf("content is %d bytes; the limit is %d", len(in.Content), maxContent)
-	}
-	if !utf8.ValidString(in.Content) {
-		// JSON arguments are UTF-8 already; this keeps a native caller honest.
-		return output{}, sdk.Errorf("content is not valid UTF-8")
-	}
-	if strings.HasPrefix(path.Base(name), scratch.TmpPrefix) {
-		return output{}, sdk.Errorf("%s: names starting with %s are reserved", in.Path, scratch.TmpPrefix)
 	}
 	dir := path.Dir(name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -47,7 +47,7 @@ func TestWriteNative(t *testing.T) {
 		{"another absolute path", input{Path: "/etc/passwd", Content: "x"}, "path must be a file inside the writable folder ROOT", "", ""},
 		{"a file in the way", input{Path: "old.txt/x", Content: "x"}, "old.txt: part of the path is a file, not a folder", "old.txt", "old\n"},
 		{"reserved name", input{Path: ".moat-tmp-1", Content: "x"}, ".moat-tmp-1: names starting with .moat-tmp- are reserved", "", ""},
-		{"too large", input{Path: "big.txt", Content: strings.Repeat("x", maxContent+1)}, "content is 1048577 bytes; the limit is 1048576", "", ""},
+		{"too large", input{Path: "big.txt", Content: strings.Repeat("x", scratch.MaxContent+1)}, "content is 1048577 bytes; the limit is 1048576", "", ""},
 		{"empty path", input{Content: "x"}, "path is required", "", ""},
 	}
 	for _, tc := range tests {

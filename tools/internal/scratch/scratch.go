@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/moatmcp/moat/sdk"
 )
@@ -16,6 +17,11 @@ import (
 // TmpPrefix starts the name of every temporary file Replace makes; tools
 // refuse it in the agent's names.
 const TmpPrefix = ".moat-tmp-"
+
+// MaxContent caps the bytes one call writes. The manifest's max_input
+// bounds the arguments before the tool starts; this bounds the decoded
+// content, whatever its JSON escaping cost.
+const MaxContent = 1 << 20
 
 // Dir is the folder the manifest mounts read-write: "/scratch" in the
 // guest, a temporary folder in native tests.
@@ -43,6 +49,27 @@ func (d Dir) Path(p string) (string, error) {
 		return "", sdk.Errorf("path must be a file inside the writable folder %s", root)
 	}
 	return p, nil
+}
+
+// Target is the file the agent's path names in d, for content that a tool
+// may write there: at most MaxContent bytes of UTF-8 (JSON arguments are
+// UTF-8 already; this keeps a native caller honest), and a name that is
+// not one of Replace's temporary files.
+func (d Dir) Target(p, content string) (string, error) {
+	name, err := d.Path(p)
+	if err != nil {
+		return "", err
+	}
+	if len(content) > MaxContent {
+		return "", sdk.Errorf("content is %d bytes; the limit is %d", len(content), MaxContent)
+	}
+	if !utf8.ValidString(content) {
+		return "", sdk.Errorf("content is not valid UTF-8")
+	}
+	if strings.HasPrefix(path.Base(name), TmpPrefix) {
+		return "", sdk.Errorf("%s: names starting with %s are reserved", p, TmpPrefix)
+	}
+	return name, nil
 }
 
 // Rel is name relative to d, for messages and results.

@@ -38,6 +38,7 @@ func approveAll(t *testing.T, ts *testServer) {
 // tool the lock does not know is not served, narrowing needs no approval,
 // and approving lets the new version serve.
 func TestApprovalHold(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	ts := newTestServer(t, testConfig{tools: map[string]string{
 		"a": manifestText(mod, "name = \"emit\"\ndescription = \"Reads the weather.\"\nrequired_scopes = [\"weather\"]"),
@@ -86,6 +87,7 @@ func TestApprovalHold(t *testing.T) {
 // the version moat.lock approved, rebuilt from the lock's manifest text, as
 // long as its module is still the approved one.
 func TestApprovalHoldAtStart(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	ts := newTestServer(t, testConfig{tools: map[string]string{
 		"a": manifestText(mod, "name = \"emit\"\ndescription = \"Reads the weather.\""),

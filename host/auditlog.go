@@ -60,9 +60,9 @@ func (s *Server) auditGate(next http.Handler) http.Handler {
 // must be refused (auth.Options.Record): it carries the error id logged
 // with it.
 func (s *Server) authDecision(r *http.Request, d auth.Decision) error {
-	rec := audit.Record{Event: audit.EventAuth, Principal: d.PrincipalID, AuthMethod: d.Method, ClientAddr: d.Addr, Outcome: "auth_ok", TraceID: telemetry.TraceID(r.Context())}
+	rec := audit.Record{Event: audit.EventAuth, Principal: d.PrincipalID, AuthMethod: d.Method, ClientAddr: d.Addr, Outcome: audit.OutcomeAuthOK, TraceID: telemetry.TraceID(r.Context())}
 	if !d.OK {
-		rec.Outcome, rec.Reason = "auth_failed", d.Reason
+		rec.Outcome, rec.Reason = audit.OutcomeAuthFailed, d.Reason
 		if d.Err != nil {
 			rec.ErrorID = newErrorID()
 			s.log.Info("authentication failed", "error_id", rec.ErrorID, "addr", d.Addr, "reason", d.Reason, "err", d.Err)

@@ -36,6 +36,11 @@ type consoleState struct {
 
 	mu      sync.Mutex
 	reloads []console.Reload // newest first, at most console.ReloadsKept
+
+	// auditMu guards audit, and is held while a page view verifies the
+	// file (up to maxAuditVerifyBytes), so that two views verify once; it
+	// is apart from mu so that a reload never waits on that read.
+	auditMu sync.Mutex
 	audit   console.AuditState
 }
 
@@ -55,7 +60,7 @@ func (c *consoleState) observe(rec *audit.Record) {
 		}
 	case rec.Event == audit.EventRefusal:
 		c.activity.Refused(console.Refusal{Principal: rec.Principal, Tool: rec.Tool, Reason: string(rec.Outcome) + ": " + rec.Reason, Status: rec.Status, Client: rec.ClientAddr})
-	case rec.Event == audit.EventAuth && string(rec.Outcome) != "auth_ok":
+	case rec.Event == audit.EventAuth && rec.Outcome != audit.OutcomeAuthOK:
 		// The status (401, 403 or 400) is the authenticator's; the record
 		// does not carry it.
 		c.activity.Refused(console.Refusal{Principal: rec.Principal, Reason: string(rec.Outcome) + ": " + rec.Reason, Client: rec.ClientAddr})
@@ -125,8 +130,8 @@ func (s *Server) clock() time.Time {
 func (s *Server) auditState(file string) console.AuditState {
 	seq, head := s.audit.Head()
 	c := &s.console
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.auditMu.Lock()
+	defer c.auditMu.Unlock()
 	now := s.clock()
 	st := console.AuditState{Seq: seq, Head: head, At: now.UTC()}
 	if file != "" && file != "-" {
@@ -199,7 +204,7 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := auth.FromContext(r.Context())
 		if !ok || !slices.Contains(p.Scopes, console.Scope) {
-			rec := audit.Record{Event: audit.EventRefusal, Outcome: "denied", Reason: "console: the admin scope is required", Status: http.StatusForbidden, ClientAddr: clientAddrOf(r)}
+			rec := audit.Record{Event: audit.EventRefusal, Outcome: audit.OutcomeDenied, Reason: "console: the admin scope is required", Status: http.StatusForbidden, ClientAddr: clientAddrOf(r)}
 			if ok {
 				rec.Principal, rec.AuthMethod = p.ID, p.Method
 			}

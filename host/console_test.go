@@ -39,6 +39,7 @@ const consoleCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; 
 // without admin 403, a foreign Origin 403, a write method 405; the
 // security headers are on refusals too, and every refusal is audited.
 func TestConsoleAuth(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "ops", "agent")
 	ts := newTestServer(t, testConfig{http: true,
@@ -110,6 +111,7 @@ func TestConsoleAuth(t *testing.T) {
 // TestConsoleNoAuth: under --no-auth the console is never served, not
 // even on loopback: there is no credential to hold the admin scope.
 func TestConsoleNoAuth(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{"emit": manifestText(mod, `name = "emit"`)}})
 	if resp, _ := consoleGet(t, ts.url+"/console", ""); resp.StatusCode != 403 {
@@ -120,6 +122,7 @@ func TestConsoleNoAuth(t *testing.T) {
 // TestConsoleRateLimited: console requests count against the principal's
 // request ceiling like any other request.
 func TestConsoleRateLimited(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "ops")
 	ts := newTestServer(t, testConfig{http: true,
@@ -139,6 +142,7 @@ func TestConsoleRateLimited(t *testing.T) {
 // grants, who may call it, a call and a refusal in the activity, the
 // audit head verifying, and a reload with what it changed.
 func TestConsoleShowsState(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "ops", "agent")
 	ts := newTestServer(t, testConfig{http: true,
@@ -197,6 +201,7 @@ func TestConsoleShowsState(t *testing.T) {
 // whole chain verifies, a line being appended is not a break, an edited
 // line, a cut end and an edited last line are.
 func TestVerifyAuditFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.log")
 	l, err := audit.Open(path)
@@ -241,6 +246,7 @@ func TestVerifyAuditFile(t *testing.T) {
 // tools page, with the readable diff of the held update (escaped), and
 // a held new tool that cannot serve is listed as not serving.
 func TestConsoleHeldUpdate(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "ops")
 	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["ops"], `[]`, `scopes = ["admin"]`),

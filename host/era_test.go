@@ -12,6 +12,7 @@ import (
 // initialize, no session) and a 2025-11-25 client in a session, under the
 // same authentication, authorisation and audit.
 func TestBothEras(t *testing.T) {
+	t.Parallel()
 	tk := newTestKeys(t, "reader")
 	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["reader"], `["emit"]`), tools: map[string]string{
 		"emit":    manifestText(guests["hostfixture"], `name = "emit"`),
@@ -73,6 +74,7 @@ func TestBothEras(t *testing.T) {
 // request's id and a fixed message, in either era — never the go-sdk's Go
 // decoding error.
 func TestParamsNotAnObject(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	resp, _ := postMCP(t, ts.url, "", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
 	sid := resp.Header.Get("Mcp-Session-Id")
@@ -93,6 +95,7 @@ func TestParamsNotAnObject(t *testing.T) {
 // advertised nor half-answered: their methods are "method not found", with
 // the request's id, in either era.
 func TestNotServedMethods(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	cs, _ := connect(t, ts)
 	if _, err := cs.ListPrompts(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "method not found") {
@@ -109,6 +112,7 @@ func TestNotServedMethods(t *testing.T) {
 // TestListTTL: [server] list_ttl is the ttlMs of tools/list; the list
 // stays private to its caller.
 func TestListTTL(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: "[server]\nlist_ttl = \"30s\"\n",
 		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	req := mcpRequest(context.Background(), "POST", ts.url+"/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`, "")

@@ -80,6 +80,7 @@ func runExampleCases(t *testing.T, tool *Tool, tests []exampleCase) {
 }
 
 func TestSearchFilesTool(t *testing.T) {
+	t.Parallel()
 	search, _ := example(t, "search_files")
 	runExampleCases(t, search, []exampleCase{
 		{"regex over the share", `{"pattern":"manifest"}`,
@@ -105,6 +106,7 @@ func TestSearchFilesTool(t *testing.T) {
 }
 
 func TestWriteFileTool(t *testing.T) {
+	t.Parallel()
 	write, root := example(t, "write_file")
 	scratch := filepath.Join(root, "testdata/scratch")
 	ann := write.MCPTool().Annotations
@@ -146,6 +148,7 @@ func TestWriteFileTool(t *testing.T) {
 }
 
 func TestJSONQueryTool(t *testing.T) {
+	t.Parallel()
 	q, _ := example(t, "json_query")
 	m := q.Manifest
 	if len(m.Mounts) != 0 || len(m.Env) != 0 || m.Clock || m.Random {

@@ -58,6 +58,7 @@ func sseData(body string) string {
 // status and JSON-RPC message byte for byte — and the same audit record;
 // only the framing differs (application/json instead of one SSE event).
 func TestDirectCallSameAnswer(t *testing.T) {
+	t.Parallel()
 	tk := newTestKeys(t, "reader")
 	cfg := testConfig{http: true, toml: keyBlock(tk["reader"], `["emit","bad"]`), tools: map[string]string{
 		"emit":    manifestText(guests["hostfixture"], `name = "emit"`),
@@ -121,6 +122,7 @@ func TestDirectCallSameAnswer(t *testing.T) {
 }
 
 func TestPlainID(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		id   string
 		want bool
@@ -140,6 +142,7 @@ func TestPlainID(t *testing.T) {
 // everything else goes to the go-sdk, whose answer it then gets (an SSE
 // stream or its refusal).
 func TestDirectCallEligibility(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{
 		"emit":   manifestText(guests["hostfixture"], `name = "emit"`),
 		"hdr":    manifestText(guests["hostfixture"], "name = \"hdr\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\nx-mcp-header = \"Out\""),

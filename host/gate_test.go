@@ -73,6 +73,7 @@ func dial(t *testing.T, url, token string) *mcp.ClientSession {
 }
 
 func TestGate(t *testing.T) {
+	t.Parallel()
 	url, keys, auditFile, mets := gateServer(t)
 	ctx := context.Background()
 
@@ -153,8 +154,8 @@ func TestGate(t *testing.T) {
 			t.Fatalf("the audit log contains a secret: %q", s)
 		}
 	}
-	if n, err := audit.Verify(strings.NewReader(string(raw))); err != nil {
-		t.Fatalf("chain broken after %d lines: %v", n, err)
+	if sum, err := audit.VerifyChain(strings.NewReader(string(raw)), nil); err != nil {
+		t.Fatalf("chain broken after %d lines: %v", sum.Lines, err)
 	}
 	counts := map[string]int{}
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
@@ -199,6 +200,7 @@ func TestGate(t *testing.T) {
 // its call runs stops the guest (protocol 2025-11-25, where the go-sdk
 // alone would keep it running until its timeout).
 func TestDisconnectCancelsCall(t *testing.T) {
+	t.Parallel()
 	sleep, err := filepath.Abs("../testdata/guests/lim_sleep.wasm")
 	if err != nil {
 		t.Fatal(err)
@@ -239,6 +241,7 @@ func TestDisconnectCancelsCall(t *testing.T) {
 // [net] grant gets an audit record with host, method and status, and
 // nothing of the URL's path or query.
 func TestNetRequestsAudited(t *testing.T) {
+	t.Parallel()
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
 	defer web.Close()
 	host := strings.TrimPrefix(web.URL, "http://")
@@ -278,6 +281,7 @@ func TestNetRequestsAudited(t *testing.T) {
 // tools/list); past it the 429 carries the request's JSON-RPC id, and the
 // refusal is in the audit log with its reason.
 func TestRateCountsToolCalls(t *testing.T) {
+	t.Parallel()
 	tk := newTestKeys(t, "slow")
 	ts := newTestServer(t, testConfig{http: true,
 		toml:  keyBlock(tk["slow"], `["*"]`, `rate = "5/min burst 3"`),
@@ -318,6 +322,7 @@ func TestRateCountsToolCalls(t *testing.T) {
 // (413), from a foreign Origin (403), without credentials (401), without a
 // required scope (403) — leaves an audit record with its reason.
 func TestRefusalsAudited(t *testing.T) {
+	t.Parallel()
 	tk := newTestKeys(t, "wide")
 	ts := newTestServer(t, testConfig{http: true,
 		toml:  "[server]\nmax_body = \"1KiB\"\n" + keyBlock(tk["wide"], `["*"]`),
@@ -389,6 +394,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 // not ready, no tool runs unrecorded; when writing works again, service
 // resumes by itself.
 func TestAuditFailClosed(t *testing.T) {
+	t.Parallel()
 	tk := newTestKeys(t, "ci")
 	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["ci"], `["*"]`),
 		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
@@ -425,7 +431,7 @@ func TestAuditFailClosed(t *testing.T) {
 	if strings.Contains(text, "unrecorded") || !strings.Contains(text, `"outcome":"resumed"`) {
 		t.Fatalf("audit after recovery:\n%s", text)
 	}
-	if n, err := audit.Verify(strings.NewReader(text)); err != nil {
-		t.Fatalf("chain broken after %d lines: %v", n, err)
+	if sum, err := audit.VerifyChain(strings.NewReader(text), nil); err != nil {
+		t.Fatalf("chain broken after %d lines: %v", sum.Lines, err)
 	}
 }

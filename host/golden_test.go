@@ -24,6 +24,7 @@ var update = flag.Bool("update", false, "rewrite the golden transcripts in testd
 // Content-Type, a blank line, the JSON-RPC messages one per line). Run with
 // -update to rewrite the responses after an intended change.
 func TestGoldenTranscripts(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/golden/*.txtar")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no transcripts: %v", err)

@@ -93,6 +93,7 @@ func (c *eraClient) legacy(method, params string) (int, string) {
 // fixed JSON-RPC error of the spec's code, with the request's id, and no
 // Go or go-sdk text (and no value echoed from the request).
 func TestEraBadInput(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{
 		"emit":   manifestText(guests["hostfixture"], `name = "emit"`),
 		"region": manifestText(guests["hostfixture"], "name = \"region\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.region]\ntype = \"string\"\n\"x-mcp-header\" = \"Region\""),
@@ -179,6 +180,7 @@ func TestEraBadInput(t *testing.T) {
 // too); a tool's arguments that are not an object are the tool's error
 // result, in moat's words.
 func TestWrongTypedParams(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	c := newEraClient(t, ts)
 	for _, tc := range []struct {

@@ -53,6 +53,9 @@ func TestMain(m *testing.M) {
 		}
 		guests[name] = out
 	}
+	// The secret header of usageTools, set once for the run (t.Setenv
+	// would keep those tests from running in parallel).
+	os.Setenv("MOAT_TEST_SECRET", testSecret)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -112,6 +115,7 @@ func resultJSON(t *testing.T, res *mcp.CallToolResult) string {
 }
 
 func TestCallResultModes(t *testing.T) {
+	t.Parallel()
 	const outSchema = `
 [output_schema]
 type = "object"
@@ -245,6 +249,7 @@ type = "integer"
 // TestInvalidArgumentsNameTheField checks that a schema failure tells the
 // agent which field is wrong, and that no instance ran.
 func TestInvalidArgumentsNameTheField(t *testing.T) {
+	t.Parallel()
 	tool := loadTool(t, guests["readfile"], `name = "read_file"
 [input_schema]
 type = "object"
@@ -272,6 +277,7 @@ maxLength = 8
 // TestIsolation: every call gets a fresh instance, so a global counter is
 // 1 on every call.
 func TestIsolation(t *testing.T) {
+	t.Parallel()
 	tool := loadTool(t, guests["hostfixture"], `name = "counter"`)
 	for i := 0; i < 3; i++ {
 		res, _, err := tool.Call(context.Background(), json.RawMessage(`{}`), nil)
@@ -309,6 +315,7 @@ func exampleTree(t *testing.T) string {
 }
 
 func TestExampleTools(t *testing.T) {
+	t.Parallel()
 	root := exampleTree(t)
 	read, err := manifest.Load(filepath.Join(root, "manifests/read_file.toml"))
 	if err != nil {
@@ -424,6 +431,7 @@ func connect(t *testing.T, ts *testServer) (*mcp.ClientSession, *notes) {
 }
 
 func TestServeOverMCP(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{tools: map[string]string{
 		"notify": manifestText(guests["hostfixture"], "name = \"notify\"\n[[mount]]\nhost = \".\"\nguest = \"/w\"\nmode = \"rw\""),
 		"emit":   manifestText(guests["hostfixture"], "name = \"emit\"\ntitle = \"Emit\"\n[annotations]\nidempotent = true"),
@@ -477,6 +485,7 @@ func TestServeOverMCP(t *testing.T) {
 }
 
 func TestUnknownToolIsAProtocolError(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	cs, _ := connect(t, ts)
 	_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "nope", Arguments: map[string]any{}})
@@ -489,6 +498,7 @@ func TestUnknownToolIsAProtocolError(t *testing.T) {
 // TestCallAfterCancellation: a client that cancels a call stops its guest
 // (the audit record says canceled), and the session goes on working.
 func TestCallAfterCancellation(t *testing.T) {
+	t.Parallel()
 	sleep, err := filepath.Abs("../testdata/guests/lim_sleep.wasm")
 	if err != nil {
 		t.Fatal(err)
@@ -541,6 +551,7 @@ func (s *syncBuf) String() string {
 
 // TestToolEntry: moat check says how each kind of module's calls run.
 func TestToolEntry(t *testing.T) {
+	t.Parallel()
 	abs := func(name string) string {
 		p, err := filepath.Abs(filepath.Join("..", "testdata", "guests", name))
 		if err != nil {

@@ -111,6 +111,7 @@ func packageImports(t *testing.T) map[string][]string {
 // TestThirdPartyOwners: each third-party module is imported only by its
 // owners (moduleOwners).
 func TestThirdPartyOwners(t *testing.T) {
+	t.Parallel()
 	users := map[string]map[string]bool{}
 	for dir, imps := range packageImports(t) {
 		for _, imp := range imps {
@@ -147,6 +148,7 @@ const embedders = "internal/bench"
 // the commands sit on top; nothing under internal/ or host/ imports them,
 // and the guest SDK imports no host code.
 func TestImportRules(t *testing.T) {
+	t.Parallel()
 	for dir, imps := range packageImports(t) {
 		for _, imp := range imps {
 			if !strings.HasPrefix(imp, modulePath) {

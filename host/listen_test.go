@@ -77,6 +77,7 @@ func listen(t *testing.T, url, key, id string) *openListen {
 // apart from its sessions, with a 429 that says so; a reload that revokes
 // a key ends its streams; an unauthenticated caller cannot listen.
 func TestListen(t *testing.T) {
+	t.Parallel()
 	tk := newTestKeys(t, "a", "b")
 	keys := keyBlock(tk["a"], `["*"]`) + keyBlock(tk["b"], `["*"]`)
 	cfg := "[server]\nmax_listen_streams_per_principal = 1\nmax_sessions_per_principal = 1\n" + keys
@@ -177,6 +178,7 @@ func TestListen(t *testing.T) {
 // TestListenCapAcrossReplicas: with [state] url, two replicas count one
 // principal's listen streams together.
 func TestListenCapAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	r := statetest.Start(t)
 	cfg := "[server]\nmax_listen_streams_per_principal = 1\n"
 	a := newTestServer(t, testConfig{http: true, noAuth: true, toml: cfg + stateToml(r, "replica-a"), tools: map[string]string{}})

@@ -12,6 +12,7 @@ import (
 // a bad module fails the set with its own error, and what loaded is
 // returned for the caller to close.
 func TestLoadTools(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rt := runtime(t)
 	wasm := mustRead(t, guests["hostfixture"])

@@ -14,6 +14,7 @@ import (
 // documented series is never one that stays at zero forever. A reason
 // added to the list without a caller fails here.
 func TestEveryDenyReasonRecorded(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)

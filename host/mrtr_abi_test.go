@@ -22,6 +22,7 @@ import (
 // guest sees them (hostfixture "ask"), for each answer Hooks.Input can
 // give, and for a request document over the limit.
 func TestInputRequestABI(t *testing.T) {
+	t.Parallel()
 	tool := loadTool(t, guests["hostfixture"], `name = "ask"`)
 	const doc = `{"k":{"method":"roots/list","params":{}}}`
 	answer := []byte(`{"k":{"roots":[]}}`)
@@ -93,6 +94,7 @@ func TestInputRequestABI(t *testing.T) {
 // round: malformed documents, capabilities, answers replayed, a different
 // ask, and too many rounds.
 func TestReplayAsk(t *testing.T) {
+	t.Parallel()
 	const elicit = `{"name":{"method":"elicitation/create","params":{"message":"Name?","requestedSchema":{"type":"object","properties":{"n":{"type":"string"}}}}}}`
 	allCaps := &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{}, Sampling: &mcp.SamplingCapabilities{}, RootsV2: &mcp.RootCapabilities{}}
 	reqs, _ := parseInputRequests([]byte(elicit))
@@ -173,6 +175,7 @@ func nineRequests() string {
 // testdata/guests/input_as.ts) use them: an answer, a refusal as a code,
 // an ask ended for input.
 func TestInputRequestGuests(t *testing.T) {
+	t.Parallel()
 	answer := `{"ok":{"action":"accept","content":{"ok":true}}}`
 	answered := func(_ context.Context, req []byte) ([]byte, error) {
 		if !strings.Contains(string(req), `"message":"Proceed?"`) {

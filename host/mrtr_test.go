@@ -125,6 +125,7 @@ func withState(responses, state string) string {
 // state replaces the file. Each round is a tools/call of its own in the
 // audit log.
 func TestInputRequiredStateless(t *testing.T) {
+	t.Parallel()
 	ts, tk, scratch := mrtrServer(t, nil)
 	key := tk["writer"].secret
 	args := `{"path":"notes.txt","content":"new notes\n"}`
@@ -182,6 +183,7 @@ func TestInputRequiredStateless(t *testing.T) {
 // nothing is written. A missing or wrong-kind answer with a good state
 // asks again.
 func TestRequestStateBadInput(t *testing.T) {
+	t.Parallel()
 	clock := testclock.New(time.Now())
 	ts, tk, scratch := mrtrServer(t, clock)
 	writer, other := tk["writer"].secret, tk["other"].secret
@@ -288,6 +290,7 @@ func TestRequestStateBadInput(t *testing.T) {
 // inside the call. A session client that declares no elicitation gets the
 // tool's "cannot ask" result.
 func TestInputBothErasGoClient(t *testing.T) {
+	t.Parallel()
 	ts, tk, scratch := mrtrServer(t, nil)
 	key := tk["writer"].secret
 	for _, tc := range []struct {
@@ -344,6 +347,7 @@ func TestInputBothErasGoClient(t *testing.T) {
 // the way the suite answers them: the keys and methods of the first round,
 // and the text after the last.
 func TestInputFixtures(t *testing.T) {
+	t.Parallel()
 	names := []string{"elicitation", "sampling", "list_roots", "request_state", "multiple_inputs", "multi_round", "capabilities", "tampered_state"}
 	tools := map[string]string{}
 	for _, n := range names {
@@ -452,6 +456,7 @@ func TestInputFixtures(t *testing.T) {
 // audited as denied; a client that declared them gets the tool. A 2025-11-25
 // session is held to what it declared at initialize.
 func TestRequiredClientCapability(t *testing.T) {
+	t.Parallel()
 	tk := newTestKeys(t, "k")
 	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["k"], `["*"]`), tools: map[string]string{
 		"needs": manifestText(guests["hostfixture"], "name = \"needs\"\nclient_capabilities = [\"sampling\", \"elicitation\"]"),

@@ -12,6 +12,7 @@ import (
 // past the queue and counts), what was queued is sent in order, and drain
 // waits for it.
 func TestNotifier(t *testing.T) {
+	t.Parallel()
 	n := newNotifier()
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -52,6 +53,7 @@ func TestNotifier(t *testing.T) {
 // TestNotifierDrainGivesUp: drain returns when its ctx ends even if the
 // client never reads.
 func TestNotifierDrainGivesUp(t *testing.T) {
+	t.Parallel()
 	n := newNotifier()
 	block := make(chan struct{})
 	defer close(block)
@@ -64,6 +66,7 @@ func TestNotifierDrainGivesUp(t *testing.T) {
 // TestNotifierIdle: a call that sends nothing starts no goroutine, and
 // drain returns at once.
 func TestNotifierIdle(t *testing.T) {
+	t.Parallel()
 	n := newNotifier()
 	if got := n.drain(context.Background()); got != 0 || n.ch != nil {
 		t.Fatalf("drain = %d, queue %v", got, n.ch)
@@ -74,6 +77,7 @@ func TestNotifierIdle(t *testing.T) {
 // in a full queue (a slow client), a guest's notification is dropped at
 // once: no lock is held across that wait.
 func TestTryDoesNotWaitBehindWait(t *testing.T) {
+	t.Parallel()
 	n := newNotifier()
 	release := make(chan struct{})
 	n.try(func() { <-release }) // the sender is stuck on this one

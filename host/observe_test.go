@@ -54,9 +54,10 @@ func (u *upstream) headers() []http.Header {
 const testSecret = "s3cr3t-value-never-in-a-span"
 
 // usageTools are the usage guest's tools: fetchfile (reads /data, GETs
-// the upstream with a secret header) and writetrap (writes /out, traps).
+// the upstream with a secret header, MOAT_TEST_SECRET, which TestMain
+// sets for the whole run so that these tests can run in parallel) and
+// writetrap (writes /out, traps).
 func usageTools(t *testing.T, up *upstream) (map[string]string, string, string) {
-	t.Setenv("MOAT_TEST_SECRET", testSecret)
 	data, out := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(data, "in.txt"), []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
@@ -135,6 +136,7 @@ const (
 // attribute holds the secret header's value; and the audit record carries
 // the trace id and the receipt.
 func TestTraceSpanTree(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	tools, _, _ := usageTools(t, up)
 	rec := telemetry.NewRecorder()
@@ -229,6 +231,7 @@ var hexTrace = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // tracestate or baggage is dropped (the trace is kept), _meta wins over
 // the HTTP header.
 func TestTraceContextBadInput(t *testing.T) {
+	t.Parallel()
 	rec := telemetry.NewRecorder()
 	tk := newTestKeys(t, "agent")
 	ts := newTestServer(t, testConfig{http: true, traces: rec, toml: keyBlock(tk["agent"], `["*"]`),
@@ -289,6 +292,7 @@ func TestTraceContextBadInput(t *testing.T) {
 // TestTraceOffKeepsCallerTraceID: with tracing off, no span is made, but
 // the audit record and the log line still carry the caller's trace id.
 func TestTraceOffKeepsCallerTraceID(t *testing.T) {
+	t.Parallel()
 	var logs syncBuf
 	tk := newTestKeys(t, "agent")
 	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["agent"], `["*"]`), logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -312,6 +316,7 @@ func TestTraceOffKeepsCallerTraceID(t *testing.T) {
 // TestReceiptTrappedMidWrite: a call that wrote to a file and then trapped
 // still gets a receipt with the bytes the filesystem saw written.
 func TestReceiptTrappedMidWrite(t *testing.T) {
+	t.Parallel()
 	up := newUpstream(t)
 	tools, _, out := usageTools(t, up)
 	ts := newTestServer(t, testConfig{tools: tools})
@@ -338,6 +343,7 @@ func TestReceiptTrappedMidWrite(t *testing.T) {
 // own quotas is held to those; a principal under no quota is never
 // refused.
 func TestQuotas(t *testing.T) {
+	t.Parallel()
 	tk := newTestKeys(t, "small", "big", "free")
 	toml := "[quotas]\nwindow = \"1h\"\noutput_bytes = \"10B\"\n" +
 		keyBlock(tk["small"], `["*"]`) +
@@ -395,6 +401,7 @@ func TestQuotas(t *testing.T) {
 // TestNoQuotaNoStore: without [quotas] a call never asks the usage store
 // (a broken one cannot refuse it).
 func TestNoQuotaNoStore(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	ts.usage = nil // any use would panic
 	cs, _ := connect(t, ts)
@@ -408,6 +415,7 @@ func TestNoQuotaNoStore(t *testing.T) {
 // connections and never answering, calls still return at once; the spans
 // are dropped when the export times out, and counted.
 func TestSlowCollectorCallsDoNotWait(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -452,6 +460,7 @@ func TestSlowCollectorCallsDoNotWait(t *testing.T) {
 // request span for its call as a stateless one (the go-sdk runs the call
 // under the session's context; the span comes with the request).
 func TestTraceLegacySession(t *testing.T) {
+	t.Parallel()
 	rec := telemetry.NewRecorder()
 	tk := newTestKeys(t, "agent")
 	ts := newTestServer(t, testConfig{http: true, traces: rec, toml: keyBlock(tk["agent"], `["*"]`),

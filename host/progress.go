@@ -51,10 +51,14 @@ func (p *progress) notify(value, total float64, msg string, fromGuest bool) {
 }
 
 // start is sent before the instance is created.
+//
+// start and finish bracket the guest's run, so no report runs beside
+// them; they decide what to send under p.mu and queue it after unlocking:
+// queuing waits for room, and no lock is held across a channel wait.
 func (p *progress) start() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.last = 0
+	p.mu.Unlock()
 	p.notify(0, 0, "started", false)
 }
 
@@ -71,7 +75,7 @@ func (p *progress) report(value, total float64, msg string) {
 	if total > 0 {
 		p.lastTotal = total
 	}
-	p.notify(value, total, msg, true)
+	p.notify(value, total, msg, true) // try: never waits
 }
 
 // finish reports the end of the instance, whatever the outcome, without
@@ -80,16 +84,23 @@ func (p *progress) report(value, total float64, msg string) {
 // if it reported nothing, 1 of 1.
 func (p *progress) finish() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	send := true
+	var value, total float64
 	switch {
 	case !p.sent:
 		p.last = 1
-		p.notify(1, 1, "finished", false)
+		value, total = 1, 1
 	case p.lastTotal > 0 && p.last < p.lastTotal:
 		p.last = p.lastTotal
-		p.notify(p.lastTotal, p.lastTotal, "finished", false)
+		value, total = p.lastTotal, p.lastTotal
 	case p.lastTotal <= 0:
 		p.last++
-		p.notify(p.last, 0, "finished", false)
+		value = p.last
+	default:
+		send = false
+	}
+	p.mu.Unlock()
+	if send {
+		p.notify(value, total, "finished", false)
 	}
 }

@@ -220,9 +220,9 @@ func (s *Server) logHeld(snap *snapshot) {
 // key, or why it was refused (the error names files and fields, never a
 // secret: manifest errors never echo values taken from the environment).
 func (s *Server) auditReload(rep *ReloadReport) {
-	rec := audit.Record{Event: audit.EventReload, Outcome: "ok", Changes: rep.Changes()}
+	rec := audit.Record{Event: audit.EventReload, Outcome: audit.OutcomeOK, Changes: rep.Changes()}
 	if rep.Err != nil {
-		rec.Outcome = "error"
+		rec.Outcome = audit.OutcomeError
 		rec.ErrorID = newErrorID()
 		rec.Reason = firstLine(rep.Err.Error())
 	}

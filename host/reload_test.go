@@ -33,6 +33,7 @@ func toolNames(ts *testServer) string {
 }
 
 func TestReload(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	ts := newTestServer(t, testConfig{tools: map[string]string{
 		"a": manifestText(mod, "name = \"emit\"\ndescription = \"v1\""),
@@ -89,6 +90,7 @@ func TestReload(t *testing.T) {
 // TestReloadBadFiles: each broken file keeps the whole previous snapshot
 // serving, and the error names the file (and line where there is one).
 func TestReloadBadFiles(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "ci")
 	var schema, schemaDir string
@@ -177,6 +179,7 @@ func postMCP(t *testing.T, url, key, session, body string) (*http.Response, stri
 // that session is ended; a key whose grants narrow loses the tool at its
 // next call.
 func TestReloadKeys(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "old", "new", "narrow")
 	ts := newTestServer(t, testConfig{http: true,
@@ -226,6 +229,7 @@ func TestReloadKeys(t *testing.T) {
 // TestReloadGrants: a change to any grant applies to the next call: here
 // required_scopes (the field a hand-kept comparison once missed).
 func TestReloadGrants(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	tk := newTestKeys(t, "ci")
 	ts := newTestServer(t, testConfig{http: true, toml: keyBlock(tk["ci"], `["*"]`), tools: map[string]string{
@@ -245,6 +249,7 @@ func TestReloadGrants(t *testing.T) {
 }
 
 func TestReloadRefusesSilentChangeToPinnedTool(t *testing.T) {
+	t.Parallel()
 	mod := guests["hostfixture"]
 	b, _ := os.ReadFile(mod)
 	sum := sha256.Sum256(b)
@@ -270,10 +275,14 @@ func TestReloadRefusesSilentChangeToPinnedTool(t *testing.T) {
 // TestReloadWhileCalling: 50 reloads, each changing the tool, while 4
 // clients call in a loop: no call fails (a replaced tool stays open until
 // the last call that started under it has finished).
+//
+// It is a stress test, CPU-bound: it runs on its own (not in parallel),
+// and the tool's time limit is generous so that a busy machine cannot
+// turn a slow call into a failure.
 func TestReloadWhileCalling(t *testing.T) {
 	mod := guests["hostfixture"]
 	write := func(ts *testServer, v int) {
-		ts.writeTool("a", manifestText(mod, fmt.Sprintf("name = \"emit\"\ndescription = \"v%d\"\n[limits]\nmax_concurrency = 64", v)))
+		ts.writeTool("a", manifestText(mod, fmt.Sprintf("name = \"emit\"\ndescription = \"v%d\"\n[limits]\nmax_concurrency = 64\ntimeout = \"2m\"", v)))
 	}
 	ts := newTestServer(t, testConfig{toml: "[rate_limits]\nper_principal_tool = \"unlimited\"\nper_tool = \"unlimited\"\n", tools: map[string]string{}})
 	write(ts, 0)
@@ -338,6 +347,7 @@ func TestReloadWhileCalling(t *testing.T) {
 // when moat.toml, a manifest, a manifest's module or schema file changes,
 // or a manifest appears — so none of them can change unnoticed.
 func TestStampCoversReferencedFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	schema := filepath.Join(dir, "in.json")
 	os.WriteFile(schema, []byte(`{"type":"object"}`), 0o644)
@@ -372,6 +382,7 @@ func TestStampCoversReferencedFiles(t *testing.T) {
 // New with its file and line, and New releases what it had made (here:
 // the listener it was given is closed).
 func TestNewFailsWhole(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	tools := filepath.Join(dir, "tools")
 	os.Mkdir(tools, 0o755)
@@ -401,6 +412,7 @@ func TestNewFailsWhole(t *testing.T) {
 // at its next request, on the session it opened too, and that session is
 // ended.
 func TestExpiredKeyEndsItsSessions(t *testing.T) {
+	t.Parallel()
 	// The go-sdk checks a token's expiry against the real clock too, so
 	// the key expires an hour from now; moat's own clock then jumps past it.
 	start := time.Now().UTC().Truncate(time.Second)
@@ -440,6 +452,7 @@ func TestExpiredKeyEndsItsSessions(t *testing.T) {
 // SIGHUP (a reload); the records after it go to a new file at the path,
 // whose chain continues the renamed one's (docs/audit.md).
 func TestReloadReopensAudit(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{tools: map[string]string{"a": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	path := filepath.Join(ts.dir, "audit.log")
 	ts.writeTool("a", manifestText(guests["hostfixture"], "name = \"emit\"\ndescription = \"v2\""))

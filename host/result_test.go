@@ -15,6 +15,7 @@ import (
 )
 
 func TestUnescapeHTML(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in, want string
 	}{
@@ -71,6 +72,7 @@ func FuzzUnescapeHTML(f *testing.F) {
 // TestTextResultNotHTMLEscaped: a tool's JSON written with HTML escapes
 // reaches the agent's text content with <, > and & as they are.
 func TestTextResultNotHTMLEscaped(t *testing.T) {
+	t.Parallel()
 	const outSchema = "\n[output_schema]\ntype = \"object\"\n[output_schema.properties.s]\ntype = \"string\"\n"
 	tool := loadTool(t, guests["hostfixture"], "name = \"emit\"\n"+outSchema)
 	res, _, err := tool.Call(context.Background(), json.RawMessage(`{"stdout":"{\"s\":\"\\u003ca\\u0026b\\u003e\"}"}`), nil)

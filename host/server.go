@@ -395,6 +395,7 @@ func (s *Server) serveHTTP(ctx context.Context) error {
 	case err := <-errc:
 		return fmt.Errorf("server stopped: %w", err)
 	case <-ctx.Done():
+	case <-s.closed: // Close stops serving: it waits for the goroutine above
 	}
 	s.stopping.Store(true)
 	s.log.Info("shutting down: finishing calls in flight (a second signal exits at once)", "grace", shutdownGrace)

@@ -15,6 +15,7 @@ import (
 // most MaxSessionsPerPrincipal sessions; ending one with DELETE, or its
 // idling out, frees its slot. Requests within a session are never refused.
 func TestSessionCap(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: "[server]\nmax_sessions = 3\nmax_sessions_per_principal = 2\n",
 		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 
@@ -73,6 +74,7 @@ func TestSessionCap(t *testing.T) {
 // reserved slot whose request made no session is given back, in the
 // store too.
 func TestSessionCapTotal(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{tools: map[string]string{}})
 	store := ratelimit.NewLocalStore(ratelimit.TableOptions{})
 	c := newSessionCap(ts.mcp, store, nil)
@@ -128,6 +130,7 @@ func mcpRequest(ctx context.Context, method, url, body, session string) *http.Re
 // TestSessionCapStateless: a 2026-07-28 request opens no session, so it
 // takes no session slot and is served while the cap is full.
 func TestSessionCapStateless(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: "[server]\nmax_sessions = 1\n",
 		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`

@@ -356,18 +356,24 @@ type devKey struct {
 
 func (d *devKey) get(notice interface{ Write([]byte) (int, error) }, scopes []string) (auth.APIKey, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	secret := ""
 	if d.key == nil {
-		secret, hash, err := auth.NewKey()
-		if err != nil {
+		var hash string
+		var err error
+		if secret, hash, err = auth.NewKey(); err != nil {
+			d.mu.Unlock()
 			return auth.APIKey{}, err
 		}
 		d.key = &auth.APIKey{ID: "dev", Hash: hash, Tools: []string{"*"}}
-		// Shown once, to the operator's terminal, like a notebook token;
-		// never written to the log or the audit trail.
-		fmt.Fprintf(notice, "moat: no keys configured; a key for this run only (all tools):\n\n    Authorization: Bearer %s\n\n", secret)
 	}
 	k := *d.key
+	d.mu.Unlock()
+	if secret != "" {
+		// Shown once, to the operator's terminal, like a notebook token;
+		// never written to the log or the audit trail. After unlocking: a
+		// terminal write can block.
+		fmt.Fprintf(notice, "moat: no keys configured; a key for this run only (all tools):\n\n    Authorization: Bearer %s\n\n", secret)
+	}
 	k.Scopes = slices.Clone(scopes)
 	return k, nil
 }

@@ -309,7 +309,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, wait time.Durati
 // message gives the client), when not "".
 func (s *Server) refuseWithID(w http.ResponseWriter, r *http.Request, wait time.Duration, msg, which, errorID string) {
 	head := headOf(r)
-	rec := audit.Record{Event: audit.EventRefusal, Outcome: "limited", Reason: which, Status: http.StatusTooManyRequests, ClientAddr: clientAddrOf(r), ErrorID: errorID, TraceID: telemetry.TraceID(r.Context())}
+	rec := audit.Record{Event: audit.EventRefusal, Outcome: audit.OutcomeLimited, Reason: which, Status: http.StatusTooManyRequests, ClientAddr: clientAddrOf(r), ErrorID: errorID, TraceID: telemetry.TraceID(r.Context())}
 	if p, ok := auth.FromContext(r.Context()); ok {
 		rec.Principal, rec.AuthMethod = p.ID, p.Method
 	}
@@ -331,7 +331,7 @@ func (s *Server) refusalAudit(r *http.Request, status int, err error) {
 	case errors.Is(err, transport.ErrBodyTooLarge):
 		s.metrics.Denied("body_too_large")
 	}
-	_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: "refused", Reason: err.Error(), Status: status, ClientAddr: clientAddrOf(r)})
+	_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: audit.OutcomeRefused, Reason: err.Error(), Status: status, ClientAddr: clientAddrOf(r)})
 }
 
 // knownTool is name when the request's snapshot serves a tool of that
@@ -361,7 +361,7 @@ func (s *Server) scopeCheck(snap *snapshot) func(http.Handler) http.Handler {
 			if ok && head.Method == "tools/call" {
 				if t, ok := snap.tools[head.Params.Name]; ok && p.Granted(t.Name()) && !p.MayUse(t.Name(), t.Manifest.RequiredScopes) {
 					s.metrics.Denied("scope")
-					_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: "denied", Reason: "insufficient_scope", Status: http.StatusForbidden,
+					_ = s.writeAudit(audit.Record{Event: audit.EventRefusal, Outcome: audit.OutcomeDenied, Reason: "insufficient_scope", Status: http.StatusForbidden,
 						Principal: p.ID, AuthMethod: p.Method, Tool: t.Name(), ClientAddr: clientAddrOf(r), TraceID: telemetry.TraceID(r.Context())})
 					snap.authn.WriteError(w, auth.ErrInsufficientScope, t.Manifest.RequiredScopes)
 					return

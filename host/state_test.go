@@ -49,6 +49,7 @@ func get(t *testing.T, url string) (int, string) {
 // principal's tool-call rate together, count its sessions together, and
 // name themselves in their audit records.
 func TestStateSharedAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	r := statetest.Start(t)
 	rates := "[rate_limits]\nper_principal = \"1/hour burst 4\"\n[server]\nmax_sessions_per_principal = 2\n"
 	a := newTestServer(t, testConfig{http: true, noAuth: true, toml: rates + stateToml(r, "replica-a"), tools: map[string]string{}})
@@ -116,6 +117,7 @@ func (c *lineCounter) count() int                               { c.mu.Lock(); d
 // moat_state_up is 0 and one log line says so; with Redis back, service
 // resumes by itself.
 func TestStateDownFailsClosed(t *testing.T) {
+	t.Parallel()
 	r := statetest.Start(t)
 	logs := &lineCounter{Handler: slog.DiscardHandler, prefix: "state store unavailable", up: make(chan struct{}, 1)}
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: stateToml(r, "r1"), tools: map[string]string{}, logger: slog.New(logs)})
@@ -168,6 +170,7 @@ func TestStateDownFailsClosed(t *testing.T) {
 // means per-replica limits: requests are served and the server stays
 // ready, while moat_state_up says Redis is gone.
 func TestStateDownLocalFallback(t *testing.T) {
+	t.Parallel()
 	r := statetest.Start(t)
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: stateToml(r, "r1", `on_failure = "local"`), tools: map[string]string{}})
 	r.Stop()
@@ -189,6 +192,7 @@ func TestStateDownLocalFallback(t *testing.T) {
 // TestStateRedisStartsDown: a replica whose Redis is not up yet starts,
 // not ready, instead of failing: Kubernetes starts pods in any order.
 func TestStateRedisStartsDown(t *testing.T) {
+	t.Parallel()
 	r := statetest.Start(t)
 	r.Stop()
 	ts := newTestServer(t, testConfig{http: true, noAuth: true, toml: stateToml(r, "r1"), tools: map[string]string{}})
@@ -200,6 +204,7 @@ func TestStateRedisStartsDown(t *testing.T) {
 // TestStateChangeTakesARestart: a reload that changes [state] is refused
 // whole: the store is the process's.
 func TestStateChangeTakesARestart(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, testConfig{tools: map[string]string{}})
 	ts.writeConfig("[state]\nurl = \"redis://127.0.0.1:1/0\"\n")
 	rep := ts.Reload(context.Background())

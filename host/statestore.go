@@ -85,7 +85,7 @@ func (s *Server) stateFailure(w http.ResponseWriter, r *http.Request, err error)
 	} else {
 		s.log.Debug("request refused: state store unavailable", "error_id", id, "err", err)
 	}
-	rec := audit.Record{Event: audit.EventRefusal, Outcome: "refused", Reason: "state_unavailable", Status: http.StatusServiceUnavailable, ClientAddr: clientAddrOf(r), ErrorID: id}
+	rec := audit.Record{Event: audit.EventRefusal, Outcome: audit.OutcomeRefused, Reason: "state_unavailable", Status: http.StatusServiceUnavailable, ClientAddr: clientAddrOf(r), ErrorID: id}
 	if p, ok := auth.FromContext(r.Context()); ok {
 		rec.Principal, rec.AuthMethod = p.ID, p.Method
 	}

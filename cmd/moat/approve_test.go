@@ -31,6 +31,7 @@ func writeManifest(t *testing.T, dir, description, extra string) {
 }
 
 func TestApprove(t *testing.T) {
+	t.Parallel()
 	dir := approveDir(t, "Echoes.", "")
 	lock := filepath.Join(dir, "moat.lock")
 
@@ -61,6 +62,7 @@ func TestApprove(t *testing.T) {
 }
 
 func TestApproveRefuses(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		args func(dir string) []string
@@ -97,6 +99,7 @@ func TestApproveRefuses(t *testing.T) {
 }
 
 func TestCheckManifestLayer(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		data string
@@ -121,6 +124,7 @@ func TestCheckManifestLayer(t *testing.T) {
 // TestCheckShowsHeld: moat check shows, for a tool moat.lock would hold,
 // the readable diff against what was approved.
 func TestCheckShowsHeld(t *testing.T) {
+	t.Parallel()
 	dir := approveDir(t, "Echoes.", "")
 	echo, err := os.ReadFile("../../testdata/guests/lim_echo.wasm")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 )
 
 func TestAuditVerify(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "audit.log")
 	l, err := audit.Open(path)
@@ -87,6 +88,7 @@ func TestAuditVerify(t *testing.T) {
 // rotated files, verified one by one; a broken chain fails the run but
 // the others are still reported.
 func TestAuditVerifyDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(name, replica string, n int, rotateAfter int) {
 		path := filepath.Join(dir, name)

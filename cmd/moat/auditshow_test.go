@@ -15,6 +15,7 @@ import (
 // TestAuditShow: each filter, alone and together, prints exactly the
 // matching records, and a tool call's receipt under it.
 func TestAuditShow(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "audit.log")
 	l, err := audit.Open(path)
 	if err != nil {

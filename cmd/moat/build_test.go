@@ -30,6 +30,7 @@ func schemaTool(t *testing.T, handler string) string {
 }
 
 func TestBuildManifest(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds Go tools")
 	}
@@ -80,6 +81,7 @@ func TestBuildManifest(t *testing.T) {
 }
 
 func TestBuildManifestRefusals(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds Go tools")
 	}
@@ -120,6 +122,7 @@ func TestBuildManifestRefusals(t *testing.T) {
 // clang with wasi-libc is present, checks that it is what build.sh makes
 // of main.c today.
 func TestExampleHelloC(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	assertHello(t, filepath.Join(root, "manifests", "hello_c.toml"))
 	clangWASI(t)
@@ -128,6 +131,7 @@ func TestExampleHelloC(t *testing.T) {
 
 // TestExampleHelloAssemblyScript does the same for tools/hello_as.
 func TestExampleHelloAssemblyScript(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	assertHello(t, filepath.Join(root, "manifests", "hello_as.toml"))
 	nm := ascModules(t)
@@ -177,6 +181,7 @@ const (
 // that calls sdk.Run, or sdk.Handle only once main runs. The reactor is
 // then called through the sandbox: several calls, an error and a panic.
 func TestBuildForm(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds Go tools")
 	}

@@ -14,6 +14,7 @@ import (
 // × tools matrix and --capabilities the capability table, as text and as
 // JSON, from the same builders as the console; --access needs moat.toml.
 func TestCheckAccessCapabilities(t *testing.T) {
+	t.Parallel()
 	cache := filepath.Join(tree, "cache")
 	dir := t.TempDir()
 	_, hash, err := auth.NewKey()

@@ -18,6 +18,7 @@ import (
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runMoat(t, "", "version")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
@@ -39,6 +40,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestWriteVersion(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	writeVersion(&b, buildFacts{Version: "v1.2.3", Revision: "0123456789abcdef", Modified: true, Time: "2026-11-29T12:00:00Z", Go: "go1.26.8", Wazero: "v1.12.0", MCPSDK: "v1.8.0"})
 	want := "moat v1.2.3\ncommit  0123456789abcdef (modified)\nbuilt   2026-11-29T12:00:00Z\ngo      go1.26.8\nwazero  v1.12.0\nmcp     v1.8.0\n"
@@ -51,6 +53,7 @@ func TestWriteVersion(t *testing.T) {
 // dispatch table and each command's flags, so a new command or flag
 // cannot miss completion.
 func TestCompletionNamesEveryCommand(t *testing.T) {
+	t.Parallel()
 	for _, shell := range []string{"bash", "zsh"} {
 		t.Run(shell, func(t *testing.T) {
 			code, out, errOut := runMoat(t, "", "completion", shell)
@@ -106,6 +109,7 @@ func TestCompletionNamesEveryCommand(t *testing.T) {
 // are exactly the ones its --help lists (read the same way), and the
 // dispatch knows each command in usage.
 func TestCompletionFlagsAreReal(t *testing.T) {
+	t.Parallel()
 	for _, c := range commands {
 		if !strings.Contains(usage, "  moat "+c.name) {
 			t.Errorf("usage does not show %q", c.name)
@@ -151,6 +155,7 @@ func TestClientConfig(t *testing.T) {
 }
 
 func TestClientConfigRefusals(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		args       []string
@@ -235,6 +240,7 @@ func TestClientConfigWrite(t *testing.T) {
 // TestCheckConfig: moat check on a server config validates it as one (and
 // checks its tools), instead of reading it as a manifest.
 func TestCheckConfig(t *testing.T) {
+	t.Parallel()
 	cache := filepath.Join(tree, "cache")
 	dir := t.TempDir()
 	good := filepath.Join(dir, "moat.toml")
@@ -258,6 +264,7 @@ func TestCheckConfig(t *testing.T) {
 // and signals the server; no change does nothing; a failed build signals
 // nothing; the tool's calls in the audit log are shown, others not.
 func TestDevLoop(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "main.c")
 	os.WriteFile(src, []byte("v1"), 0o644)

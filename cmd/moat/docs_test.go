@@ -103,6 +103,7 @@ var commandSeparators = regexp.MustCompile(`&&|\|\||;|\||\$\(|\)|&`)
 // subcommand has: a renamed or removed flag fails here, not in a reader's
 // terminal.
 func TestDocCommands(t *testing.T) {
+	t.Parallel()
 	flags := map[string][]string{}
 	for _, c := range commands {
 		flags[c.name] = append(commandFlags(c), "--help")
@@ -148,6 +149,7 @@ func TestDocCommands(t *testing.T) {
 // user stops is the server, not go run's parent), and the test command CI
 // runs.
 func TestReadmeStart(t *testing.T) {
+	t.Parallel()
 	blocks := codeBlocks(t, filepath.Join(repoRoot(t), "README.md"), "sh")
 	if len(blocks) == 0 {
 		t.Fatal("README has no sh block")
@@ -171,6 +173,7 @@ func TestReadmeStart(t *testing.T) {
 
 // TestReadmeListsEveryDoc: the README links every file in docs/.
 func TestReadmeListsEveryDoc(t *testing.T) {
+	t.Parallel()
 	readme, _ := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	for _, f := range docFiles(t)[1:] {
 		if link := "(docs/" + filepath.Base(f) + ")"; !strings.Contains(string(readme), link) {
@@ -183,6 +186,7 @@ func TestReadmeListsEveryDoc(t *testing.T) {
 // output moat client-config gives (the golden files TestClientConfig
 // checks), in the doc's order.
 func TestClientsDocMatchesGolden(t *testing.T) {
+	t.Parallel()
 	blocks := codeBlocks(t, filepath.Join(repoRoot(t), "docs", "clients.md"), "json")
 	var want []string
 	for _, c := range []string{"claude-desktop", "claude-code", "vscode", "cursor", "inspector"} {
@@ -273,6 +277,7 @@ func TestDocExamplesRun(t *testing.T) {
 // TestExitCodesDocumented: the README's exit-code table has one row per
 // exit code constant in main.go, and no other.
 func TestExitCodesDocumented(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,7 @@ func mintRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]
 // a JWKS served on loopback, tokens minted with a test key, a client
 // calling through.
 func TestServeJWT(t *testing.T) {
+	t.Parallel()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

@@ -68,6 +68,7 @@ func runMoat(t *testing.T, stdin string, args ...string) (int, string, string) {
 }
 
 func TestCall(t *testing.T) {
+	t.Parallel()
 	read := filepath.Join(tree, "manifests/read_file.toml")
 	cache := filepath.Join(tree, "cache")
 	tests := []struct {
@@ -103,6 +104,7 @@ func TestCall(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	cache := filepath.Join(tree, "cache")
 	code, out, errOut := runMoat(t, "", "check", "--cache-dir", cache, filepath.Join(tree, "manifests"))
 	if code != 0 || strings.Count(out, "ok  ") != 2 || !strings.Contains(out, "sha256:") {

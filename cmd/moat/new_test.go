@@ -21,6 +21,7 @@ const helloResult = `{
 `
 
 func TestNewFiles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		lang      string
 		wantFiles []string
@@ -96,6 +97,7 @@ func sorted(s []string) []string {
 }
 
 func TestNewRefusals(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	existing := filepath.Join(base, "taken")
 	os.MkdirAll(existing, 0o755)
@@ -142,6 +144,7 @@ func TestNewRefusals(t *testing.T) {
 
 // TestNewEmptyFolderIsFine: an existing empty folder is not "taken".
 func TestNewEmptyFolderIsFine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if code, _, errOut := runMoat(t, "", "new", "empty", "--lang", "c", "--dir", dir); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -151,6 +154,7 @@ func TestNewEmptyFolderIsFine(t *testing.T) {
 // TestNewSDKCheckout: --sdk writes a replace to the checkout, and a go line
 // no older than the checkout's (else go asks for go mod tidy).
 func TestNewSDKCheckout(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "withsdk")
 	if code, _, errOut := runMoat(t, "", "new", "withsdk", "--dir", dir, "--sdk", repoRoot(t)); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -440,6 +444,7 @@ func assertHello(t *testing.T, manifest string) {
 // enclosing module does not provide the SDK; inside moat's own module it
 // joins it.
 func TestNewInsideAnotherModule(t *testing.T) {
+	t.Parallel()
 	project := t.TempDir()
 	os.WriteFile(filepath.Join(project, "go.mod"), []byte("module example.com/project\n\ngo 1.24\n"), 0o644)
 	dir := filepath.Join(project, "tools", "greet")

@@ -25,16 +25,32 @@ import (
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine to write while
-// the test reads.
+// the test reads; each write closes (and replaces) the channel of changed,
+// so a test waits for output instead of polling.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{} // nil until changed is first called
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.b.Write(p)
+}
+
+// changed is the output so far, and a channel closed at the next write.
+func (s *syncBuffer) changed() (string, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wrote == nil {
+		s.wrote = make(chan struct{})
+	}
+	return s.b.String(), s.wrote
 }
 
 func (s *syncBuffer) String() string {
@@ -56,9 +72,13 @@ func startServe(t *testing.T, args ...string) (string, func() int, *syncBuffer) 
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--watch", "0", "--cache-dir", filepath.Join(tree, "cache")}, args...), strings.NewReader(""), io.Discard, stderr)
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := servingRE.FindStringSubmatch(stderr.String()); m != nil {
+	// It wakes at each line serve writes; the bound is generous (a
+	// loaded machine under -race compiles slowly), for a broken test.
+	bound := time.NewTimer(5 * time.Minute)
+	defer bound.Stop()
+	for {
+		out, wrote := stderr.changed()
+		if m := servingRE.FindStringSubmatch(out); m != nil {
 			stop := func() int { cancel(); return <-done }
 			t.Cleanup(func() { cancel() })
 			return m[1], stop, stderr
@@ -67,8 +87,11 @@ func startServe(t *testing.T, args ...string) (string, func() int, *syncBuffer) 
 		case code := <-done:
 			cancel()
 			t.Fatalf("moat serve exited %d:\n%s", code, stderr.String())
-		case <-time.After(20 * time.Millisecond):
+		case <-wrote:
+			continue
+		case <-bound.C:
 		}
+		break
 	}
 	cancel()
 	t.Fatalf("moat serve did not start:\n%s", stderr.String())
@@ -118,6 +141,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 }
 
 func TestServeTLS(t *testing.T) {
+	t.Parallel()
 	certFile, keyFile, pool := selfSigned(t, t.TempDir())
 	url, stop, stderr := startServe(t, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile, filepath.Join(tree, "manifests"))
 	if !strings.HasPrefix(url, "https://") {
@@ -156,6 +180,7 @@ func TestServeTLS(t *testing.T) {
 }
 
 func TestServeRefusals(t *testing.T) {
+	t.Parallel()
 	manifests := filepath.Join(tree, "manifests")
 	for _, tc := range []struct {
 		name string
@@ -179,6 +204,7 @@ func TestServeRefusals(t *testing.T) {
 // TestServeGracefulShutdown: a call in flight when the server is told to
 // stop still gets its answer, and serve exits 0.
 func TestServeGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	wasm, err := os.ReadFile("../../testdata/guests/lim_sleep.wasm")
 	if err != nil {

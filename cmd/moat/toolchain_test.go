@@ -95,6 +95,7 @@ var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 // TestBuildLanguageFromManifest: a folder with the sources of two languages
 // builds the one its manifest names (language = "c"), with no --lang.
 func TestBuildLanguageFromManifest(t *testing.T) {
+	t.Parallel()
 	clangWASI(t)
 	dir := t.TempDir()
 	for name, text := range map[string]string{

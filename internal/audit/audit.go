@@ -511,7 +511,7 @@ func (l *Logger) recover() error {
 	since, lost := l.failSince, l.lost
 	err := l.append(Record{
 		Event:   EventAudit,
-		Outcome: "resumed",
+		Outcome: OutcomeResumed,
 		Reason:  fmt.Sprintf("%d records could not be written since %s", lost, since.UTC().Format(time.RFC3339Nano)),
 	})
 	if err != nil {

@@ -109,7 +109,7 @@ func TestLogChainsRecords(t *testing.T) {
 		}
 		prev = hashLine([]byte(strings.TrimSuffix(line, "\n")))
 	}
-	if n, err := Verify(&buf); n != 3 || err != nil {
+	if n, err := verifyLines(&buf); n != 3 || err != nil {
 		t.Errorf("Verify: %d, %v", n, err)
 	}
 }

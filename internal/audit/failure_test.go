@@ -98,7 +98,7 @@ func TestWriteFailureFailsClosed(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			n, err := Verify(strings.NewReader(out.String()))
+			n, err := verifyLines(strings.NewReader(out.String()))
 			if err != nil {
 				t.Fatalf("chain after recovery: %v\n%s", err, out.String())
 			}

@@ -45,19 +45,13 @@ type Summary struct {
 	Head      string // hash of the last line; the Prev the next file must carry
 }
 
-// Verify reads an audit log and reports the first broken link as a
+// VerifyChain reads an audit log and reports the first broken link as a
 // *ChainError: a line that is not a record, a Prev that is not the hash of
 // the line before (that line was edited, or a line was removed or moved), a
 // Seq that does not follow, or a last line without its newline. The first
-// line may carry any Prev: a rotated file starts mid-chain; see VerifyChain
-// to pin it. An empty log verifies with 0 lines.
-func Verify(r io.Reader) (lines int, err error) {
-	s, err := VerifyChain(r, nil)
-	return s.Lines, err
-}
-
-// VerifyChain is Verify with anchors. On error the Summary covers the lines
-// before the broken one.
+// line may carry any Prev (a rotated file starts mid-chain) unless opts
+// pins it. An empty log verifies with 0 lines. On error the Summary covers
+// the lines before the broken one.
 func VerifyChain(r io.Reader, opts *VerifyOptions) (Summary, error) {
 	if opts == nil {
 		opts = &VerifyOptions{}

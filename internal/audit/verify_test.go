@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 )
@@ -122,7 +123,7 @@ func TestVerifyEditedLineWithRecomputedSeqStillBreaks(t *testing.T) {
 	// still breaks the next link, because the forgery's hash differs.
 	lines := chain(t, 3)
 	forged := strings.Replace(lines[1], `"tool":"echo"`, `"tool":"rm"`, 1)
-	_, err := Verify(strings.NewReader(lines[0] + forged + lines[2] + "\n"))
+	_, err := verifyLines(strings.NewReader(lines[0] + forged + lines[2] + "\n"))
 	var ce *ChainError
 	if !errors.As(err, &ce) || ce.Line != 3 {
 		t.Errorf("got %v, want a broken link at line 3", err)
@@ -133,8 +134,14 @@ func BenchmarkVerify(b *testing.B) {
 	log := strings.Join(chain(b, 1000), "") + "\n"
 	b.SetBytes(int64(len(log)))
 	for b.Loop() {
-		if n, err := Verify(strings.NewReader(log)); err != nil || n != 1000 {
+		if n, err := verifyLines(strings.NewReader(log)); err != nil || n != 1000 {
 			b.Fatal(n, err)
 		}
 	}
+}
+
+// verifyLines is VerifyChain without anchors, as a line count.
+func verifyLines(r io.Reader) (int, error) {
+	s, err := VerifyChain(r, nil)
+	return s.Lines, err
 }

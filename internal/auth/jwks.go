@@ -40,13 +40,12 @@ type jwks struct {
 	refresh time.Duration
 	now     func() time.Time
 
-	fetchMu sync.Mutex // one fetch at a time; held across the HTTP request
-
-	mu        sync.Mutex // guards the fields below
+	mu        sync.Mutex // guards the fields below; never held across a fetch
 	keys      []jose.JSONWebKey
-	fetched   time.Time // last successful fetch
-	attempted time.Time // last fetch attempt
-	lastErr   error     // last fetch error, for the log
+	fetched   time.Time     // last successful fetch
+	attempted time.Time     // last fetch attempt
+	lastErr   error         // last fetch error, for the log
+	inflight  chan struct{} // closed when the fetch in flight ends; nil when none
 }
 
 // loadJWKSFile reads and parses a JWKS file.
@@ -142,25 +141,36 @@ func (j *jwks) fetch(ctx context.Context) ([]jose.JSONWebKey, error) {
 
 // refetch fetches the JWKS unless an attempt was made in the last
 // minRefetchInterval. tried reports whether it fetched; err is that fetch's
-// error.
+// error. One fetch at a time: a caller that finds one in flight waits for
+// it (or for its own ctx) without holding a lock, and then reads the keys
+// it got.
 func (j *jwks) refetch(ctx context.Context) (tried bool, err error) {
-	j.fetchMu.Lock()
-	defer j.fetchMu.Unlock()
 	now := j.now()
 	j.mu.Lock()
-	recent := !j.attempted.IsZero() && now.Sub(j.attempted) < minRefetchInterval
-	if !recent {
-		j.attempted = now
+	if wait := j.inflight; wait != nil {
+		j.mu.Unlock()
+		select {
+		case <-wait:
+			return false, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 	}
-	j.mu.Unlock()
-	if recent {
+	if !j.attempted.IsZero() && now.Sub(j.attempted) < minRefetchInterval {
+		j.mu.Unlock()
 		return false, nil
 	}
-	// The fetch serves every caller waiting on fetchMu, not only this
+	j.attempted = now
+	done := make(chan struct{})
+	j.inflight = done
+	j.mu.Unlock()
+	// The fetch serves every caller waiting for it, not only this
 	// request: a client hanging up must not cancel it.
 	keys, err := j.fetch(context.WithoutCancel(ctx))
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.inflight = nil
+	close(done)
 	if err != nil {
 		j.lastErr = err
 		return true, err

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,5 +228,54 @@ func TestJWKSConcurrentUnknownKid(t *testing.T) {
 	}
 	if got := srv.hits.Load(); got != 2 {
 		t.Errorf("fetches = %d, want 2 (New, then one refetch)", got)
+	}
+}
+
+// TestJWKSWaitEndsWithCaller: a request that finds a JWKS fetch in flight
+// waits for it without a lock, so its own context ends the wait: a hung
+// issuer holds up only the fetch (bounded by its timeout), never the
+// callers that gave up.
+func TestJWKSWaitEndsWithCaller(t *testing.T) {
+	t.Parallel()
+	k := signingKeys(t)
+	clk := testclock.New(time.Unix(1_800_000_000, 0))
+	doc := jwksJSON(t, jwk(k.rsa, "rsa1", "RS256"))
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) > 1 { // New's fetch answers; the refetch hangs until released
+			entered <- struct{}{}
+			<-release
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // before srv.Close: the hung handler returns
+	a := newURLAuth(t, srv.URL, clk)
+	clk.Advance(time.Minute)
+	token := mint(t, k.ec, jose.ES256, "ec2", claims(clk.Now())) // an unknown kid: refetch
+
+	go authJWT(a, token) // fetches, and hangs until the test ends
+	<-entered            // the fetch is in flight
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/mcp", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	waited := make(chan error, 1)
+	go func() {
+		_, err := a.Authenticate(r)
+		waited <- err
+	}()
+	bound := time.NewTimer(60 * time.Second) // a wait under a lock hangs; not a timing assertion
+	defer bound.Stop()
+	select {
+	case err := <-waited:
+		if !errors.Is(err, ErrJWKSUnavailable) || !strings.Contains(err.Error(), "context canceled") {
+			t.Errorf("waiting caller: err = %v, want ErrJWKSUnavailable: context canceled", err)
+		}
+	case <-bound.C:
+		t.Fatal("a caller whose context ended still waits for another's fetch")
 	}
 }

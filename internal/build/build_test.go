@@ -17,6 +17,7 @@ import (
 )
 
 func TestSameJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		a, b string
 		want bool
@@ -39,6 +40,7 @@ func TestSameJSON(t *testing.T) {
 }
 
 func TestWasmExports(t *testing.T) {
+	t.Parallel()
 	header := "\x00asm\x01\x00\x00\x00"
 	tests := []struct {
 		name    string
@@ -75,6 +77,7 @@ func TestWasmExports(t *testing.T) {
 
 // TestToolForm: the form is read from the source, never by running it.
 func TestToolForm(t *testing.T) {
+	t.Parallel()
 	const imp = "import \"github.com/moatmcp/moat/sdk\"\n"
 	tests := []struct {
 		name, src string
@@ -107,6 +110,7 @@ func TestToolForm(t *testing.T) {
 // reactor) and calls it three times in a row through the sandbox, with
 // every instance fresh from the snapshot and with one instance shared.
 func TestReactorToolEndToEnd(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds a Go tool")
 	}

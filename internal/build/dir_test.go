@@ -133,6 +133,7 @@ func TestDirRefusals(t *testing.T) {
 
 // TestParseLang: the names --lang takes, in any case, and nothing else.
 func TestParseLang(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		want    Lang

@@ -11,6 +11,7 @@ import (
 )
 
 func TestDetectLang(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		files   []string
@@ -158,6 +159,7 @@ func TestCheckAS(t *testing.T) {
 }
 
 func TestGoAtLeast(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		v, min string
 		want   bool

@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"strconv"
 	"testing"
+
+	"github.com/moatmcp/moat/internal/manifest"
 )
 
 // BenchmarkAllow is the cost of one Table.Allow on the real clock: one key
@@ -48,7 +50,7 @@ func BenchmarkAllow(b *testing.B) {
 }
 
 func BenchmarkAllowCall(b *testing.B) {
-	l := New(Config{PerPrincipalTool: Unlimited, PerTool: Unlimited})
+	l := New(Config{PerPrincipalTool: manifest.Unlimited, PerTool: manifest.Unlimited})
 	b.Run("unlimited", func(b *testing.B) {
 		for b.Loop() {
 			l.AllowCall(bg, "alice", "echo")

@@ -25,8 +25,8 @@ const (
 )
 
 // Config holds the limits the host applies. The zero value of every field
-// means its default, as DefaultConfig returns; use Unlimited to turn one
-// rate off.
+// means its default, as DefaultConfig returns; use manifest.Unlimited to
+// turn one rate off.
 type Config struct {
 	// PerPrincipal limits tool calls per principal (an API key id or a
 	// token subject), whatever protocol housekeeping (initialize,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moatmcp/moat/internal/manifest"
 	"golang.org/x/time/rate"
 )
 
@@ -34,9 +35,9 @@ func TestDefaultConfig(t *testing.T) {
 	if got.MaxEntries != 10_000 || got.IdleTTL != 10*time.Minute || got.Now == nil {
 		t.Errorf("MaxEntries %d, IdleTTL %v", got.MaxEntries, got.IdleTTL)
 	}
-	// Set fields are kept; Unlimited is not replaced by a default.
-	kept := New(Config{PerTool: Unlimited, MaxEntries: 5, IdleTTL: time.Second}).Config()
-	if kept.PerTool != Unlimited || kept.MaxEntries != 5 || kept.IdleTTL != time.Second {
+	// Set fields are kept; manifest.Unlimited is not replaced by a default.
+	kept := New(Config{PerTool: manifest.Unlimited, MaxEntries: 5, IdleTTL: time.Second}).Config()
+	if kept.PerTool != manifest.Unlimited || kept.MaxEntries != 5 || kept.IdleTTL != time.Second {
 		t.Errorf("set fields changed: %+v", kept)
 	}
 }
@@ -80,7 +81,7 @@ func TestAllowCall(t *testing.T) {
 			PerPrincipalTool: MustParseRate("1/s burst 1"),
 			PerTool:          MustParseRate("1/s burst 1"),
 			Tools: map[string]ToolRates{
-				"fast": {PerPrincipalTool: MustParseRate("10/s burst 2"), PerTool: Unlimited},
+				"fast": {PerPrincipalTool: MustParseRate("10/s burst 2"), PerTool: manifest.Unlimited},
 				"half": {PerTool: MustParseRate("2/s burst 2")},
 			},
 		}, []call{
@@ -95,7 +96,7 @@ func TestAllowCall(t *testing.T) {
 			{0, "alice", "slow", true, 0, ""},
 			{0, "bob", "slow", false, time.Second, WhichTool},
 		}},
-		{"names cannot collide", Config{PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited}, []call{
+		{"names cannot collide", Config{PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: manifest.Unlimited}, []call{
 			{0, "ab", "c", true, 0, ""},
 			{0, "a", "bc", true, 0, ""},
 			{0, "a\x00", "b", true, 0, ""},
@@ -124,15 +125,15 @@ func TestAllowCall(t *testing.T) {
 // tables' shape starts new tables.
 func TestWith(t *testing.T) {
 	clock := newClock()
-	l := New(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
+	l := New(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: manifest.Unlimited})
 	if ok, _, _, _ := l.AllowCall(bg, "alice", "echo"); !ok {
 		t.Fatal("first call refused")
 	}
 	if ok, _, _, _ := l.AllowCall(bg, "alice", "echo"); ok {
 		t.Fatal("second call allowed under 1/s burst 1")
 	}
-	tools := map[string]ToolRates{"echo": {PerPrincipalTool: Unlimited}}
-	l2 := l.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited, Tools: tools})
+	tools := map[string]ToolRates{"echo": {PerPrincipalTool: manifest.Unlimited}}
+	l2 := l.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: manifest.Unlimited, Tools: tools})
 	tools["echo"] = ToolRates{} // the limiter keeps its own copy
 	for i := range 5 {
 		if ok, _, which, _ := l2.AllowCall(bg, "alice", "echo"); !ok {
@@ -140,7 +141,7 @@ func TestWith(t *testing.T) {
 		}
 	}
 	// The override removed: the default applies again.
-	l3 := l2.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
+	l3 := l2.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: manifest.Unlimited})
 	clock.Advance(time.Second)
 	l3.AllowCall(bg, "alice", "echo")
 	if ok, _, which, _ := l3.AllowCall(bg, "alice", "echo"); ok || which != WhichPrincipalTool {
@@ -148,12 +149,12 @@ func TestWith(t *testing.T) {
 	}
 	// A bucket is kept across With: bob's spent burst stays spent.
 	l3.AllowCall(bg, "bob", "echo")
-	l5 := l3.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited})
+	l5 := l3.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: manifest.Unlimited})
 	if ok, _, _, _ := l5.AllowCall(bg, "bob", "echo"); ok {
 		t.Fatal("a reload refilled bob's bucket")
 	}
 	// A new table shape: fresh tables.
-	l4 := l3.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: Unlimited, MaxEntries: 500})
+	l4 := l3.With(Config{Now: clock.Now, PerPrincipalTool: MustParseRate("1/s burst 1"), PerTool: manifest.Unlimited, MaxEntries: 500})
 	if ok, _, _, _ := l4.AllowCall(bg, "alice", "echo"); !ok {
 		t.Fatal("new tables still refused alice")
 	}

@@ -15,9 +15,6 @@ type Rate = manifest.Rate
 // ErrInvalidRate is what ParseRate wraps for every string it refuses.
 var ErrInvalidRate = manifest.ErrInvalidRate
 
-// Unlimited is the Rate that allows every event, written "unlimited".
-var Unlimited = manifest.Unlimited
-
 // ParseRate parses a rate such as "100/min", "10/s burst 20" or
 // "unlimited"; see manifest.ParseRate.
 func ParseRate(s string) (Rate, error) { return manifest.ParseRate(s) }

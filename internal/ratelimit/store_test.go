@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moatmcp/moat/internal/manifest"
 	"github.com/moatmcp/moat/internal/state"
 )
 
@@ -154,8 +155,8 @@ func TestLimiterStoreErrorFailsClosed(t *testing.T) {
 	if err := l.AuthFailed(bg, "192.0.2.1:1"); err == nil {
 		t.Fatal("AuthFailed: no error")
 	}
-	// Unlimited rates never ask the store.
-	u := New(Config{Store: brokenStore{state.ErrUnavailable}, PerPrincipalTool: Unlimited, PerTool: Unlimited})
+	// manifest.Unlimited rates never ask the store.
+	u := New(Config{Store: brokenStore{state.ErrUnavailable}, PerPrincipalTool: manifest.Unlimited, PerTool: manifest.Unlimited})
 	if ok, _, _, err := u.AllowCall(bg, "alice", "echo"); !ok || err != nil {
 		t.Fatalf("unlimited AllowCall = %v, %v", ok, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moatmcp/moat/internal/manifest"
 	"golang.org/x/time/rate"
 )
 
@@ -117,7 +118,7 @@ func TestTableAllow(t *testing.T) {
 			{0, "a", "", true, 0},
 			{0, "a", "1/s burst 1", true, 0},
 			{0, "a", "1/s burst 1", false, time.Second},
-			// Unlimited for this key drops its bucket.
+			// manifest.Unlimited for this key drops its bucket.
 			{0, "a", "unlimited", true, 0},
 			{0, "a", "1/s burst 1", true, 0},
 		}},
@@ -137,7 +138,7 @@ func TestTableAllow(t *testing.T) {
 }
 
 func TestTableUnlimitedTracksNothing(t *testing.T) {
-	table := NewTable(Unlimited, TableOptions{})
+	table := NewTable(manifest.Unlimited, TableOptions{})
 	for i := range 100 {
 		if ok, d := table.Allow(strconv.Itoa(i)); !ok || d != 0 {
 			t.Fatalf("Allow = %v, %v", ok, d)
@@ -149,7 +150,7 @@ func TestTableUnlimitedTracksNothing(t *testing.T) {
 }
 
 func TestTableDefaults(t *testing.T) {
-	table := NewTable(Unlimited, TableOptions{MaxEntries: -1, IdleTTL: -1})
+	table := NewTable(manifest.Unlimited, TableOptions{MaxEntries: -1, IdleTTL: -1})
 	if table.max != DefaultMaxEntries || table.idleTTL != DefaultIdleTTL || table.now == nil {
 		t.Errorf("max %d, idleTTL %v, now set %v", table.max, table.idleTTL, table.now != nil)
 	}
@@ -196,7 +197,7 @@ func TestTableLimited(t *testing.T) {
 	if limited, d := zero.Limited("a"); !limited || d != rate.InfDuration {
 		t.Errorf("zero rate: Limited = %v, %v", limited, d)
 	}
-	unlimited := NewTable(Unlimited, TableOptions{})
+	unlimited := NewTable(manifest.Unlimited, TableOptions{})
 	if limited, d := unlimited.Limited("a"); limited || d != 0 {
 		t.Errorf("unlimited: Limited = %v, %v", limited, d)
 	}

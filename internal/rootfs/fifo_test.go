@@ -96,6 +96,7 @@ const fifoSwaps = 1000
 // open(2) for good, holding the guest's host call, its concurrency slot
 // and the server's shutdown.
 func TestOpenFIFOSwappedIn(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
 	if err := os.Mkdir(root, 0o755); err != nil {

@@ -71,6 +71,7 @@ func runGoEscape(t *testing.T, mounts []mount, cases []probeCase) {
 // TestGoGuest: the same escapes through Go's standard library, which does
 // its own path handling (cleaning, picking the preopen) before WASI.
 func TestGoGuest(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	data := openFS(t, fx.root, Options{})
 	data2 := openFS(t, fx.root2, Options{ReadOnly: true})
@@ -156,6 +157,7 @@ func TestGoGuest(t *testing.T) {
 // (not by path component), so with only /data mounted, /data2/x is looked up
 // as "2/x" inside /data. It stays inside /data; it never reaches a neighbour.
 func TestGoGuestPrefix(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	data := openFS(t, fx.root, Options{ReadOnly: true})
 	runGoEscape(t, []mount{{data, "/data"}}, []probeCase{

@@ -13,6 +13,7 @@ import (
 // through it; directories, failed opens and opens without a Recorder are
 // not listed.
 func TestRecording(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "in.txt"), []byte("hello world"), 0o644)
 	os.Mkdir(filepath.Join(root, "sub"), 0o755)
@@ -71,6 +72,7 @@ func TestRecording(t *testing.T) {
 // TestRecordingBounded: past MaxRecordedFiles, opens are counted, not
 // listed, and their bytes still reach the totals; long paths are cut.
 func TestRecordingBounded(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	for i := range MaxRecordedFiles + 3 {
 		os.WriteFile(filepath.Join(root, fmt.Sprintf("f%03d", i)), []byte("ab"), 0o644)

@@ -58,6 +58,7 @@ func readAll(fsys *FS, p string, flag experimentalsys.Oflag) ([]byte, experiment
 }
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys := openFS(t, fx.root, Options{})
 
@@ -127,6 +128,7 @@ func TestOpen(t *testing.T) {
 }
 
 func TestOpenDirectory(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys := openFS(t, fx.root, Options{})
 
@@ -149,6 +151,7 @@ func TestOpenDirectory(t *testing.T) {
 }
 
 func TestReaddir(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys := openFS(t, fx.root, Options{})
 
@@ -215,6 +218,7 @@ func TestReaddir(t *testing.T) {
 }
 
 func TestStat(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys := openFS(t, fx.root, Options{})
 
@@ -273,6 +277,7 @@ func TestStat(t *testing.T) {
 }
 
 func TestReadlink(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys := openFS(t, fx.root, Options{})
 
@@ -308,6 +313,7 @@ func TestReadlink(t *testing.T) {
 // TestReadOnly checks that every change to a read-only mount is EROFS, and
 // that nothing changed.
 func TestReadOnly(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys := openFS(t, fx.root, Options{ReadOnly: true})
 
@@ -383,6 +389,7 @@ func TestReadOnly(t *testing.T) {
 // TestReadWrite does the legitimate work of a tool in a read-write mount
 // and checks each errno a POSIX program relies on.
 func TestReadWrite(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys := openFS(t, fx.root, Options{})
 	expect := func(what string, got, want experimentalsys.Errno) {
@@ -530,6 +537,7 @@ func umask() fs.FileMode {
 
 // TestGuestLinks: the guest can never make a link, in either kind of mount.
 func TestGuestLinks(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	for _, ro := range []bool{false, true} {
 		fsys := openFS(t, fx.root, Options{ReadOnly: ro})
@@ -555,6 +563,7 @@ func TestGuestLinks(t *testing.T) {
 // TestLinksMadeAfterOpen: the host (or anything else) adds escaping links
 // after the FS is open; they are checked at use, not at Open.
 func TestLinksMadeAfterOpen(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys := openFS(t, fx.root, Options{})
 	if err := os.Symlink(fx.canary, filepath.Join(fx.root, "late_abs")); err != nil {
@@ -594,6 +603,7 @@ func TestLinksMadeAfterOpen(t *testing.T) {
 }
 
 func TestAllowHardLinks(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	inside := filepath.Join(fx.root, "twin")
 	if err := os.Link(filepath.Join(fx.root, "hello.txt"), inside); err != nil {
@@ -616,6 +626,7 @@ func TestAllowHardLinks(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	tests := []struct {
 		name string
@@ -647,6 +658,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys, err := Open(fx.root, false)
 	if err != nil {
@@ -680,6 +692,7 @@ func TestClose(t *testing.T) {
 }
 
 func TestEscapeSentinel(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	openFS(t, fx.root, Options{})
 	if errEscapes == nil {
@@ -701,6 +714,7 @@ func TestEscapeSentinel(t *testing.T) {
 
 // TestConcurrent: one FS shared by many instances at once (run with -race).
 func TestConcurrent(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	fsys := openFS(t, fx.root, Options{})
 	var wg sync.WaitGroup

@@ -115,6 +115,7 @@ func runProbe(t *testing.T, g *guestRunner, mounts []mount, cases []probeCase) {
 // against two mounts side by side: the fixture's root at /data (rw) and its
 // look-alike neighbour root2 at /data2 (ro).
 func TestWASIEscapes(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	data := openFS(t, fx.root, Options{})
 	data2 := openFS(t, fx.root2, Options{ReadOnly: true})
@@ -235,6 +236,7 @@ func TestWASIEscapes(t *testing.T) {
 // TestWASILookAlikePrefix: only /data is mounted. wasi-libc matches whole
 // components, so /data2/... does not route to /data.
 func TestWASILookAlikePrefix(t *testing.T) {
+	t.Parallel()
 	fx := newFixture(t)
 	if err := os.Mkdir(fx.root+"2x", 0o755); err != nil { // a sibling the guest must not see
 		t.Fatal(err)

@@ -23,19 +23,9 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/moatmcp/moat/sdk"
-)
-
-// root is where the manifest mounts the writable folder; a variable so
-// native tests can point it at a temp dir.
-var root = "/scratch"
-
-const (
-	maxContent = 1 << 20      // bytes one call writes
-	tmpPrefix  = ".moat-tmp-" // every temporary file's name starts so
+	"github.com/moatmcp/moat/tools/internal/scratch"
 )
 
 type input struct {
@@ -49,23 +39,17 @@ type output struct {
 	Replaced     bool   `json:"replaced"` // true: an existing file was replaced, as the user confirmed
 }
 
-func init() { sdk.Handle(saveFile) }
+// tool writes into its folder, which native tests point at a temp dir.
+type tool struct{ dir scratch.Dir }
+
+func init() { sdk.Handle(tool{dir: "/scratch"}.saveFile) }
 
 func main() { sdk.Main() }
 
-func saveFile(_ context.Context, in input) (output, error) {
-	name, err := guestPath(in.Path)
+func (t tool) saveFile(_ context.Context, in input) (output, error) {
+	name, err := t.dir.Target(in.Path, in.Content)
 	if err != nil {
 		return output{}, err
-	}
-	if len(in.Content) > maxContent {
-		return output{}, sdk.Errorf("content is %d bytes; the limit is %d", len(in.Content), maxContent)
-	}
-	if !utf8.ValidString(in.Content) {
-		return output{}, sdk.Errorf("content is not valid UTF-8")
-	}
-	if strings.HasPrefix(path.Base(name), tmpPrefix) {
-		return output{}, sdk.Errorf("%s: names starting with %s are reserved", in.Path, tmpPrefix)
 	}
 	replaced := false
 	switch st, err := os.Lstat(name); {
@@ -76,7 +60,7 @@ func saveFile(_ context.Context, in input) (output, error) {
 		if err != nil {
 			return output{}, sdk.Errorf("%s: cannot be read", in.Path)
 		}
-		q := "Replace " + rel(name) + " (" + sizeText(st.Size()) + ", sha256 " + sum + "…) with " + sizeText(int64(len(in.Content))) + " of new text?"
+		q := "Replace " + t.dir.Rel(name) + " (" + sizeText(st.Size()) + ", sha256 " + sum + "…) with " + sizeText(int64(len(in.Content))) + " of new text?"
 		ok, err := sdk.Confirm("overwrite", q)
 		var ie *sdk.InputError
 		switch {
@@ -93,12 +77,12 @@ func saveFile(_ context.Context, in input) (output, error) {
 	}
 	dir := path.Dir(name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return output{}, sdk.Errorf("%s: the folder cannot be made", rel(dir))
+		return output{}, sdk.Errorf("%s: the folder cannot be made", t.dir.Rel(dir))
 	}
-	if err := replace(dir, name, in.Content); err != nil {
+	if err := scratch.Replace(dir, name, in.Content); err != nil {
 		return output{}, sdk.Errorf("%s: cannot be written", in.Path)
 	}
-	return output{Path: rel(name), BytesWritten: len(in.Content), Replaced: replaced}, nil
+	return output{Path: t.dir.Rel(name), BytesWritten: len(in.Content), Replaced: replaced}, nil
 }
 
 // digest is the first 12 hex digits of the file's SHA-256.
@@ -134,50 +118,3 @@ func itoa(n int64) string {
 	}
 	return string(b[i:])
 }
-
-// replace writes content to a temporary file in dir and renames it over
-// name (atomic: readers see the old file or the new one).
-func replace(dir, name, content string) error {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.WriteString(content)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-// guestPath maps the agent's path to a file path under /scratch.
-func guestPath(p string) (string, error) {
-	if p == "" {
-		return "", sdk.Errorf("path is required")
-	}
-	if strings.ContainsRune(p, 0) {
-		return "", sdk.Errorf("path contains a NUL byte")
-	}
-	if strings.HasSuffix(p, "/") {
-		return "", sdk.Errorf("%s: path names a folder, not a file", p)
-	}
-	if !path.IsAbs(p) {
-		p = path.Join(root, p)
-	}
-	p = path.Clean(p)
-	if !strings.HasPrefix(p, root+"/") {
-		return "", sdk.Errorf("path must be a file inside the writable folder %s", root)
-	}
-	return p, nil
-}
-
-func rel(name string) string { return strings.TrimPrefix(name, root+"/") }

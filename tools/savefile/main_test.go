@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/moatmcp/moat/sdk"
+	"github.com/moatmcp/moat/tools/internal/scratch"
 )
 
 // TestSaveNative runs save_file natively, where no client can be asked
@@ -30,7 +31,7 @@ func TestSaveNative(t *testing.T) {
 		{"a folder", input{Path: "sub", Content: "x"}, "sub is not a regular file", "", ""},
 		{"traversal", input{Path: "../x.txt", Content: "x"}, "path must be a file inside the writable folder ROOT", "", ""},
 		{"reserved name", input{Path: ".moat-tmp-1", Content: "x"}, ".moat-tmp-1: names starting with .moat-tmp- are reserved", "", ""},
-		{"too large", input{Path: "big.txt", Content: strings.Repeat("x", maxContent+1)}, "content is 1048577 bytes; the limit is 1048576", "", ""},
+		{"too large", input{Path: "big.txt", Content: strings.Repeat("x", scratch.MaxContent+1)}, "content is 1048577 bytes; the limit is 1048576", "", ""},
 		{"empty path", input{Content: "x"}, "path is required", "", ""},
 	}
 	for _, tc := range tests {
@@ -42,10 +43,7 @@ func TestSaveNative(t *testing.T) {
 			if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			old := root
-			root = dir
-			defer func() { root = old }()
-			out, err := saveFile(context.Background(), tc.in)
+			out, err := tool{dir: scratch.Dir(dir)}.saveFile(context.Background(), tc.in)
 			got := ""
 			if err != nil {
 				var te *sdk.Error

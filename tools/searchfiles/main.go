@@ -29,8 +29,12 @@ import (
 	"github.com/moatmcp/moat/sdk"
 )
 
-// root is where the manifest mounts the searchable folder.
-var root = "/data" // a variable so native tests can point it at a temp dir
+// tool searches the folder the manifest mounts ("/data"), reading the
+// clock now; native tests give it a temp dir and a fake clock.
+type tool struct {
+	root string
+	now  func() time.Time
+}
 
 // The search's bounds. Each one, when reached, ends the search with
 // truncated set and stopped_by naming it.
@@ -59,9 +63,6 @@ const (
 // milliseconds, measured from the tool's start. It is meaningful only with
 // [grants] clock = true: without it the guest's clock is wazero's fake one.
 const deadlineEnv = "SEARCH_SOFT_DEADLINE_MS"
-
-// now is the clock, a variable so tests can move time.
-var now = time.Now
 
 type input struct {
 	Pattern         string `json:"pattern,omitempty"`
@@ -94,7 +95,7 @@ type output struct {
 
 // The handler is registered at init time, so moat build makes a reactor:
 // the Go runtime starts once, when the host loads the module, not per call.
-func init() { sdk.Handle(searchFiles) }
+func init() { sdk.Handle(tool{root: "/data", now: time.Now}.searchFiles) }
 
 func main() { sdk.Main() }
 
@@ -105,7 +106,9 @@ var errStop = errors.New("stop")
 type search struct {
 	re       *regexp.Regexp // nil: glob only
 	glob     string
-	base     string // the folder searched, under root
+	root     string           // the mounted folder
+	now      func() time.Time // the clock
+	base     string           // the folder searched, under root
 	limit    int
 	deadline time.Time // zero: none
 	entries  int
@@ -114,11 +117,11 @@ type search struct {
 	out      output
 }
 
-func searchFiles(_ context.Context, in input) (output, error) {
+func (t tool) searchFiles(_ context.Context, in input) (output, error) {
 	if in.Pattern == "" && in.Glob == "" {
 		return output{}, sdk.Errorf("give a pattern, a glob, or both")
 	}
-	s := &search{glob: in.Glob, limit: in.MaxResults, out: output{Matches: []match{}}}
+	s := &search{root: t.root, now: t.now, glob: in.Glob, limit: in.MaxResults, out: output{Matches: []match{}}}
 	if s.limit <= 0 {
 		s.limit = defaultResults
 	}
@@ -146,9 +149,9 @@ func searchFiles(_ context.Context, in input) (output, error) {
 		if err != nil || ms <= 0 {
 			return output{}, sdk.Errorf("the tool is misconfigured: %s must be a positive number of milliseconds", deadlineEnv)
 		}
-		s.deadline = now().Add(time.Duration(ms) * time.Millisecond)
+		s.deadline = s.now().Add(time.Duration(ms) * time.Millisecond)
 	}
-	base, err := sdk.InRoot(root, in.Path)
+	base, err := sdk.InRoot(s.root, in.Path)
 	if err != nil {
 		return output{}, err
 	}
@@ -173,7 +176,7 @@ func searchFiles(_ context.Context, in input) (output, error) {
 
 // late reports whether the soft deadline has passed.
 func (s *search) late() bool {
-	return !s.deadline.IsZero() && !now().Before(s.deadline)
+	return !s.deadline.IsZero() && !s.now().Before(s.deadline)
 }
 
 // stop ends the search because of the named bound.
@@ -186,7 +189,7 @@ func (s *search) stop(by string) error {
 func (s *search) skip(full, reason string) {
 	s.out.SkippedCount++
 	if len(s.out.Skipped) < maxSkipped {
-		s.out.Skipped = append(s.out.Skipped, skipped{Path: rel(root, full), Reason: reason})
+		s.out.Skipped = append(s.out.Skipped, skipped{Path: rel(s.root, full), Reason: reason})
 	}
 }
 
@@ -243,7 +246,7 @@ func (s *search) walk(dir string, depth int) error {
 // file searches one regular file of the given size.
 func (s *search) file(full string, size int64) error {
 	if s.re == nil {
-		return s.add(match{Path: rel(root, full)})
+		return s.add(match{Path: rel(s.root, full)})
 	}
 	if size > maxFileBytes {
 		s.skip(full, "too_large")
@@ -276,7 +279,7 @@ func (s *search) file(full string, size int64) error {
 	// Matching is line by line, never the whole file at once, so ^ and $
 	// mean the line's start and end as the agent expects.
 	s.out.FilesScanned++
-	name := rel(root, full)
+	name := rel(s.root, full)
 	sinceCheck := 0
 	for n := 1; len(data) > 0; n++ {
 		// One file can take a second to search in the sandbox (a complex

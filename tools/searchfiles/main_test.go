@@ -63,8 +63,9 @@ func FuzzGlob(f *testing.F) {
 	})
 }
 
-// tree makes a small tree and points root at it.
-func tree(t *testing.T, files map[string]string) {
+// tree makes a small tree and returns the tool that searches it, on the
+// real clock.
+func tree(t *testing.T, files map[string]string) tool {
 	dir := t.TempDir()
 	for name, body := range files {
 		p := filepath.Join(dir, name)
@@ -75,14 +76,12 @@ func tree(t *testing.T, files map[string]string) {
 			t.Fatal(err)
 		}
 	}
-	old := root
-	root = dir
-	t.Cleanup(func() { root = old })
+	return tool{root: dir, now: time.Now}
 }
 
 func TestSearchNative(t *testing.T) {
 	long := strings.Repeat("é", 300) + " needle"
-	tree(t, map[string]string{
+	search := tree(t, map[string]string{
 		"a.txt":      "one needle\ntwo\r\nNEEDLE three\r\n",
 		"b/c.md":     "needle in md\n",
 		"b/long.txt": long + "\n",
@@ -111,7 +110,7 @@ func TestSearchNative(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := searchFiles(context.Background(), tc.in)
+			out, err := search.searchFiles(context.Background(), tc.in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +123,7 @@ func TestSearchNative(t *testing.T) {
 }
 
 func TestSearchErrors(t *testing.T) {
-	tree(t, map[string]string{"a.txt": "x\n"})
+	search := tree(t, map[string]string{"a.txt": "x\n"})
 	tests := []struct {
 		name string
 		in   input
@@ -139,7 +138,7 @@ func TestSearchErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := searchFiles(context.Background(), tc.in)
+			_, err := search.searchFiles(context.Background(), tc.in)
 			var te *sdk.Error
 			if !errors.As(err, &te) || te.Msg != tc.want {
 				t.Errorf("err = %v, want %q", err, tc.want)
@@ -153,13 +152,11 @@ func TestSearchErrors(t *testing.T) {
 // at 2 s and 3 s for the first two entries and stops at 4 s, before the
 // third. (In the sandbox the clock is real only with [grants] clock.)
 func TestSoftDeadline(t *testing.T) {
-	tree(t, map[string]string{"1.txt": "x\n", "2.txt": "x\n", "3.txt": "x\n", "4.txt": "x\n"})
+	search := tree(t, map[string]string{"1.txt": "x\n", "2.txt": "x\n", "3.txt": "x\n", "4.txt": "x\n"})
 	var clock time.Time
-	old := now
-	now = func() time.Time { clock = clock.Add(time.Second); return clock }
-	t.Cleanup(func() { now = old })
+	search.now = func() time.Time { clock = clock.Add(time.Second); return clock }
 	t.Setenv(deadlineEnv, "2500")
-	out, err := searchFiles(context.Background(), input{Pattern: "x"})
+	out, err := search.searchFiles(context.Background(), input{Pattern: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +167,7 @@ func TestSoftDeadline(t *testing.T) {
 	}
 
 	t.Setenv(deadlineEnv, "soon")
-	if _, err := searchFiles(context.Background(), input{Pattern: "x"}); err == nil || err.Error() != "the tool is misconfigured: SEARCH_SOFT_DEADLINE_MS must be a positive number of milliseconds" {
+	if _, err := search.searchFiles(context.Background(), input{Pattern: "x"}); err == nil || err.Error() != "the tool is misconfigured: SEARCH_SOFT_DEADLINE_MS must be a positive number of milliseconds" {
 		t.Errorf("bad deadline: err = %v", err)
 	}
 }
@@ -183,13 +180,11 @@ func TestSoftDeadlineWithinAFile(t *testing.T) {
 		lines[i] = "a"
 	}
 	lines[0], lines[len(lines)-1] = "hit first", "hit last"
-	tree(t, map[string]string{"big.txt": strings.Join(lines, "\n") + "\n"})
+	search := tree(t, map[string]string{"big.txt": strings.Join(lines, "\n") + "\n"})
 	var clock time.Time
-	old := now
-	now = func() time.Time { clock = clock.Add(time.Second); return clock }
-	t.Cleanup(func() { now = old })
+	search.now = func() time.Time { clock = clock.Add(time.Second); return clock }
 	t.Setenv(deadlineEnv, "3500") // start at 1 s; the entry at 2 s; 64 KiB at 3 s; 128 KiB at 4 s: stop
-	out, err := searchFiles(context.Background(), input{Pattern: "^hit"})
+	out, err := search.searchFiles(context.Background(), input{Pattern: "^hit"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,24 +18,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
 	"syscall"
-	"unicode/utf8"
 
 	"github.com/moatmcp/moat/sdk"
-)
-
-// root is where the manifest mounts the writable folder; a variable so
-// native tests can point it at a temp dir.
-var root = "/scratch"
-
-const (
-	// maxContent caps the bytes one call writes. The manifest's max_input
-	// bounds the arguments before the tool starts; this bounds the decoded
-	// content, whatever its JSON escaping cost.
-	maxContent = 1 << 20
-	// tmpPrefix starts every temporary file's name.
-	tmpPrefix = ".moat-tmp-"
+	"github.com/moatmcp/moat/tools/internal/scratch"
 )
 
 type input struct {
@@ -50,30 +36,23 @@ type output struct {
 	Created      bool   `json:"created"` // false: an existing file was replaced
 }
 
+// tool writes into its folder, which native tests point at a temp dir.
+type tool struct{ dir scratch.Dir }
+
 // The handler is registered at init time, so moat build makes a reactor:
 // the Go runtime starts once, when the host loads the module, not per call.
-func init() { sdk.Handle(writeFile) }
+func init() { sdk.Handle(tool{dir: "/scratch"}.writeFile) }
 
 func main() { sdk.Main() }
 
-func writeFile(_ context.Context, in input) (output, error) {
-	name, err := guestPath(in.Path)
+func (t tool) writeFile(_ context.Context, in input) (output, error) {
+	name, err := t.dir.Target(in.Path, in.Content)
 	if err != nil {
 		return output{}, err
 	}
-	if len(in.Content) > maxContent {
-		return output{}, sdk.Errorf("content is %d bytes; the limit is %d", len(in.Content), maxContent)
-	}
-	if !utf8.ValidString(in.Content) {
-		// JSON arguments are UTF-8 already; this keeps a native caller honest.
-		return output{}, sdk.Errorf("content is not valid UTF-8")
-	}
-	if strings.HasPrefix(path.Base(name), tmpPrefix) {
-		return output{}, sdk.Errorf("%s: names starting with %s are reserved", in.Path, tmpPrefix)
-	}
 	dir := path.Dir(name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return output{}, describe(rel(dir), err)
+		return output{}, describe(t.dir.Rel(dir), err)
 	}
 	created := true
 	switch st, err := os.Lstat(name); {
@@ -101,68 +80,13 @@ func writeFile(_ context.Context, in input) (output, error) {
 		}
 		f.Close()
 	}
-	if err := replace(dir, name, in.Content); err != nil {
+	if err := scratch.Replace(dir, name, in.Content); err != nil {
 		if in.CreateOnly {
 			os.Remove(name)
 		}
 		return output{}, describe(in.Path, err)
 	}
-	return output{Path: rel(name), BytesWritten: len(in.Content), Created: created}, nil
-}
-
-// replace writes content to a temporary file in dir and renames it over
-// name. On failure it removes the temporary file.
-func replace(dir, name, content string) error {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.WriteString(content)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-// guestPath maps the agent's path to a file path under /scratch. A relative
-// path is taken relative to /scratch; an absolute one must already be
-// under it. The folder itself is not a file.
-func guestPath(p string) (string, error) {
-	if p == "" {
-		return "", sdk.Errorf("path is required")
-	}
-	if strings.ContainsRune(p, 0) {
-		return "", sdk.Errorf("path contains a NUL byte")
-	}
-	if strings.HasSuffix(p, "/") {
-		return "", sdk.Errorf("%s: path names a folder, not a file", p)
-	}
-	if !path.IsAbs(p) {
-		p = path.Join(root, p)
-	}
-	p = path.Clean(p)
-	if !strings.HasPrefix(p, root+"/") {
-		return "", sdk.Errorf("path must be a file inside the writable folder %s", root)
-	}
-	return p, nil
-}
-
-// rel is name relative to root, for messages and the result.
-func rel(name string) string {
-	if name == root {
-		return "."
-	}
-	return strings.TrimPrefix(name, root+"/")
+	return output{Path: t.dir.Rel(name), BytesWritten: len(in.Content), Created: created}, nil
 }
 
 func describe(p string, err error) error {

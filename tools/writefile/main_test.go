@@ -10,10 +10,11 @@ import (
 	"testing"
 
 	"github.com/moatmcp/moat/sdk"
+	"github.com/moatmcp/moat/tools/internal/scratch"
 )
 
-// scratch points root at a temp dir holding old.txt and a folder.
-func scratch(t *testing.T) string {
+// newScratch is a temp dir holding old.txt and a folder.
+func newScratch(t *testing.T) string {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "old.txt"), []byte("old\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -21,9 +22,6 @@ func scratch(t *testing.T) string {
 	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	old := root
-	root = dir
-	t.Cleanup(func() { root = old })
 	return dir
 }
 
@@ -49,15 +47,15 @@ func TestWriteNative(t *testing.T) {
 		{"another absolute path", input{Path: "/etc/passwd", Content: "x"}, "path must be a file inside the writable folder ROOT", "", ""},
 		{"a file in the way", input{Path: "old.txt/x", Content: "x"}, "old.txt: part of the path is a file, not a folder", "old.txt", "old\n"},
 		{"reserved name", input{Path: ".moat-tmp-1", Content: "x"}, ".moat-tmp-1: names starting with .moat-tmp- are reserved", "", ""},
-		{"too large", input{Path: "big.txt", Content: strings.Repeat("x", maxContent+1)}, "content is 1048577 bytes; the limit is 1048576", "", ""},
+		{"too large", input{Path: "big.txt", Content: strings.Repeat("x", scratch.MaxContent+1)}, "content is 1048577 bytes; the limit is 1048576", "", ""},
 		{"empty path", input{Content: "x"}, "path is required", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := scratch(t)
+			dir := newScratch(t)
 			tc.in.Path = strings.ReplaceAll(tc.in.Path, "ROOT", dir)
 			want := strings.ReplaceAll(tc.want, "ROOT", dir)
-			out, err := writeFile(context.Background(), tc.in)
+			out, err := tool{dir: scratch.Dir(dir)}.writeFile(context.Background(), tc.in)
 			got := ""
 			if err != nil {
 				var te *sdk.Error
@@ -80,7 +78,7 @@ func TestWriteNative(t *testing.T) {
 			}
 			// No temporary file is ever left behind.
 			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-				if strings.HasPrefix(d.Name(), tmpPrefix) {
+				if strings.HasPrefix(d.Name(), scratch.TmpPrefix) {
 					t.Errorf("left behind: %s", p)
 				}
 				return nil

@@ -25,6 +25,10 @@ type Redis struct {
 	Port int
 	args []string
 	cmd  *exec.Cmd
+	// read is closed when the goroutine reading cmd's output has ended
+	// (at its EOF, when the process exits): Stop waits for it before
+	// cmd.Wait, which must not run while the pipe is being read.
+	read chan struct{}
 	// password is --requirepass's, sent by Do.
 	password string
 }
@@ -77,8 +81,9 @@ func (r *Redis) Restart() {
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	ready := make(chan error, 1)
+	ready, read := make(chan error, 1), make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(out)
 		var last []string
 		for sc.Scan() {
@@ -95,15 +100,17 @@ func (r *Redis) Restart() {
 	select {
 	case err := <-ready:
 		if err != nil {
+			<-read
 			_ = cmd.Wait()
 			r.t.Fatal(err)
 		}
 	case <-time.After(startTimeout):
 		_ = cmd.Process.Kill()
+		<-read
 		_ = cmd.Wait()
 		r.t.Fatalf("redis-server not ready after %v", startTimeout)
 	}
-	r.cmd = cmd
+	r.cmd, r.read = cmd, read
 }
 
 // Stop kills the server and waits for it; a no-op when it is stopped.
@@ -112,6 +119,7 @@ func (r *Redis) Stop() {
 		return
 	}
 	_ = r.cmd.Process.Kill()
+	<-r.read
 	_ = r.cmd.Wait()
 	r.cmd = nil
 }

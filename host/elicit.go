@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -116,11 +117,7 @@ func checkElicitSchemas(reqs mcp.InputRequestMap) error {
 // (checkElicited). Other kinds pass as they are. reqs is the round's ask,
 // the same document the answers were given to (replay.ask matched it).
 func checkAnswers(reqs mcp.InputRequestMap, answers map[string]json.RawMessage) (map[string]json.RawMessage, *elicitProblem) {
-	keys := make([]string, 0, len(reqs))
-	for k := range reqs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(reqs))
 	out := make(map[string]json.RawMessage, len(answers))
 	for k, v := range answers {
 		out[k] = v

@@ -60,6 +60,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -598,11 +599,7 @@ func askSession(ctx context.Context, ss *mcp.ServerSession, reqs mcp.InputReques
 	}
 	ctx, cancel := context.WithTimeout(ctx, inputWait)
 	defer cancel()
-	keys := make([]string, 0, len(reqs))
-	for k := range reqs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(reqs))
 	out := make(map[string]json.RawMessage, len(reqs))
 	for _, k := range keys {
 		var res any

@@ -7,8 +7,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +38,7 @@ func TestMeasureIdleTools(t *testing.T) {
 		debug.FreeOSMemory()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		return measureRSS(), int64(ms.HeapAlloc)
+		return int64(status(t, "VmRSS")) << 10, int64(ms.HeapAlloc) // status: rss_test.go
 	}
 	rss0, heap0 := settle()
 	rt, err := New(ctx, &Options{CacheDir: os.Getenv("MOAT_MEASURE_CACHE"), NoCache: os.Getenv("MOAT_MEASURE_CACHE") == ""})
@@ -98,19 +96,4 @@ func TestMeasureIdleTools(t *testing.T) {
 	t.Logf("idle, never called: %d KiB RSS, %d KiB Go heap per tool", kib(rss1-rss0), kib(heap1-heap0))
 	t.Logf("idle after one call: %d KiB RSS, %d KiB Go heap per tool", kib(rss2-rss0), kib(heap2-heap0))
 	t.Logf("identical copies, never called: %d KiB RSS, %d KiB Go heap per tool", kib(rss3-rssB), kib(heap3-heapB))
-}
-
-// measureRSS is the process's resident set size (Linux), or 0.
-func measureRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

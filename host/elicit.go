@@ -24,10 +24,10 @@ import (
 	"github.com/moatmcp/moat/internal/schema"
 )
 
-// MaxElicitedContent is the largest elicited content (the JSON of one
+// maxElicitedContent is the largest elicited content (the JSON of one
 // answer's content) a tool is given, in bytes: a form's fields, not a
 // document.
-const MaxElicitedContent = 32 << 10
+const maxElicitedContent = 32 << 10
 
 // errElicitSchema is a tool's requestedSchema that internal/schema does not
 // compile: the tool's request is malformed (InputErrBadRequest).
@@ -55,7 +55,7 @@ func (p *elicitProblem) reason() string {
 func (p *elicitProblem) message(tool string) string {
 	switch p.kind {
 	case "too_large":
-		return fmt.Sprintf("tool %s: the answer to its request for input %q is larger than %d bytes; the tool did not see it", tool, p.key, MaxElicitedContent)
+		return fmt.Sprintf("tool %s: the answer to its request for input %q is larger than %d bytes; the tool did not see it", tool, p.key, maxElicitedContent)
 	case "not_object":
 		return fmt.Sprintf("tool %s: the answer to its request for input %q is not a JSON object; the tool did not see it", tool, p.key)
 	case "schema":
@@ -138,7 +138,7 @@ func checkAnswers(reqs mcp.InputRequestMap, answers map[string]json.RawMessage) 
 
 // checkElicited checks one elicitation answer (an ElicitResult's JSON):
 // with action "accept", its content must be a JSON object of at most
-// MaxElicitedContent bytes that matches p's requestedSchema (no content
+// maxElicitedContent bytes that matches p's requestedSchema (no content
 // counts as {}); with any other action the content, which the spec allows
 // only with accept, is dropped. The answer the guest gets is written
 // again from what was checked (action, content, _meta), so that no
@@ -156,7 +156,7 @@ func checkElicited(key string, p *mcp.ElicitParams, answer json.RawMessage) (jso
 	if res.Action != "accept" {
 		res.Content = nil
 	} else {
-		if len(res.Content) > MaxElicitedContent {
+		if len(res.Content) > maxElicitedContent {
 			return nil, &elicitProblem{key: key, kind: "too_large"}
 		}
 		switch t := strings.TrimSpace(string(res.Content)); {

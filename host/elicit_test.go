@@ -24,7 +24,7 @@ func TestElicitedContentValidated(t *testing.T) {
 		"type": "object", "required": []any{"confirm"},
 		"properties": map[string]any{"confirm": map[string]any{"type": "boolean"}},
 	}}
-	huge := `{"confirm":true,"junk":"` + strings.Repeat("A", MaxElicitedContent) + `"}`
+	huge := `{"confirm":true,"junk":"` + strings.Repeat("A", maxElicitedContent) + `"}`
 	t.Run("checkElicited", func(t *testing.T) {
 		for _, tc := range []struct {
 			name, answer string
@@ -138,7 +138,7 @@ func TestElicitedContentValidated(t *testing.T) {
 		}{
 			{"wrong type", map[string]any{"confirm": "yes"}, `tool save_file: the answer to its request for input "overwrite" does not match the schema it asked with; the tool did not see it (error id `, `elicited content for \"overwrite\" refused: schema"`},
 			{"missing required", map[string]any{}, `tool save_file: the answer to its request for input "overwrite" does not match the schema it asked with; the tool did not see it (error id `, `elicited content for \"overwrite\" refused: schema"`},
-			{"extra huge content", map[string]any{"confirm": true, "junk": strings.Repeat("A", MaxElicitedContent)}, `tool save_file: the answer to its request for input "overwrite" is larger than 32768 bytes; the tool did not see it (error id `, `elicited content for \"overwrite\" refused: too_large"`},
+			{"extra huge content", map[string]any{"confirm": true, "junk": strings.Repeat("A", maxElicitedContent)}, `tool save_file: the answer to its request for input "overwrite" is larger than 32768 bytes; the tool did not see it (error id `, `elicited content for \"overwrite\" refused: too_large"`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				c := mcp.NewClient(&mcp.Implementation{Name: "elicit-test", Version: "1"}, &mcp.ClientOptions{
@@ -172,7 +172,7 @@ func TestElicitedContentValidated(t *testing.T) {
 
 // FuzzCheckElicited: whatever a client answers, checkElicited does not
 // panic, and an answer it lets through with action accept has content
-// that is an object of at most MaxElicitedContent bytes with a boolean
+// that is an object of at most maxElicitedContent bytes with a boolean
 // confirm (the schema asked with).
 func FuzzCheckElicited(f *testing.F) {
 	for _, s := range []string{

@@ -60,17 +60,23 @@ func newHandler[In, Out any](h func(context.Context, In) (Out, error), atInit bo
 //
 // A tool has one handler: Handle panics when called twice or with nil.
 func Handle[In, Out any](h func(ctx context.Context, in In) (Out, error)) {
+	handleInto(&registered, h)
+}
+
+// handleInto is Handle registering into slot: &registered in a tool, a
+// test's own variable in tests.
+func handleInto[In, Out any](slot **handler, h func(ctx context.Context, in In) (Out, error)) {
 	if h == nil {
 		panic("sdk.Handle: nil handler")
 	}
-	if registered != nil {
+	if *slot != nil {
 		panic("sdk.Handle: a handler is already registered; a tool has one")
 	}
 	atInit := !mainRunning()
 	if atInit {
 		warmJSON[In, Out]() // into a reactor's snapshot (warm.go)
 	}
-	registered = newHandler(h, atInit)
+	*slot = newHandler(h, atInit)
 }
 
 // Main serves one call with the handler registered by [Handle]: it reads
@@ -82,12 +88,12 @@ func Handle[In, Out any](h func(ctx context.Context, in In) (Out, error)) {
 // A reactor build never runs main, so Main is what a command build of the
 // same source runs (and `go run`, and the schema probe of `moat build`).
 func Main() {
-	os.Exit(serveMain(schemaRequested(), os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(serveMain(registered, schemaRequested(), os.Stdin, os.Stdout, os.Stderr))
 }
 
-// serveMain is Main without the process: it returns the exit code.
-func serveMain(schema bool, stdin io.Reader, stdout, stderr io.Writer) int {
-	h := registered
+// serveMain is Main without the process, serving h (the registered
+// handler): it returns the exit code.
+func serveMain(h *handler, schema bool, stdin io.Reader, stdout, stderr io.Writer) int {
 	if h == nil {
 		fmt.Fprintln(stderr, "sdk.Main: "+noHandler)
 		return 1
@@ -99,16 +105,15 @@ func serveMain(schema bool, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // serveCall is the body of a reactor's moat_call (reactor_wasip1.go),
-// run once per call, possibly many times in one instance: it serves the
-// registered handler and returns the exit code. A panic in the handler is
+// run once per call, possibly many times in one instance: it serves h,
+// the registered handler, and returns the exit code. A panic in the handler is
 // reported like the Go runtime reports one in a command (exit code 2, the
 // value and the stack on stderr) instead of trapping, so the host treats
 // it as the tool failing rather than as a fault of the module.
 //
 // It keeps no state between calls; the handler's own package state is its
 // author's business (docs/authoring.md).
-func serveCall(stdin io.Reader, stdout, stderr io.Writer) (code int) {
-	h := registered
+func serveCall(h *handler, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if h == nil {
 		fmt.Fprintln(stderr, "moat_call: "+noHandler)
 		return 1

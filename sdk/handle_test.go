@@ -7,15 +7,6 @@ import (
 	"testing"
 )
 
-// withRegistered sets the package's handler for one test and puts the old
-// one back after.
-func withRegistered(t *testing.T, h *handler) {
-	t.Helper()
-	old := registered
-	registered = h
-	t.Cleanup(func() { registered = old })
-}
-
 // echoHandler is the handler of the tests below: it greets, fails, or
 // panics, as its input says.
 func echoHandler(_ context.Context, in echoIn) (echoOut, error) {
@@ -29,13 +20,13 @@ func echoHandler(_ context.Context, in echoIn) (echoOut, error) {
 }
 
 func TestHandle(t *testing.T) {
-	withRegistered(t, nil)
-	Handle(echoHandler)
-	if registered == nil {
+	var slot *handler // the test's own, not the package's
+	handleInto(&slot, echoHandler)
+	if slot == nil {
 		t.Fatal("Handle registered nothing")
 	}
 	// A test function runs outside main.main, as an init does.
-	if !registered.atInit {
+	if !slot.atInit {
 		t.Error("registered outside main.main, but atInit is false")
 	}
 	for _, tc := range []struct {
@@ -43,8 +34,8 @@ func TestHandle(t *testing.T) {
 		call  func()
 		panic string
 	}{
-		{"twice", func() { Handle(echoHandler) }, "sdk.Handle: a handler is already registered; a tool has one"},
-		{"nil", func() { Handle[echoIn, echoOut](nil) }, "sdk.Handle: nil handler"},
+		{"twice", func() { handleInto(&slot, echoHandler) }, "sdk.Handle: a handler is already registered; a tool has one"},
+		{"nil", func() { handleInto[echoIn, echoOut](&slot, nil) }, "sdk.Handle: nil handler"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
@@ -68,7 +59,7 @@ func TestMainRunning(t *testing.T) {
 // depends on its own input only, and a failed or panicking call does not
 // change the next one's.
 func TestServeCall(t *testing.T) {
-	withRegistered(t, newHandler(echoHandler, true))
+	h := newHandler(echoHandler, true)
 	tests := []struct {
 		name       string
 		stdin      string
@@ -88,7 +79,7 @@ func TestServeCall(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := serveCall(strings.NewReader(tc.stdin), &out, &errb)
+			code := serveCall(h, strings.NewReader(tc.stdin), &out, &errb)
 			if code != tc.wantCode || out.String() != tc.wantStdout || !strings.HasPrefix(errb.String(), tc.wantStderr) ||
 				(tc.wantStderr == "" && errb.Len() != 0) {
 				t.Fatalf("got %d %q %q; want %d %q %q…", code, out.String(), errb.String(), tc.wantCode, tc.wantStdout, tc.wantStderr)
@@ -98,9 +89,8 @@ func TestServeCall(t *testing.T) {
 }
 
 func TestServeCallUnregistered(t *testing.T) {
-	withRegistered(t, nil)
 	var out, errb bytes.Buffer
-	code := serveCall(strings.NewReader(`{}`), &out, &errb)
+	code := serveCall(nil, strings.NewReader(`{}`), &out, &errb)
 	want := "moat_call: no handler registered: call sdk.Handle(handler) from an init function (a reactor build runs only package inits, never main)\n"
 	if code != 1 || out.Len() != 0 || errb.String() != want {
 		t.Fatalf("got %d %q %q; want 1, %q", code, out.String(), errb.String(), want)
@@ -130,9 +120,8 @@ func TestServeMain(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			withRegistered(t, tc.h)
 			var out, errb bytes.Buffer
-			code := serveMain(tc.schema, strings.NewReader(tc.stdin), &out, &errb)
+			code := serveMain(tc.h, tc.schema, strings.NewReader(tc.stdin), &out, &errb)
 			if code != tc.wantCode || out.String() != tc.wantStdout || errb.String() != tc.wantStderr {
 				t.Fatalf("got %d %q %q\nwant %d %q %q", code, out.String(), errb.String(), tc.wantCode, tc.wantStdout, tc.wantStderr)
 			}

@@ -77,11 +77,17 @@ func HTTPGet(url string) (*Response, error) { return HTTP("GET", url, nil, nil) 
 // the tool never sees their values. A status such as 404 is a Response,
 // not an error; an error is always an *HTTPError.
 func HTTP(method, url string, headers map[string]string, body []byte) (*Response, error) {
+	return httpVia(hostHTTP, method, url, headers, body)
+}
+
+// httpVia is HTTP through call, the host import (hostHTTP in a tool; a
+// stand-in in tests, so that they replace no package state).
+func httpVia(call func([]byte) ([]byte, uint32), method, url string, headers map[string]string, body []byte) (*Response, error) {
 	req, err := json.Marshal(httpRequest{Method: method, URL: url, Headers: headers, Body: body})
 	if err != nil {
 		return nil, &HTTPError{Code: HTTPErrBadRequest}
 	}
-	doc, code := hostHTTP(req)
+	doc, code := call(req)
 	if code != 0 {
 		return nil, &HTTPError{Code: code}
 	}

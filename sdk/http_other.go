@@ -4,5 +4,5 @@ package sdk
 
 // hostHTTP is the host import outside moat: a native build (tests, `go
 // run`) has no host to police the request, so it fails rather than reach
-// the network unchecked. Tests replace it.
-var hostHTTP = func(req []byte) ([]byte, uint32) { return nil, HTTPErrFailed }
+// the network unchecked. Tests call httpVia with their own stand-in.
+func hostHTTP([]byte) ([]byte, uint32) { return nil, HTTPErrFailed }

@@ -9,13 +9,12 @@ import (
 
 func TestHTTP(t *testing.T) {
 	var sent string
-	hostHTTP = func(req []byte) ([]byte, uint32) {
+	host := func(req []byte) ([]byte, uint32) { // the test's stand-in for the host import
 		sent = string(req)
 		return []byte(`{"status":404,"url":"https://a.test/x","headers":{"Content-Type":"text/plain"},"body":"bm9wZQ=="}`), 0
 	}
-	defer func() { hostHTTP = func([]byte) ([]byte, uint32) { return nil, HTTPErrFailed } }()
 
-	resp, err := HTTP("POST", "https://a.test/x", map[string]string{"Accept": "text/plain"}, []byte("ping"))
+	resp, err := httpVia(host, "POST", "https://a.test/x", map[string]string{"Accept": "text/plain"}, []byte("ping"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +25,7 @@ func TestHTTP(t *testing.T) {
 		t.Errorf("resp = %+v", resp)
 	}
 
-	if _, err := HTTPGet("https://a.test/"); err != nil {
+	if _, err := httpVia(host, "GET", "https://a.test/", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if want := `{"method":"GET","url":"https://a.test/"}`; sent != want {
@@ -41,14 +40,13 @@ func TestHTTP(t *testing.T) {
 		{HTTPErrTimeout, "http: the request timed out"},
 		{99, "http: the request failed (code 99)"},
 	} {
-		hostHTTP = func([]byte) ([]byte, uint32) { return nil, tc.code }
-		_, err := HTTPGet("https://a.test/")
+		_, err := httpVia(func([]byte) ([]byte, uint32) { return nil, tc.code }, "GET", "https://a.test/", nil, nil)
 		if err == nil || err.Error() != tc.want || !errors.Is(err, &HTTPError{Code: tc.code}) {
 			t.Errorf("code %d: err = %v, want %q", tc.code, err, tc.want)
 		}
 	}
-	hostHTTP = func([]byte) ([]byte, uint32) { return []byte("not json"), 0 }
-	if _, err := HTTPGet("https://a.test/"); !errors.Is(err, &HTTPError{Code: HTTPErrFailed}) {
+	notJSON := func([]byte) ([]byte, uint32) { return []byte("not json"), 0 }
+	if _, err := httpVia(notJSON, "GET", "https://a.test/", nil, nil); !errors.Is(err, &HTTPError{Code: HTTPErrFailed}) {
 		t.Errorf("bad document: err = %v", err)
 	}
 }

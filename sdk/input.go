@@ -67,11 +67,20 @@ type InputRequest struct {
 // specification defines them (ElicitResult, CreateMessageResult,
 // ListRootsResult). Every key of a round is answered, or the call fails.
 func Ask(reqs map[string]InputRequest) (map[string]json.RawMessage, error) {
+	return asker(hostInput).ask(reqs)
+}
+
+// asker is the host import that asks the client (hostInput in a tool); the
+// functions of this file are its methods so that tests give them a stand-in
+// without replacing package state.
+type asker func(req []byte) ([]byte, uint32)
+
+func (a asker) ask(reqs map[string]InputRequest) (map[string]json.RawMessage, error) {
 	doc, err := json.Marshal(reqs)
 	if err != nil {
 		return nil, &InputError{Code: InputErrBadRequest}
 	}
-	resp, code := hostInput(doc)
+	resp, code := a(doc)
 	if code == InputErrUnsupported {
 		e := &InputError{Code: code}
 		_ = json.Unmarshal(resp, &e.Keys)
@@ -103,7 +112,11 @@ type Elicitation struct {
 //		"type": "object", "properties": map[string]any{"name": map[string]any{"type": "string"}},
 //		"required": []string{"name"}})
 func Elicit(key, message string, schema any) (*Elicitation, error) {
-	got, err := Ask(map[string]InputRequest{key: {Method: "elicitation/create", Params: map[string]any{"message": message, "requestedSchema": schema}}})
+	return asker(hostInput).elicit(key, message, schema)
+}
+
+func (a asker) elicit(key, message string, schema any) (*Elicitation, error) {
+	got, err := a.ask(map[string]InputRequest{key: {Method: "elicitation/create", Params: map[string]any{"message": message, "requestedSchema": schema}}})
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +130,11 @@ func Elicit(key, message string, schema any) (*Elicitation, error) {
 // Confirm asks the user a yes/no question (a form with one boolean field,
 // "confirm"); true only if the user accepted the form and ticked it.
 func Confirm(key, message string) (bool, error) {
-	e, err := Elicit(key, message, map[string]any{
+	return asker(hostInput).confirm(key, message)
+}
+
+func (a asker) confirm(key, message string) (bool, error) {
+	e, err := a.elicit(key, message, map[string]any{
 		"type":       "object",
 		"properties": map[string]any{"confirm": map[string]any{"type": "boolean", "title": "Confirm", "default": false}},
 		"required":   []string{"confirm"},
@@ -132,7 +149,11 @@ func Confirm(key, message string) (bool, error) {
 // Sample asks the client's LLM to answer prompt, in at most maxTokens
 // tokens, and returns the text of its answer.
 func Sample(key, prompt string, maxTokens int) (string, error) {
-	got, err := Ask(map[string]InputRequest{key: {Method: "sampling/createMessage", Params: map[string]any{
+	return asker(hostInput).sample(key, prompt, maxTokens)
+}
+
+func (a asker) sample(key, prompt string, maxTokens int) (string, error) {
+	got, err := a.ask(map[string]InputRequest{key: {Method: "sampling/createMessage", Params: map[string]any{
 		"messages":  []any{map[string]any{"role": "user", "content": map[string]any{"type": "text", "text": prompt}}},
 		"maxTokens": maxTokens,
 	}}})
@@ -174,7 +195,11 @@ type Root struct {
 
 // Roots asks the client for its roots.
 func Roots(key string) ([]Root, error) {
-	got, err := Ask(map[string]InputRequest{key: {Method: "roots/list", Params: map[string]any{}}})
+	return asker(hostInput).roots(key)
+}
+
+func (a asker) roots(key string) ([]Root, error) {
+	got, err := a.ask(map[string]InputRequest{key: {Method: "roots/list", Params: map[string]any{}}})
 	if err != nil {
 		return nil, err
 	}

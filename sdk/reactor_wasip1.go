@@ -16,7 +16,7 @@ import "os"
 //
 //go:wasmexport moat_call
 func moatCall() {
-	if code := serveCall(os.Stdin, os.Stdout, os.Stderr); code != 0 {
+	if code := serveCall(registered, os.Stdin, os.Stdout, os.Stderr); code != 0 {
 		exitCode(int32(code))
 	}
 }

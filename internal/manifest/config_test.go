@@ -3,7 +3,6 @@ package manifest
 import (
 	"time"
 
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -214,19 +213,7 @@ func TestParseConfigErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseConfig succeeded: %+v", c)
 			}
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %T %v is not an *Error", err, err)
-			}
-			if e.File != file || e.Line != tc.line || e.Field != tc.field {
-				t.Errorf("got file %q line %d field %q, want %q %d %q (%v)", e.File, e.Line, e.Field, file, tc.line, tc.field, err)
-			}
-			if !errors.Is(err, tc.is) {
-				t.Errorf("error %v is not %v", err, tc.is)
-			}
-			if !strings.Contains(e.Msg, tc.msg) {
-				t.Errorf("message %q does not contain %q", e.Msg, tc.msg)
-			}
+			wantError(t, err, file, tc.line, tc.field, tc.is, tc.msg)
 		})
 	}
 }

@@ -198,19 +198,7 @@ func TestParseErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse succeeded: %+v", tool)
 			}
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %T %v is not an *Error", err, err)
-			}
-			if e.File != file || e.Line != tc.line || e.Field != tc.field {
-				t.Errorf("got file %q line %d field %q, want %q %d %q (%v)", e.File, e.Line, e.Field, file, tc.line, tc.field, err)
-			}
-			if !errors.Is(err, tc.is) {
-				t.Errorf("error %v is not %v", err, tc.is)
-			}
-			if !strings.Contains(e.Msg, tc.msg) {
-				t.Errorf("message %q does not contain %q", e.Msg, tc.msg)
-			}
+			e := wantError(t, err, file, tc.line, tc.field, tc.is, tc.msg)
 			// The text form is FILE:LINE:COL: FIELD: MSG, without the
 			// parts that are unknown.
 			want := file

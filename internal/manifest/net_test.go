@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -146,13 +145,7 @@ func TestParseNetErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(filepath.Join(dir, "t.toml"), []byte(tc.toml))
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("err = %v, want *Error", err)
-			}
-			if e.Line != tc.line || e.Field != tc.field || !errors.Is(err, tc.sentinel) || !strings.Contains(e.Msg, tc.msg) {
-				t.Errorf("err = %v (line %d, field %q), want line %d, field %q, %v, %q", err, e.Line, e.Field, tc.line, tc.field, tc.sentinel, tc.msg)
-			}
+			wantError(t, err, "", tc.line, tc.field, tc.sentinel, tc.msg)
 			if strings.Contains(err.Error(), netSecret) {
 				t.Errorf("the error shows the secret: %v", err)
 			}

@@ -1,9 +1,7 @@
 package manifest
 
 import (
-	"errors"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -68,13 +66,7 @@ func TestObserveConfigErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig(file, []byte(tc.toml))
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %T %v is not an *Error", err, err)
-			}
-			if e.Line != tc.line || e.Field != tc.field || !strings.Contains(e.Msg, tc.msg) {
-				t.Errorf("got line %d field %q msg %q; want %d %q %q", e.Line, e.Field, e.Msg, tc.line, tc.field, tc.msg)
-			}
+			wantError(t, err, "", tc.line, tc.field, nil, tc.msg)
 		})
 	}
 }

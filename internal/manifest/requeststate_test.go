@@ -1,9 +1,7 @@
 package manifest
 
 import (
-	"errors"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -50,10 +48,7 @@ func TestRequestStateConfig(t *testing.T) {
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig(file, []byte(tc.toml))
-			var e *Error
-			if !errors.As(err, &e) || e.Field != tc.field || !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("err = %v; want %s, %v, %q", err, tc.field, tc.is, tc.msg)
-			}
+			wantError(t, err, "", -1, tc.field, tc.is, tc.msg)
 		})
 	}
 }

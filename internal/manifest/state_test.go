@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"errors"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -71,10 +70,7 @@ func TestStateConfig(t *testing.T) {
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseConfig(file, []byte(tc.toml))
-			var e *Error
-			if !errors.As(err, &e) || e.Field != tc.field || !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("err = %v; want %s, %v, %q", err, tc.field, tc.is, tc.msg)
-			}
+			wantError(t, err, "", -1, tc.field, tc.is, tc.msg)
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Fatalf("the error shows the password: %v", err)
 			}

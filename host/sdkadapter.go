@@ -15,9 +15,9 @@ package host
 // servePOST; pinned by TestSDKPassesRequestIdentity).
 //
 // So one callContext per request is made by an early HTTP stage
-// (openCall), completed once the request is authenticated (bindCall), and
-// registered under the identity of the request's header map for as long
-// as the go-sdk serves the request. A handler finds it with callOf. No
+// (openCall), completed once the request is authenticated (bindCall), and,
+// for a request the go-sdk serves, registered under the identity of the
+// request's header map for as long as it does (handOver). A handler finds it with callOf. No
 // header is added to the request and no request is made up: a client's
 // X-Moat-Client-Addr or Moat-Internal-Span header is an unknown header
 // like any other.
@@ -36,6 +36,7 @@ package host
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -127,8 +128,9 @@ func openCall(next http.Handler) http.Handler {
 }
 
 // bindCall is the HTTP stage, after authentication and the limits, that
-// completes the call context (principal, snapshot, span) and registers it
-// for the MCP handlers until the request returns.
+// completes the call context (principal, snapshot, span). handOver
+// registers it for the go-sdk's handlers; the direct path reads it from
+// the request's context and needs no registration.
 func (s *Server) bindCall(snap *snapshot) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -141,20 +143,35 @@ func (s *Server) bindCall(snap *snapshot) func(http.Handler) http.Handler {
 			cc.tokenInfo = ti
 			cc.snap, cc.principal = callerOf(snap, ti)
 			cc.span = telemetry.Request(r.Context())
-			key := headerIdentity(r.Header)
-			if key == nil || !s.calls.add(key, cc) {
-				// Another request registered under this very header map:
-				// impossible for requests net/http made; refuse rather
-				// than let either see the other's facts.
-				id := newErrorID()
-				s.log.Error("request refused: its call context could not be registered", "error_id", id)
-				writeJSONRPCError(w, http.StatusInternalServerError, cc.head.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("internal error (error id %s)", id)})
-				return
-			}
-			defer s.calls.remove(key)
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// handOver is the last HTTP stage, in front of the go-sdk's handler: it
+// registers the request's call context under the identity of its header
+// map (callOf finds it there) until the request returns.
+func (s *Server) handOver(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cc := callOfRequest(r)
+		key := headerIdentity(r.Header)
+		if cc == nil || key == nil || !s.calls.add(key, cc) {
+			// No call context (a wiring bug), or another request
+			// registered under this very header map (impossible for
+			// requests net/http made): refuse rather than let a handler
+			// see nothing or another request's facts.
+			var id json.RawMessage
+			if cc != nil {
+				id = cc.head.ID
+			}
+			errID := newErrorID()
+			s.log.Error("request refused: its call context could not be registered", "error_id", errID)
+			writeJSONRPCError(w, http.StatusInternalServerError, id, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("internal error (error id %s)", errID)})
+			return
+		}
+		defer s.calls.remove(key)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // callerOf is the snapshot and principal of a request that came with ti
@@ -197,7 +214,7 @@ func headerIdentity(h http.Header) unsafe.Pointer {
 // # Notes
 //
 //   - Safe for concurrent use. A key is present exactly while its
-//     request is in bindCall's next.
+//     request is in handOver's next.
 type callRegistry struct{ m sync.Map } // unsafe.Pointer → *callContext
 
 // add registers cc under key; false if key is taken.

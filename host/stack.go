@@ -57,10 +57,11 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 		{"open subscriptions/listen streams per principal (429)", s.listenLimit(snap)},
 		{"live sessions per principal and in total (429)", s.sessionLimit(snap)},
 		{"scopes: step-up for a granted tool (403 insufficient_scope)", s.scopeCheck(snap)},
-		{"call context: principal, snapshot and span, registered for the MCP handlers (sdkadapter.go)", s.bindCall(snap)},
+		{"call context: principal, snapshot and span (sdkadapter.go)", s.bindCall(snap)},
 		{"release the snapshot early for streams", releaseStreams},
 		{"go-sdk errors without Go error text", func(n http.Handler) http.Handler { return sdkErrors(s.log, n) }},
 		{"a plain stateless tools/call answered directly, the rest by the go-sdk", s.directCalls},
+		{"the call context registered for the go-sdk's handlers (sdkadapter.go)", s.handOver},
 	}
 	h := s.mcpHTTP
 	for i := len(stages) - 1; i >= 0; i-- {

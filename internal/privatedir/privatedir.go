@@ -6,6 +6,7 @@
 package privatedir
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -44,4 +45,19 @@ func Check(dir string) error {
 		return &Error{Insecure: true, Reason: reason}
 	}
 	return nil
+}
+
+// CheckAs is Check in a caller's own error vocabulary: a folder others
+// could change is refused as insecure (wrapped, with the reason), and any
+// other failure as other (wrapped, with Check's error).
+func CheckAs(dir string, insecure, other error) error {
+	var e *Error
+	switch err := Check(dir); {
+	case err == nil:
+		return nil
+	case errors.As(err, &e) && e.Insecure:
+		return fmt.Errorf("%w: %s", insecure, e.Reason)
+	default:
+		return fmt.Errorf("%w: %w", other, err)
+	}
 }

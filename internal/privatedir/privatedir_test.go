@@ -50,3 +50,32 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAs: Check's verdicts in the caller's vocabulary.
+func TestCheckAs(t *testing.T) {
+	insecure, other := errors.New("insecure"), errors.New("other")
+	dir := t.TempDir()
+	private := filepath.Join(dir, "private")
+	if err := os.Mkdir(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(private, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dir string
+		want      error
+	}{
+		{"private", private, nil},
+		{"a symlink is insecure", link, insecure},
+		{"missing is other", filepath.Join(dir, "missing"), other},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckAs(tc.dir, insecure, other)
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("CheckAs(%s) = %v, want %v", tc.dir, err, tc.want)
+			}
+		})
+	}
+}

@@ -306,17 +306,8 @@ func prepareCacheDir(dir string) error {
 	return checkPrivateDir(sub)
 }
 
-// checkPrivateDir refuses dir unless it is a real directory (not a
-// symlink), owned by us and not writable by group or others
+// checkPrivateDir refuses dir unless it is private to us
 // (internal/privatedir owns the rule).
 func checkPrivateDir(dir string) error {
-	var e *privatedir.Error
-	switch err := privatedir.Check(dir); {
-	case err == nil:
-		return nil
-	case errors.As(err, &e) && e.Insecure:
-		return fmt.Errorf("%w: %s", ErrInsecureCacheDir, e.Reason)
-	default:
-		return fmt.Errorf("%w: %w", ErrCache, err)
-	}
+	return privatedir.CheckAs(dir, ErrInsecureCacheDir, ErrCache)
 }

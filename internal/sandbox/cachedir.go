@@ -38,17 +38,12 @@ func checkCacheSubdirs(dir string) error {
 	return nil
 }
 
-// checkPrivateDir refuses dir unless it is a real directory (not a
-// symlink), owned by the current user and not writable by group or others
+// errCompileCache prefixes the failures of the compile cache's folder
+// checks that are not about who may write it.
+var errCompileCache = errors.New("compile cache")
+
+// checkPrivateDir refuses dir unless it is private to us
 // (internal/privatedir owns the rule).
 func checkPrivateDir(dir string) error {
-	var e *privatedir.Error
-	switch err := privatedir.Check(dir); {
-	case err == nil:
-		return nil
-	case errors.As(err, &e) && e.Insecure:
-		return fmt.Errorf("%w: %s", ErrInsecureCacheDir, e.Reason)
-	default:
-		return fmt.Errorf("compile cache: %w", err)
-	}
+	return privatedir.CheckAs(dir, ErrInsecureCacheDir, errCompileCache)
 }

@@ -275,8 +275,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 func printStartup(stdout io.Writer, rep *bench.StartupReport) {
-	fmt.Fprintf(stdout, "start-up, %d Go tools (%d commands, %d reactors): cold cache %v, warm cache %v\n",
-		rep.Tools, rep.Tools/2, rep.Tools/2, rep.Cold.Round(time.Millisecond), rep.Warm.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "start-up, %d Go tools (%d commands, %d reactors), loaded as moat serve loads them: cold cache %v (%v CPU, %.1f cores busy), warm cache %v (%v CPU)\n",
+		rep.Tools, rep.Tools/2, rep.Tools/2, rep.Cold.Round(time.Millisecond), rep.ColdCPU.Round(time.Millisecond),
+		busyCores(rep.ColdCPU, rep.Cold), rep.Warm.Round(time.Millisecond), rep.WarmCPU.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "idle tool: %s Go heap, %s RSS (compiled code, snapshots; averaged over the %d)\n",
 		bytesize.Format(rep.IdleHeap/1024*1024), bytesize.Format(rep.IdleRSS/1024*1024), rep.Tools)
 	fmt.Fprintf(stdout, "idle tool, %d copies of one Go reactor module: %s Go heap each (compiled code shared)\n",
@@ -286,6 +287,14 @@ func printStartup(stdout io.Writer, rep *bench.StartupReport) {
 			bytesize.Format(c.Guest), bytesize.Format(c.PerCall/1024*1024), bytesize.Format(c.KeptAfter/1024*1024))
 	}
 	fmt.Fprintln(stdout)
+}
+
+// busyCores is cpu over wall: how many cores a load kept busy on average.
+func busyCores(cpu, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return float64(cpu) / float64(wall)
 }
 
 // buildGoReactor builds the Go package in dir as a wasip1 reactor

@@ -101,8 +101,12 @@ per_tool = "unlimited"
 
 // StartupReport is what Startup measured.
 type StartupReport struct {
-	Tools             int
-	Cold, Warm        time.Duration
+	Tools      int
+	Cold, Warm time.Duration
+	// ColdCPU and WarmCPU are the process's CPU time over each load:
+	// CPU/wall is how many cores it kept busy (other tenants of the
+	// machine take the rest).
+	ColdCPU, WarmCPU  time.Duration
 	IdleHeap, IdleRSS uint64 // per tool, distinct modules (half commands, half reactors)
 	IdenticalHeap     uint64 // per tool, n copies of one reactor module
 	Calls             []CallMemory
@@ -138,43 +142,44 @@ func Startup(ctx context.Context, tmp string, n int, goWasm, rxWasm []byte) (*St
 		mods[i] = Distinct(base, fmt.Sprintf("moat-bench-%d", i))
 	}
 	cache := filepath.Join(tmp, "startup-cache")
-	load := func() (time.Duration, *sandbox.Runtime, []*host.Tool, error) {
-		start := time.Now()
+	load := func() (time.Duration, time.Duration, *sandbox.Runtime, []*host.Tool, error) {
+		start, cpu := time.Now(), processCPU()
 		rt, err := sandbox.New(ctx, &sandbox.Options{CacheDir: cache})
 		if err != nil {
-			return 0, nil, nil, err
+			return 0, 0, nil, nil, err
 		}
-		var tools []*host.Tool
+		ms := make([]*manifest.Tool, len(mods))
 		for i, wasm := range mods {
-			m := &manifest.Tool{File: "(bench)", Name: fmt.Sprintf("t%d", i), Wasm: wasm,
+			ms[i] = &manifest.Tool{File: "(bench)", Name: fmt.Sprintf("t%d", i), Wasm: wasm,
 				InputSchema: json.RawMessage(`{"type":"object"}`), Result: manifest.ResultText, Limits: manifest.DefaultLimits()}
-			t, err := host.LoadTool(ctx, rt, m)
-			if err != nil {
-				rt.Close(ctx)
-				return 0, nil, nil, err
-			}
-			tools = append(tools, t)
 		}
-		return time.Since(start), rt, tools, nil
+		// As moat serve loads a tool set: compilations in parallel,
+		// bounded by the cores.
+		tools, err := host.LoadTools(ctx, rt, ms)
+		if err != nil {
+			rt.Close(ctx)
+			return 0, 0, nil, nil, err
+		}
+		return time.Since(start), processCPU() - cpu, rt, tools, nil
 	}
 	rep := &StartupReport{Tools: n}
-	cold, rt, _, err := load()
+	cold, coldCPU, rt, _, err := load()
 	if err != nil {
 		return nil, err
 	}
 	rt.Close(ctx)
-	rep.Cold = cold
+	rep.Cold, rep.ColdCPU = cold, coldCPU
 
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	rssBefore := RSS()
-	warm, rt, tools, err := load()
+	warm, warmCPU, rt, tools, err := load()
 	if err != nil {
 		return nil, err
 	}
 	defer rt.Close(ctx)
-	rep.Warm = warm
+	rep.Warm, rep.WarmCPU = warm, warmCPU
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)

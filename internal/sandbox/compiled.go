@@ -3,8 +3,10 @@ package sandbox
 import (
 	"context"
 	"crypto/sha256"
+	"runtime"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 )
 
 // Modules with identical bytes share one wazero.CompiledModule. wazero
@@ -38,7 +40,9 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte) (wazero.CompiledModu
 		return s.compiled, key, nil
 	}
 	r.mu.Unlock()
-	c, err := r.rt.CompileModule(ctx, wasm)
+	n := r.compiling.Add(1)
+	c, err := r.rt.CompileModule(experimental.WithCompilationWorkers(ctx, workersFor(runtime.GOMAXPROCS(0), int(n))), wasm)
+	r.compiling.Add(-1)
 	if err != nil {
 		return nil, key, err
 	}
@@ -70,4 +74,16 @@ func (r *Runtime) releaseCompiled(ctx context.Context, key [sha256.Size]byte) er
 	delete(r.compiled, key)
 	r.mu.Unlock()
 	return s.compiled.Close(ctx)
+}
+
+// workersFor is the number of goroutines wazero compiles one module's
+// functions with when inFlight compilations (this one included) share
+// cores: all of them when it is the only one in flight (one tool loaded
+// or reloaded, or the last of a batch), one each when host.LoadTools
+// already runs a compilation per core. wazero's function-level workers
+// cost more memory and a serial relocation pass, so module-level
+// parallelism is preferred when there is enough of it. The share is taken
+// when a compilation starts and not revised.
+func workersFor(cores, inFlight int) int {
+	return max(1, cores/max(1, inFlight))
 }

@@ -78,3 +78,21 @@ func TestIdenticalModulesShareCompiled(t *testing.T) {
 		t.Fatalf("%d compiled modules left after every module closed", n)
 	}
 }
+
+// TestWorkersFor: a compilation alone in flight uses every core; several
+// share them, never below one goroutine each.
+func TestWorkersFor(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ cores, inFlight, want int }{
+		{cores: 2, inFlight: 1, want: 2},
+		{cores: 2, inFlight: 2, want: 1},
+		{cores: 2, inFlight: 5, want: 1},
+		{cores: 8, inFlight: 3, want: 2},
+		{cores: 1, inFlight: 1, want: 1},
+		{cores: 4, inFlight: 0, want: 4}, // not counted yet: treated as alone
+	} {
+		if got := workersFor(c.cores, c.inFlight); got != c.want {
+			t.Errorf("workersFor(%d, %d) = %d, want %d", c.cores, c.inFlight, got, c.want)
+		}
+	}
+}

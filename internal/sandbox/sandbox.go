@@ -159,6 +159,8 @@ type Runtime struct {
 	// tests set it before Load to trim by hand.
 	poolTimer func(time.Duration, func()) reactor.Timer
 
+	compiling atomic.Int32 // compilations in flight, to share the cores (compiled.go)
+
 	mu       sync.Mutex
 	modules  map[*Module]struct{}                  // open modules, closed by Close
 	compiled map[[sha256.Size]byte]*sharedCompiled // compiled code by the bytes compiled (compiled.go)

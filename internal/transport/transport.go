@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -170,11 +169,27 @@ type wrapper struct {
 	versions       []string
 }
 
-// versionPattern is the shape of an MCP protocol version. The go-sdk answers
-// an unknown version older than its newest with 400, but lets any string that
-// sorts after "2026-07-28" through (it compares strings); this keeps those to
-// dates.
-var versionPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+// versionShaped reports whether v has the shape of an MCP protocol
+// version, YYYY-MM-DD in ASCII digits. The go-sdk answers an unknown
+// version older than its newest with 400, but lets any string that sorts
+// after "2026-07-28" through (it compares strings); this keeps those to
+// dates. By hand rather than a regular expression: it runs on every
+// request.
+func versionShaped(v string) bool {
+	if len(v) != len("2026-07-28") {
+		return false
+	}
+	for i := range len(v) {
+		if i == 4 || i == 7 {
+			if v[i] != '-' {
+				return false
+			}
+		} else if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 func (w *wrapper) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err := w.check(r); err != nil {
@@ -199,7 +214,7 @@ func (w *wrapper) versionOK(r *http.Request) bool {
 	switch {
 	case len(vs) == 0:
 		return true
-	case len(vs) > 1 || !versionPattern.MatchString(vs[0]):
+	case len(vs) > 1 || !versionShaped(vs[0]):
 		return false
 	}
 	return len(w.versions) == 0 || slices.Contains(w.versions, vs[0])

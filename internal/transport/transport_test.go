@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -434,4 +435,19 @@ func TestBody(t *testing.T) {
 	if b, ok := Body(req); ok || b != nil {
 		t.Fatalf("Body of an unwrapped request = %q, %v", b, ok)
 	}
+}
+
+// FuzzVersionShaped: the hand-written check accepts exactly what the
+// pattern ^\d{4}-\d{2}-\d{2}$ (ASCII digits) accepts.
+func FuzzVersionShaped(f *testing.F) {
+	pattern := regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	for _, v := range []string{"2026-07-28", "2025-11-25", "", "2026-07-2", "2026-07-288", "2026/07/28",
+		"２０２６-07-28", "2026-07-28\n", "abcd-ef-gh", "9999-99-99", "2026-0a-28", "-2026-07-2"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if got, want := versionShaped(v), pattern.MatchString(v); got != want {
+			t.Fatalf("versionShaped(%q) = %v, pattern says %v", v, got, want)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	goruntime "runtime"
+	"runtime/debug"
 	"sync"
 
 	"github.com/moatmcp/moat/internal/manifest"
@@ -48,6 +49,13 @@ func LoadTools(ctx context.Context, rt *sandbox.Runtime, ms []*manifest.Tool) ([
 		}()
 	}
 	wg.Wait()
+	if len(ms) > 0 {
+		// Compiling leaves tens of MiB of wazero's working memory as
+		// garbage (a cold start of one Go tool: ≈ 45 MiB of idle heap
+		// still resident): hand it back to the OS now, once per load,
+		// rather than at the background scavenger's pace.
+		debug.FreeOSMemory()
+	}
 	var loaded []*Tool
 	var first error
 	for i, t := range tools {

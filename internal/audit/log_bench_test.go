@@ -29,11 +29,13 @@ func BenchmarkLogCall(b *testing.B) {
 	defer l.Close()
 	r := callRecord()
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		if err := l.Log(r); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkLogParallel is BenchmarkLogCall from 4 goroutines at once, as
@@ -48,6 +50,7 @@ func BenchmarkLogParallel(b *testing.B) {
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((4 + procs - 1) / procs)
 	b.ReportAllocs()
+	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := l.Log(r); err != nil {
@@ -56,4 +59,5 @@ func BenchmarkLogParallel(b *testing.B) {
 			}
 		}
 	})
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }

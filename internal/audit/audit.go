@@ -222,17 +222,15 @@ type Options struct {
 //     since when, so the gap is itself on the record.
 type Logger struct {
 	mu        sync.Mutex
-	buf       bytes.Buffer  // the line being written (marshal)
-	enc       *json.Encoder // encodes into buf
-	rec       Record        // the record being encoded (append); zero between records
-	path      string        // "" for a writer not opened by path
+	line      []byte // the line being written (encode), reused
+	path      string // "" for a writer not opened by path
 	w         io.Writer
 	f         *os.File // non-nil when the Logger owns a file
 	sync      bool
 	now       func() time.Time
 	onFailure OnFailure
-	seq       uint64 // seq of the last record written
-	head      string // hash of the last line written
+	seq       uint64   // seq of the last record written
+	head      lineHash // hash of the last line written
 	closed    bool
 
 	// Failure state; all zero while writes succeed.
@@ -245,8 +243,12 @@ type Logger struct {
 	// that cannot be truncated, with that line's seq and hash.
 	pending     []byte
 	pendingSeq  uint64
-	pendingHash string
+	pendingHash lineHash
 }
+
+// lineHash is a line's hash as the chain writes it, hex SHA-256: kept as
+// an array so that moving the head allocates nothing.
+type lineHash [2 * sha256.Size]byte
 
 // Open opens the log at path for appending: "" or "-" means stderr;
 // otherwise the file is opened O_APPEND|O_CREATE with mode 0600, and if it
@@ -265,7 +267,8 @@ func OpenWith(path string, opts *Options) (*Logger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.path, l.w, l.f, l.seq, l.head = path, f, f, seq, head
+	l.path, l.w, l.f, l.seq = path, f, f, seq
+	copy(l.head[:], head)
 	return l, nil
 }
 
@@ -278,7 +281,8 @@ func New(w io.Writer) *Logger {
 }
 
 func newLogger(opts *Options) *Logger {
-	l := &Logger{head: Genesis, now: time.Now, onFailure: OnFailureRefuse}
+	l := &Logger{now: time.Now, onFailure: OnFailureRefuse}
+	copy(l.head[:], Genesis)
 	if opts != nil {
 		l.sync = opts.Sync
 		if opts.Now != nil {
@@ -398,7 +402,7 @@ func (l *Logger) Log(r Record) error {
 		l.lost++
 		return err
 	}
-	if err := l.append(r); err != nil {
+	if err := l.append(&r); err != nil {
 		if errors.Is(err, ErrWriteFailed) {
 			l.lost++
 		}
@@ -407,16 +411,15 @@ func (l *Logger) Log(r Record) error {
 	return nil
 }
 
-// append writes r as the next link of the chain. Call with l.mu held.
-func (l *Logger) append(r Record) error {
+// append writes r as the next link of the chain: it fills in r.Time
+// (when zero) and r.Seq; the line's prev is l.head (r.Prev is not read).
+// Call with l.mu held.
+func (l *Logger) append(r *Record) error {
 	if r.Time.IsZero() {
 		r.Time = l.now().UTC()
 	}
 	r.Seq = l.seq + 1
-	r.Prev = l.head
-	l.rec = r // encoded from the Logger, not from a copy that escapes per call
-	line, err := l.marshal(&l.rec)
-	l.rec = Record{} // holds no caller's values between records
+	line, err := l.encode(r)
 	if err != nil {
 		return err
 	}
@@ -428,7 +431,7 @@ func (l *Logger) append(r Record) error {
 		l.undo(line, n, r.Seq)
 		return l.fail(fmt.Errorf("write: %w", err))
 	}
-	l.seq, l.head = r.Seq, hashLine(line[:len(line)-1])
+	l.seq, l.head = r.Seq, hashOf(line[:len(line)-1])
 	if l.sync && l.f != nil {
 		if err := l.f.Sync(); err != nil {
 			// The line is in the file and the chain goes on from it, but it
@@ -448,7 +451,7 @@ func (l *Logger) undo(line []byte, n int, seq uint64) {
 	}
 	if l.f == nil {
 		l.pending = bytes.Clone(line[n:])
-		l.pendingSeq, l.pendingHash = seq, hashLine(line[:len(line)-1])
+		l.pendingSeq, l.pendingHash = seq, hashOf(line[:len(line)-1])
 		return
 	}
 	l.torn = int64(n)
@@ -509,7 +512,7 @@ func (l *Logger) recover() error {
 		l.lost-- // that record is in the log after all, late
 	}
 	since, lost := l.failSince, l.lost
-	err := l.append(Record{
+	err := l.append(&Record{
 		Event:   EventAudit,
 		Outcome: OutcomeResumed,
 		Reason:  fmt.Sprintf("%d records could not be written since %s", lost, since.UTC().Format(time.RFC3339Nano)),
@@ -558,30 +561,30 @@ func (l *Logger) Refuses(err error) bool {
 // OnFailure returns the Logger's policy.
 func (l *Logger) OnFailure() OnFailure { return l.onFailure }
 
-// marshal encodes r as one JSON line, newline included, into the
-// Logger's own buffer, reused from one record to the next (the line is
-// valid until the next call). HTML escaping is off so that the line reads
-// as what was recorded; the encoding is deterministic either way, which
-// is all the chain needs. Call with l.mu held.
-func (l *Logger) marshal(r *Record) ([]byte, error) {
-	if l.enc == nil {
-		l.enc = json.NewEncoder(&l.buf)
-		l.enc.SetEscapeHTML(false)
+// encode appends r as one JSON line, newline included, with l.head as
+// its prev, to the Logger's own buffer, reused from one record to the
+// next (the line is valid until the next call). The bytes are those of
+// json.Encoder with HTML escaping off (encode.go), so that the line reads
+// as what was recorded. Call with l.mu held.
+func (l *Logger) encode(r *Record) ([]byte, error) {
+	b, err := appendRecordBody(l.line[:0], r)
+	if err == nil {
+		b = append(b, `,"prev":"`...)
+		b = append(b, l.head[:]...)
+		b = append(b, "\"}\n"...)
 	}
-	l.buf.Reset()
-	if err := l.enc.Encode(r); err != nil { // Encode appends '\n'
+	if cap(b) > 64<<10 { // one large record does not pin its buffer
+		l.line = nil
+	} else {
+		l.line = b[:0]
+	}
+	if err != nil {
 		return nil, fmt.Errorf("audit: encode record: %w", err)
 	}
-	if l.buf.Len() > MaxLineBytes+1 {
+	if len(b) > MaxLineBytes+1 {
 		return nil, ErrRecordTooLarge
 	}
-	if l.buf.Cap() > 64<<10 { // one large record does not pin its buffer
-		line := bytes.Clone(l.buf.Bytes())
-		l.buf = bytes.Buffer{}
-		l.enc = nil
-		return line, nil
-	}
-	return l.buf.Bytes(), nil
+	return b, nil
 }
 
 // Head returns the seq and hash of the last record written (0 and Genesis
@@ -590,7 +593,7 @@ func (l *Logger) marshal(r *Record) ([]byte, error) {
 func (l *Logger) Head() (seq uint64, hash string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.seq, l.head
+	return l.seq, string(l.head[:])
 }
 
 // Reopen closes and reopens the log file at the same path, for logrotate:
@@ -616,7 +619,7 @@ func (l *Logger) Reopen() error {
 	if err != nil {
 		return err
 	}
-	if head != Genesis && (head != l.head || seq != l.seq) {
+	if head != Genesis && (head != string(l.head[:]) || seq != l.seq) {
 		f.Close()
 		return fmt.Errorf("audit: reopen %s: %w", l.path, ErrChainMismatch)
 	}
@@ -652,10 +655,15 @@ func (l *Logger) Close() error {
 
 // hashLine is the chain's link: hex SHA-256 of the line without its newline.
 func hashLine(line []byte) string {
-	sum := sha256.Sum256(line)
-	var h [2 * sha256.Size]byte // on the stack: one allocation, the string
-	hex.Encode(h[:], sum[:])
+	h := hashOf(line)
 	return string(h[:])
+}
+
+// hashOf is hashLine without the string.
+func hashOf(line []byte) (h lineHash) {
+	sum := sha256.Sum256(line)
+	hex.Encode(h[:], sum[:])
+	return h
 }
 
 // clip truncates *s to maxFieldBytes on a rune boundary.

@@ -1,7 +1,5 @@
 package audit
 
-import "encoding/json"
-
 // Used is the receipt of one tool call in its audit record: what the host
 // observed the call use — the filesystem and network layers count it as
 // it happens, so it is true even of a call that trapped or timed out
@@ -50,17 +48,19 @@ type NetUsed struct {
 // FilesOmitted and NetOmitted.
 const MaxUsedBytes = 24 << 10
 
-// bounded is u within MaxUsedBytes (u itself when it fits; never changed).
+// bounded is u within MaxUsedBytes: u itself when it has no files or
+// requests to cut, else a copy (u is never changed). It measures u as
+// json.Marshal would encode it (with HTML escaping), as it always has, so
+// that the same receipt is cut the same way.
 func (u *Used) bounded() *Used {
-	if u == nil {
-		return nil
+	if u == nil || len(u.Files) == 0 && len(u.Net) == 0 {
+		return u // nothing to cut: no need to measure it
 	}
 	c := *u
-	if len(c.Files) == 0 && len(c.Net) == 0 {
-		return &c // nothing to cut: no need to measure it
-	}
+	var b []byte
 	for {
-		b, err := json.Marshal(&c)
+		var err error
+		b, err = appendUsed(b[:0], &c, true)
 		if err == nil && len(b) <= MaxUsedBytes || len(c.Files) == 0 && len(c.Net) == 0 {
 			return &c
 		}

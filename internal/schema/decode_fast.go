@@ -32,6 +32,12 @@ type fastDecoder struct {
 	i    int
 	mode numberMode
 	buf  []byte // scratch for a string with escapes
+	// text is b as one string, made on the first string without escapes:
+	// such strings (most keys and values) are slices of it, one
+	// allocation for the document instead of one per string. The tree
+	// lives no longer than the document's validation (a schema's tree
+	// as long as the Schema, which keeps its raw bytes too).
+	text string
 }
 
 // decodeFast decodes raw, or reports false without saying why.
@@ -210,12 +216,15 @@ func (d *fastDecoder) string() (string, bool) {
 		c := d.b[d.i]
 		switch {
 		case c == '"':
-			raw := d.b[start:d.i]
+			end := d.i
 			d.i++
-			if !ascii && !utf8.Valid(raw) {
+			if !ascii && !utf8.Valid(d.b[start:end]) {
 				return "", false
 			}
-			return string(raw), true
+			if d.text == "" {
+				d.text = string(d.b)
+			}
+			return d.text[start:end], true
 		case c == '\\':
 			return d.escaped(start, ascii)
 		case c < 0x20:

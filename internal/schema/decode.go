@@ -1,16 +1,11 @@
 package schema
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
 	"math"
 	"math/big"
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // MaxDepth is the deepest nesting of objects and arrays accepted in a schema
@@ -85,116 +80,20 @@ const (
 // the last one wins), numbers that cannot be held exactly, and trailing data.
 // Nesting is checked while reading, so a depth bomb is refused before it is
 // built.
+//
+// Two decoders share the work. decodeFast, one pass over the bytes, builds
+// the tree of every document it accepts and gives up on anything else
+// without saying why; decodeSlow, a walk over encoding/json's tokens, is the
+// reference: it runs only on what decodeFast gave up on, and words the error
+// (a JSON Pointer, a byte offset) as clients have always seen it. A document
+// is therefore refused with exactly the old verdict and message, and a
+// document decodeFast wrongly gave up on is still decoded correctly, only
+// slower. FuzzDecodeEquivalence holds decodeFast to decodeSlow's tree.
 func decode(raw []byte, mode numberMode) (any, *decodeError) {
-	if !utf8.Valid(raw) {
-		return nil, &decodeError{msg: "not valid UTF-8"}
+	if v, ok := decodeFast(raw, mode); ok {
+		return v, nil
 	}
-	if hasLoneSurrogate(raw) {
-		return nil, &decodeError{msg: "a string contains an unpaired UTF-16 surrogate escape"}
-	}
-	d := &decoder{dec: json.NewDecoder(bytes.NewReader(raw)), mode: mode}
-	d.dec.UseNumber()
-	v, derr := d.value(nil, 0)
-	if derr != nil {
-		return nil, derr
-	}
-	if _, err := d.dec.Token(); err != io.EOF {
-		return nil, &decodeError{msg: "unexpected data after the JSON value"}
-	}
-	return v, nil
-}
-
-type decoder struct {
-	dec  *json.Decoder
-	mode numberMode
-}
-
-func (d *decoder) syntaxError(err error) *decodeError {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return &decodeError{msg: "not valid JSON (at byte " + strconv.FormatInt(se.Offset, 10) + ")"}
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return &decodeError{msg: "not valid JSON (unexpected end)"}
-	}
-	return &decodeError{msg: "not valid JSON"}
-}
-
-func (d *decoder) value(path *pathElem, depth int) (any, *decodeError) {
-	tok, err := d.dec.Token()
-	if err != nil {
-		return nil, d.syntaxError(err)
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		if depth+1 > MaxDepth {
-			return nil, &decodeError{path: path.pointer(), msg: "nested deeper than " + strconv.Itoa(MaxDepth) + " levels"}
-		}
-		switch t {
-		case '{':
-			return d.object(path, depth+1)
-		case '[':
-			return d.array(path, depth+1)
-		}
-		return nil, &decodeError{msg: "not valid JSON"}
-	case json.Number:
-		n, msg := parseNumber(string(t), d.mode)
-		if msg != "" {
-			return nil, &decodeError{path: path.pointer(), msg: msg}
-		}
-		return n, nil
-	case string, bool, nil:
-		return t, nil
-	}
-	return nil, &decodeError{msg: "not valid JSON"}
-}
-
-func (d *decoder) object(path *pathElem, depth int) (any, *decodeError) {
-	m := map[string]any{}
-	folded := map[string]string{} // case-folded key → key as written
-	for d.dec.More() {
-		tok, err := d.dec.Token()
-		if err != nil {
-			return nil, d.syntaxError(err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, &decodeError{msg: "not valid JSON"}
-		}
-		elem := &pathElem{parent: path, key: key, isKey: true}
-		if _, dup := m[key]; dup {
-			return nil, &decodeError{path: elem.pointer(), msg: "duplicate key"}
-		}
-		f := foldKey(key)
-		if prev, dup := folded[f]; dup {
-			return nil, &decodeError{path: elem.pointer(), msg: "duplicate key: differs only in letter case from " + quote(prev)}
-		}
-		folded[f] = key
-		v, derr := d.value(elem, depth)
-		if derr != nil {
-			return nil, derr
-		}
-		m[key] = v
-	}
-	if _, err := d.dec.Token(); err != nil { // '}'
-		return nil, d.syntaxError(err)
-	}
-	return m, nil
-}
-
-func (d *decoder) array(path *pathElem, depth int) (any, *decodeError) {
-	a := []any{}
-	for i := 0; d.dec.More(); i++ {
-		v, derr := d.value(&pathElem{parent: path, index: i}, depth)
-		if derr != nil {
-			return nil, derr
-		}
-		a = append(a, v)
-	}
-	if _, err := d.dec.Token(); err != nil { // ']'
-		return nil, d.syntaxError(err)
-	}
-	return a, nil
+	return decodeSlow(raw, mode)
 }
 
 // foldKey maps every rune to the smallest rune of its case-folding orbit, so

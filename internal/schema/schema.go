@@ -16,7 +16,9 @@
 // Documents are decoded by this package, not by the validator's caller, so
 // that the validator sees exactly what the guest will parse: duplicate keys
 // (including keys that differ only in letter case), invalid UTF-8, unpaired
-// surrogate escapes, trailing data and imprecise numbers are refused.
+// surrogate escapes, trailing data and imprecise numbers are refused. The
+// decode on the call path is one pass over the bytes; encoding/json's token
+// walk stays as its reference and words every refusal (see decode).
 //
 // Errors for a document are [*ValidationError]: a JSON Pointer to the
 // offending field and a short reason meant for the agent, with no Go type names

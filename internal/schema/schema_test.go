@@ -286,6 +286,17 @@ func BenchmarkValidate(b *testing.B) {
 	}
 }
 
+// BenchmarkValidateEcho is the schema and arguments of moat bench's echo
+// tool (internal/bench): the validation each call of the bench pays.
+func BenchmarkValidateEcho(b *testing.B) {
+	s := mustCompile(b, `{"type":"object","properties":{"msg":{"type":"string"}}}`)
+	doc := json.RawMessage(`{"msg":"hello from moat bench"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		sinkErr = s.Validate(doc)
+	}
+}
+
 // doublingRefs is a schema of n definitions, each applying the next one
 // twice: 2^n schemas apply to the one value, from a few hundred bytes.
 func doublingRefs(n int) string {

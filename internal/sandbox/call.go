@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/moatmcp/moat/internal/rootfs"
 	"github.com/moatmcp/moat/internal/telemetry"
 )
 
@@ -162,22 +160,13 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	defer span.End()
 	span.SetString("moat.sandbox.instance", "fresh")
 	ctx = experimental.WithMemoryAllocator(ctx, mem)
-	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(env.stdout).WithStderr(env.stderr)
-	if rec := receiptOf(parent); rec != nil && len(m.mounts) > 0 {
-		rec.Instance = "fresh"
-		cfg = cfg.WithFSConfig(m.fsConfigFor(func() *rootfs.Recorder { return &rec.Files }))
-	} else if rec != nil {
+	if rec := receiptOf(parent); rec != nil {
 		rec.Instance = "fresh"
 	}
-	if m.sleeps {
-		cfg = cfg.WithNanosleep(func(ns int64) { sleep(ctx, ns) })
-	}
-	if !m.realRandom {
-		// The same sequence as wazero's default, but seeded on first use:
-		// seeding math/rand is ≈ 10 µs, a sixth of a small guest's call,
-		// and most guests never draw.
-		cfg = cfg.WithRandSource(&fakeRand{})
-	}
+	cio := m.takeCommandIO()
+	cio.start(ctx, stdin, env.stdout, env.stderr)
+	defer m.putCommandIO(cio) // after mod.Close below
+	cfg := cio.cfg
 
 	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
 	res := &Result{Duration: time.Since(start), Err: err, Memory: mem.size.Load()}

@@ -180,24 +180,37 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 // callEnv is what every call has around its instance, command or
 // reactor: a context that ends when the Module closes, at the timeout or
 // when the output overflows, carrying the call's hooks and network; and
-// the capped stdout and stderr.
+// the capped stdout and stderr. It is one allocation with the call's
+// state and both writers inside.
 type callEnv struct {
 	ctx            context.Context
-	stdout, stderr *capWriter
-	release        func() // ends ctx; call when the call is over
+	stdout, stderr *capWriter // &out, &errOut
+
+	out, errOut   capWriter
+	state         callState // behind callKey in ctx
+	cancel        context.CancelCauseFunc
+	cancelTimeout context.CancelFunc
+	unhook        func() bool
 }
 
 func (m *Module) newCallEnv(parent context.Context, hooks *Hooks) *callEnv {
+	env := &callEnv{state: callState{hooks: hooks}}
 	ctx, cancel := context.WithCancelCause(parent)
-	unhook := context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
-	overflow := func() { cancel(errOutputOverflow) }
-	return &callEnv{
-		ctx:     withNet(withCall(ctx, hooks), m.http),
-		stdout:  &capWriter{max: m.limits.MaxOutputBytes, full: overflow},
-		stderr:  &capWriter{max: m.limits.MaxStderrBytes, full: overflow},
-		release: func() { cancelTimeout(); unhook(); cancel(nil) },
-	}
+	env.unhook = context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
+	ctx, env.cancelTimeout = context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
+	env.cancel = cancel
+	env.out = capWriter{max: m.limits.MaxOutputBytes, stop: cancel}
+	env.errOut = capWriter{max: m.limits.MaxStderrBytes, stop: cancel}
+	env.stdout, env.stderr = &env.out, &env.errOut
+	env.ctx = withNet(context.WithValue(ctx, callKey{}, &env.state), m.http)
+	return env
+}
+
+// release ends the call's context; call it when the call is over.
+func (env *callEnv) release() {
+	env.cancelTimeout()
+	env.unhook()
+	env.cancel(nil)
 }
 
 // finish fills in res's output and says how the call ended (res.Err is
@@ -228,13 +241,14 @@ func sleep(ctx context.Context, ns int64) {
 }
 
 // capWriter keeps at most max bytes. The first write past the cap keeps
-// what fits, calls full (which stops the guest) and fails, so a flooding
-// guest is halted at the cap instead of buffered without bound.
+// what fits, stops the guest (stop(errOutputOverflow) ends the call's
+// context) and fails, so a flooding guest is halted at the cap instead of
+// buffered without bound.
 type capWriter struct {
 	buf  []byte
 	max  int64
 	over bool
-	full func()
+	stop context.CancelCauseFunc
 }
 
 var errCapReached = errors.New("output cap reached")
@@ -250,7 +264,7 @@ func (w *capWriter) Write(p []byte) (int, error) {
 	}
 	w.buf = append(w.buf, p[:room]...)
 	w.over = true
-	w.full()
+	w.stop(errOutputOverflow)
 	return int(room), errCapReached
 }
 

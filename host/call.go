@@ -117,21 +117,25 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 		Progress: prog.report,
 	}
 	// One audit record per outbound request the tool makes (net grant).
-	ctx = netpolicy.WithObserver(ctx, func(e netpolicy.Event) {
-		receipt.AddNet(netUse(e))
-		_ = s.writeAudit(audit.Record{TraceID: rec.TraceID,
-			Event: audit.EventNetRequest, Tool: t.Name(), Principal: rec.Principal, ClientAddr: rec.ClientAddr,
-			Outcome: audit.Outcome(e.Outcome), Host: e.Host, Method: e.Method, Status: e.Status,
-			BytesIn: int(e.BytesIn), BytesOut: int(e.BytesOut), DurationMS: float64(e.Duration.Microseconds()) / 1000,
+	// A tool without the grant has no way out (its module may not import
+	// moat.http_request): nothing to observe.
+	if t.Manifest.Net != nil {
+		ctx = netpolicy.WithObserver(ctx, func(e netpolicy.Event) {
+			receipt.AddNet(netUse(e))
+			_ = s.writeAudit(audit.Record{TraceID: rec.TraceID,
+				Event: audit.EventNetRequest, Tool: t.Name(), Principal: rec.Principal, ClientAddr: rec.ClientAddr,
+				Outcome: audit.Outcome(e.Outcome), Host: e.Host, Method: e.Method, Status: e.Status,
+				BytesIn: int(e.BytesIn), BytesOut: int(e.BytesOut), DurationMS: float64(e.Duration.Microseconds()) / 1000,
+			})
 		})
-	})
+	}
 	s.metrics.InFlight(t.Name(), 1)
 	if ev := s.opts.events; ev != nil && ev.callStarted != nil {
 		ev.callStarted(t.Name())
 	}
 	// The principal decides which instances a per-principal tool may reuse.
 	// callRounds: t.Call, replayed through a multi-round-trip call's answers (mrtr.go).
-	callCtx := sandbox.WithSlotWait(sandbox.WithReceipt(sandbox.WithPrincipal(ctx, p.ID), receipt), snap.cfg.Rates.ConcurrencyWait)
+	callCtx := sandbox.WithCallOptions(ctx, sandbox.CallOptions{Principal: p.ID, Receipt: receipt, SlotWait: snap.cfg.Rates.ConcurrencyWait})
 	res, info, err := s.callRounds(callCtx, p, t, req, hooks)
 	s.metrics.InFlight(t.Name(), -1)
 	rec.Used = usedOf(receipt, time.Since(start))

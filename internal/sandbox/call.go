@@ -121,7 +121,7 @@ func (m *Module) acquire(ctx context.Context) error {
 	default:
 	}
 	limit := m.limits.Timeout
-	if d, ok := ctx.Value(slotWaitKey{}).(time.Duration); ok && d > 0 {
+	if d := optionsOf(ctx).SlotWait; d > 0 {
 		limit = d
 	}
 	wait := time.NewTimer(limit)
@@ -138,14 +138,14 @@ func (m *Module) acquire(ctx context.Context) error {
 	}
 }
 
-type slotWaitKey struct{}
-
 // WithSlotWait returns ctx telling Call how long to wait for a free slot
 // when Limits.MaxConcurrency calls are already running, before it fails
 // with ErrBusy. Zero or less, or a ctx without it: the module's timeout.
 // The host sets it from [rate_limits] concurrency_wait.
 func WithSlotWait(ctx context.Context, d time.Duration) context.Context {
-	return context.WithValue(ctx, slotWaitKey{}, d)
+	o := optionsOf(ctx)
+	o.SlotWait = d
+	return WithCallOptions(ctx, o)
 }
 
 func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Result, error) {

@@ -77,11 +77,20 @@ func (s *Server) directCalls(next http.Handler) http.Handler {
 			return
 		}
 		h := w.Header()
-		h.Set("Cache-Control", "no-cache, no-transform")
-		h.Set("Content-Type", "application/json")
+		// Header.Set would allocate a one-element slice per header per
+		// call; these are shared and never written (net/http copies
+		// them when it writes the header).
+		h["Cache-Control"] = noCacheHeader
+		h["Content-Type"] = jsonContentType
 		w.Write(body)
 	})
 }
+
+// The values of directCalls' answer headers, in canonical form.
+var (
+	noCacheHeader   = []string{"no-cache, no-transform"}
+	jsonContentType = []string{"application/json"}
+)
 
 // errorStatus is the HTTP status of a 2026-07-28 error answer, as the
 // go-sdk sends it (SEP-2575): 404 for an unknown method, 400 for invalid

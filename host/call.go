@@ -112,7 +112,7 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 	q := newNotifier()
 	prog := newProgress(ctx, req, q)
 	prog.start()
-	hooks := &sandbox.Hooks{
+	hooks := sandbox.Hooks{
 		Log:      guestLog(ctx, req, q, t.Name()),
 		Progress: prog.report,
 	}
@@ -147,8 +147,7 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 	if dropped := q.drain(ctx); dropped > 0 { // before the result: notifications come first
 		s.log.WarnContext(ctx, "client too slow for the tool's notifications; some were dropped", "tool", t.Name(), "principal", rec.Principal, "dropped", dropped)
 	}
-	var refused *inputRefusal
-	if errors.As(err, &refused) {
+	if refused := refusalOf(err); refused != nil {
 		rec.ErrorID = refused.id
 		if aerr := finish("invalid_request_state", refused.kind); aerr != nil {
 			return nil, s.auditFailure(aerr)
@@ -184,6 +183,19 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 		return nil, s.auditFailure(err)
 	}
 	return res, nil
+}
+
+// refusalOf is err's *inputRefusal, or nil. (A function of its own, so
+// that the variables errors.As needs are made only for an error.)
+func refusalOf(err error) *inputRefusal {
+	if err == nil {
+		return nil
+	}
+	var refused *inputRefusal
+	if errors.As(err, &refused) {
+		return refused
+	}
+	return nil
 }
 
 // metricsTool is the tool label of a call's metrics: the tool's name when

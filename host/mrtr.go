@@ -514,7 +514,7 @@ func multiRoundTrip(req *mcp.CallToolRequest) bool {
 // input already answered (see the top of this file). The error is an
 // *inputRefusal when the requestState is refused, another error for
 // host faults; the result and info are t.Call's otherwise.
-func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req *mcp.CallToolRequest, hooks *sandbox.Hooks) (*mcp.CallToolResult, *callInfo, error) {
+func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req *mcp.CallToolRequest, hooks sandbox.Hooks) (*mcp.CallToolResult, *callInfo, error) {
 	args := req.Params.Arguments
 	rp := &replay{req: req}
 	mrtr := multiRoundTrip(req)
@@ -530,7 +530,7 @@ func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req
 			rp.rounds = append(rp.rounds, last)
 		} // else: the guest asks that round again, and the client gets it again
 	}
-	h := *hooks
+	h := hooks
 	h.Input = rp.ask
 	for {
 		res, info, err := t.Call(ctx, args, &h)

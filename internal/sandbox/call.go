@@ -272,7 +272,6 @@ func (w *capWriter) Write(p []byte) (int, error) {
 // what running the guest returned, overflow whether stdout or stderr hit its
 // cap. A non-nil error (ErrClosed) means the runtime closed under the call.
 func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *memoryAllocator) (Outcome, uint32, error) {
-	var exit *sys.ExitError
 	switch cause := context.Cause(ctx); {
 	case inputRequired(ctx):
 		// The guest was ended on purpose where it asked; its output so
@@ -293,10 +292,24 @@ func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *mem
 		return OutcomeCanceled, 0, nil
 	case mem.exhausted():
 		return OutcomeMemory, 0, nil
-	case errors.As(err, &exit):
-		return OutcomeExit, exit.ExitCode(), nil
+	case exitError(err) != nil:
+		return OutcomeExit, exitError(err).ExitCode(), nil
 	case m.rt.closed.Load():
 		return 0, 0, ErrClosed
 	}
 	return OutcomeTrap, 0, nil
+}
+
+// exitError is err's *sys.ExitError, or nil. (A function of its own, so
+// that the variable errors.As needs is made only for an error, not on
+// every call.)
+func exitError(err error) *sys.ExitError {
+	if err == nil {
+		return nil
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		return exit
+	}
+	return nil
 }

@@ -112,9 +112,12 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 	q := newNotifier()
 	prog := newProgress(ctx, req, q)
 	prog.start()
-	hooks := sandbox.Hooks{
-		Log:      guestLog(ctx, req, q, t.Name()),
-		Progress: prog.report,
+	var hooks sandbox.Hooks
+	if req.Session != nil {
+		// Without a session (the direct path) there is no stream to
+		// notify on: the guest's log and progress go nowhere either way,
+		// and the two closures are not made.
+		hooks.Log, hooks.Progress = guestLog(ctx, req, q, t.Name()), prog.report
 	}
 	// One audit record per outbound request the tool makes (net grant).
 	// A tool without the grant has no way out (its module may not import

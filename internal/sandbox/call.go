@@ -53,11 +53,9 @@ type Result struct {
 	Err error
 }
 
-// Private causes, so that a call's context says why it ended.
-var (
-	errTimeout        = errors.New("call timed out")
-	errOutputOverflow = errors.New("output over its cap")
-)
+// errTimeout is the cause of a call's context that timed out, which
+// outcome tells from one that ended early (OutcomeCanceled).
+var errTimeout = errors.New("call timed out")
 
 // Call runs one call in a fresh instance of m: stdin holds the arguments,
 // argv is [Name], and stdout and stderr are captured up to their caps.
@@ -186,19 +184,23 @@ type callEnv struct {
 	ctx            context.Context
 	stdout, stderr *capWriter // &out, &errOut
 
-	out, errOut   capWriter
-	state         callState // behind callKey in ctx
-	cancel        context.CancelCauseFunc
-	cancelTimeout context.CancelFunc
-	unhook        func() bool
+	out, errOut capWriter
+	state       callState // behind callKey in ctx
+	cancel      context.CancelFunc
+	unhook      func() bool
 }
 
+// newCallEnv makes the call's context: one context with the timeout
+// (its cause errTimeout), ended early by Module.Close giving up
+// (AfterFunc on stopCtx) and by an output overflow (capWriter). Those two
+// need no cause of their own: outcome tells an overflow by the writers'
+// flags and anything else that ended the context early is
+// OutcomeCanceled, as before.
 func (m *Module) newCallEnv(parent context.Context, hooks *Hooks) *callEnv {
 	env := &callEnv{state: callState{hooks: hooks}}
-	ctx, cancel := context.WithCancelCause(parent)
-	env.unhook = context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
-	ctx, env.cancelTimeout = context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
+	ctx, cancel := context.WithTimeoutCause(parent, m.limits.Timeout, errTimeout)
 	env.cancel = cancel
+	env.unhook = context.AfterFunc(m.stopCtx, cancel)
 	env.out = capWriter{max: m.limits.MaxOutputBytes, stop: cancel}
 	env.errOut = capWriter{max: m.limits.MaxStderrBytes, stop: cancel}
 	env.stdout, env.stderr = &env.out, &env.errOut
@@ -208,9 +210,8 @@ func (m *Module) newCallEnv(parent context.Context, hooks *Hooks) *callEnv {
 
 // release ends the call's context; call it when the call is over.
 func (env *callEnv) release() {
-	env.cancelTimeout()
 	env.unhook()
-	env.cancel(nil)
+	env.cancel()
 }
 
 // finish fills in res's output and says how the call ended (res.Err is
@@ -241,14 +242,14 @@ func sleep(ctx context.Context, ns int64) {
 }
 
 // capWriter keeps at most max bytes. The first write past the cap keeps
-// what fits, stops the guest (stop(errOutputOverflow) ends the call's
-// context) and fails, so a flooding guest is halted at the cap instead of
-// buffered without bound.
+// what fits, stops the guest (stop ends the call's context) and fails,
+// so a flooding guest is halted at the cap instead of buffered without
+// bound.
 type capWriter struct {
 	buf  []byte
 	max  int64
 	over bool
-	stop context.CancelCauseFunc
+	stop context.CancelFunc
 }
 
 var errCapReached = errors.New("output cap reached")
@@ -264,7 +265,7 @@ func (w *capWriter) Write(p []byte) (int, error) {
 	}
 	w.buf = append(w.buf, p[:room]...)
 	w.over = true
-	w.stop(errOutputOverflow)
+	w.stop()
 	return int(room), errCapReached
 }
 

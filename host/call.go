@@ -112,26 +112,33 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 	q := newNotifier()
 	prog := newProgress(ctx, req, q)
 	prog.start()
-	hooks := &sandbox.Hooks{
-		Log:      guestLog(ctx, req, q, t.Name()),
-		Progress: prog.report,
+	var hooks sandbox.Hooks
+	if req.Session != nil {
+		// Without a session (the direct path) there is no stream to
+		// notify on: the guest's log and progress go nowhere either way,
+		// and the two closures are not made.
+		hooks.Log, hooks.Progress = guestLog(ctx, req, q, t.Name()), prog.report
 	}
 	// One audit record per outbound request the tool makes (net grant).
-	ctx = netpolicy.WithObserver(ctx, func(e netpolicy.Event) {
-		receipt.AddNet(netUse(e))
-		_ = s.writeAudit(audit.Record{TraceID: rec.TraceID,
-			Event: audit.EventNetRequest, Tool: t.Name(), Principal: rec.Principal, ClientAddr: rec.ClientAddr,
-			Outcome: audit.Outcome(e.Outcome), Host: e.Host, Method: e.Method, Status: e.Status,
-			BytesIn: int(e.BytesIn), BytesOut: int(e.BytesOut), DurationMS: float64(e.Duration.Microseconds()) / 1000,
+	// A tool without the grant has no way out (its module may not import
+	// moat.http_request): nothing to observe.
+	if t.Manifest.Net != nil {
+		ctx = netpolicy.WithObserver(ctx, func(e netpolicy.Event) {
+			receipt.AddNet(netUse(e))
+			_ = s.writeAudit(audit.Record{TraceID: rec.TraceID,
+				Event: audit.EventNetRequest, Tool: t.Name(), Principal: rec.Principal, ClientAddr: rec.ClientAddr,
+				Outcome: audit.Outcome(e.Outcome), Host: e.Host, Method: e.Method, Status: e.Status,
+				BytesIn: int(e.BytesIn), BytesOut: int(e.BytesOut), DurationMS: float64(e.Duration.Microseconds()) / 1000,
+			})
 		})
-	})
+	}
 	s.metrics.InFlight(t.Name(), 1)
 	if ev := s.opts.events; ev != nil && ev.callStarted != nil {
 		ev.callStarted(t.Name())
 	}
 	// The principal decides which instances a per-principal tool may reuse.
 	// callRounds: t.Call, replayed through a multi-round-trip call's answers (mrtr.go).
-	callCtx := sandbox.WithSlotWait(sandbox.WithReceipt(sandbox.WithPrincipal(ctx, p.ID), receipt), snap.cfg.Rates.ConcurrencyWait)
+	callCtx := sandbox.WithCallOptions(ctx, sandbox.CallOptions{Principal: p.ID, Receipt: receipt, SlotWait: snap.cfg.Rates.ConcurrencyWait})
 	res, info, err := s.callRounds(callCtx, p, t, req, hooks)
 	s.metrics.InFlight(t.Name(), -1)
 	rec.Used = usedOf(receipt, time.Since(start))
@@ -143,8 +150,7 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 	if dropped := q.drain(ctx); dropped > 0 { // before the result: notifications come first
 		s.log.WarnContext(ctx, "client too slow for the tool's notifications; some were dropped", "tool", t.Name(), "principal", rec.Principal, "dropped", dropped)
 	}
-	var refused *inputRefusal
-	if errors.As(err, &refused) {
+	if refused := refusalOf(err); refused != nil {
 		rec.ErrorID = refused.id
 		if aerr := finish("invalid_request_state", refused.kind); aerr != nil {
 			return nil, s.auditFailure(aerr)
@@ -180,6 +186,19 @@ func (s *Server) call(ctx context.Context, cc *callContext, req *mcp.CallToolReq
 		return nil, s.auditFailure(err)
 	}
 	return res, nil
+}
+
+// refusalOf is err's *inputRefusal, or nil. (A function of its own, so
+// that the variables errors.As needs are made only for an error.)
+func refusalOf(err error) *inputRefusal {
+	if err == nil {
+		return nil
+	}
+	var refused *inputRefusal
+	if errors.As(err, &refused) {
+		return refused
+	}
+	return nil
 }
 
 // metricsTool is the tool label of a call's metrics: the tool's name when

@@ -41,10 +41,13 @@ func (s *Server) directCalls(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		req := &mcp.CallToolRequest{
-			Params: &mcp.CallToolParamsRaw{Meta: meta, Name: head.Params.Name, Arguments: head.Params.Arguments},
-			Extra:  &mcp.RequestExtra{TokenInfo: sdkauth.TokenInfoFromContext(r.Context()), Header: r.Header},
+		// The request, its params and extra in one allocation.
+		d := &directRequest{
+			params: mcp.CallToolParamsRaw{Meta: meta, Name: head.Params.Name, Arguments: head.Params.Arguments},
+			extra:  mcp.RequestExtra{TokenInfo: sdkauth.TokenInfoFromContext(r.Context()), Header: r.Header},
 		}
+		d.req.Params, d.req.Extra = &d.params, &d.extra
+		req := &d.req
 		ctx := r.Context()
 		if !s.tel.Enabled() {
 			// Tracing on: the HTTP stage made the request span, in ctx.
@@ -54,8 +57,23 @@ func (s *Server) directCalls(next http.Handler) http.Handler {
 			ctx, span = s.tel.StartRequest(ctx, head.Method, "", head.trace, telemetry.HeaderMeta(r.Header))
 			defer span.End()
 		}
-		res, err := s.callHandler(withCall(ctx, callOfRequest(r)), req) // the call context the stages made (sdkadapter.go)
-		if err == nil {
+		// callHandler's work, without its context value: the call context
+		// the stages made (sdkadapter.go), of a stateless request (no
+		// stopWithRequest: its handler runs under the request's context).
+		var res *mcp.CallToolResult
+		var err error
+		if cc := callOfRequest(r); cc == nil { // openCall did not run: a wiring bug
+			err = s.callLost("tools/call")
+		} else {
+			res, err = s.call(ctx, cc, req)
+		}
+		var body []byte
+		if err == nil && res != nil && len(res.Meta) == 0 {
+			// A plain text result is written as stamped without making
+			// the _meta map the stamp would add (textResultBody).
+			body, _ = textResultBody(head.ID, res)
+		}
+		if err == nil && body == nil {
 			err = stampResult(res)
 		}
 		if err != nil {
@@ -69,7 +87,9 @@ func (s *Server) directCalls(next http.Handler) http.Handler {
 			writeJSONRPCError(w, errorStatus(jerr), head.ID, jerr)
 			return
 		}
-		body, err := resultBody(head.ID, res)
+		if body == nil {
+			body, err = resultBody(head.ID, res)
+		}
 		if err != nil {
 			id := newErrorID()
 			s.log.Error("tool result could not be encoded", "error_id", id, "err", err)
@@ -77,11 +97,27 @@ func (s *Server) directCalls(next http.Handler) http.Handler {
 			return
 		}
 		h := w.Header()
-		h.Set("Cache-Control", "no-cache, no-transform")
-		h.Set("Content-Type", "application/json")
+		// Header.Set would allocate a one-element slice per header per
+		// call; these are shared and never written (net/http copies
+		// them when it writes the header).
+		h["Cache-Control"] = noCacheHeader
+		h["Content-Type"] = jsonContentType
 		w.Write(body)
 	})
 }
+
+// directRequest is a direct call's request with its params and extra.
+type directRequest struct {
+	req    mcp.CallToolRequest
+	params mcp.CallToolParamsRaw
+	extra  mcp.RequestExtra
+}
+
+// The values of directCalls' answer headers, in canonical form.
+var (
+	noCacheHeader   = []string{"no-cache, no-transform"}
+	jsonContentType = []string{"application/json"}
+)
 
 // errorStatus is the HTTP status of a 2026-07-28 error answer, as the
 // go-sdk sends it (SEP-2575): 404 for an unknown method, 400 for invalid
@@ -333,13 +369,16 @@ var serverInfoMeta = sync.OnceValues(func() ([]byte, error) {
 // content with nothing but its text, perhaps isError, and the _meta
 // stampResult set; the same bytes, without the go-sdk's reflection over
 // the result, its content and the _meta map (TestTextResultBody,
-// FuzzTextResultBody compare the two). It reports false for any other
-// result.
+// FuzzTextResultBody compare the two). A result without _meta gets the
+// bytes of its stamped form (directCalls then makes no _meta map). It
+// reports false for any other result.
 func textResultBody(id json.RawMessage, res *mcp.CallToolResult) ([]byte, bool) {
-	if res.InputRequests != nil || res.RequestState != "" || res.StructuredContent != nil || len(res.Content) != 1 || len(res.Meta) != 1 {
+	if res.InputRequests != nil || res.RequestState != "" || res.StructuredContent != nil || len(res.Content) != 1 || len(res.Meta) > 1 {
 		return nil, false
 	}
-	if si, ok := res.Meta[mcp.MetaKeyServerInfo].(*mcp.Implementation); !ok || si != serverImpl {
+	// Stamped (stampResult), _meta is exactly the server's info; a result
+	// without _meta is written as its stamp would leave it.
+	if si, ok := res.Meta[mcp.MetaKeyServerInfo].(*mcp.Implementation); len(res.Meta) != 0 && (!ok || si != serverImpl) {
 		return nil, false
 	}
 	c, ok := res.Content[0].(*mcp.TextContent)
@@ -350,17 +389,13 @@ func textResultBody(id json.RawMessage, res *mcp.CallToolResult) ([]byte, bool) 
 	if err != nil {
 		return nil, false
 	}
-	text, err := json.Marshal(c.Text) // the go-sdk's escaping, exactly (HTML characters included)
-	if err != nil {
-		return nil, false
-	}
-	b := make([]byte, 0, len(id)+len(meta)+len(text)+128)
+	b := make([]byte, 0, len(id)+len(meta)+len(c.Text)+len(c.Text)/8+128)
 	b = append(b, `{"jsonrpc":"2.0","id":`...)
 	b = append(b, id...)
 	b = append(b, `,"result":{"_meta":`...)
 	b = append(b, meta...)
 	b = append(b, `,"content":[{"type":"text","text":`...)
-	b = append(b, text...)
+	b = appendJSONString(b, c.Text) // the go-sdk's escaping, exactly (json.Marshal's, HTML characters included)
 	b = append(b, `}]`...)
 	if res.IsError {
 		b = append(b, `,"isError":true`...)

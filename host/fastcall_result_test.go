@@ -42,11 +42,18 @@ func TestTextResultBody(t *testing.T) {
 		{"request state", &mcp.CallToolResult{Content: text("a"), RequestState: "s"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Before the stamp: what directCalls tries first, which must
+			// give the stamped result's bytes or nothing.
+			unstamped := *tc.res
+			early, earlyOK := textResultBody(json.RawMessage(`"req-1"`), &unstamped)
 			res := stamped(t, tc.res)
 			id := json.RawMessage(`"req-1"`)
 			want, err := marshalResultBody(id, res)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if earlyOK != (tc.quick && len(unstamped.Meta) == 0) || (earlyOK && !bytes.Equal(early, want)) {
+				t.Fatalf("unstamped: %v %s\nwant %v %s", earlyOK, early, tc.quick, want)
 			}
 			got, ok := textResultBody(id, res)
 			if ok != tc.quick {

@@ -226,13 +226,28 @@ type inputRound struct {
 // replay drives one run of a guest through the rounds answered so far
 // (Hooks.Input).
 type replay struct {
-	caps    func() *mcp.ClientCapabilities // decoded on first use: only a guest that asks for input needs them
-	rounds  []inputRound                   // answered
-	next    int                            // the round the guest's next ask must match
-	pending *inputRound                    // the guest asked past the answered rounds
-	asked   mcp.InputRequestMap
-	problem audit.Outcome  // why the guest was ended other than for input: input_mismatch, too_many_rounds, invalid_input
-	invalid *elicitProblem // the answer refused, for invalid_input (elicit.go)
+	caps func() *mcp.ClientCapabilities // tests: fixed capabilities; nil: req's (clientCaps)
+	req  *mcp.CallToolRequest           // the call, whose capabilities clientCaps decodes
+	// capsOnce and capsOf: req's capabilities, decoded on first use (only
+	// a guest that asks for input needs them; the go-sdk decodes _meta
+	// anew on each read), without a sync.OnceValue's allocations per call.
+	capsOnce sync.Once
+	capsOf   *mcp.ClientCapabilities
+	rounds   []inputRound // answered
+	next     int          // the round the guest's next ask must match
+	pending  *inputRound  // the guest asked past the answered rounds
+	asked    mcp.InputRequestMap
+	problem  audit.Outcome  // why the guest was ended other than for input: input_mismatch, too_many_rounds, invalid_input
+	invalid  *elicitProblem // the answer refused, for invalid_input (elicit.go)
+}
+
+// clientCaps is the capabilities the client declared for this call.
+func (r *replay) clientCaps() *mcp.ClientCapabilities {
+	if r.caps != nil {
+		return r.caps()
+	}
+	r.capsOnce.Do(func() { r.capsOf = r.req.ClientCapabilities() })
+	return r.capsOf
 }
 
 // ask is Hooks.Input.
@@ -327,7 +342,7 @@ func (r *replay) unanswerable(reqs mcp.InputRequestMap) []string {
 		case "roots/list":
 			need = manifest.CapRoots
 		}
-		if need == "" || !declares(r.caps(), need) {
+		if need == "" || !declares(r.clientCaps(), need) {
 			keys = append(keys, k)
 		}
 	}
@@ -499,9 +514,9 @@ func multiRoundTrip(req *mcp.CallToolRequest) bool {
 // input already answered (see the top of this file). The error is an
 // *inputRefusal when the requestState is refused, another error for
 // host faults; the result and info are t.Call's otherwise.
-func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req *mcp.CallToolRequest, hooks *sandbox.Hooks) (*mcp.CallToolResult, *callInfo, error) {
+func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req *mcp.CallToolRequest, hooks sandbox.Hooks) (*mcp.CallToolResult, *callInfo, error) {
 	args := req.Params.Arguments
-	rp := &replay{caps: sync.OnceValue(req.ClientCapabilities)}
+	rp := &replay{req: req}
 	mrtr := multiRoundTrip(req)
 	if mrtr && req.Params.RequestState != "" {
 		st, err := s.inputs.open(ctx, req.Params.RequestState, p.ID, t, args)
@@ -515,7 +530,7 @@ func (s *Server) callRounds(ctx context.Context, p *auth.Principal, t *Tool, req
 			rp.rounds = append(rp.rounds, last)
 		} // else: the guest asks that round again, and the client gets it again
 	}
-	h := *hooks
+	h := hooks
 	h.Input = rp.ask
 	for {
 		res, info, err := t.Call(ctx, args, &h)

@@ -86,7 +86,21 @@ func (t *Tool) success(stdout []byte) (*mcp.CallToolResult, audit.Outcome) {
 		}
 		return res, "ok"
 	}
-	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: validText(stdout)}}}, "ok"
+	return textResult(validText(stdout)), "ok"
+}
+
+// textResult is a result of one text content, made in one allocation (it
+// is what most calls return).
+func textResult(text string) *mcp.CallToolResult {
+	r := &struct {
+		res     mcp.CallToolResult
+		content [1]mcp.Content
+		text    mcp.TextContent
+	}{}
+	r.text.Text = text
+	r.content[0] = &r.text
+	r.res.Content = r.content[:]
+	return &r.res
 }
 
 // contentTypes are the content items a tool may return (MCP 2025-11-25,

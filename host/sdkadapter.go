@@ -101,6 +101,9 @@ type callKey struct{}
 // callOfRequest is the call context the HTTP stages keep in r.Context();
 // nil before openCall (or when it did not run).
 func callOfRequest(r *http.Request) *callContext {
+	if h := holdOf(r); h != nil && h.state.ccSet {
+		return &h.state.cc
+	}
 	cc, _ := r.Context().Value(callKey{}).(*callContext)
 	return cc
 }
@@ -122,8 +125,12 @@ func openCall(next http.Handler) http.Handler {
 		if isStatelessEra(r) {
 			era = eraStateless
 		}
-		cc := &callContext{addr: connAddr(r.RemoteAddr), era: era, head: headOf(r), request: r.Context()}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callKey{}, cc)))
+		cc, inHold := ccSlot(r) // reqstate.go
+		*cc = callContext{addr: connAddr(r.RemoteAddr), era: era, head: headOf(r), request: r.Context()}
+		if !inHold {
+			r = r.WithContext(context.WithValue(r.Context(), callKey{}, cc))
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

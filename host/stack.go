@@ -116,8 +116,9 @@ func (s *Server) Handler() http.Handler {
 
 // hold is one HTTP request's hold on its snapshot.
 type hold struct {
-	snap *snapshot
-	once sync.Once
+	snap  *snapshot
+	once  sync.Once
+	state stageFacts // the head and call context (reqstate.go)
 }
 
 func (h *hold) release() { h.once.Do(h.snap.release) }
@@ -180,7 +181,7 @@ type headKey struct{}
 // would answer them with its Go decoding error or echo the values.
 func parseHead(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		head := &requestHead{}
+		head, inHold := headSlot(r) // reqstate.go
 		if r.Method == http.MethodPost && r.Body != nil {
 			body, ok := transport.Body(r) // read and checked once, not copied again
 			var err error
@@ -201,12 +202,18 @@ func parseHead(log *slog.Logger, next http.Handler) http.Handler {
 				}
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), headKey{}, head)))
+		if !inHold {
+			r = r.WithContext(context.WithValue(r.Context(), headKey{}, head))
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
 // headOf is the request's head; an empty one when parseHead did not run.
 func headOf(r *http.Request) *requestHead {
+	if h := holdOf(r); h != nil && h.state.headSet {
+		return &h.state.head
+	}
 	if h, ok := r.Context().Value(headKey{}).(*requestHead); ok {
 		return h
 	}
@@ -240,10 +247,11 @@ func (s *Server) authenticate(snap *snapshot) func(http.Handler) http.Handler {
 
 // principalKey is the limiter key of a request's principal.
 func principalKey(r *http.Request) (string, ratelimit.Rate) {
-	if p, ok := auth.FromContext(r.Context()); ok {
-		return ratelimit.PrincipalKey(p.ID, r.RemoteAddr), p.Rate
+	p, ok := auth.FromContext(r.Context())
+	if !ok {
+		p = nil
 	}
-	return ratelimit.PrincipalKey("", r.RemoteAddr), ratelimit.Rate{}
+	return limiterKey(r, p) // reqstate.go: made once per request
 }
 
 // limitStage refuses with 429 the requests allow refuses; metric names the

@@ -87,3 +87,25 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	})
 }
+
+// TestCallAllocations notices a sharp rise in what one call of a command
+// allocates (41 objects for the C echo when this was written, 69 before
+// the per-call config was pooled): the bound is generous, so that it
+// fails on a regression of the call path, not on the runtime's noise.
+func TestCallAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("counts allocations over many calls")
+	}
+	m := load(t, "lim_cecho.wasm", Spec{Name: "echo"})
+	ctx := context.Background()
+	call := func() {
+		res, err := m.Call(ctx, benchInput, nil)
+		if err != nil || res.Outcome != OutcomeOK || len(res.Stdout) != len(benchInput) {
+			t.Fatalf("%+v, %v", res, err)
+		}
+	}
+	call() // the first call fills the pools
+	if n := testing.AllocsPerRun(50, call); n > 100 {
+		t.Errorf("one C echo call allocates %.0f objects, want at most 100", n)
+	}
+}

@@ -129,7 +129,9 @@ type memBudget struct {
 	mu      sync.Mutex
 	used    uint64
 	calls   int           // calls holding memory
-	freed   chan struct{} // closed (and replaced) when memory is released
+	freed   chan struct{} // closed (and replaced) when memory is released while waiting is set
+	waiting bool          // a call waits on freed: release must wake it
+	busyFn  func() bool   // b.busy, made once (a method value allocates)
 	onWait  func()        // tests: called when a call starts to wait
 	trimmer *trimmer
 	// wait bounds a call's wait for memory (defaultBudgetWait); tests of
@@ -138,7 +140,9 @@ type memBudget struct {
 }
 
 func newMemBudget(max uint64) *memBudget {
-	return &memBudget{max: max, freed: make(chan struct{}), trimmer: newTrimmer(), wait: defaultBudgetWait}
+	b := &memBudget{max: max, freed: make(chan struct{}), trimmer: newTrimmer(), wait: defaultBudgetWait}
+	b.busyFn = b.busy
+	return b
 }
 
 // acquire reserves n bytes, waiting up to wait (and no longer than ctx)
@@ -162,6 +166,7 @@ func (b *memBudget) acquire(ctx context.Context, n uint64, wait time.Duration) e
 			return nil
 		}
 		freed, used, onWait := b.freed, b.used, b.onWait
+		b.waiting = true
 		b.mu.Unlock()
 		if timer == nil {
 			timer = time.NewTimer(wait)
@@ -186,12 +191,15 @@ func (b *memBudget) release(n uint64) {
 	b.mu.Lock()
 	b.used -= n
 	b.calls--
-	close(b.freed)
-	b.freed = make(chan struct{})
+	if b.waiting { // a new channel only when someone waits on this one
+		close(b.freed)
+		b.freed = make(chan struct{})
+		b.waiting = false
+	}
 	idle := b.calls == 0
 	b.mu.Unlock()
 	if idle {
-		b.trimmer.idle(b.busy)
+		b.trimmer.idle(b.busyFn)
 	}
 }
 

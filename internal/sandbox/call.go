@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/moatmcp/moat/internal/rootfs"
 	"github.com/moatmcp/moat/internal/telemetry"
 )
 
@@ -55,11 +53,9 @@ type Result struct {
 	Err error
 }
 
-// Private causes, so that a call's context says why it ended.
-var (
-	errTimeout        = errors.New("call timed out")
-	errOutputOverflow = errors.New("output over its cap")
-)
+// errTimeout is the cause of a call's context that timed out, which
+// outcome tells from one that ended early (OutcomeCanceled).
+var errTimeout = errors.New("call timed out")
 
 // Call runs one call in a fresh instance of m: stdin holds the arguments,
 // argv is [Name], and stdout and stderr are captured up to their caps.
@@ -123,7 +119,7 @@ func (m *Module) acquire(ctx context.Context) error {
 	default:
 	}
 	limit := m.limits.Timeout
-	if d, ok := ctx.Value(slotWaitKey{}).(time.Duration); ok && d > 0 {
+	if d := optionsOf(ctx).SlotWait; d > 0 {
 		limit = d
 	}
 	wait := time.NewTimer(limit)
@@ -140,14 +136,14 @@ func (m *Module) acquire(ctx context.Context) error {
 	}
 }
 
-type slotWaitKey struct{}
-
 // WithSlotWait returns ctx telling Call how long to wait for a free slot
 // when Limits.MaxConcurrency calls are already running, before it fails
 // with ErrBusy. Zero or less, or a ctx without it: the module's timeout.
 // The host sets it from [rate_limits] concurrency_wait.
 func WithSlotWait(ctx context.Context, d time.Duration) context.Context {
-	return context.WithValue(ctx, slotWaitKey{}, d)
+	o := optionsOf(ctx)
+	o.SlotWait = d
+	return WithCallOptions(ctx, o)
 }
 
 func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Result, error) {
@@ -162,22 +158,13 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 	defer span.End()
 	span.SetString("moat.sandbox.instance", "fresh")
 	ctx = experimental.WithMemoryAllocator(ctx, mem)
-	cfg := m.config.WithStdin(bytes.NewReader(stdin)).WithStdout(env.stdout).WithStderr(env.stderr)
-	if rec := receiptOf(parent); rec != nil && len(m.mounts) > 0 {
-		rec.Instance = "fresh"
-		cfg = cfg.WithFSConfig(m.fsConfigFor(func() *rootfs.Recorder { return &rec.Files }))
-	} else if rec != nil {
+	if rec := receiptOf(parent); rec != nil {
 		rec.Instance = "fresh"
 	}
-	if m.sleeps {
-		cfg = cfg.WithNanosleep(func(ns int64) { sleep(ctx, ns) })
-	}
-	if !m.realRandom {
-		// The same sequence as wazero's default, but seeded on first use:
-		// seeding math/rand is ≈ 10 µs, a sixth of a small guest's call,
-		// and most guests never draw.
-		cfg = cfg.WithRandSource(&fakeRand{})
-	}
+	cio := m.takeCommandIO()
+	cio.start(ctx, stdin, env.stdout, env.stderr)
+	defer m.putCommandIO(cio) // after mod.Close below
+	cfg := cio.cfg
 
 	mod, err := m.rt.rt.InstantiateModule(ctx, m.compiled, cfg)
 	res := &Result{Duration: time.Since(start), Err: err, Memory: mem.size.Load()}
@@ -191,24 +178,40 @@ func (m *Module) run(parent context.Context, stdin []byte, hooks *Hooks) (*Resul
 // callEnv is what every call has around its instance, command or
 // reactor: a context that ends when the Module closes, at the timeout or
 // when the output overflows, carrying the call's hooks and network; and
-// the capped stdout and stderr.
+// the capped stdout and stderr. It is one allocation with the call's
+// state and both writers inside.
 type callEnv struct {
 	ctx            context.Context
-	stdout, stderr *capWriter
-	release        func() // ends ctx; call when the call is over
+	stdout, stderr *capWriter // &out, &errOut
+
+	out, errOut capWriter
+	state       callState // behind callKey in ctx
+	cancel      context.CancelFunc
+	unhook      func() bool
 }
 
+// newCallEnv makes the call's context: one context with the timeout
+// (its cause errTimeout), ended early by Module.Close giving up
+// (AfterFunc on stopCtx) and by an output overflow (capWriter). Those two
+// need no cause of their own: outcome tells an overflow by the writers'
+// flags and anything else that ended the context early is
+// OutcomeCanceled, as before.
 func (m *Module) newCallEnv(parent context.Context, hooks *Hooks) *callEnv {
-	ctx, cancel := context.WithCancelCause(parent)
-	unhook := context.AfterFunc(m.stopCtx, func() { cancel(ErrClosed) })
-	ctx, cancelTimeout := context.WithTimeoutCause(ctx, m.limits.Timeout, errTimeout)
-	overflow := func() { cancel(errOutputOverflow) }
-	return &callEnv{
-		ctx:     withNet(withCall(ctx, hooks), m.http),
-		stdout:  &capWriter{max: m.limits.MaxOutputBytes, full: overflow},
-		stderr:  &capWriter{max: m.limits.MaxStderrBytes, full: overflow},
-		release: func() { cancelTimeout(); unhook(); cancel(nil) },
-	}
+	env := &callEnv{state: callState{hooks: hooks}}
+	ctx, cancel := context.WithTimeoutCause(parent, m.limits.Timeout, errTimeout)
+	env.cancel = cancel
+	env.unhook = context.AfterFunc(m.stopCtx, cancel)
+	env.out = capWriter{max: m.limits.MaxOutputBytes, stop: cancel}
+	env.errOut = capWriter{max: m.limits.MaxStderrBytes, stop: cancel}
+	env.stdout, env.stderr = &env.out, &env.errOut
+	env.ctx = withNet(context.WithValue(ctx, callKey{}, &env.state), m.http)
+	return env
+}
+
+// release ends the call's context; call it when the call is over.
+func (env *callEnv) release() {
+	env.unhook()
+	env.cancel()
 }
 
 // finish fills in res's output and says how the call ended (res.Err is
@@ -239,13 +242,14 @@ func sleep(ctx context.Context, ns int64) {
 }
 
 // capWriter keeps at most max bytes. The first write past the cap keeps
-// what fits, calls full (which stops the guest) and fails, so a flooding
-// guest is halted at the cap instead of buffered without bound.
+// what fits, stops the guest (stop ends the call's context) and fails,
+// so a flooding guest is halted at the cap instead of buffered without
+// bound.
 type capWriter struct {
 	buf  []byte
 	max  int64
 	over bool
-	full func()
+	stop context.CancelFunc
 }
 
 var errCapReached = errors.New("output cap reached")
@@ -261,7 +265,7 @@ func (w *capWriter) Write(p []byte) (int, error) {
 	}
 	w.buf = append(w.buf, p[:room]...)
 	w.over = true
-	w.full()
+	w.stop()
 	return int(room), errCapReached
 }
 
@@ -269,7 +273,6 @@ func (w *capWriter) Write(p []byte) (int, error) {
 // what running the guest returned, overflow whether stdout or stderr hit its
 // cap. A non-nil error (ErrClosed) means the runtime closed under the call.
 func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *memoryAllocator) (Outcome, uint32, error) {
-	var exit *sys.ExitError
 	switch cause := context.Cause(ctx); {
 	case inputRequired(ctx):
 		// The guest was ended on purpose where it asked; its output so
@@ -290,10 +293,24 @@ func (m *Module) outcome(ctx context.Context, err error, overflow bool, mem *mem
 		return OutcomeCanceled, 0, nil
 	case mem.exhausted():
 		return OutcomeMemory, 0, nil
-	case errors.As(err, &exit):
-		return OutcomeExit, exit.ExitCode(), nil
+	case exitError(err) != nil:
+		return OutcomeExit, exitError(err).ExitCode(), nil
 	case m.rt.closed.Load():
 		return 0, 0, ErrClosed
 	}
 	return OutcomeTrap, 0, nil
+}
+
+// exitError is err's *sys.ExitError, or nil. (A function of its own, so
+// that the variable errors.As needs is made only for an error, not on
+// every call.)
+func exitError(err error) *sys.ExitError {
+	if err == nil {
+		return nil
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		return exit
+	}
+	return nil
 }

@@ -35,14 +35,14 @@ const (
 // instance.
 const DefaultRecycleAfter = 100
 
-type principalKey struct{}
-
 // WithPrincipal returns ctx carrying the id of the caller a call runs for.
 // Under IsolationPerPrincipal, instances are reused only between calls
 // with the same non-empty id; the host sets it from the authenticated
 // principal.
 func WithPrincipal(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, principalKey{}, id)
+	o := optionsOf(ctx)
+	o.Principal = id
+	return WithCallOptions(ctx, o)
 }
 
 // poolKey says which idle instances a call may take: ok is false when the
@@ -52,7 +52,7 @@ func poolKey(ctx context.Context, iso Isolation) (key string, ok bool) {
 	case IsolationShared:
 		return "", true
 	case IsolationPerPrincipal:
-		id, _ := ctx.Value(principalKey{}).(string)
+		id := optionsOf(ctx).Principal
 		return id, id != "" // no principal: fail closed, share with nobody
 	}
 	return "", false

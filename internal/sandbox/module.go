@@ -125,6 +125,7 @@ type Module struct {
 	sleeps      bool                  // granted the real clock: sleep really waits
 	realRandom  bool                  // granted real randomness
 	memPool     memPool               // zeroed memories from finished calls (memoryAllocator.recycle)
+	cmdIO       sync.Pool             // a command's *commandIO, one per call in flight (callio.go)
 	data        []dataSeg             // a command's data segments, written by the allocator (commandData)
 	http        HTTPDoer              // nil without the [net] grant
 	mounts      []mountFS

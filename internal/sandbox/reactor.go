@@ -2,12 +2,10 @@ package sandbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/moatmcp/moat/internal/sandbox/reactor"
 	"github.com/moatmcp/moat/internal/telemetry"
@@ -219,8 +217,8 @@ func (m *Module) runReactor(parent context.Context, stdin []byte, hooks *Hooks) 
 		span.End()
 		in.calls++
 	}
-	var exit *sys.ExitError
-	if errors.As(err, &exit) && exit.ExitCode() == 0 {
+	exit := exitError(err)
+	if exit != nil && exit.ExitCode() == 0 {
 		err = nil // proc_exit(0): the instance is closed, the call succeeded
 	}
 	res := &Result{Duration: time.Since(start), Err: err}

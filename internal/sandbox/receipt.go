@@ -88,18 +88,20 @@ func (r *Receipt) NetBytes() int64 {
 	return n
 }
 
-type receiptKey struct{}
-
 // WithReceipt returns a ctx under which Module.Call records what the call
 // uses into r.
 func WithReceipt(ctx context.Context, r *Receipt) context.Context {
-	return context.WithValue(ctx, receiptKey{}, r)
+	o := optionsOf(ctx)
+	o.Receipt = r
+	return WithCallOptions(ctx, o)
 }
 
 // receiptOf is ctx's Receipt, or nil.
 func receiptOf(ctx context.Context) *Receipt {
-	r, _ := ctx.Value(receiptKey{}).(*Receipt)
-	return r
+	if o, ok := ctx.Value(callOptionsKey{}).(*CallOptions); ok {
+		return o.Receipt
+	}
+	return nil
 }
 
 // filesOf is the file Recorder of ctx's Receipt, or nil.

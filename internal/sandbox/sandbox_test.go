@@ -3,8 +3,10 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -423,6 +425,46 @@ func TestSysClockRandom(t *testing.T) {
 	}
 	if r1.rand == r2.rand || r1.rand == f1.rand || len(r1.rand) != 32 {
 		t.Errorf("crypto random %s, %s (fake %s): want two different 16-byte values", r1.rand, r2.rand, f1.rand)
+	}
+}
+
+// TestCommandSysDefaults pins what a command without the clock and random
+// grants reads, on every call and in concurrent calls (which each take
+// their own pooled commandIO): wazero's defaults for a new instance, the
+// fake epoch (2022-01-01) and math/rand seeded with 42.
+func TestCommandSysDefaults(t *testing.T) {
+	m := load(t, "lim_sys.wasm", Spec{Name: "fake", Limits: Limits{MaxConcurrency: 4}})
+	want := make([]byte, 16)
+	mrand.New(mrand.NewSource(42)).Read(want)
+	check := func(r sysReport) error {
+		if r.time != fakeEpoch || r.rand != hex.EncodeToString(want) {
+			return fmt.Errorf("time %d, rand %s; want %d, %x", r.time, r.rand, fakeEpoch, want)
+		}
+		return nil
+	}
+	for i := range 3 {
+		if err := check(runSys(t, m)); err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			res, err := m.Call(context.Background(), nil, nil)
+			if err != nil || res.Outcome != OutcomeOK {
+				errs <- fmt.Errorf("call: %v, %v", res, err)
+				return
+			}
+			if !strings.Contains(string(res.Stdout), fmt.Sprintf("time %d\nrand %x\n", fakeEpoch, want)) {
+				errs <- fmt.Errorf("concurrent call read %q", res.Stdout)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 

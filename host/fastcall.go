@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/moatmcp/moat/internal/jsonstr"
 	"github.com/moatmcp/moat/internal/telemetry"
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -395,7 +396,7 @@ func textResultBody(id json.RawMessage, res *mcp.CallToolResult) ([]byte, bool) 
 	b = append(b, `,"result":{"_meta":`...)
 	b = append(b, meta...)
 	b = append(b, `,"content":[{"type":"text","text":`...)
-	b = appendJSONString(b, c.Text) // the go-sdk's escaping, exactly (json.Marshal's, HTML characters included)
+	b = jsonstr.Append(b, c.Text, true) // the go-sdk's escaping, exactly (json.Marshal's, HTML characters included)
 	b = append(b, `}]`...)
 	if res.IsError {
 		b = append(b, `,"isError":true`...)

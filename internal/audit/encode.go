@@ -8,7 +8,8 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/moatmcp/moat/internal/jsonstr"
 )
 
 // The record appender: Log encodes a Record by hand rather than with
@@ -53,7 +54,7 @@ func appendRecord(b []byte, r *Record) ([]byte, error) {
 		return b, err
 	}
 	b = append(b, `,"prev":`...)
-	b = appendString(b, r.Prev, false)
+	b = jsonstr.Append(b, r.Prev, false)
 	return append(b, '}'), nil
 }
 
@@ -69,7 +70,7 @@ func appendRecordBody(b []byte, r *Record) ([]byte, error) {
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendUint(b, r.Seq, 10)
 	b = append(b, `,"event":`...)
-	b = appendString(b, r.Event, false)
+	b = jsonstr.Append(b, r.Event, false)
 	b = appendOptString(b, `,"request_id":`, r.RequestID, false)
 	b = appendOptString(b, `,"error_id":`, r.ErrorID, false)
 	b = appendOptString(b, `,"principal":`, r.Principal, false)
@@ -83,7 +84,7 @@ func appendRecordBody(b []byte, r *Record) ([]byte, error) {
 		}
 	}
 	b = append(b, `,"outcome":`...)
-	b = appendString(b, string(r.Outcome), false)
+	b = jsonstr.Append(b, string(r.Outcome), false)
 	b = appendOptString(b, `,"reason":`, r.Reason, false)
 	b = appendOptString(b, `,"host":`, r.Host, false)
 	b = appendOptString(b, `,"method":`, r.Method, false)
@@ -141,11 +142,11 @@ func appendUsed(b []byte, u *Used, html bool) ([]byte, error) {
 			}
 			f := &u.Files[i]
 			b = append(b, `{"mount":`...)
-			b = appendString(b, f.Mount, html)
+			b = jsonstr.Append(b, f.Mount, html)
 			b = append(b, `,"path":`...)
-			b = appendString(b, f.Path, html)
+			b = jsonstr.Append(b, f.Path, html)
 			b = append(b, `,"mode":`...)
-			b = appendString(b, f.Mode, html)
+			b = jsonstr.Append(b, f.Mode, html)
 			b = append(b, `,"read":`...)
 			b = strconv.AppendInt(b, f.Read, 10)
 			b = append(b, `,"written":`...)
@@ -163,12 +164,12 @@ func appendUsed(b []byte, u *Used, html bool) ([]byte, error) {
 			}
 			n := &u.Net[i]
 			b = append(b, `{"host":`...)
-			b = appendString(b, n.Host, html)
+			b = jsonstr.Append(b, n.Host, html)
 			b = append(b, `,"method":`...)
-			b = appendString(b, n.Method, html)
+			b = jsonstr.Append(b, n.Method, html)
 			b = appendOptInt(b, `,"status":`, int64(n.Status))
 			b = append(b, `,"outcome":`...)
-			b = appendString(b, n.Outcome, html)
+			b = jsonstr.Append(b, n.Outcome, html)
 			b = append(b, `,"bytes_out":`...)
 			b = strconv.AppendInt(b, n.BytesOut, 10)
 			b = append(b, `,"bytes_in":`...)
@@ -194,7 +195,7 @@ func appendOptString(b []byte, key, s string, html bool) []byte {
 	if s == "" {
 		return b
 	}
-	return appendString(append(b, key...), s, html)
+	return jsonstr.Append(append(b, key...), s, html)
 }
 
 // appendOptInt appends key and v unless v is 0 (omitempty).
@@ -212,7 +213,7 @@ func appendStrings(b []byte, ss []string, html bool) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s, html)
+		b = jsonstr.Append(b, s, html)
 	}
 	return append(b, ']')
 }
@@ -294,73 +295,4 @@ func isCompact(raw []byte) bool {
 		}
 	}
 	return true
-}
-
-// jsonSafe[c] is true for the ASCII bytes a JSON string holds as they
-// are when HTML is not escaped: not a control character, '"' or '\\'.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends src as a JSON string exactly as encoding/json
-// does: \", \\, \b, \f, \n, \r and \t; other control characters as
-// \u00XX; with html (json.Marshal's default), also <, > and & as \u00XX;
-// invalid UTF-8 as \ufffd, one per bad byte; U+2028 and U+2029 always
-// escaped.
-func appendString[T string | []byte](dst []byte, src T, html bool) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(src); {
-		if b := src[i]; b < utf8.RuneSelf {
-			if jsonSafe[b] && !(html && (b == '<' || b == '>' || b == '&')) {
-				i++
-				continue
-			}
-			dst = append(dst, src[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		// At most utf8.UTFMax bytes converted: the conversion stays on the
-		// stack (encoding/json does the same).
-		c, size := utf8.DecodeRuneInString(string(src[i:min(len(src), i+utf8.UTFMax)]))
-		if c == utf8.RuneError && size == 1 {
-			dst = append(dst, src[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			dst = append(dst, src[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, src[start:]...)
-	return append(dst, '"')
 }

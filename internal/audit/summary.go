@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/moatmcp/moat/internal/jsonstr"
 )
 
 // This file is Summarize's common path: arguments that are one valid JSON
@@ -299,7 +301,7 @@ func secretKeyNameBytes(k []byte) bool {
 }
 
 // appendJSONString appends src as a JSON string exactly as encoding/json's
-// Encoder with SetEscapeHTML(false) writes it (encode.go).
+// Encoder with SetEscapeHTML(false) writes it.
 func appendJSONString[T string | []byte](dst []byte, src T) []byte {
-	return appendString(dst, src, false)
+	return jsonstr.Append(dst, src, false)
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+
+	"github.com/moatmcp/moat/internal/procstat"
 )
 
 // callRecord is a record like the one the host writes for a C echo call
@@ -29,13 +31,13 @@ func BenchmarkLogCall(b *testing.B) {
 	defer l.Close()
 	r := callRecord()
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := procstat.CPU()
 	for b.Loop() {
 		if err := l.Log(r); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(procstat.CPU()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkLogParallel is BenchmarkLogCall from 4 goroutines at once, as
@@ -50,7 +52,7 @@ func BenchmarkLogParallel(b *testing.B) {
 	procs := runtime.GOMAXPROCS(0)
 	b.SetParallelism((4 + procs - 1) / procs)
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := procstat.CPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := l.Log(r); err != nil {
@@ -59,5 +61,5 @@ func BenchmarkLogParallel(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(procstat.CPU()-cpu)/float64(b.N), "cpu-ns/op")
 }

@@ -26,6 +26,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
+
+	"github.com/moatmcp/moat/internal/procstat"
 )
 
 // Errors of a load run.
@@ -248,7 +250,7 @@ func Measure(ctx context.Context, row string, load Load, opts *Options) (Cell, e
 	cell.ServerCPU = after.cpu - before.cpu
 	cell.Mallocs = after.mallocs - before.mallocs
 	cell.AllocBytes = after.bytes - before.bytes
-	cell.RSS = RSS()
+	cell.RSS = procstat.RSS()
 	return cell, nil
 }
 
@@ -261,7 +263,7 @@ type usage struct {
 func readUsage() usage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return usage{cpu: processCPU(), mallocs: ms.Mallocs, bytes: ms.TotalAlloc}
+	return usage{cpu: procstat.CPU(), mallocs: ms.Mallocs, bytes: ms.TotalAlloc}
 }
 
 // percentile is the p-th percentile (0..1) of sorted latencies.

@@ -246,19 +246,7 @@ func TestMoatRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	tmp := t.TempDir()
-	tools, err := NewTools(filepath.Join(tmp, "tools"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tools.Add("echo_wat", wasm, manifest.IsolationPerCall); err != nil {
-		t.Fatal(err)
-	}
-	url, stop, err := tools.Serve(ctx, tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	url := serveOne(t, "echo_wat", wasm)
 	for _, era := range []Era{Stateless, Session} {
 		l := tiny(url, "echo_wat", 2)
 		l.Era = era
@@ -270,6 +258,26 @@ func TestMoatRow(t *testing.T) {
 			t.Fatalf("%s: calls %d errors %d", era, cell.Calls, cell.Errors)
 		}
 	}
+}
+
+// serveOne serves wasm as the one per-call tool name of a real moat until
+// the test ends, and returns its URL.
+func serveOne(t *testing.T, name string, wasm []byte) string {
+	t.Helper()
+	tmp := t.TempDir()
+	tools, err := NewTools(filepath.Join(tmp, "tools"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tools.Add(name, wasm, manifest.IsolationPerCall); err != nil {
+		t.Fatal(err)
+	}
+	url, stop, err := tools.Serve(context.Background(), tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
 }
 
 func TestDistinct(t *testing.T) {

@@ -10,12 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/moatmcp/moat/host"
 	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/procstat"
 	"github.com/moatmcp/moat/internal/sandbox"
 )
 
@@ -143,7 +142,7 @@ func Startup(ctx context.Context, tmp string, n int, goWasm, rxWasm []byte) (*St
 	}
 	cache := filepath.Join(tmp, "startup-cache")
 	load := func() (time.Duration, time.Duration, *sandbox.Runtime, []*host.Tool, error) {
-		start, cpu := time.Now(), processCPU()
+		start, cpu := time.Now(), procstat.CPU()
 		rt, err := sandbox.New(ctx, &sandbox.Options{CacheDir: cache})
 		if err != nil {
 			return 0, 0, nil, nil, err
@@ -160,7 +159,7 @@ func Startup(ctx context.Context, tmp string, n int, goWasm, rxWasm []byte) (*St
 			rt.Close(ctx)
 			return 0, 0, nil, nil, err
 		}
-		return time.Since(start), processCPU() - cpu, rt, tools, nil
+		return time.Since(start), procstat.CPU() - cpu, rt, tools, nil
 	}
 	rep := &StartupReport{Tools: n}
 	cold, coldCPU, rt, _, err := load()
@@ -173,7 +172,7 @@ func Startup(ctx context.Context, tmp string, n int, goWasm, rxWasm []byte) (*St
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	rssBefore := RSS()
+	rssBefore := procstat.RSS()
 	warm, warmCPU, rt, tools, err := load()
 	if err != nil {
 		return nil, err
@@ -184,7 +183,7 @@ func Startup(ctx context.Context, tmp string, n int, goWasm, rxWasm []byte) (*St
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	rep.IdleHeap = uint64(max(0, int64(after.HeapAlloc)-int64(before.HeapAlloc))) / uint64(n)
-	rep.IdleRSS = uint64(max(0, RSS()-rssBefore)) / uint64(n)
+	rep.IdleRSS = uint64(max(0, procstat.RSS()-rssBefore)) / uint64(n)
 
 	// The same reactor n times (one digest): what identical modules
 	// share (wazero keeps one compiled copy per module digest).
@@ -242,19 +241,4 @@ func Distinct(wasm []byte, name string) []byte {
 	sec := append(append([]byte{byte(len(name))}, name...), 0) // name, one byte of payload
 	out := append([]byte(nil), wasm...)
 	return append(append(out, 0, byte(len(sec))), sec...)
-}
-
-// RSS is the process's resident set size (Linux), or 0.
-func RSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -8,11 +8,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/moatmcp/moat/internal/manifest"
+	"github.com/moatmcp/moat/internal/procstat"
 )
 
 // TestMeasurePeakRSS is the measurement behind issue 20's "64 concurrent
@@ -46,25 +45,14 @@ func TestMeasurePeakRSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tools, err := NewTools(filepath.Join(tmp, "tools"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tools.Add("echo_go_rx", b, manifest.IsolationPerCall); err != nil {
-		t.Fatal(err)
-	}
-	url, stop, err := tools.Serve(ctx, tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	t.Logf("serving one Go reactor tool: RSS %d MiB, peak %d MiB; %s", RSS()>>20, peakRSS()>>20, heapLine())
+	url := serveOne(t, "echo_go_rx", b)
+	t.Logf("serving one Go reactor tool: RSS %d MiB, peak %d MiB; %s", procstat.RSS()>>20, procstat.PeakRSS()>>20, heapLine())
 	cell, err := Measure(ctx, "go-rx", Load{URL: url, Tool: "echo_go_rx", Clients: clients, Duration: time.Duration(secs) * time.Second}, childOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d clients, %d s: %d calls (%.0f/s), %d errors; RSS after %d MiB, peak %d MiB",
-		clients, secs, cell.Calls, cell.Rate(), cell.Errors, RSS()>>20, peakRSS()>>20)
+		clients, secs, cell.Calls, cell.Rate(), cell.Errors, procstat.RSS()>>20, procstat.PeakRSS()>>20)
 	t.Logf("after: %s", heapLine())
 }
 
@@ -86,19 +74,4 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q: want a positive integer", name, v)
 	}
 	return n
-}
-
-// peakRSS is the process's peak resident set size (VmHWM, Linux), or 0.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -1,16 +1,15 @@
 package sandbox
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/moatmcp/moat/internal/bytesize"
+	"github.com/moatmcp/moat/internal/procstat"
 )
 
 // TestMeasureRSS measures the process's resident memory around a burst of
@@ -86,20 +85,11 @@ func TestMeasureRSS(t *testing.T) {
 		limit, bytesize.Format(budget), refused, idle>>10, peak>>10, after>>10, later>>10)
 }
 
-// status reads a "kB" field of /proc/self/status.
+// status reads a "kB" field of /proc/self/status, in KiB.
 func status(t *testing.T, field string) uint64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
+	n := procstat.Status(field)
+	if n <= 0 {
+		t.Fatalf("no %s in /proc/self/status", field)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return n
-		}
-	}
-	t.Fatalf("no %s in /proc/self/status", field)
-	return 0
+	return uint64(n >> 10)
 }

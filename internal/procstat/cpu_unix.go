@@ -1,14 +1,15 @@
 //go:build unix
 
-package bench
+package procstat
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time (user + system) this process has used.
-func processCPU() time.Duration {
+// CPU is the CPU time (user and system) this process has used: a busy,
+// shared machine changes it less than wall time.
+func CPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

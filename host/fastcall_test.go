@@ -148,6 +148,7 @@ func TestDirectCallEligibility(t *testing.T) {
 		"hdr":    manifestText(guests["hostfixture"], "name = \"hdr\"\n[input_schema]\ntype = \"object\"\n[input_schema.properties.stdout]\ntype = \"string\"\nx-mcp-header = \"Out\""),
 		"notify": manifestText(guests["hostfixture"], `name = "notify"`),
 	}})
+	ts.streamAnswers = true // the go-sdk's answers stay streams: the content type tells the path
 	body := func(params string) string {
 		return `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"emit","arguments":{"stdout":"ok"}` + params + `}}`
 	}

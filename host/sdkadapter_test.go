@@ -156,7 +156,10 @@ func TestSDKPassesRequestIdentity(t *testing.T) {
 
 // adapterPaths are the ways a tools/call reaches moat's call handler over
 // HTTP: a 2026-07-28 call answered directly (fastcall.go), one the go-sdk
-// answers (its stateless handler), and a 2025-11-25 session's call.
+// answers (its stateless handler), and a 2025-11-25 session's call. The
+// go-sdk's one-event answers go out as JSON too (jsonanswer.go); the
+// server keeps them as streams here, so that the content type tells which
+// path answered.
 var adapterPaths = []struct {
 	name     string
 	noDirect bool
@@ -175,6 +178,7 @@ func adapterServer(t *testing.T, noDirect bool, traces *telemetry.Recorder) (*te
 	ts := newTestServer(t, testConfig{http: true, traces: traces, toml: keyBlock(tk["agent"], `["*"]`),
 		tools: map[string]string{"emit": manifestText(guests["hostfixture"], `name = "emit"`)}})
 	ts.noDirect = noDirect
+	ts.streamAnswers = true
 	return ts, tk["agent"].secret
 }
 

@@ -172,6 +172,10 @@ type Server struct {
 	// noDirect sends every tools/call to the go-sdk (fastcall.go): tests
 	// compare the two paths with it.
 	noDirect bool
+	// streamAnswers sends the go-sdk's answers as it wrote them
+	// (jsonanswer.go): tests that tell the direct path by its
+	// application/json answer set it.
+	streamAnswers bool
 }
 
 // New loads the config and every manifest, provisions the first snapshot,

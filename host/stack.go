@@ -62,6 +62,7 @@ func (s *Server) stack(snap *snapshot) http.Handler {
 		{"go-sdk errors without Go error text", func(n http.Handler) http.Handler { return sdkErrors(s.log, n) }},
 		{"a plain stateless tools/call answered directly, the rest by the go-sdk", s.directCalls},
 		{"the call context registered for the go-sdk's handlers (sdkadapter.go)", s.handOver},
+		{"a go-sdk answer that streams nothing but its response sent as JSON (jsonanswer.go)", s.jsonAnswers},
 	}
 	h := s.mcpHTTP
 	for i := len(stages) - 1; i >= 0; i-- {

@@ -157,21 +157,34 @@ func (d *fastDecoder) object(depth int) (any, bool) {
 			return nil, false
 		}
 		m[key] = v
-		d.space()
-		if d.i >= len(d.b) {
+		end, ok := d.separator('}')
+		if !ok {
 			return nil, false
 		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case '}':
-			d.i++
+		if end {
 			return m, true
-		default:
-			return nil, false
 		}
 	}
+}
+
+// separator reads what follows a member or an element: a comma (and the
+// space after it), or close, which ends the object or array (end); ok is
+// false for anything else.
+func (d *fastDecoder) separator(close byte) (end, ok bool) {
+	d.space()
+	if d.i >= len(d.b) {
+		return false, false
+	}
+	switch d.b[d.i] {
+	case ',':
+		d.i++
+		d.space()
+		return false, true
+	case close:
+		d.i++
+		return true, true
+	}
+	return false, false
 }
 
 func (d *fastDecoder) array(depth int) (any, bool) {
@@ -188,19 +201,12 @@ func (d *fastDecoder) array(depth int) (any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		d.space()
-		if d.i >= len(d.b) {
+		end, ok := d.separator(']')
+		if !ok {
 			return nil, false
 		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-			d.space()
-		case ']':
-			d.i++
+		if end {
 			return a, true
-		default:
-			return nil, false
 		}
 	}
 }

@@ -2,7 +2,6 @@ package host
 
 import (
 	"encoding/base64"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,12 +22,7 @@ func consoleGet(t *testing.T, url, auth string, hdr ...string) (*http.Response, 
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := doHTTP(t, req)
 	return resp, string(b)
 }
 
@@ -74,12 +68,7 @@ func TestConsoleAuth(t *testing.T) {
 				}
 				req.Header.Set(tc.hdr[i], tc.hdr[i+1])
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := doHTTP(t, req)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, b)
 			}

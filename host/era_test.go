@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -118,12 +117,7 @@ func TestListTTL(t *testing.T) {
 	req := mcpRequest(context.Background(), "POST", ts.url+"/mcp", `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`, "")
 	req.Header.Set("Mcp-Protocol-Version", "2026-07-28")
 	req.Header.Set("Mcp-Method", "tools/list")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := doHTTP(t, req)
 	if !strings.Contains(string(b), `"ttlMs":30000`) || !strings.Contains(string(b), `"cacheScope":"private"`) {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
@@ -159,12 +153,7 @@ func TestStatelessIgnoresSessionID(t *testing.T) {
 			for k, v := range tc.hdr {
 				req.Header.Set(k, v)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := doHTTP(t, req)
 			if resp.StatusCode != 200 || !strings.Contains(string(b), `"id":42`) || !strings.Contains(string(b), tc.want) || strings.Contains(string(b), `"error"`) {
 				t.Fatalf("%d %s; want 200 with %s", resp.StatusCode, b, tc.want)
 			}

@@ -222,12 +222,7 @@ func TestSessionAnswers(t *testing.T) {
 		{"call with progress", `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"notify","arguments":{"steps":2},"_meta":{"progressToken":"p"}}}`,
 			"text/event-stream", []string{`"method":"notifications/progress"`, `"id":3`}},
 	} {
-		resp, err := http.DefaultClient.Do(mcpRequest(context.Background(), "POST", ts.url+"/mcp", c.body, sid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := doHTTP(t, mcpRequest(context.Background(), "POST", ts.url+"/mcp", c.body, sid))
 		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != c.wantType {
 			t.Errorf("%s: %d %q, want 200 %q: %s", c.name, resp.StatusCode, ct, c.wantType, b)
 		}

@@ -165,12 +165,7 @@ func postMCP(t *testing.T, url, key, session, body string) (*http.Response, stri
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := doHTTP(t, req)
 	return resp, string(b)
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -114,12 +113,7 @@ func TestSDKPassesRequestIdentity(t *testing.T) {
 						req.Header.Set("Mcp-Name", name)
 					}
 				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				resp, b := doHTTP(t, req)
 				if resp.StatusCode >= 300 || strings.Contains(string(b), `"error"`) {
 					t.Fatalf("%s: %d %s", method, resp.StatusCode, b)
 				}
@@ -210,12 +204,7 @@ func adapterCall(t *testing.T, ts *testServer, key string, session bool, wantTyp
 	for k, v := range extra {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := doHTTP(t, req)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"text":"x"`) {
 		t.Fatalf("call: %d %s", resp.StatusCode, b)
 	}

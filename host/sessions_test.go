@@ -21,12 +21,7 @@ func TestSessionCap(t *testing.T) {
 
 	do := func(method, body, session string) (*http.Response, string) {
 		t.Helper()
-		resp, err := http.DefaultClient.Do(mcpRequest(context.Background(), method, ts.url+"/mcp", body, session))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := doHTTP(t, mcpRequest(context.Background(), method, ts.url+"/mcp", body, session))
 		return resp, string(b)
 	}
 	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
@@ -125,6 +120,19 @@ func mcpRequest(ctx context.Context, method, url, body, session string) *http.Re
 		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
 	}
 	return req
+}
+
+// doHTTP sends req and returns the response with its body read (and
+// closed).
+func doHTTP(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, b
 }
 
 // TestSessionCapStateless: a 2026-07-28 request opens no session, so it
